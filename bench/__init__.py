@@ -1,0 +1,59 @@
+"""Benchmarks: ``make bench`` runs each module in BENCH_MODULES in its own process.
+
+A benchmark prints one line per measure through ``report``:
+``bench <name>: <value> <unit> (goal <op> <value>) PASS|MISS``.
+Each runs in a fresh process so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import uuid
+from collections.abc import Iterator
+
+BENCH_MODULES: tuple[str, ...] = (
+    "bench.dag_parse",
+)
+
+PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+_OPS = {"<": lambda v, g: v < g, "<=": lambda v, g: v <= g, ">": lambda v, g: v > g, ">=": lambda v, g: v >= g}
+
+
+def report(name: str, value: float, unit: str, op: str, goal: float) -> bool:
+    ok = _OPS[op](value, goal)
+    print(f"bench {name}: {value:.3f} {unit} (goal {op} {goal:g}) {'PASS' if ok else 'MISS'}", flush=True)
+    return ok
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def scratch_postgres(migrated: bool = True) -> Iterator[str]:
+    """A throwaway PostgreSQL database on the bench server, at the migration head; dropped afterwards."""
+    import sqlalchemy as sa
+
+    admin_url = sa.make_url(PG_URL).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    name = f"ff_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrated:
+            from funnelflow.db import migrate
+            from funnelflow.db.engine import make_engine
+
+            eng = make_engine(url)
+            migrate.upgrade(eng)
+            eng.dispose()
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()

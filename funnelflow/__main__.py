@@ -1,0 +1,3 @@
+from funnelflow.cli import main
+
+raise SystemExit(main())

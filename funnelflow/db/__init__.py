@@ -1,0 +1,1 @@
+"""The marketing database: URL resolution, engines, schema and migrations."""

@@ -1,0 +1,309 @@
+"""The marketing database: the CRM's single source of truth.
+
+SQLAlchemy Core tables, one per thing analysts query. Alembic migrations in
+``funnelflow/db/migrations/versions`` create exactly this (a test compares the
+migrated database with this metadata on SQLite and PostgreSQL), so a change here
+always comes with a migration.
+
+Conventions: ``id`` is a surrogate key; timestamps are UTC (``UTCDateTime``
+returns aware datetimes on both backends); email addresses are stored only in
+``leads.email``/``leads.email_key`` and, for privacy, everywhere else as
+``email_hash`` (SHA-256 of the email key, see ``funnelflow.identity``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import DateTime, TypeDecorator
+
+# Constraint names follow one pattern so migrations can refer to them on both backends.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always returned timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a timezone first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Wall-clock time, for bookkeeping columns only (received_at, created_at), never for business logic."""
+    return datetime.now(UTC)
+
+
+LIFECYCLE_STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "recycled", "disqualified")
+CONSENT_STATUSES = ("pending", "granted", "denied", "withdrawn")
+SUPPRESSION_REASONS = ("unsubscribe", "bounce", "spam_report", "invalid", "do_not_email", "manual", "erased", "group_unsubscribe")
+SEND_STATUSES = ("claimed", "sent", "delivered", "failed", "skipped", "bounced", "dropped", "unsettled")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} in ({', '.join(repr(v) for v in values)})"
+
+
+def _id(**kw) -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True, **kw)
+
+
+def _ts(name: str, nullable: bool = True, **kw) -> Column:
+    return Column(name, UTCDateTime(), nullable=nullable, **kw)
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _id(),
+    Column("domain", String(255), nullable=True, unique=True),
+    Column("name", String(255)),
+    Column("industry", String(120)),
+    Column("employee_band", String(40)),
+    Column("revenue_band", String(40)),
+    Column("country", String(2)),
+    Column("region", String(40)),
+    Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
+    Column("enrichment_source", String(60)),
+    _ts("enriched_at"),
+    _ts("created_at", nullable=False, default=utcnow),
+    _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    _id(),
+    Column("email", String(320), nullable=True),  # as typed, trimmed and lower-cased
+    Column("email_key", String(320), nullable=True, unique=True),  # canonical dedupe key (funnelflow.identity)
+    Column("email_domain", String(255), nullable=True, index=True),
+    Column("first_name", String(120)),
+    Column("last_name", String(120)),
+    Column("company", String(255)),
+    Column("job_title", String(255)),
+    Column("phone", String(64)),  # as typed
+    Column("phone_e164", String(20), index=True),
+    Column("country", String(2)),  # ISO 3166-1 alpha-2
+    Column("external_source", String(60)),
+    Column("external_id", String(255)),
+    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("lifecycle_stage", String(20), nullable=False, default="lead", server_default="lead"),
+    _ts("lifecycle_changed_at"),
+    Column("fit_score", Integer),
+    Column("fit_grade", String(1)),
+    Column("engagement_score", Float),
+    Column("score_breakdown", Json),
+    _ts("scored_at"),
+    Column("seniority", String(40)),
+    Column("department", String(60)),
+    Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
+    Column("original_source", String(60)),
+    _ts("first_seen_at"),
+    _ts("last_seen_at"),
+    Column("merged_into_id", BigInteger, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True),
+    _ts("erased_at"),
+    _ts("created_at", nullable=False, default=utcnow),
+    _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow, index=True),
+    UniqueConstraint("external_source", "external_id"),
+    CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
+    CheckConstraint("fit_grade is null or fit_grade in ('A', 'B', 'C', 'D')", name="fit_grade"),
+)
+Index("ix_leads_lifecycle_stage", leads.c.lifecycle_stage)
+
+touchpoints = Table(
+    "touchpoints",
+    metadata,
+    _id(),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
+    _ts("occurred_at", nullable=False),
+    Column("channel", String(40), nullable=False),  # web_form, file_import, ad_form, email, webinar, web
+    Column("touch_type", String(40), nullable=False),  # form_fill, import, ad_lead, email_open, email_click, ...
+    Column("source", String(120)),  # the source's name in config: "website", "tradeshow-2026-berlin", ...
+    Column("campaign", String(255)),
+    Column("utm_source", String(255)),
+    Column("utm_medium", String(255)),
+    Column("utm_campaign", String(255)),
+    Column("utm_term", String(255)),
+    Column("utm_content", String(255)),
+    Column("page_url", Text),
+    Column("detail", Json),  # anything else the source says (url clicked, send id, ...)
+    Column("source_ref", String(255), nullable=True, unique=True),  # idempotency key of the arrival
+    Column("scored", Boolean, nullable=False, default=True, server_default="1"),  # machine opens are kept, not scored
+    _ts("created_at", nullable=False, default=utcnow, index=True),
+)
+Index("ix_touchpoints_lead_id_occurred_at", touchpoints.c.lead_id, touchpoints.c.occurred_at)
+
+lifecycle_history = Table(
+    "lifecycle_history",
+    metadata,
+    _id(),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("from_stage", String(20), nullable=True),
+    Column("to_stage", String(20), nullable=False),
+    _ts("changed_at", nullable=False),
+    Column("reason", String(255), nullable=False),  # the rule (or action) that caused it
+    Column("run_id", String(250)),
+)
+
+ingest_rejects = Table(
+    "ingest_rejects",
+    metadata,
+    _id(),
+    Column("source", String(120), nullable=False),
+    Column("source_file", String(500)),
+    Column("line_number", Integer),
+    Column("reason", String(500), nullable=False),
+    Column("raw", Json, nullable=False),
+    _ts("received_at", nullable=False, default=utcnow),
+    _ts("replayed_at"),
+    Column("replay_outcome", String(40)),  # null until replayed: inserted, updated, duplicate, rejected
+    Index("ix_ingest_rejects_unreplayed", "source", "replayed_at"),
+)
+
+consents = Table(
+    # Append-only: the newest row per (lead, channel) is the current status; older rows are the proof.
+    "consents",
+    metadata,
+    _id(),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False, default="email", server_default="email"),
+    Column("status", String(20), nullable=False),
+    Column("legal_basis", String(40)),  # consent, legitimate_interest, contract
+    Column("source", String(120)),
+    Column("wording_version", String(60)),
+    Column("client_ip", String(45)),
+    _ts("recorded_at", nullable=False),
+    CheckConstraint(_in("status", CONSENT_STATUSES), name="status"),
+    Index("ix_consents_lead_id_channel_recorded_at", "lead_id", "channel", "recorded_at"),
+)
+
+suppressions = Table(
+    # Keyed by the hash of the email key, so a suppression outlives the erasure of the person.
+    "suppressions",
+    metadata,
+    _id(),
+    Column("email_hash", String(64), nullable=False),
+    Column("reason", String(30), nullable=False),
+    Column("scope", String(20), nullable=False, default="all", server_default="all"),  # all, marketing
+    Column("source", String(120)),
+    Column("detail", String(500)),
+    _ts("created_at", nullable=False, default=utcnow),
+    UniqueConstraint("email_hash", "reason"),
+    CheckConstraint(_in("reason", SUPPRESSION_REASONS), name="reason"),
+)
+
+email_sends = Table(
+    # The send ledger: one row per (message key, recipient), claimed before the request.
+    "email_sends",
+    metadata,
+    _id(),
+    Column("message_key", String(255), nullable=False),
+    Column("recipient_hash", String(64), nullable=False),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("campaign_id", String(120)),
+    Column("template", String(120), nullable=False),
+    Column("kind", String(20), nullable=False),  # marketing, transactional
+    Column("status", String(20), nullable=False),
+    Column("skip_reason", String(120)),
+    Column("error", Text),
+    Column("provider_message_id", String(255)),
+    _ts("claimed_at", nullable=False),
+    _ts("sent_at"),
+    _ts("settled_at"),
+    UniqueConstraint("message_key", "recipient_hash"),
+    CheckConstraint(_in("status", SEND_STATUSES), name="status"),
+    CheckConstraint("kind in ('marketing', 'transactional')", name="kind"),
+    Index("ix_email_sends_recipient_hash_sent_at", "recipient_hash", "sent_at"),
+)
+
+email_events = Table(
+    "email_events",
+    metadata,
+    _id(),
+    Column("sg_event_id", String(255), nullable=False, unique=True),
+    Column("event", String(40), nullable=False),
+    Column("send_id", BigInteger, nullable=True, index=True),  # email_sends.id from custom_args
+    Column("sg_message_id", String(255)),
+    Column("email_hash", String(64)),
+    _ts("occurred_at", nullable=False),
+    _ts("received_at", nullable=False, default=utcnow),
+    Column("url", Text),
+    Column("reason", Text),
+    Column("machine_open", Boolean, nullable=False, default=False, server_default="0"),
+    Column("payload", Json),  # the event without the address
+    _ts("processed_at"),
+    Index("ix_email_events_unprocessed", "processed_at", "id"),
+)
+
+lead_landing = Table(
+    # Raw arrivals from the public app and HTTP sources, written before any processing.
+    "lead_landing",
+    metadata,
+    _id(),
+    Column("source", String(120), nullable=False),
+    _ts("received_at", nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("client_ip", String(45)),
+    _ts("processed_at"),
+    Column("outcome", String(40)),  # inserted, updated, duplicate, rejected
+    Index("ix_lead_landing_unprocessed", "processed_at", "id"),
+)
+
+pipeline_state = Table(
+    # Watermarks and cursors, written in the same transaction as the rows they cover.
+    "pipeline_state",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Json, nullable=False),
+    _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+# --- ingestion (issue 3) adds tables below, with migration 0002 ---
+
+# --- qualification (issue 4) adds tables below, with migration 0003 ---
+
+# --- email sending (issue 5) adds tables below, with migration 0004 ---
+
+# --- email engagement, suppression sync and privacy (issue 5) add tables below, with migration 0005 ---

@@ -1,0 +1,1 @@
+"""The public app: the only funnelflow service meant to face the internet."""

@@ -1,0 +1,54 @@
+"""The public FastAPI app: form capture, SendGrid events, unsubscribe, confirmation.
+
+One application. Airflow's api-server mounts it under ``/funnelflow`` (see
+``plugins/funnelflow_public.py``) for a one-machine setup; ``python -m
+funnelflow serve`` runs it alone under the same prefix for production, where
+Airflow's own API stays private. Each area adds its routes as an APIRouter
+listed in ``ROUTER_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+MOUNT_PATH = "/funnelflow"
+
+# Modules exposing ``router`` (an APIRouter); their paths are relative to MOUNT_PATH.
+ROUTER_MODULES: tuple[str, ...] = ()
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    """The app with its routes relative to its mount point; ``engine`` defaults to the marketing DB."""
+    app = FastAPI(title="funnelflow public app", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.engine = engine
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(name).router)
+    return app
+
+
+def engine_of(request: Request) -> Engine:
+    """The marketing database engine, created on first use so importing the app opens nothing."""
+    app = request.app
+    if app.state.engine is None:
+        from funnelflow.db.engine import make_engine
+
+        app.state.engine = make_engine()
+    return app.state.engine
+
+
+def create_standalone_app(engine: Engine | None = None) -> FastAPI:
+    """The app mounted under MOUNT_PATH, as ``python -m funnelflow serve`` runs it."""
+    outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    outer.mount(MOUNT_PATH, create_app(engine))
+    return outer

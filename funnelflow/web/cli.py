@@ -1,0 +1,36 @@
+"""``serve``: run the public app on its own (production: the only internet-facing service)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the public app (forms, SendGrid events, unsubscribe) with uvicorn")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from funnelflow.db.engine import check_reachable, make_engine
+    from funnelflow.db.migrate import require_current_schema
+
+    engine = make_engine()
+    check_reachable(engine)
+    require_current_schema(engine)
+    engine.dispose()
+    # access_log off: paths carry unsubscribe/confirm tokens, which do not belong in logs.
+    uvicorn.run(
+        "funnelflow.web.app:create_standalone_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        proxy_headers=False,  # client addresses are resolved by our trusted-proxy rule, not uvicorn's
+    )
+    return 0

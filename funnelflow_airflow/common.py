@@ -1,0 +1,71 @@
+"""Defaults every funnelflow DAG uses: owner, tags, retries, the failure alert."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+START_DATE = datetime(2026, 1, 1)
+OWNER = "marketing-ops"
+
+log = logging.getLogger(__name__)
+
+
+class Tag(StrEnum):
+    """The only tags a DAG may carry, so the UI filters by what a pipeline touches."""
+
+    INGEST = "ingest"
+    QUALIFY = "qualify"
+    EMAIL = "email"
+    SALES = "sales"
+    METRICS = "metrics"
+    PRIVACY = "privacy"
+    SENDS_EMAIL = "sends-email"  # the DAG can reach people's inboxes
+
+
+def alert_operations(context: dict[str, Any]) -> None:
+    """Failure callback: tell operations which DAG, task and run failed, with the log link.
+
+    The alert names ids and the error class only, never a person: task errors
+    in funnelflow carry no addresses or names, but we do not rely on that here.
+    """
+    from funnelflow.alerts import failure_alert
+
+    ti = context.get("ti") or context.get("task_instance")
+    dag_run = context.get("dag_run")
+    exc = context.get("exception")
+    alert = failure_alert(
+        dag_id=getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", "?"),
+        task_id=getattr(ti, "task_id", None),
+        run_id=getattr(dag_run, "run_id", None) or getattr(ti, "run_id", "?"),
+        try_number=getattr(ti, "try_number", None),
+        log_url=getattr(ti, "log_url", None),
+        error_type=type(exc).__name__ if exc else None,
+    )
+    send_ops_alert(alert)
+
+
+def send_ops_alert(alert) -> None:
+    """Deliver an alert to operations through Airflow's email backend; a callback never raises."""
+    from funnelflow.alerts import ops_address
+
+    try:
+        from airflow.utils.email import send_email
+
+        send_email(to=ops_address(), subject=alert.subject, html_content=f"<pre>{alert.body}</pre>")
+    except Exception as exc:  # the failure being reported matters more than the alert's own
+        log.warning("ops alert not delivered (%s): %s", type(exc).__name__, alert.subject)
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": alert_operations,
+    }
+    args.update(overrides)
+    return args

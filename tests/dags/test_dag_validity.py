@@ -1,0 +1,83 @@
+"""Cheap checks that stop a broken DAG from ever reaching the scheduler."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from funnelflow_airflow.common import OWNER, Tag
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_dagbag_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert dagbag.dags, "no DAGs found"
+
+
+def test_one_dag_per_file_named_after_it(dagbag):
+    by_file = {Path(d.fileloc).stem: d.dag_id for d in dagbag.dags.values()}
+    assert sorted(by_file) == sorted(p.stem for p in DAG_FILES)
+    assert all(stem == dag_id for stem, dag_id in by_file.items())
+
+
+def test_every_dag_has_owner_tags_retries_docs_and_alert(dagbag):
+    allowed = {t.value for t in Tag}
+    for dag in dagbag.dags.values():
+        assert dag.doc_md and "Owner" in dag.doc_md, f"{dag.dag_id}: doc_md with an Owner section"
+        assert dag.tags and set(dag.tags) <= allowed, f"{dag.dag_id}: tags {dag.tags} not in {sorted(allowed)}"
+        assert dag.catchup is False, f"{dag.dag_id}: catchup must be off"
+        for task in dag.tasks:
+            assert task.owner == OWNER, f"{dag.dag_id}.{task.task_id}: owner {task.owner!r}"
+            assert task.retries >= 1, f"{dag.dag_id}.{task.task_id}: no retries"
+            assert task.on_failure_callback, f"{dag.dag_id}.{task.task_id}: no failure alert"
+
+
+def test_every_dag_is_part_of_the_demo(dagbag):
+    from funnelflow_airflow.demo import DEMO_DAGS
+
+    assert set(DEMO_DAGS) == set(dagbag.dag_ids)
+
+
+# Runs each DAG file in a fresh interpreter after importing Airflow's SDK, with
+# sockets and SQLite blocked, and lists what the file itself imported.
+_PROBE = r"""
+import importlib.util, json, socket, sqlite3, sys
+import airflow.sdk  # noqa: F401  (Airflow's own import cost is not ours)
+import funnelflow_airflow.common, funnelflow_airflow.assets  # noqa: F401
+before = set(sys.modules)
+opened = []
+def refuse(*a, **k):
+    opened.append("network or database")
+    raise RuntimeError("DAG file opened a connection at import time")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+sqlite3.connect = refuse
+spec = importlib.util.spec_from_file_location("probe_dag", sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+print(json.dumps({"new": sorted(set(sys.modules) - before), "opened": opened}))
+"""
+
+HEAVY = ("pandas", "numpy", "sendgrid", "psycopg", "sqlalchemy", "funnelflow.db.engine", "openpyxl", "matplotlib", "fastapi")
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+def test_dag_file_import_is_light_and_offline(path):
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, cwd=REPO, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["opened"] == []
+    heavy = [m for m in result["new"] if m.split(".")[0] in HEAVY or m in HEAVY]
+    assert heavy == [], f"{path.name} imports at module level: {heavy[:5]}"
