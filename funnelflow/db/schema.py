@@ -78,6 +78,19 @@ def utcnow() -> datetime:
 LIFECYCLE_STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "recycled", "disqualified")
 CONSENT_STATUSES = ("pending", "granted", "denied", "withdrawn")
 SUPPRESSION_REASONS = ("unsubscribe", "bounce", "spam_report", "invalid", "do_not_email", "manual", "erased", "group_unsubscribe")
+# What happened at a touch. Scoring (qualification) reads these; sources write them.
+TOUCH_TYPES = (
+    "form_fill",  # web form (page_url says which: /demo, /pricing, /contact, ...)
+    "import",  # a row in a dropped file (trade show, list upload, CRM export)
+    "ad_lead",  # an ad-platform lead form
+    "webinar_registered",
+    "webinar_attended",
+    "email_open",
+    "email_click",  # detail.url is the link clicked
+    "page_view",  # detail.url; high-intent pages (pricing, demo) score more
+    "sales_activity",  # later: rep feedback
+)
+CHANNELS = ("web_form", "file_import", "ad_form", "webinar", "email", "web", "sales")
 SEND_STATUSES = ("claimed", "sent", "delivered", "failed", "skipped", "bounced", "dropped", "unsettled")
 
 

@@ -1,0 +1,1 @@
+"""Email: one sending layer over SendGrid, engagement events back, consent and unsubscribe everywhere."""

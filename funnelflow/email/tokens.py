@@ -1,0 +1,56 @@
+"""Signed tokens for links in emails (unsubscribe, confirm), carrying ids, never addresses.
+
+A token is ``<purpose-id>.<subject id>.<signature>``: the signature is an HMAC of
+the purpose and id with FUNNELFLOW_SECRET_KEY, so nobody can act for someone
+else by guessing. Without the setting (local demo only) a random key is made
+once and kept in FUNNELFLOW_HOME/secret_key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from funnelflow import settings
+
+PURPOSES = ("unsubscribe", "confirm")
+
+
+class InvalidToken(ValueError):
+    pass
+
+
+def _key() -> bytes:
+    configured = settings.env("FUNNELFLOW_SECRET_KEY")
+    if configured:
+        return configured.encode("utf-8")
+    path = settings.funnelflow_home() / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode("utf-8")
+
+
+def _sign(purpose: str, subject_id: int) -> str:
+    mac = hmac.new(_key(), f"{purpose}:{subject_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode("ascii")
+
+
+def make_token(purpose: str, subject_id: int) -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return f"{PURPOSES.index(purpose)}.{int(subject_id)}.{_sign(purpose, subject_id)}"
+
+
+def read_token(purpose: str, token: str) -> int:
+    """The subject id a valid token names; ``InvalidToken`` otherwise."""
+    try:
+        kind, raw_id, sig = token.split(".")
+        subject_id = int(raw_id)
+    except ValueError:
+        raise InvalidToken("malformed token") from None
+    if kind != str(PURPOSES.index(purpose)) or not hmac.compare_digest(sig, _sign(purpose, subject_id)):
+        raise InvalidToken("token signature does not match")
+    return subject_id
