@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "funnelflow.db.cli",
     "funnelflow.web.cli",
     "funnelflow.status",
+    "funnelflow.settings_cli",
 )
 
 
