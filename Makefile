@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# airflow standalone starts its parts as `airflow ...` processes, found on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 FUNNELFLOW_HOME ?= $(CURDIR)/.funnelflow
 export FUNNELFLOW_HOME
 # Airflow's state stays inside FUNNELFLOW_HOME unless the user chose otherwise.
@@ -60,8 +62,10 @@ bench: $(BIN)/.installed
 
 airflow: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/python -m funnelflow db upgrade
-	@echo "Airflow UI: http://localhost:$(AIRFLOW__API__PORT)  login: admin, password printed below by airflow standalone"
-	@echo "(also in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	@echo "Airflow UI: http://localhost:$(AIRFLOW__API__PORT)   public app: http://localhost:$(AIRFLOW__API__PORT)/funnelflow/health"
+	@if [ -f $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated ]; then \
+	  echo "login (user: password): $$(cat $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"; \
+	else echo "login: admin, with the password airflow standalone prints below on this first start"; fi
 	$(BIN)/airflow standalone
 
 lock:
