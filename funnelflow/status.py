@@ -6,6 +6,7 @@ import argparse
 
 import sqlalchemy as sa
 
+from funnelflow import settings
 from funnelflow.db.schema import LIFECYCLE_STAGES, email_sends, ingest_rejects, leads, touchpoints
 
 
@@ -43,4 +44,7 @@ def _status(args: argparse.Namespace) -> int:
     print("by stage:     " + ", ".join(f"{k} {v:,}" for k, v in s["by_stage"].items()))
     emails = s["emails"]
     print("emails:       " + (", ".join(f"{k} {v:,}" for k, v in sorted(emails.items())) if emails else "none"))
+    outbox = settings.funnelflow_home() / "outbox"
+    if outbox.is_dir():
+        print(f"outbox:       {sum(1 for _ in outbox.rglob('*.eml')):>8,}  .eml files in {outbox}")
     return 0
