@@ -1,0 +1,115 @@
+"""The send ledger ``email_sends``: one row per (message key, recipient), claimed before the request.
+
+The guarantee is *at most once*. A row is inserted as ``claimed`` (committed)
+before its message is handed to the transport, and set to ``sent`` after the
+provider accepts it (SendGrid's 202). A retried or re-run task finds the claim
+and never sends that message again, whatever happened in between:
+
+- crash after the claim, before the request: the row stays ``claimed`` and
+  nothing was sent; no event will ever name it, so the engagement DAG marks it
+  ``unsettled`` after its window (the person does not get that message);
+- crash after the 202, before our update: the row stays ``claimed``; SendGrid's
+  ``processed``/``delivered`` events carry its id and the engagement DAG settles it;
+- after the update: ``sent``, later ``delivered``/``bounced``/``dropped``.
+
+Skipped recipients get a ``skipped`` row with the reason, so every skip is on
+record and a rerun skips them again without asking the policy twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from funnelflow.db.schema import email_sends, utcnow
+
+
+@dataclass(frozen=True)
+class Claim:
+    message_key: str
+    recipient_hash: str
+    lead_id: int | None
+    template: str
+    kind: str
+    campaign_id: str | None = None
+    skip_reason: str | None = None  # set: recorded as skipped, not claimed
+
+
+def _insert(conn: sa.Connection):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(email_sends)
+
+
+def claim(conn: sa.Connection, claims: Sequence[Claim], now: datetime | None = None) -> dict[tuple[str, str], int]:
+    """Insert the claims (and skips) that are new; return ``{(message_key, recipient_hash): id}`` of new *claimed* rows.
+
+    A (message key, recipient) already in the ledger, in any state, is left alone
+    and not returned: that message was handled before and is not sent again.
+    """
+    if not claims:
+        return {}
+    now = now or utcnow()
+    rows = [
+        {
+            "message_key": c.message_key,
+            "recipient_hash": c.recipient_hash,
+            "lead_id": c.lead_id,
+            "campaign_id": c.campaign_id,
+            "template": c.template,
+            "kind": c.kind,
+            "status": "skipped" if c.skip_reason else "claimed",
+            "skip_reason": c.skip_reason,
+            "claimed_at": now,
+        }
+        for c in claims
+    ]
+    stmt = (
+        _insert(conn)
+        .on_conflict_do_nothing(index_elements=["message_key", "recipient_hash"])
+        .returning(email_sends.c.id, email_sends.c.message_key, email_sends.c.recipient_hash, email_sends.c.status)
+    )
+    result = conn.execute(stmt, rows)
+    return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
+
+
+def _id_chunks(ids: Sequence[int], size: int = 900) -> Iterable[Sequence[int]]:
+    ids = list(ids)
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def mark_sent(conn: sa.Connection, ids: Sequence[int], provider_message_id: str | None, now: datetime | None = None) -> int:
+    """Claimed → sent after the provider accepted the request. Rows already settled by events are left alone."""
+    now = now or utcnow()
+    n = 0
+    for part in _id_chunks(ids):
+        n += conn.execute(
+            sa.update(email_sends)
+            .where(email_sends.c.id.in_(part), email_sends.c.status == "claimed")
+            .values(status="sent", sent_at=now, provider_message_id=provider_message_id)
+        ).rowcount
+    return n
+
+
+def mark_failed(conn: sa.Connection, ids: Sequence[int], error: str) -> int:
+    """Claimed → failed: the provider refused the message (400/413); it is not retried."""
+    n = 0
+    for part in _id_chunks(ids):
+        n += conn.execute(
+            sa.update(email_sends)
+            .where(email_sends.c.id.in_(part), email_sends.c.status == "claimed")
+            .values(status="failed", error=error[:2000])
+        ).rowcount
+    return n
+
+
+def release(conn: sa.Connection, ids: Sequence[int]) -> int:
+    """Remove claims the provider certainly did not accept (401/403, 5xx after retries), so a later run can send."""
+    n = 0
+    for part in _id_chunks(ids):
+        n += conn.execute(sa.delete(email_sends).where(email_sends.c.id.in_(part), email_sends.c.status == "claimed")).rowcount
+    return n

@@ -1,0 +1,202 @@
+"""Who may receive what: consent, suppressions, the frequency cap, and the circuit breaker.
+
+``check_recipients`` is the one policy check every send calls (and anyone else
+may): it answers, per recipient, ``None`` (may send) or the reason not to.
+
+- Marketing needs the person's newest ``consents`` row (email channel) to be
+  ``granted``, no suppression of any reason, not erased, and fewer than the
+  cap's marketing emails in its window.
+- Transactional messages (double opt-in confirmation, rep alerts) skip consent
+  and the cap, but never go to an address that bounced, is invalid or was erased.
+
+``breaker_state`` judges the recent marketing sends: when bounces or spam
+reports pass their thresholds, marketing sends pause and operations are told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from funnelflow import settings
+from funnelflow.db.schema import consents, email_events, email_sends, leads, suppressions
+
+MARKETING = "marketing"
+TRANSACTIONAL = "transactional"
+KINDS = (MARKETING, TRANSACTIONAL)
+
+# Suppressions that stop even transactional mail: the address does not work, or the person is gone.
+TRANSACTIONAL_BLOCKING = frozenset({"bounce", "invalid", "erased"})
+# Ledger states that count against the frequency cap: anything that may have reached the inbox.
+CAP_COUNTED = ("claimed", "sent", "delivered", "bounced", "dropped", "unsettled")
+_SUPPRESSION_ORDER = ("erased", "bounce", "invalid", "spam_report", "unsubscribe", "group_unsubscribe", "do_not_email", "manual")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the policy needs to know about a recipient: never the address itself."""
+
+    email_hash: str
+    lead_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Cap:
+    limit: int
+    days: int
+
+    @classmethod
+    def from_settings(cls) -> Cap:
+        limit = settings.env_int("FUNNELFLOW_EMAIL_CAP", 3)
+        days = settings.env_int("FUNNELFLOW_EMAIL_CAP_DAYS", 7)
+        if limit < 1 or days < 1:
+            raise ValueError("FUNNELFLOW_EMAIL_CAP and FUNNELFLOW_EMAIL_CAP_DAYS must be at least 1")
+        return cls(limit=limit, days=days)
+
+
+def _chunks(seq: Sequence, size: int = 900):
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def newest_consent(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, str]:
+    """The current email consent status per lead: its newest row in the append-only log."""
+    current: dict[int, tuple] = {}
+    for part in _chunks(sorted(set(lead_ids))):
+        rows = conn.execute(
+            sa.select(consents.c.lead_id, consents.c.status, consents.c.recorded_at, consents.c.id).where(
+                consents.c.lead_id.in_(part), consents.c.channel == "email"
+            )
+        )
+        for lead_id, status, recorded_at, row_id in rows:
+            seen = current.get(lead_id)
+            if seen is None or (recorded_at, row_id) > seen[1:]:
+                current[lead_id] = (status, recorded_at, row_id)
+    return {lead_id: v[0] for lead_id, v in current.items()}
+
+
+def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for part in _chunks(sorted(set(hashes))):
+        for h, reason in conn.execute(
+            sa.select(suppressions.c.email_hash, suppressions.c.reason).where(suppressions.c.email_hash.in_(part))
+        ):
+            found.setdefault(h, set()).add(reason)
+    return found
+
+
+def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
+    out: set[int] = set()
+    for part in _chunks(sorted(set(lead_ids))):
+        out.update(conn.execute(sa.select(leads.c.id).where(leads.c.id.in_(part), leads.c.erased_at.is_not(None))).scalars())
+    return out
+
+
+def _recent_marketing_counts(conn: sa.Connection, hashes: Sequence[str], since: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for part in _chunks(sorted(set(hashes))):
+        rows = conn.execute(
+            sa.select(email_sends.c.recipient_hash, sa.func.count())
+            .where(
+                email_sends.c.recipient_hash.in_(part),
+                email_sends.c.kind == MARKETING,
+                email_sends.c.status.in_(CAP_COUNTED),
+                email_sends.c.claimed_at >= since,
+            )
+            .group_by(email_sends.c.recipient_hash)
+        )
+        counts.update({h: n for h, n in rows})
+    return counts
+
+
+def check_recipients(
+    conn: sa.Connection, candidates: Sequence[Candidate], kind: str, as_of: datetime, cap: Cap | None = None
+) -> list[str | None]:
+    """Per candidate, ``None`` when the message may go, else the reason it must not (recorded as skip_reason)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    hashes = [c.email_hash for c in candidates]
+    lead_ids = [c.lead_id for c in candidates if c.lead_id is not None]
+    suppressed = _suppression_reasons(conn, hashes)
+    erased = _erased(conn, lead_ids)
+    consent: dict[int, str] = {}
+    recent: dict[str, int] = {}
+    if kind == MARKETING:
+        cap = cap or Cap.from_settings()
+        consent = newest_consent(conn, lead_ids)
+        recent = _recent_marketing_counts(conn, hashes, as_of - timedelta(days=cap.days))
+    out: list[str | None] = []
+    for c in candidates:
+        reasons = suppressed.get(c.email_hash, set())
+        if c.lead_id in erased:
+            out.append("erased")
+            continue
+        if kind == TRANSACTIONAL:
+            blocking = reasons & TRANSACTIONAL_BLOCKING
+            out.append(f"suppressed:{_first(blocking)}" if blocking else None)
+            continue
+        if reasons:
+            out.append(f"suppressed:{_first(reasons)}")
+        elif c.lead_id is None or c.lead_id not in consent:
+            out.append("no_consent")
+        elif consent[c.lead_id] != "granted":
+            out.append(f"consent_{consent[c.lead_id]}")
+        elif recent.get(c.email_hash, 0) >= cap.limit:  # type: ignore[union-attr]
+            out.append("frequency_cap")
+        else:
+            out.append(None)
+    return out
+
+
+def _first(reasons: set[str]) -> str:
+    return min(reasons, key=lambda r: _SUPPRESSION_ORDER.index(r) if r in _SUPPRESSION_ORDER else 99)
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    tripped: bool
+    sends: int
+    bounce_rate: float
+    spam_rate: float
+    reason: str | None
+
+
+BREAKER_WINDOW_DAYS = 7
+
+
+def breaker_state(conn: sa.Connection, as_of: datetime) -> BreakerState:
+    """Bounce and spam-report rates of the marketing sends claimed in the last 7 days before ``as_of``."""
+    bounce_limit = settings.env_float("FUNNELFLOW_BREAKER_BOUNCE_RATE", 0.05)
+    spam_limit = settings.env_float("FUNNELFLOW_BREAKER_SPAM_RATE", 0.003)
+    min_sends = settings.env_int("FUNNELFLOW_BREAKER_MIN_SENDS", 200)
+    recent = (
+        sa.select(email_sends.c.id, email_sends.c.status)
+        .where(
+            email_sends.c.kind == MARKETING,
+            email_sends.c.status.in_(("sent", "delivered", "bounced", "dropped", "unsettled")),
+            email_sends.c.claimed_at >= as_of - timedelta(days=BREAKER_WINDOW_DAYS),
+        )
+        .subquery()
+    )
+    sends, bounced = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((recent.c.status == "bounced", 1), else_=0)), 0)).select_from(
+            recent
+        )
+    ).one()
+    spam = conn.execute(
+        sa.select(sa.func.count(sa.distinct(email_events.c.send_id))).where(
+            email_events.c.event == "spamreport", email_events.c.send_id.in_(sa.select(recent.c.id))
+        )
+    ).scalar_one()
+    bounce_rate = bounced / sends if sends else 0.0
+    spam_rate = spam / sends if sends else 0.0
+    reason = None
+    if sends >= min_sends:
+        if bounce_rate > bounce_limit:
+            reason = f"bounce rate {bounce_rate:.2%} over {bounce_limit:.2%} in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
+        elif spam_rate > spam_limit:
+            reason = f"spam-report rate {spam_rate:.2%} over {spam_limit:.2%} in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
+    return BreakerState(tripped=reason is not None, sends=sends, bounce_rate=bounce_rate, spam_rate=spam_rate, reason=reason)

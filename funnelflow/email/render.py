@@ -1,0 +1,136 @@
+"""Render emails from ``templates/email/``: subject, HTML (CSS inlined) and plain text.
+
+Every message is three templates: ``<name>.subject.txt``, ``<name>.html`` and
+``<name>.txt`` (the last two extend the shared ``base`` layout, whose footer
+carries the sender's postal address and, for marketing, the unsubscribe link).
+Autoescaping is on for HTML and ``StrictUndefined`` makes a missing variable an
+error at render time rather than a blank in someone's inbox.
+
+For batched sends the per-recipient values are not known to Jinja2: the
+template is rendered once with placeholder tags (``-ff_first_name_h-`` in HTML,
+``-ff_first_name_t-`` in text and subject) and SendGrid substitutes each
+recipient's value. Substitutions bypass Jinja2's escaping, so the HTML value
+is escaped here (``substitutions_for``) and the text value is kept plain.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import css_inline
+import jinja2
+from markupsafe import escape
+
+from funnelflow import settings
+
+TEMPLATES_DIR = settings.REPO_ROOT / "templates" / "email"
+
+_TAG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class TemplateError(ValueError):
+    """A template is missing, broken or was given the wrong variables."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and name.endswith(".html")
+
+
+@functools.lru_cache(maxsize=4)
+def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=False,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    # keep_style_tags: media queries and client fallbacks survive for clients that read <style>.
+    return css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+
+def sender_context() -> dict[str, str]:
+    """What every template may use: the sender's name and postal address (CAN-SPAM footer)."""
+    return {
+        "sender_name": settings.env("FUNNELFLOW_FROM_NAME", "funnelflow") or "funnelflow",
+        "postal_address": settings.env("FUNNELFLOW_POSTAL_ADDRESS", "funnelflow demo, 1 Example Street, Springfield, USA") or "",
+    }
+
+
+def render(template: str, context: dict[str, Any], templates_dir: Path = TEMPLATES_DIR) -> Rendered:
+    """Render ``template``'s subject, HTML and text parts with ``context`` (plus the sender context)."""
+    env = environment(templates_dir)
+    ctx = {**sender_context(), **context}
+    try:
+        subject = env.get_template(f"{template}.subject.txt").render(ctx).strip()
+        html = env.get_template(f"{template}.html").render({**ctx, "subject": subject})
+        text = env.get_template(f"{template}.txt").render(ctx).strip() + "\n"
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"email template {exc.name!r} not found in {templates_dir}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"email template {template!r}: {exc.message}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"email template {exc.name or template!r} line {exc.lineno}: {exc.message}") from None
+    if "\n" in subject or "\r" in subject:
+        raise TemplateError(f"email template {template!r}: the subject renders to more than one line")
+    if not subject:
+        raise TemplateError(f"email template {template!r}: the subject renders empty")
+    return Rendered(subject=subject, html=_inliner().inline(html), text=text)
+
+
+def html_tag(name: str) -> str:
+    return f"-ff_{name}_h-"
+
+
+def text_tag(name: str) -> str:
+    return f"-ff_{name}_t-"
+
+
+def render_with_tags(template: str, context: dict[str, Any], per_recipient: tuple[str, ...],
+                     templates_dir: Path = TEMPLATES_DIR) -> Rendered:
+    """Render once for a whole batch, leaving a substitution tag where each per-recipient value goes.
+
+    The tags contain nothing HTML or CSS would change, so they survive escaping and inlining.
+    The subject uses the text tags (a subject is plain text).
+    """
+    for name in per_recipient:
+        if not _TAG.match(name):
+            raise TemplateError(f"per-recipient variable {name!r} must be lower_snake_case")
+    html_ctx = {**context, **{n: html_tag(n) for n in per_recipient}}
+    text_ctx = {**context, **{n: text_tag(n) for n in per_recipient}}
+    as_html = render(template, html_ctx, templates_dir)
+    as_text = render(template, text_ctx, templates_dir)
+    return Rendered(subject=as_text.subject, html=as_html.html, text=as_text.text)
+
+
+def substitutions_for(values: dict[str, str]) -> dict[str, str]:
+    """SendGrid substitutions for one recipient: escaped for the HTML part, plain for text and subject."""
+    subs: dict[str, str] = {}
+    for name, value in values.items():
+        plain = "" if value is None else str(value)
+        subs[html_tag(name)] = str(escape(plain))
+        subs[text_tag(name)] = plain
+    return subs
+
+
+def apply_substitutions(text: str, substitutions: dict[str, str]) -> str:
+    """What SendGrid does with substitutions, for transports that deliver themselves (outbox, SMTP)."""
+    if not substitutions:
+        return text
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(substitutions, key=len, reverse=True)))
+    return pattern.sub(lambda m: substitutions[m.group(0)], text)

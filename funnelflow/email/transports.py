@@ -1,0 +1,215 @@
+"""How a message leaves: SendGrid (production), SMTP (Mailpit) or the outbox folder (demo).
+
+Every transport takes the same thing, a SendGrid v3 ``mail/send`` request body,
+and answers ``Accepted`` or raises one of the errors below, so the sending
+logic (ledger, retries, throttle) is the same whichever is configured with
+``FUNNELFLOW_EMAIL_TRANSPORT``. SMTP and outbox expand the body into one MIME
+message per personalization, applying substitutions the way SendGrid does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import smtplib
+import socket
+import urllib.error
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from typing import Any, Protocol
+
+from funnelflow import settings
+from funnelflow.email.render import apply_substitutions
+
+SENDGRID_API = "https://api.sendgrid.com"
+SENDGRID_TIMEOUT_S = 30.0
+TRANSPORTS = ("sendgrid", "smtp", "outbox")
+_ADDRESS = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: str | None
+
+
+class TransportError(Exception):
+    """Base of what a transport raises; messages never contain an address."""
+
+
+class RateLimited(TransportError):
+    def __init__(self, reset_epoch: float | None):
+        super().__init__(f"rate limited until {reset_epoch}")
+        self.reset_epoch = reset_epoch
+
+
+class Unavailable(TransportError):
+    """5xx, timeout or connection failure: worth retrying with backoff.
+
+    ``maybe_sent`` is true when the request may have reached the provider (a
+    timeout after sending), so a claim must not be released.
+    """
+
+    def __init__(self, detail: str, maybe_sent: bool = False):
+        super().__init__(detail)
+        self.maybe_sent = maybe_sent
+
+
+class Rejected(TransportError):
+    """400/413: the provider refuses these messages; retrying cannot help."""
+
+
+class AuthFailed(TransportError):
+    """401/403: the key is wrong or lacks the mail.send scope; nothing can be sent."""
+
+
+class Transport(Protocol):
+    name: str
+
+    def deliver(self, body: dict[str, Any]) -> Accepted: ...
+
+
+def scrub(text: str) -> str:
+    """Error text from a provider, without any address it may quote."""
+    return _ADDRESS.sub("<address>", text)
+
+
+def _sendgrid_error_text(status: int, raw: bytes | str | None) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+    try:
+        errors = json.loads(text).get("errors") or []
+        parts = [f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message")) for e in errors]
+        text = "; ".join(parts) or text
+    except (ValueError, AttributeError):
+        pass
+    return scrub(f"SendGrid {status}: {text}")[:2000]
+
+
+class SendGridTransport:
+    """v3 mail/send through the ``sendgrid`` library; ``base_url`` replaces SendGrid's API base (sandboxes, tests)."""
+
+    name = "sendgrid"
+
+    def __init__(self, api_key: str, base_url: str | None = None, timeout_s: float = SENDGRID_TIMEOUT_S):
+        from sendgrid import SendGridAPIClient
+
+        if not api_key:
+            raise AuthFailed("no SendGrid API key: set the password of the `sendgrid_default` connection")
+        self.base_url = (base_url or SENDGRID_API).rstrip("/")
+        self.timeout_s = timeout_s
+        self._client = SendGridAPIClient(api_key=api_key, host=self.base_url)
+
+    def deliver(self, body: dict[str, Any]) -> Accepted:
+        from python_http_client.exceptions import HTTPError
+
+        try:
+            response = self._client.client.mail.send.post(request_body=body, timeout=self.timeout_s)
+        except HTTPError as exc:
+            status = int(exc.status_code)
+            headers = exc.headers or {}
+            if status == 429:
+                reset = headers.get("X-RateLimit-Reset") if hasattr(headers, "get") else None
+                raise RateLimited(float(reset) if reset else None) from None
+            text = _sendgrid_error_text(status, exc.body)
+            if status in (401, 403):
+                raise AuthFailed(text) from None
+            if status >= 500:
+                raise Unavailable(text) from None
+            raise Rejected(text) from None
+        except TimeoutError as exc:
+            raise Unavailable(f"SendGrid timed out after {self.timeout_s:g}s ({type(exc).__name__})", maybe_sent=True) from None
+        except (urllib.error.URLError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            # Refused or unresolvable: the request never left. Anything else may have reached SendGrid.
+            maybe = not isinstance(reason, ConnectionRefusedError | socket.gaierror)
+            raise Unavailable(f"SendGrid unreachable at {self.base_url}: {type(reason).__name__}", maybe_sent=maybe) from None
+        if response.status_code not in (200, 202):
+            raise Unavailable(f"SendGrid answered {response.status_code}")
+        return Accepted(message_id=response.headers.get("X-Message-Id"))
+
+
+def expand(body: dict[str, Any]) -> list[tuple[str | None, EmailMessage]]:
+    """One MIME message per personalization of a v3 body, with substitutions applied: ``(send_id, message)``."""
+    sender = body["from"]
+    out = []
+    for p in body["personalizations"]:
+        subs = p.get("substitutions") or {}
+        msg = EmailMessage()
+        msg["From"] = formataddr((sender.get("name") or "", sender["email"]))
+        msg["To"] = ", ".join(t["email"] for t in p["to"])
+        msg["Subject"] = apply_substitutions(p.get("subject") or body.get("subject") or "", subs)
+        msg["Message-ID"] = make_msgid(domain=sender["email"].split("@")[-1])
+        for name, value in {**(body.get("headers") or {}), **(p.get("headers") or {})}.items():
+            msg[name] = value
+        args = {**(body.get("custom_args") or {}), **(p.get("custom_args") or {})}
+        if args.get("send_id"):
+            msg["X-Funnelflow-Send-Id"] = args["send_id"]
+        parts = {c["type"]: apply_substitutions(c["value"], subs) for c in body["content"]}
+        msg.set_content(parts.get("text/plain", ""))
+        if "text/html" in parts:
+            msg.add_alternative(parts["text/html"], subtype="html")
+        out.append((args.get("send_id") or None, msg))
+    return out
+
+
+class OutboxTransport:
+    """Writes each message as ``<send id>.eml`` under FUNNELFLOW_HOME/outbox (the demo's default)."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder or settings.funnelflow_home() / "outbox"
+
+    def deliver(self, body: dict[str, Any]) -> Accepted:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for send_id, msg in expand(body):
+            name = f"{send_id}.eml" if send_id else f"{msg['Message-ID'].strip('<>').split('@')[0]}.eml"
+            tmp = self.folder / f".{name}.tmp"
+            tmp.write_bytes(bytes(msg))
+            os.replace(tmp, self.folder / name)  # a reader never sees half a message
+        return Accepted(message_id=None)
+
+
+class SmtpTransport:
+    """Plain SMTP, for Mailpit in docker-compose (no TLS or login: a local catcher)."""
+
+    name = "smtp"
+
+    def __init__(self, host: str, port: int, timeout_s: float = 30.0):
+        self.host, self.port, self.timeout_s = host, port, timeout_s
+
+    def deliver(self, body: dict[str, Any]) -> Accepted:
+        messages = expand(body)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+                for _, msg in messages:
+                    smtp.send_message(msg)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise AuthFailed(f"SMTP {exc.smtp_code}: authentication failed") from None
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise Rejected(scrub(f"SMTP refused: {exc}")) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise Unavailable(f"SMTP {self.host}:{self.port} unavailable: {type(exc).__name__}", maybe_sent=len(messages) > 1) from None
+        return Accepted(message_id=None)
+
+
+def transport_from_settings(sendgrid_api_key: str | None = None, sendgrid_base_url: str | None = None) -> Transport:
+    """The transport FUNNELFLOW_EMAIL_TRANSPORT names; the SendGrid key and base URL come from the caller (a connection)."""
+    name = (settings.env("FUNNELFLOW_EMAIL_TRANSPORT", "outbox") or "outbox").strip().lower()
+    if name == "sendgrid":
+        return SendGridTransport(sendgrid_api_key or "", sendgrid_base_url)
+    if name == "smtp":
+        return SmtpTransport(settings.env("FUNNELFLOW_SMTP_HOST", "localhost") or "localhost",
+                             settings.env_int("FUNNELFLOW_SMTP_PORT", 1025))
+    if name == "outbox":
+        return OutboxTransport()
+    raise ValueError(f"FUNNELFLOW_EMAIL_TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {name!r}")
+
+
+def sendgrid_base_url_from_host(host: str | None) -> str | None:
+    """A connection host that is a full URL replaces SendGrid's API base; a bare host name does not."""
+    if host and re.match(r"^https?://", host.strip()):
+        return host.strip().rstrip("/")
+    return None
