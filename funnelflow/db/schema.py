@@ -119,6 +119,7 @@ accounts = Table(
     Column("region", String(40)),
     Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
     Column("enrichment_source", String(60)),
+    Column("competitor", Boolean),  # qualification (migration 0003): from the enrichment provider
     _ts("enriched_at"),
     _ts("created_at", nullable=False, default=utcnow),
     _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
@@ -152,6 +153,15 @@ leads = Table(
     Column("department", String(60)),
     Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
     Column("original_source", String(60)),
+    # qualification (issue 4, migration 0003): email checks, provenance, lifecycle clocks
+    Column("email_status", String(20)),  # valid, invalid (syntax or domain), unchecked
+    Column("email_free", Boolean),
+    Column("email_disposable", Boolean),
+    Column("email_role", Boolean),
+    Column("field_sources", Json),  # {field: {"source", "confidence"}}: where each value came from
+    _ts("mql_since"),
+    _ts("below_threshold_since"),  # an MQL under the threshold since then; recycled after N days
+    _ts("qualified_at"),  # the updated_at qualification last processed (changed = updated_at > qualified_at)
     _ts("first_seen_at"),
     _ts("last_seen_at"),
     Column("merged_into_id", BigInteger, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True),
@@ -315,8 +325,89 @@ pipeline_state = Table(
 
 # --- ingestion (issue 3) adds tables below, with migration 0002 ---
 
+INGEST_FILE_STATUSES = ("claimed", "ingested", "failed")
+
+ingest_files = Table(
+    # One row per distinct file content seen in the inbox: the claim that stops two
+    # workers taking the same file, and the memory that a re-dropped copy adds nothing.
+    "ingest_files",
+    metadata,
+    _id(),
+    Column("content_hash", String(64), nullable=False, unique=True),  # SHA-256 of the file's bytes
+    Column("file_name", String(500), nullable=False),
+    Column("source", String(120)),
+    Column("status", String(20), nullable=False),
+    Column("claim_token", String(64), nullable=False),
+    _ts("claimed_at", nullable=False),
+    _ts("finished_at"),
+    Column("counts", Json),  # rows_in, inserted, updated, rejected, duplicates
+    Column("stored_as", String(1000)),  # where the file went: archive/... or failed/...
+    Column("reason", String(500)),  # why a file failed
+    CheckConstraint(_in("status", INGEST_FILE_STATUSES), name="status"),
+)
+
 # --- qualification (issue 4) adds tables below, with migration 0003 ---
+
+enrichment_cache = Table(
+    # What a provider said about a domain (found or not), refreshed after the TTL.
+    "enrichment_cache",
+    metadata,
+    Column("provider", String(60), primary_key=True),
+    Column("domain", String(255), primary_key=True),
+    Column("found", Boolean, nullable=False),
+    Column("payload", Json),  # the firmographics as the provider gave them
+    _ts("fetched_at", nullable=False),
+)
+
+MERGE_CANDIDATE_STATUSES = ("pending", "accepted", "rejected", "merged")
+
+merge_candidates = Table(
+    # Likely duplicates between the two bars, waiting for marketing ops (`merges accept|reject`).
+    "merge_candidates",
+    metadata,
+    _id(),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
+    Column("other_lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
+    Column("similarity", Float, nullable=False),
+    Column("evidence", Json),  # name/company/phone similarity that made the pair
+    Column("status", String(20), nullable=False, default="pending", server_default="pending"),
+    _ts("found_at", nullable=False),
+    _ts("decided_at"),
+    Column("decided_by", String(120)),
+    UniqueConstraint("lead_id", "other_lead_id"),
+    CheckConstraint(_in("status", MERGE_CANDIDATE_STATUSES), name="status"),
+)
+
+lead_merges = Table(
+    # Every merge, with what it moved and what it filled in, so it can be undone exactly.
+    "lead_merges",
+    metadata,
+    _id(),
+    Column("winner_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("loser_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("method", String(20), nullable=False),  # auto, review
+    Column("similarity", Float),
+    Column("undo", Json, nullable=False),  # moved row ids per table, winner fields before, loser stage before
+    _ts("merged_at", nullable=False),
+    Column("merged_by", String(120)),
+    _ts("undone_at"),
+    Column("undone_by", String(120)),
+    CheckConstraint("method in ('auto', 'review')", name="method"),
+)
 
 # --- email sending (issue 5) adds tables below, with migration 0004 ---
 
 # --- email engagement, suppression sync and privacy (issue 5) add tables below, with migration 0005 ---
+
+erasures = Table(
+    # Proof that a person was forgotten: what was asked, when, and how many rows/files changed.
+    # Names no one: the request is a lead id or an email hash, never an address.
+    "erasures",
+    metadata,
+    _id(),
+    Column("requested", String(80), nullable=False),  # "lead:<id>" or "hash:<sha256>"
+    Column("lead_ids", Json, nullable=False),
+    Column("run_id", String(250)),
+    _ts("erased_at", nullable=False),
+    Column("summary", Json, nullable=False),  # counts per place erased or anonymized
+)
