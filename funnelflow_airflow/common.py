@@ -48,13 +48,16 @@ def alert_operations(context: dict[str, Any]) -> None:
 
 
 def send_ops_alert(alert) -> None:
-    """Deliver an alert to operations through Airflow's email backend; a callback never raises."""
-    from funnelflow.alerts import ops_address
+    """Deliver an alert to operations as a transactional email through funnelflow's sending layer.
 
+    Same transport as every other email (FUNNELFLOW_EMAIL_TRANSPORT; SendGrid via
+    `sendgrid_default`). A callback never raises.
+    """
     try:
-        from airflow.utils.email import send_email
+        from funnelflow.email.ops import send_ops_alert as deliver
+        from funnelflow_airflow.sending import email_transport
 
-        send_email(to=ops_address(), subject=alert.subject, html_content=f"<pre>{alert.body}</pre>")
+        deliver(email_transport(), alert)
     except Exception as exc:  # the failure being reported matters more than the alert's own
         log.warning("ops alert not delivered (%s): %s", type(exc).__name__, alert.subject)
 

@@ -16,7 +16,9 @@ import time
 from funnelflow import settings
 
 # Every DAG in dags/, in the order the funnel flows (a test keeps this complete).
-DEMO_DAGS: tuple[str, ...] = ()
+DEMO_DAGS: tuple[str, ...] = (
+    "welcome_emails",
+)
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {}
 

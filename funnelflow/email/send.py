@@ -151,7 +151,7 @@ def confirm_url(consent_id: int) -> str:
     return f"{public_url()}/confirm/{make_token('confirm', consent_id)}"
 
 
-def _sender() -> dict[str, str]:
+def sender_address() -> dict[str, str]:
     return {
         "email": settings.env("FUNNELFLOW_FROM_EMAIL", "hello@example.com") or "hello@example.com",
         "name": settings.env("FUNNELFLOW_FROM_NAME", "funnelflow") or "funnelflow",
@@ -172,7 +172,7 @@ def _personalization(email: str, send_id: int, campaign_id: str | None, kind: st
 def _body(personalizations: list[dict[str, Any]], rendered: render.Rendered) -> dict[str, Any]:
     return {
         "personalizations": personalizations,
-        "from": _sender(),
+        "from": sender_address(),
         "subject": rendered.subject,
         "content": [{"type": "text/plain", "value": rendered.text}, {"type": "text/html", "value": rendered.html}],
     }

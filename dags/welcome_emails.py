@@ -1,0 +1,79 @@
+"""
+# welcome_emails
+
+Every 5 minutes: the double opt-in confirmation (transactional) to web-form
+sign-ups whose consent is pending, then the welcome email (marketing) to people
+whose consent was just granted.
+
+- Confirmations go only when `FUNNELFLOW_DOUBLE_OPT_IN` is on (the default);
+  one per pending consent, with a `/confirm/<token>` link that names the consent.
+- Welcomes pass the marketing policy (consent granted, no suppression, frequency
+  cap) and the circuit breaker; each person gets one, ever.
+- Idempotent by message key: the send ledger (`email_sends`) is claimed before each
+  request, so a retry or rerun never sends a message twice.
+- "Just" means recorded within `FUNNELFLOW_WELCOME_WINDOW_HOURS` before the run's
+  data interval end.
+
+## Owner
+marketing-ops (email). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email.md.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from funnelflow_airflow.common import START_DATE, Tag, default_args
+
+
+def _as_of(data_interval_end):
+    from airflow.sdk import get_current_context
+
+    return data_interval_end or get_current_context()["dag_run"].run_after
+
+
+@dag(
+    dag_id="welcome_emails",
+    schedule="*/5 * * * *",
+    start_date=START_DATE,
+    catchup=False,
+    default_args=default_args(),
+    tags=[Tag.EMAIL, Tag.SENDS_EMAIL],
+    doc_md=__doc__,
+    max_active_runs=1,
+)
+def welcome_emails():
+    @task
+    def send_confirmations(data_interval_end=None) -> dict:
+        """Double opt-in confirmations to pending web-form sign-ups."""
+        from funnelflow import settings
+        from funnelflow.email.welcome import send_confirmations as send
+        from funnelflow_airflow.db import marketing_engine
+        from funnelflow_airflow.sending import email_transport
+
+        if not settings.env_bool("FUNNELFLOW_DOUBLE_OPT_IN", True):
+            return {"skipped": "double opt-in is off"}
+        return send(marketing_engine(), email_transport(), _as_of(data_interval_end)).as_dict()
+
+    # Welcomes go out even when confirmations failed: the two are independent.
+    @task(trigger_rule="all_done")
+    def send_welcomes(data_interval_end=None) -> dict:
+        """The welcome email to people whose consent was just granted (paused by the circuit breaker)."""
+        from funnelflow.email.ops import alert_once_per_day, breaker_alert
+        from funnelflow.email.welcome import send_welcomes as send
+        from funnelflow_airflow.db import marketing_engine
+        from funnelflow_airflow.sending import email_transport
+
+        engine, transport, as_of = marketing_engine(), email_transport(), _as_of(data_interval_end)
+
+        def on_breaker(state) -> None:
+            alert_once_per_day(engine, transport, breaker_alert(state, as_of), "breaker", as_of)
+
+        return send(engine, transport, as_of, on_breaker=on_breaker).as_dict()
+
+    send_confirmations() >> send_welcomes()
+
+
+dag_obj = welcome_emails()
+
+if __name__ == "__main__":
+    dag_obj.test()

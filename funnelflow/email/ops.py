@@ -1,0 +1,67 @@
+"""Messages to operations (DAG failures, the circuit breaker), sent as transactional email.
+
+They go to FUNNELFLOW_OPS_EMAIL through the same rendering and transport as
+every other email, but without the ledger or the policy check: the failure
+being reported may be the marketing database itself, and operations must hear
+about it. They carry no personal data (see ``funnelflow.alerts``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from funnelflow.alerts import OpsAlert, ops_address
+from funnelflow.db.schema import pipeline_state, utcnow
+from funnelflow.email import render
+from funnelflow.email.policy import BreakerState
+from funnelflow.email.send import sender_address
+from funnelflow.email.transports import Accepted, Transport
+
+
+def ops_alert_body(alert: OpsAlert, to: str | None = None) -> dict:
+    rendered = render.render("ops_alert", {"alert_subject": alert.subject, "alert_body": alert.body})
+
+    return {
+        "personalizations": [{"to": [{"email": to or ops_address()}]}],
+        "from": sender_address(),
+        "subject": rendered.subject,
+        "content": [{"type": "text/plain", "value": rendered.text}, {"type": "text/html", "value": rendered.html}],
+    }
+
+
+def send_ops_alert(transport: Transport, alert: OpsAlert, to: str | None = None) -> Accepted:
+    """Deliver one alert to operations; raises the transport's error (callers that must not raise catch it)."""
+    return transport.deliver(ops_alert_body(alert, to))
+
+
+def breaker_alert(state: BreakerState, as_of: datetime) -> OpsAlert:
+    body = "\n".join(
+        [
+            f"Marketing email is paused: {state.reason}.",
+            f"Recent marketing sends: {state.sends}; bounce rate {state.bounce_rate:.2%}; spam-report rate {state.spam_rate:.2%}.",
+            "Transactional email (confirmations, alerts) still goes out.",
+            "Sends resume by themselves once the rates of the last 7 days fall under the thresholds",
+            "(FUNNELFLOW_BREAKER_BOUNCE_RATE, FUNNELFLOW_BREAKER_SPAM_RATE). Check the list source that caused it.",
+            f"As of: {as_of.isoformat()}",
+        ]
+    )
+    return OpsAlert(subject="[funnelflow] marketing email paused by the circuit breaker", body=body)
+
+
+def alert_once_per_day(engine: sa.Engine, transport: Transport, alert: OpsAlert, topic: str, as_of: datetime) -> bool:
+    """Send ``alert`` unless one on ``topic`` already went out for ``as_of``'s day (runs every 5 minutes must not flood)."""
+    key = f"email.ops_alert.{topic}"
+    day = as_of.date().isoformat()
+    with engine.begin() as conn:
+        seen = conn.execute(sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)).scalar_one_or_none()
+        if seen and seen.get("day") == day:
+            return False
+        send_ops_alert(transport, alert)
+        value = {"day": day}
+        if seen is None:
+            conn.execute(sa.insert(pipeline_state).values(key=key, value=value, updated_at=utcnow()))
+        else:
+            conn.execute(sa.update(pipeline_state).where(pipeline_state.c.key == key).values(value=value, updated_at=utcnow()))
+    return True
