@@ -44,6 +44,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FUNNELFLOW_FORM_RATE_LIMIT", "20", "Lead-form posts allowed per client address per minute (per app process)."),
     Setting("FUNNELFLOW_FORM_MAX_BYTES", "16384", "Largest lead-form request body accepted, in bytes; larger posts get 413."),
     # --- qualification (issue 4) ---
+    Setting("FUNNELFLOW_EMAIL_MX_CHECK", "false", "Qualification also checks that an email's domain accepts mail (DNS MX lookup; needs network)."),
+    Setting("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference",
+            "Where firmographics come from: `reference` (the companies shipped in funnelflow/data) or `http` (a Clearbit-style API, connection FUNNELFLOW_ENRICHMENT_CONN_ID)."),
+    Setting("FUNNELFLOW_ENRICHMENT_CONN_ID", "enrichment_api", "Airflow connection of the `http` enrichment provider: host = base URL, password = API key."),
+    Setting("FUNNELFLOW_ENRICHMENT_TTL_DAYS", "30", "Days a cached enrichment answer (found or not) is trusted before the provider is asked again."),
+    Setting("FUNNELFLOW_REFERENCE_COMPANIES", "funnelflow/data/companies.csv", "CSV of the `reference` enrichment provider (domain,name,industry,employee_band,revenue_band,country,region,competitor)."),
+    Setting("FUNNELFLOW_MERGE_AUTO_SIMILARITY", "95", "Likely duplicates at or above this similarity (0-100) are merged automatically (never two distinct business emails)."),
+    Setting("FUNNELFLOW_MERGE_REVIEW_SIMILARITY", "85", "Likely duplicates from this similarity up to the automatic bar go on the review list (`merges list`)."),
     # --- email sending (issue 5) ---
     Setting("FUNNELFLOW_EMAIL_TRANSPORT", "outbox",
             "How email leaves: `sendgrid` (production, connection `sendgrid_default`), `smtp` (Mailpit) or `outbox` (.eml files in FUNNELFLOW_HOME/outbox)."),

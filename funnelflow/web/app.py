@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 MOUNT_PATH = "/funnelflow"
 
 # Modules exposing ``router`` (an APIRouter); their paths are relative to MOUNT_PATH.
-ROUTER_MODULES: tuple[str, ...] = ()
+ROUTER_MODULES: tuple[str, ...] = (
+    "funnelflow.web.sendgrid_events",
+    "funnelflow.web.preferences",
+)
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:

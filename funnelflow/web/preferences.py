@@ -1,0 +1,154 @@
+"""``/funnelflow/unsubscribe/{token}`` and ``/funnelflow/confirm/{token}``: the links in our emails.
+
+GET shows a page with one button and changes nothing (mail scanners and link
+previews open every link); POST acts. The unsubscribe POST is also RFC 8058's
+one-click target (``List-Unsubscribe-Post: List-Unsubscribe=One-Click``): mail
+providers post there directly, so it needs no form field and answers 200.
+
+Tokens are in the path, so: the standalone server runs without an access log,
+the pages load nothing from anywhere else (styles inline, no images, no
+scripts), and every answer says ``Referrer-Policy: no-referrer``.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from funnelflow import settings
+from funnelflow.db.schema import utcnow
+from funnelflow.email import tokens
+from funnelflow.web.app import engine_of
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+TEMPLATES = settings.REPO_ROOT / "templates" / "web"
+SECURITY_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+_MESSAGES = {
+    "invalid": (404, "Link not valid", "This link is not valid. Please use the link from your most recent email."),
+    "unsubscribed": (200, "You are unsubscribed", "You will not receive our marketing emails any more."),
+    "confirmed": (200, "Subscription confirmed", "Thank you: your subscription is confirmed."),
+    "already_confirmed": (200, "Already confirmed", "Your subscription was already confirmed. There is nothing more to do."),
+    "superseded": (410, "Link no longer valid", "You unsubscribed after this link was sent, so it no longer confirms anything."),
+    "gone": (410, "Link no longer valid", "This link no longer applies."),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _jinja():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True), undefined=StrictUndefined)
+
+
+def _page(template: str, status: int = 200, **context) -> HTMLResponse:
+    html = _jinja().get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _message(key: str) -> HTMLResponse:
+    status, title, text = _MESSAGES[key]
+    return _page("message.html", status, title=title, message=text)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer, or the X-Forwarded-For hop just before our trusted proxies."""
+    peer = request.client.host if request.client else None
+    trusted_raw = settings.env("FUNNELFLOW_TRUSTED_PROXIES", "") or ""
+    nets = []
+    for part in trusted_raw.split(","):
+        if part.strip():
+            try:
+                nets.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                log.warning("FUNNELFLOW_TRUSTED_PROXIES has an entry that is not an address or network; ignored")
+
+    def trusted(addr: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr or "")
+        except ValueError:
+            return False
+        return any(ip in net for net in nets)
+
+    if not nets or not trusted(peer):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            return hop
+    return peer
+
+
+def _subject(purpose: str, token: str) -> int | None:
+    try:
+        return tokens.read_token(purpose, token)
+    except tokens.InvalidToken:
+        return None
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(token: str, request: Request) -> HTMLResponse:
+    from funnelflow.email.preferences import preview_unsubscribe
+
+    send_id = _subject("unsubscribe", token)
+    if send_id is None:
+        return _message("invalid")
+    outcome = await run_in_threadpool(preview_unsubscribe, engine_of(request), send_id)
+    if outcome.status == "unknown":
+        return _message("invalid")
+    return _page("unsubscribe.html", title="Unsubscribe")
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_action(token: str, request: Request) -> HTMLResponse:
+    from funnelflow.email.preferences import unsubscribe
+
+    send_id = _subject("unsubscribe", token)
+    if send_id is None:
+        return _message("invalid")
+    outcome = await run_in_threadpool(unsubscribe, engine_of(request), send_id, utcnow())
+    if outcome.status == "unknown":
+        return _message("invalid")
+    log.info("unsubscribe via link: send %d (%s)", send_id, outcome.status)
+    return _message("unsubscribed")
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+async def confirm_page(token: str, request: Request) -> HTMLResponse:
+    from funnelflow.email.preferences import preview_confirm
+
+    consent_id = _subject("confirm", token)
+    if consent_id is None:
+        return _message("invalid")
+    outcome = await run_in_threadpool(preview_confirm, engine_of(request), consent_id)
+    if outcome.status == "ready":
+        return _page("confirm.html", title="Confirm your subscription")
+    return _message({"already": "already_confirmed", "unknown": "invalid"}.get(outcome.status, outcome.status))
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+async def confirm_action(token: str, request: Request) -> HTMLResponse:
+    from funnelflow.email.preferences import confirm
+
+    consent_id = _subject("confirm", token)
+    if consent_id is None:
+        return _message("invalid")
+    outcome = await run_in_threadpool(confirm, engine_of(request), consent_id, utcnow(), client_address(request))
+    log.info("double opt-in via link: consent %d (%s)", consent_id, outcome.status)
+    if outcome.status == "done":
+        return _message("confirmed")
+    return _message({"already": "already_confirmed", "unknown": "invalid"}.get(outcome.status, outcome.status))
