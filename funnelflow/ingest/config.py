@@ -1,0 +1,172 @@
+"""Marketing-ops configuration of lead sources and header aliases, validated with pydantic.
+
+``config/sources.yaml`` names each source (which file names belong to it, its
+campaign, the consent basis of its contacts; the web form; the ad platforms);
+``config/header_mapping.yaml`` adds header aliases on top of the built-in ones.
+A wrong file raises ``ConfigError`` naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from funnelflow import settings
+
+SOURCES_FILE = "sources.yaml"
+HEADER_MAPPING_FILE = "header_mapping.yaml"
+LEGAL_BASES = ("consent", "legitimate_interest", "contract")
+M = TypeVar("M", bound=BaseModel)
+WEB_FORM_SOURCE = "web_form"  # lead_landing.source of web-form posts
+
+
+class ConfigError(ValueError):
+    """A marketing-ops config file is wrong; the message names file, line and fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConsentDefault(_Strict):
+    status: Literal["pending", "granted", "denied"] = "granted"
+    legal_basis: Literal["consent", "legitimate_interest", "contract"]
+
+
+class FileSource(_Strict):
+    name: str = Field(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    match: list[str] = Field(min_length=1, description="file-name patterns (fnmatch, case-insensitive)")
+    campaign: str | None = None
+    consent: ConsentDefault | None = None
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class WebFormSource(_Strict):
+    consent_wording_version: str = Field(min_length=1, max_length=60)
+    duplicate_window_minutes: int = Field(default=60, ge=0, le=24 * 60)
+
+
+class AdPlatformSource(_Strict):
+    name: str = Field(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    conn_id: str = Field(min_length=1)
+    form_id: str = Field(min_length=1)
+    campaign: str | None = None
+    page_size: int = Field(default=100, ge=1, le=1000)
+    consent: ConsentDefault | None = None
+
+
+class SourcesConfig(_Strict):
+    web_form: WebFormSource
+    files: list[FileSource] = Field(default_factory=list)
+    ad_platforms: list[AdPlatformSource] = Field(default_factory=list)
+
+    def file_source_for(self, file_name: str) -> FileSource | None:
+        """The first file source whose pattern matches the name (case-insensitive), else None."""
+        lowered = file_name.lower()
+        for source in self.files:
+            if any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in source.match):
+                return source
+        return None
+
+    def source_named(self, name: str) -> FileSource | AdPlatformSource | WebFormSource | None:
+        if name == WEB_FORM_SOURCE:
+            return self.web_form
+        for source in [*self.files, *self.ad_platforms]:
+            if source.name == name:
+                return source
+        return None
+
+
+class HeaderMappingConfig(_Strict):
+    # canonical field -> extra header spellings, e.g. email: ["Correo electrónico"]
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
+    ignore: list[str] = Field(default_factory=list, description="headers known and deliberately not imported")
+
+    @field_validator("aliases")
+    @classmethod
+    def _known_fields(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from funnelflow.ingest.mapping import CANONICAL_FIELDS
+
+        unknown = sorted(set(value) - set(CANONICAL_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}; use one of {list(CANONICAL_FIELDS)}")
+        return value
+
+    @cached_property
+    def extra_aliases(self) -> dict[str, str]:
+        return {alias: field for field, aliases in self.aliases.items() for alias in aliases}
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to a 1-based line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    """Parse and validate one YAML config file; every problem names file, line and fix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; create it (see docs/ingestion.md for an example)") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "somewhere"
+        raise ConfigError(f"{path}, {where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the indentation or quoting") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _line_of(node, loc)
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            problems.append(f"{path}, line {line}: {field}: {err['msg']}; {_fix_hint(err)}")
+        raise ConfigError("\n".join(problems)) from None
+
+
+def _fix_hint(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "remove this key or check its spelling"
+    if kind == "missing":
+        return "add this key"
+    if kind == "literal_error":
+        return "use one of the allowed values"
+    if kind == "string_pattern_mismatch":
+        return "use lower-case letters, digits, '-', '_' or '.'"
+    return "correct the value"
+
+
+def load_sources(config_dir: Path | None = None) -> SourcesConfig:
+    return load_yaml_model((config_dir or settings.config_dir()) / SOURCES_FILE, SourcesConfig)
+
+
+def load_header_mapping(config_dir: Path | None = None) -> HeaderMappingConfig:
+    path = (config_dir or settings.config_dir()) / HEADER_MAPPING_FILE
+    if not path.exists():
+        return HeaderMappingConfig()
+    return load_yaml_model(path, HeaderMappingConfig)

@@ -1,0 +1,230 @@
+"""Validation and normalization of mapped lead rows, vectorized over a chunk.
+
+Work that depends only on a value's domain or a country (domain syntax, the
+country calling code) is computed once per distinct value, not per row. A row
+is rejected for: no email and no phone (nor an external id), a malformed email,
+or a field longer than its column. Everything else (names with HTML, formula
+text, unknown countries) is kept as plain text, never evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from functools import lru_cache
+
+import pandas as pd
+
+from funnelflow.identity import email_key
+
+# Longest value each lead column takes (the schema's String lengths).
+FIELD_LIMITS: dict[str, int] = {
+    "email": 320, "first_name": 120, "last_name": 120, "company": 255, "job_title": 255, "phone": 64,
+    "external_id": 255, "campaign": 255, "utm_source": 255, "utm_medium": 255, "utm_campaign": 255,
+    "utm_term": 255, "utm_content": 255, "page_url": 4000,
+}
+TEXT_FIELDS = ("first_name", "last_name", "company", "job_title", "phone", "external_id", "original_source",
+               "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "page_url")
+
+REASON_NO_CONTACT = "no email and no phone"
+REASON_BAD_EMAIL = "malformed email"
+
+# Local part: anything but spaces, quotes, brackets and separators; domain checked per domain below.
+_EMAIL_SHAPE = r"^[^@\s\"'<>(),;:\[\]\\]+@[^@\s\"'<>(),;:\[\]\\]+$"
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+_TRUE = {"1", "true", "yes", "y", "x", "ja", "oui", "si", "sí", "opted in", "opt-in", "opt in", "granted", "checked", "wahr", "vrai"}
+_FALSE = {"0", "false", "no", "n", "nein", "non", "opted out", "opt-out", "opt out", "denied", "unchecked", "falsch", "faux"}
+_LEGAL = {"consent": "consent", "einwilligung": "consent", "consentement": "consent",
+          "legitimate interest": "legitimate_interest", "legitimate_interest": "legitimate_interest",
+          "berechtigtes interesse": "legitimate_interest", "intérêt légitime": "legitimate_interest",
+          "interet legitime": "legitimate_interest", "contract": "contract", "vertrag": "contract",
+          "performance of a contract": "contract", "contrat": "contract"}
+
+COUNTRY_NAMES: dict[str, str] = {
+    "united states": "US", "united states of america": "US", "usa": "US", "us": "US", "u.s.": "US", "u.s.a.": "US",
+    "vereinigte staaten": "US", "états-unis": "US", "etats-unis": "US", "united kingdom": "GB", "uk": "GB",
+    "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "vereinigtes königreich": "GB",
+    "royaume-uni": "GB", "germany": "DE", "deutschland": "DE", "allemagne": "DE", "france": "FR", "frankreich": "FR",
+    "austria": "AT", "österreich": "AT", "autriche": "AT", "switzerland": "CH", "schweiz": "CH", "suisse": "CH",
+    "netherlands": "NL", "the netherlands": "NL", "niederlande": "NL", "pays-bas": "NL", "holland": "NL",
+    "belgium": "BE", "belgien": "BE", "belgique": "BE", "spain": "ES", "spanien": "ES", "espagne": "ES", "españa": "ES",
+    "italy": "IT", "italien": "IT", "italie": "IT", "italia": "IT", "portugal": "PT", "ireland": "IE", "irland": "IE",
+    "irlande": "IE", "sweden": "SE", "schweden": "SE", "suède": "SE", "norway": "NO", "norwegen": "NO",
+    "denmark": "DK", "dänemark": "DK", "danemark": "DK", "finland": "FI", "finnland": "FI", "poland": "PL",
+    "polen": "PL", "pologne": "PL", "czech republic": "CZ", "czechia": "CZ", "tschechien": "CZ", "canada": "CA",
+    "kanada": "CA", "mexico": "MX", "brazil": "BR", "brasilien": "BR", "brésil": "BR", "australia": "AU",
+    "australien": "AU", "australie": "AU", "new zealand": "NZ", "japan": "JP", "japon": "JP", "china": "CN",
+    "chine": "CN", "india": "IN", "indien": "IN", "inde": "IN", "singapore": "SG", "israel": "IL",
+    "south africa": "ZA", "luxembourg": "LU", "luxemburg": "LU",
+}
+
+
+@lru_cache(maxsize=1)
+def _region_codes() -> frozenset[str]:
+    import phonenumbers
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+@lru_cache(maxsize=1024)
+def country_code(raw: str) -> str | None:
+    """ISO 3166-1 alpha-2 for a code or a common English/German/French country name; None if unknown."""
+    value = raw.strip()
+    if not value:
+        return None
+    if len(value) == 2 and value.upper() in _region_codes():
+        return value.upper()
+    return COUNTRY_NAMES.get(value.casefold())
+
+
+@lru_cache(maxsize=1024)
+def calling_code(country: str | None) -> str | None:
+    if not country:
+        return None
+    import phonenumbers
+
+    code = phonenumbers.country_code_for_region(country)
+    return str(code) if code else None
+
+
+@lru_cache(maxsize=200_000)
+def valid_domain(domain: str) -> bool:
+    """Syntax of the part after the @ (checked once per distinct domain): labels, a letter TLD."""
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        return False
+    if len(ascii_domain) > 253 or "." not in ascii_domain:
+        return False
+    labels = ascii_domain.split(".")
+    tld = labels[-1]
+    return all(_LABEL.match(label) for label in labels) and (tld.isalpha() or tld.startswith("xn--")) and len(tld) >= 2
+
+
+def _phone_e164(phone: pd.Series, country: pd.Series) -> pd.Series:
+    """E.164 from what people type: +/00 international form, else national digits with the country's code.
+
+    Vectorized; the calling code is looked up once per country. Numbers that cannot
+    be made 8 to 15 digits long get no E.164 (the typed phone is still kept).
+    """
+    digits = phone.str.replace(r"(?i)\s*(ext\.?|x|durchwahl)\s*\d+$", "", regex=True).str.replace(r"[^\d+]", "", regex=True)
+    intl = digits.str.startswith("+") | digits.str.startswith("00")
+    bare = digits.str.replace("+", "", regex=False)
+    intl_digits = bare.where(~digits.str.startswith("00"), bare.str[2:])
+    codes = country.fillna("").map(lambda c: calling_code(c) or "")
+    national = bare.str.lstrip("0")
+    # A national number already carrying its country code (e.g. 1 555... for the US) is not doubled.
+    starts = pd.Series([bool(c) and n.startswith(c) for n, c in zip(national, codes, strict=True)], index=phone.index)
+    has_code = starts & (national.str.len() > 10)
+    national_full = codes + national
+    national_full = national_full.where(~has_code, national)
+    e164 = ("+" + intl_digits).where(intl, ("+" + national_full).where(codes != "", ""))
+    ok = e164.str.len().between(9, 16) & e164.str.match(r"^\+[1-9]\d+$")
+    return e164.where(ok & (phone != ""), None)
+
+
+def _fold_flag(value: str) -> bool | None:
+    folded = value.strip().casefold()
+    if not folded:
+        return None
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    return None
+
+
+def _consent_status(value: str) -> str | None:
+    folded = value.strip().casefold()
+    if folded in {"pending", "ausstehend", "en attente"}:
+        return "pending"
+    if folded in {"withdrawn", "widerrufen", "retiré"}:
+        return "withdrawn"
+    flag = _fold_flag(folded)
+    return None if flag is None else ("granted" if flag else "denied")
+
+
+def _parse_times(values: pd.Series, fallback: datetime) -> pd.Series:
+    """Parse once per distinct text; anything unparseable (or blank) is the run's as-of time."""
+    uniques = pd.Series(values.unique())
+    parsed = pd.to_datetime(uniques, errors="coerce", utc=True, format="mixed")
+    lookup = dict(zip(uniques, parsed, strict=True))
+    out = values.map(lookup)
+    out = out.where(out.notna(), pd.Timestamp(fallback))
+    return pd.to_datetime(out, utc=True)
+
+
+def normalize_frame(df: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd.Series]:
+    """Clean a chunk of mapped rows (canonical columns, all strings); returns (frame, reject reason per row).
+
+    The reject Series is empty text for rows that pass. The frame gains email_key,
+    email_domain, phone_e164, country (alpha-2), consent_status, legal_basis,
+    do_not_email, occurred_at and match_key.
+    """
+    from funnelflow.ingest.mapping import CANONICAL_FIELDS
+
+    out = pd.DataFrame(index=df.index)
+    for name in CANONICAL_FIELDS:
+        col = df[name] if name in df.columns else pd.Series("", index=df.index, dtype=object)
+        out[name] = col.astype(str).str.strip()
+    # Excel and exports pad names with invisible characters; control characters never belong in a field.
+    for name in ("first_name", "last_name", "company", "job_title"):
+        out[name] = out[name].str.replace(r"[\x00-\x08\x0b-\x1f\x7f]", "", regex=True)
+    need_split = (out["first_name"] == "") & (out["last_name"] == "") & (out["full_name"] != "")
+    if need_split.any():
+        parts = out.loc[need_split, "full_name"].str.rsplit(" ", n=1, expand=True)
+        if parts.shape[1] == 2:
+            out.loc[need_split, "first_name"] = parts[0].fillna("")
+            out.loc[need_split, "last_name"] = parts[1].fillna("")
+        else:
+            out.loc[need_split, "last_name"] = parts[0].fillna("")
+
+    email = out["email"].str.strip("<>").str.strip().str.lower()
+    email = email.where(~email.str.startswith("mailto:"), email.str[7:])
+    out["email"] = email
+    has_email = email != ""
+    shape_ok = email.str.match(_EMAIL_SHAPE)
+    domain = email.str.rsplit("@", n=1).str[-1].where(shape_ok, "")
+    uniq_domains = {d: valid_domain(d) for d in domain[shape_ok].unique()}
+    domain_ok = domain.map(uniq_domains).fillna(False).astype(bool)
+    email_ok = has_email & shape_ok & domain_ok
+    keys = email[email_ok]
+    key_map = {e: email_key(e) for e in keys.unique()}
+    out["email_key"] = keys.map(key_map).reindex(df.index)
+    email_ok &= out["email_key"].notna()
+    out["email_domain"] = domain.where(email_ok, None)
+
+    out["country"] = out["country"].map(country_code)
+    out["phone_e164"] = _phone_e164(out["phone"], out["country"])
+    out["external_id"] = out["external_id"]
+    out["consent_status"] = out["consent"].map(_consent_status)
+    out["legal_basis"] = out["legal_basis"].map(lambda v: _LEGAL.get(v.strip().casefold()))
+    out["do_not_email"] = out["do_not_email"].map(_fold_flag).fillna(False).astype(bool)
+    out["occurred_at"] = _parse_times(out["occurred_at"], as_of)
+
+    reason = pd.Series("", index=df.index, dtype=object)
+    for name, limit in FIELD_LIMITS.items():
+        too_long = out[name].str.len() > limit
+        if too_long.any():
+            lengths = out.loc[too_long, name].str.len()
+            reason = reason.where(~too_long | (reason != ""),
+                                  lengths.map(lambda n, f=name, lim=limit: f"field too long: {f} ({n} characters, at most {lim})"))
+    bad_email = has_email & ~email_ok
+    reason = reason.where(~bad_email | (reason != ""), REASON_BAD_EMAIL)
+    no_contact = ~has_email & out["phone_e164"].isna() & (out["external_id"] == "")
+    reason = reason.where(~no_contact | (reason != ""), REASON_NO_CONTACT)
+    reason = reason.fillna("")
+
+    match_key = ("e:" + out["email_key"].fillna("")).where(out["email_key"].notna(), None)
+    match_key = match_key.where(match_key.notna(), ("p:" + out["phone_e164"].fillna("")).where(out["phone_e164"].notna(), None))
+    match_key = match_key.where(match_key.notna(), ("x:" + out["external_id"]).where(out["external_id"] != "", None))
+    out["match_key"] = match_key
+    for name in TEXT_FIELDS + ("email",):
+        out[name] = out[name].where(out[name] != "", None)
+    return out, reason
+
+
+def strip_accents(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
