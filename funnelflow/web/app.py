@@ -21,6 +21,7 @@ MOUNT_PATH = "/funnelflow"
 
 # Modules exposing ``router`` (an APIRouter); their paths are relative to MOUNT_PATH.
 ROUTER_MODULES: tuple[str, ...] = (
+    "funnelflow.web.leads",
     "funnelflow.web.sendgrid_events",
     "funnelflow.web.preferences",
 )
@@ -36,7 +37,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         return {"status": "ok"}
 
     for name in ROUTER_MODULES:
-        app.include_router(importlib.import_module(name).router)
+        module = importlib.import_module(name)
+        app.include_router(module.router)
+        if hasattr(module, "configure_app"):  # middleware a router cannot carry (CORS for the lead form)
+            module.configure_app(app)
     return app
 
 
