@@ -1,0 +1,89 @@
+"""Lifecycle stages: subscriber -> lead -> MQL -> SQL -> opportunity -> customer, plus recycled and disqualified.
+
+The rules, in the order they are tried for each lead (the first that applies wins):
+
+1. ``sql``, ``opportunity``, ``customer`` and ``disqualified`` are sales' stages:
+   scoring never moves a lead out of them.
+2. disqualify: a marketing ``disqualify`` rule matches (competitor, invalid email...).
+3. SQL: one of sales' ``sql_rules`` matches (stage, grade, a recent high-intent action).
+4. recycle: an MQL under the MQL threshold since ``recycle_after_days`` ago. Decay
+   alone never moves a lead back: an MQL below the threshold stays an MQL, with
+   ``below_threshold_since`` set, until this explicit rule fires.
+5. MQL: a lead, subscriber or recycled lead at or above ``mql_threshold`` (fit + engagement).
+6. lead: a subscriber at or above ``lead_threshold``.
+
+Each change is one ``lifecycle_history`` row whose reason names the rule and the
+rules version. The rules become one SQL CASE expression (``stage_expressions``),
+evaluated for every lead in the same statement that scores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from funnelflow.db.schema import UTCDateTime
+from funnelflow.qualify.rules import Rules
+
+SALES_STAGES = ("sql", "opportunity", "customer", "disqualified")
+PRE_MQL_STAGES = ("subscriber", "lead", "recycled")
+
+
+@dataclass(frozen=True)
+class StageSql:
+    new_stage: ColumnElement
+    reason: ColumnElement
+    mql_since: ColumnElement
+    below_threshold_since: ColumnElement
+
+
+def stage_expressions(rules: Rules, *, lead: sa.Table, account: sa.Table, fit_grade: ColumnElement,
+                      total: ColumnElement, last_seen: dict[str, ColumnElement], as_of: ColumnElement,
+                      as_of_value: datetime) -> StageSql:
+    """The new stage, the reason, and the MQL clocks of a lead, as SQL over its row and its scores."""
+    from funnelflow.qualify.score import condition_sql
+
+    life = rules.scoring.lifecycle
+    stage = lead.c.lifecycle_stage
+    version = f" @{rules.version}"
+    below = total < life.mql_threshold
+    mql_now = sa.or_(stage == "mql", sa.and_(stage.in_(PRE_MQL_STAGES), sa.not_(below)))
+
+    disqualify = [(condition_sql(r, lead, account), f"disqualify:{r.name}{version}") for r in rules.scoring.disqualify]
+    sql_rules = []
+    for rule in rules.sales.sql_rules:
+        stage_ok = stage.in_(rule.from_stages)
+        if "mql" in rule.from_stages:
+            stage_ok = sa.or_(stage_ok, mql_now)
+        since = sa.bindparam(f"since_{rule.name}", as_of_value - timedelta(days=rule.within_days), type_=UTCDateTime())
+        recent = sa.or_(*[last_seen[a] >= since for a in rule.recent_actions])
+        cond = sa.and_(stage_ok, recent)
+        if rule.grades:
+            cond = sa.and_(cond, fit_grade.in_(rule.grades))
+        sql_rules.append((cond, f"sql_rule:{rule.name}{version}"))
+    recycle_before = sa.bindparam("recycle_before", as_of_value - timedelta(days=life.recycle_after_days),
+                                  type_=UTCDateTime())
+    recycle = sa.and_(stage == "mql", below, lead.c.below_threshold_since <= recycle_before)
+    to_mql = sa.and_(stage.in_(PRE_MQL_STAGES), sa.not_(below))
+    to_lead = sa.and_(stage == "subscriber", total >= life.lead_threshold)
+
+    kept = stage.in_(SALES_STAGES)
+    branches: list[tuple[ColumnElement, str, str]] = [
+        *[(c, "disqualified", why) for c, why in disqualify],
+        *[(c, "sql", why) for c, why in sql_rules],
+        (recycle, "recycled", f"recycle:below_mql_threshold_{life.recycle_after_days}d{version}"),
+        (to_mql, "mql", f"mql:score_at_least_{life.mql_threshold:g}{version}"),
+        (to_lead, "lead", f"lead:score_at_least_{life.lead_threshold:g}{version}"),
+    ]
+    new_stage = sa.case((kept, stage), *[(c, sa.literal(s)) for c, s, _ in branches], else_=stage)
+    reason = sa.case((kept, sa.null()), *[(c, sa.literal(w)) for c, _, w in branches], else_=sa.null())
+    is_mql = new_stage == "mql"
+    mql_since = sa.case((sa.and_(is_mql, stage != "mql"), as_of), else_=lead.c.mql_since)
+    below_since = sa.case(
+        (sa.and_(is_mql, below), sa.func.coalesce(sa.case((stage == "mql", lead.c.below_threshold_since)), as_of)),
+        else_=sa.null(),
+    )
+    return StageSql(new_stage=new_stage, reason=reason, mql_since=mql_since, below_threshold_since=below_since)

@@ -1,0 +1,357 @@
+"""Fit and engagement scores, the breakdown, and the lifecycle stage, in set-based SQL.
+
+One pass over the touchpoints computes each lead's decayed engagement per rule
+(``points * 2^(-age / half_life)``, age measured to the run's as-of time, never
+the wall clock), joined to the lead and its account for the fit rules. The new
+values go into a temporary table; then, in the same transaction, one INSERT
+writes a ``lifecycle_history`` row per stage change and one ``UPDATE ... FROM``
+writes the leads whose values differ. The same statements run on PostgreSQL and
+SQLite (only the date arithmetic and JSON builders differ per dialect).
+
+``render_sql(rules)`` prints the generated statement for analysts; the rule
+values are bound parameters, never formatted into the text.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from funnelflow.db.schema import UTCDateTime, accounts, leads, lifecycle_history, touchpoints
+from funnelflow.qualify.lifecycle import StageSql, stage_expressions
+from funnelflow.qualify.rules import Condition, Rules
+from funnelflow.qualify.state import (
+    TOUCH_WATERMARK_KEY,
+    TOUCH_WATERMARK_OVERLAP,
+    get_state,
+    live_leads,
+    needs_qualifying,
+    parse_ts,
+    put_state,
+)
+
+log = logging.getLogger(__name__)
+Scope = Literal["changed", "all"]
+LN2 = math.log(2)
+
+_tmp = sa.MetaData()
+# The leads of this pass (changed mode), and the new values of each.
+q_batch = sa.Table("q_batch", _tmp, sa.Column("lead_id", sa.BigInteger, primary_key=True), prefixes=["TEMPORARY"])
+q_new = sa.Table(
+    "q_new", _tmp,
+    sa.Column("lead_id", sa.BigInteger, primary_key=True),
+    sa.Column("old_stage", sa.String(20)),
+    sa.Column("new_stage", sa.String(20)),
+    sa.Column("reason", sa.String(255)),
+    sa.Column("fit_score", sa.Integer),
+    sa.Column("fit_grade", sa.String(1)),
+    sa.Column("engagement_score", sa.Float),
+    sa.Column("score_breakdown", sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")),
+    sa.Column("mql_since", UTCDateTime()),
+    sa.Column("below_threshold_since", UTCDateTime()),
+    prefixes=["TEMPORARY"],
+)
+
+
+@dataclass
+class ScoreResult:
+    rules_version: str
+    as_of: datetime
+    scope: str
+    considered: int = 0
+    updated: int = 0
+    transitions: Counter = field(default_factory=Counter)  # (from, to) -> leads
+
+    @property
+    def became_sql(self) -> int:
+        return sum(n for (_, to), n in self.transitions.items() if to == "sql")
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "rules_version": self.rules_version,
+            "as_of": self.as_of.isoformat(),
+            "scope": self.scope,
+            "considered": self.considered,
+            "updated": self.updated,
+            "transitions": {f"{a}->{b}": n for (a, b), n in sorted(self.transitions.items())},
+            "became_sql": self.became_sql,
+        }
+
+
+# --- dialect helpers -----------------------------------------------------------------------
+
+
+def _age_days(dialect: str, occurred_at: ColumnElement, as_of: ColumnElement) -> ColumnElement:
+    if dialect == "postgresql":
+        return sa.func.extract("epoch", as_of - occurred_at) / 86400.0
+    return sa.func.julianday(as_of) - sa.func.julianday(occurred_at)
+
+
+def _round2(dialect: str, expr: ColumnElement) -> ColumnElement:
+    if dialect == "postgresql":
+        return sa.cast(sa.func.round(sa.cast(expr, sa.Numeric), 2), sa.Float)
+    return sa.func.round(expr, 2)
+
+
+def _json_object(dialect: str, pairs: list[tuple[str, ColumnElement]], strip_nulls: bool = True) -> ColumnElement:
+    """A JSON object of the pairs, keys with null values left out; chunked under the function-argument limit."""
+    chunks = [pairs[i: i + 40] for i in range(0, len(pairs), 40)] or [[]]
+    parts = []
+    for chunk in chunks:
+        args = [a for key, value in chunk for a in (sa.literal(key), value)]
+        if dialect == "postgresql":
+            obj = sa.func.jsonb_build_object(*args)
+            parts.append(sa.func.jsonb_strip_nulls(obj) if strip_nulls else obj)
+        else:
+            obj = sa.func.json_object(*args)
+            parts.append(sa.func.json_patch("{}", obj) if strip_nulls else obj)
+    result = parts[0]
+    for part in parts[1:]:
+        result = result.op("||")(part) if dialect == "postgresql" else sa.func.json_patch(result, part)
+    return result if dialect == "postgresql" else sa.func.json(result)
+
+
+# --- the rules as SQL expressions ------------------------------------------------------------
+
+
+def _field(name: str, lead: sa.Table, account: sa.Table) -> ColumnElement:
+    if name == "country":
+        return sa.func.coalesce(lead.c.country, account.c.country)
+    if name in ("industry", "employee_band", "revenue_band", "region", "competitor"):
+        return account.c[name]
+    return lead.c[name]
+
+
+def condition_sql(cond: Condition, lead: sa.Table, account: sa.Table) -> ColumnElement[bool]:
+    col = _field(cond.field, lead, account)
+    if cond.equals is not None:
+        return col.is_(sa.true()) if cond.equals else col.is_(sa.false())
+    return sa.func.lower(col).in_([v.lower() for v in cond.in_ or []])
+
+
+def _engagement_subquery(rules: Rules, dialect: str, as_of: ColumnElement, batch: sa.Table | None) -> sa.Subquery:
+    """Per lead: decayed points per touch type and per high-intent page, and when each page was last seen."""
+    eng = rules.scoring.engagement
+    t = touchpoints
+    weight = sa.func.exp(-LN2 * _age_days(dialect, t.c.occurred_at, as_of) / eng.half_life_days)
+    url = sa.case((t.c.touch_type == "email_click", t.c.detail["url"].as_string()), else_=t.c.page_url)
+    cols: list[ColumnElement] = [t.c.lead_id.label("lead_id")]
+    for touch_type, points in eng.points.items():
+        cols.append(sa.func.sum(sa.case((t.c.touch_type == touch_type, weight * points))).label(f"t_{touch_type}"))
+    for page in eng.high_intent_pages:
+        hit = sa.and_(t.c.touch_type.in_(page.touch_types), url.contains(page.url_contains, autoescape=True))
+        cols.append(sa.func.sum(sa.case((hit, weight * page.points))).label(f"p_{page.name}"))
+        cols.append(sa.func.max(sa.case((hit, t.c.occurred_at))).label(f"l_{page.name}"))
+    stmt = sa.select(*cols).where(t.c.scored.is_(sa.true()), t.c.occurred_at <= as_of)
+    if batch is not None:
+        stmt = stmt.where(t.c.lead_id.in_(sa.select(batch.c.lead_id)))
+    return stmt.group_by(t.c.lead_id).subquery("e")
+
+
+def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None) -> sa.Select:
+    """The SELECT of (lead, old stage, new stage, reason, scores, breakdown, clocks) for the leads in scope."""
+    as_of_p = sa.bindparam("as_of", as_of, type_=UTCDateTime())
+    e = _engagement_subquery(rules, dialect, as_of_p, batch)
+    lead, account = leads, accounts
+    eng = rules.scoring.engagement
+    fit_rules = rules.scoring.fit.rules
+
+    fired = [(r.name, sa.case((condition_sql(r, lead, account), sa.literal(r.points)))) for r in fit_rules]
+    fit = sum((sa.func.coalesce(expr, 0) for _, expr in fired), sa.literal(0))
+    grades = rules.scoring.fit.grades
+    grade = sa.case((fit >= grades.A, "A"), (fit >= grades.B, "B"), (fit >= grades.C, "C"), else_="D")
+
+    eng_parts = [(f"t_{k}", k) for k in eng.points] + [(f"p_{p.name}", p.name) for p in eng.high_intent_pages]
+    engagement = sum((sa.func.coalesce(e.c[col], 0.0) for col, _ in eng_parts), sa.literal(0.0))
+    engagement = _round2(dialect, engagement)
+    last_seen = {p.name: e.c[f"l_{p.name}"] for p in eng.high_intent_pages}
+
+    stage: StageSql = stage_expressions(
+        rules, lead=lead, account=account, fit_grade=grade, total=fit + engagement, last_seen=last_seen,
+        as_of=as_of_p, as_of_value=as_of,
+    )
+    breakdown = _json_object(dialect, [
+        ("v", sa.literal(rules.version)),
+        ("fit", _json_object(dialect, fired)),
+        ("engagement", _json_object(dialect, [(name, _round2(dialect, e.c[col])) for col, name in eng_parts])),
+    ], strip_nulls=False)
+
+    where = live_leads() if batch is None else lead.c.id.in_(sa.select(batch.c.lead_id))
+    return (
+        sa.select(
+            lead.c.id.label("lead_id"),
+            lead.c.lifecycle_stage.label("old_stage"),
+            stage.new_stage.label("new_stage"),
+            stage.reason.label("reason"),
+            fit.label("fit_score"),
+            grade.label("fit_grade"),
+            engagement.label("engagement_score"),
+            breakdown.label("score_breakdown"),
+            stage.mql_since.label("mql_since"),
+            stage.below_threshold_since.label("below_threshold_since"),
+        )
+        .select_from(lead.outerjoin(account, account.c.id == lead.c.account_id).outerjoin(e, e.c.lead_id == lead.c.id))
+        .where(where)
+    )
+
+
+def render_sql(rules: Rules, dialect_name: str = "postgresql") -> str:
+    """The scoring SELECT as the database sees it (parameters shown as placeholders)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()
+    stmt = new_values_select(rules, dialect_name, datetime.fromisoformat("2026-01-01T00:00:00+00:00"), None)
+    return str(stmt.compile(dialect=dialect))
+
+
+# --- the pass ----------------------------------------------------------------------------------
+
+
+def _prepare(conn: sa.Connection) -> None:
+    for table in (q_batch, q_new):
+        table.drop(conn, checkfirst=True)
+        table.create(conn)
+    if conn.dialect.name == "postgresql":
+        # The aggregate over every touchpoint keeps its hash table in memory instead of spilling.
+        conn.exec_driver_sql("set local work_mem = '256MB'")
+
+
+def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> datetime | None:
+    """Leads changed since they were last qualified, or touched since the watermark; returns the new watermark."""
+    if lead_ids is not None:
+        for i in range(0, len(lead_ids), 5000):
+            conn.execute(q_batch.insert(), [{"lead_id": i_} for i_ in sorted(set(lead_ids[i:i + 5000]))])
+        return None
+    new_mark = conn.execute(sa.select(sa.func.max(touchpoints.c.created_at))).scalar_one()
+    mark = parse_ts(get_state(conn, TOUCH_WATERMARK_KEY))
+    changed = sa.select(leads.c.id).where(needs_qualifying())
+    if mark is not None:
+        touched = (
+            sa.select(touchpoints.c.lead_id)
+            .join(leads, leads.c.id == touchpoints.c.lead_id)
+            .where(touchpoints.c.created_at > mark - TOUCH_WATERMARK_OVERLAP, live_leads())
+        )
+        changed = sa.union(changed, touched)
+    else:
+        # First run: everything alive is new.
+        changed = sa.select(leads.c.id).where(live_leads())
+    conn.execute(q_batch.insert().from_select(["lead_id"], changed))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("analyze q_batch")
+    return new_mark
+
+
+def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope = "changed",
+            lead_ids: list[int] | None = None) -> tuple[int, datetime | None]:
+    """Fill q_new with the new values of the leads in scope; returns (leads considered, new touch watermark)."""
+    _prepare(conn)
+    mark = None
+    batch = None
+    if scope == "changed":
+        mark = _fill_changed_batch(conn, lead_ids)
+        batch = q_batch
+    select = new_values_select(rules, conn.dialect.name, as_of, batch)
+    conn.execute(q_new.insert().from_select([c.name for c in q_new.c], select))
+    considered = conn.execute(sa.select(sa.func.count()).select_from(q_new)).scalar_one()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("analyze q_new")
+    return considered, mark
+
+
+def transitions(conn: sa.Connection) -> Counter:
+    rows = conn.execute(
+        sa.select(q_new.c.old_stage, q_new.c.new_stage, sa.func.count())
+        .where(q_new.c.old_stage != q_new.c.new_stage)
+        .group_by(q_new.c.old_stage, q_new.c.new_stage)
+    ).all()
+    return Counter({(a, b): n for a, b, n in rows})
+
+
+def score_and_stage(engine: sa.Engine, rules: Rules, *, as_of: datetime, scope: Scope = "changed",
+                    run_id: str | None = None, lead_ids: list[int] | None = None,
+                    seen_before: datetime | None = None) -> ScoreResult:
+    """Re-score and re-stage the leads in scope as of ``as_of``; one transaction; idempotent.
+
+    ``scope="changed"`` takes the leads changed since they were last qualified
+    plus those with new touchpoints; ``"all"`` every live lead (the daily decay).
+    ``seen_before``: leads updated after it (mid-run) stay marked as changed.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    result = ScoreResult(rules.version, as_of, scope)
+    with engine.begin() as conn:
+        result.considered, mark = compute(conn, rules, as_of=as_of, scope=scope, lead_ids=lead_ids)
+        result.transitions = transitions(conn)
+        if result.transitions:
+            conn.execute(lifecycle_history.insert().from_select(
+                ["lead_id", "from_stage", "to_stage", "changed_at", "reason", "run_id"],
+                sa.select(q_new.c.lead_id, q_new.c.old_stage, q_new.c.new_stage,
+                          sa.bindparam("at", as_of, type_=UTCDateTime()), q_new.c.reason,
+                          sa.bindparam("run_id", run_id, type_=sa.String()))
+                .where(q_new.c.old_stage != q_new.c.new_stage)
+                .order_by(q_new.c.lead_id),
+            ))
+        result.updated = _write_leads(conn, as_of, seen_before)
+        if mark is not None and mark != parse_ts(get_state(conn, TOUCH_WATERMARK_KEY)):
+            put_state(conn, TOUCH_WATERMARK_KEY, mark.isoformat())
+        for table in (q_new, q_batch):
+            table.drop(conn)
+    log.info("scored %d lead(s), wrote %d, transitions %s (rules %s, as of %s)", result.considered,
+             result.updated, dict(result.transitions), rules.version, as_of.isoformat())
+    return result
+
+
+def _write_leads(conn: sa.Connection, as_of: datetime, seen_before: datetime | None) -> int:
+    n = q_new.c
+    qualified = leads.c.updated_at
+    if seen_before is not None:
+        cutoff = sa.bindparam("seen_before", seen_before, type_=UTCDateTime())
+        qualified = sa.case((leads.c.updated_at <= cutoff, leads.c.updated_at), else_=leads.c.qualified_at)
+    stage_changed = n.new_stage != n.old_stage
+    differs = sa.or_(
+        leads.c.fit_score.is_distinct_from(n.fit_score),
+        leads.c.fit_grade.is_distinct_from(n.fit_grade),
+        leads.c.engagement_score.is_distinct_from(n.engagement_score),
+        leads.c.lifecycle_stage != n.new_stage,
+        leads.c.mql_since.is_distinct_from(n.mql_since),
+        leads.c.below_threshold_since.is_distinct_from(n.below_threshold_since),
+        leads.c.qualified_at.is_distinct_from(qualified),
+        _breakdown_differs(conn.dialect.name, n.score_breakdown),
+    )
+    at = sa.bindparam("scored_at", as_of, type_=UTCDateTime())
+    stmt = (
+        leads.update()
+        .where(leads.c.id == n.lead_id, differs)
+        .values(
+            fit_score=n.fit_score,
+            fit_grade=n.fit_grade,
+            engagement_score=n.engagement_score,
+            score_breakdown=n.score_breakdown,
+            scored_at=at,
+            lifecycle_stage=n.new_stage,
+            lifecycle_changed_at=sa.case((stage_changed, at), else_=leads.c.lifecycle_changed_at),
+            mql_since=n.mql_since,
+            below_threshold_since=n.below_threshold_since,
+            qualified_at=qualified,
+            # Scores are derived: leave updated_at alone so this write does not re-queue the lead.
+            updated_at=leads.c.updated_at,
+        )
+    )
+    return conn.execute(stmt).rowcount
+
+
+def _breakdown_differs(dialect: str, new: ColumnElement) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return leads.c.score_breakdown.is_distinct_from(new)
+    return sa.func.coalesce(sa.cast(leads.c.score_breakdown, sa.Text), "") != sa.func.coalesce(sa.cast(new, sa.Text), "")
+
+
+def as_of_days_ago(as_of: datetime, days: float) -> datetime:
+    return as_of - timedelta(days=days)

@@ -1,0 +1,54 @@
+"""Which leads a qualification step must look at, and the run bookkeeping in ``pipeline_state``.
+
+A lead needs qualifying when it is new or changed since qualification last saw
+it: ``qualified_at`` holds the ``updated_at`` value the last scoring pass
+processed, so ``updated_at > qualified_at`` is exact and cannot miss a late
+commit the way a global timestamp watermark can. Qualification's own writes
+(flags, enrichment, scores) leave ``updated_at`` alone for the same reason.
+New touchpoints are found through a watermark on ``touchpoints.created_at``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from funnelflow.db.schema import leads, pipeline_state, utcnow
+
+# Touchpoints committed slightly out of order are still caught: rescoring is idempotent.
+TOUCH_WATERMARK_OVERLAP = timedelta(minutes=10)
+TOUCH_WATERMARK_KEY = "qualify.touchpoints_created_at"
+RULES_KEY = "qualify.rules.last_good"
+LAST_RUN_KEY = "qualify.last_run"
+
+
+def needs_qualifying() -> sa.ColumnElement[bool]:
+    """Live leads never qualified, or changed (``updated_at``) since they were."""
+    return sa.and_(
+        leads.c.merged_into_id.is_(None),
+        leads.c.erased_at.is_(None),
+        sa.or_(leads.c.qualified_at.is_(None), leads.c.updated_at > leads.c.qualified_at),
+    )
+
+
+def live_leads() -> sa.ColumnElement[bool]:
+    return sa.and_(leads.c.merged_into_id.is_(None), leads.c.erased_at.is_(None))
+
+
+def get_state(conn: sa.Connection, key: str) -> Any:
+    return conn.execute(sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)).scalar_one_or_none()
+
+
+def put_state(conn: sa.Connection, key: str, value: Any) -> None:
+    """Upsert one pipeline_state row (call inside the transaction that did the work it records)."""
+    updated = conn.execute(
+        pipeline_state.update().where(pipeline_state.c.key == key).values(value=value, updated_at=utcnow())
+    ).rowcount
+    if not updated:
+        conn.execute(pipeline_state.insert().values(key=key, value=value, updated_at=utcnow()))
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
