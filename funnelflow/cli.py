@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "funnelflow.db.cli",
     "funnelflow.web.cli",
     "funnelflow.status",
+    "funnelflow.ingest.cli",
+    "funnelflow.synth.cli",
     "funnelflow.settings_cli",
 )
 

@@ -17,6 +17,7 @@ from funnelflow import settings
 
 # Every DAG in dags/, in the order the funnel flows (a test keeps this complete).
 DEMO_DAGS: tuple[str, ...] = (
+    "lead_ingestion",
     "welcome_emails",
 )
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.

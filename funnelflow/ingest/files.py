@@ -32,7 +32,7 @@ from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.mapping import HeaderMap, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, normalize_frame
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, inspect_file, read_records
-from funnelflow.ingest.store import Arrival, Counts, detail_json, write_arrivals, write_rejects
+from funnelflow.ingest.store import Arrival, Counts, write_arrivals, write_rejects
 
 log = logging.getLogger(__name__)
 
