@@ -1,0 +1,1 @@
+"""Synthetic data: companies, people, their messy arrivals, touchpoints; seeded, never the wall clock."""

@@ -1,0 +1,158 @@
+"""The demo data set ``make demo`` uses: a week of a B2B marketing team's inbox.
+
+About 2,000 people arrive through five export files dropped in
+``FUNNELFLOW_HOME/inbox/leads/`` and through web-form posts written to
+``lead_landing`` exactly as the public app writes them. Some people arrive
+through more than one source, as in life. Each file has its tool's headers,
+encoding and delimiter, and the mess of real exports. Deterministic: the same
+seed and ``until`` give byte-identical files and identical landing rows, and
+running it again adds no landing row twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from funnelflow import settings
+from funnelflow.db.schema import lead_landing
+from funnelflow.synth.arrivals import MessRates, make_arrivals
+from funnelflow.synth.files import write_export
+from funnelflow.synth.people import STREAM_FORMS, generate_people, rng_for
+
+WEB_FORM_SOURCE = "web_form"
+# The form's fields, exactly as the public app takes them (POST /funnelflow/leads).
+FORM_FIELDS = (
+    "email", "first_name", "last_name", "company", "job_title", "phone", "country", "consent",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "page_url",
+)
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    name: str
+    share: float  # of the people
+    header_style: str
+    fmt: str
+    encoding: str
+    delimiter: str
+
+
+DEMO_FILES = (
+    DemoFile("hubspot-contacts-export-2026-11-20.csv", 0.25, "hubspot", "csv", "utf-8-sig", ","),
+    DemoFile("messe-berlin-2026-besucher.csv", 0.15, "german", "csv", "cp1252", ";"),
+    DemoFile("webinar-lead-scoring-101-attendees.tsv", 0.15, "webinar", "tsv", "utf-16", "tab"),
+    DemoFile("list-upload-q4-enterprise.xlsx", 0.12, "salesforce", "xlsx", "utf-8", ","),
+    DemoFile("salon-marketing-paris-2026.csv", 0.1, "french", "csv", "utf-8", ";"),
+)
+WEB_FORM_SHARE = 0.23
+# Share of each source's rows that are people another source also brought.
+CROSS_SOURCE_OVERLAP = 0.08
+
+
+@dataclass
+class DemoResult:
+    inbox: Path
+    files: list[tuple[Path, int]] = field(default_factory=list)
+    landing: int = 0  # rows inserted now (0 on a rerun)
+    landing_rows: list[dict] = field(default_factory=list)
+
+
+def canonical_json(payload: dict) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def content_hash(payload: dict) -> str:
+    """How the public app names a submission: SHA-256 of the payload's canonical JSON."""
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def _slices(rng: np.random.Generator, n_people: int) -> list[np.ndarray]:
+    """Which people each source brings: a share each, plus a few from the other sources."""
+    order = rng.permutation(n_people)
+    shares = [f.share for f in DEMO_FILES] + [WEB_FORM_SHARE]
+    bounds = np.cumsum([0] + [int(round(s * n_people)) for s in shares])
+    bounds[-1] = n_people
+    out = []
+    for i in range(len(shares)):
+        own = order[bounds[i] : bounds[i + 1]]
+        extra = rng.choice(n_people, size=int(len(own) * CROSS_SOURCE_OVERLAP), replace=False)
+        out.append(np.concatenate([own, extra[~np.isin(extra, own)]]))
+    return out
+
+
+def _atomic_write(final: Path, write) -> None:
+    """Write beside the inbox and rename in, so an ingestion run never sees half a file."""
+    staging = final.parent.parent / ".synth-staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    tmp = staging / final.name
+    write(tmp)
+    os.replace(tmp, final)
+
+
+def web_form_rows(arrivals: pd.DataFrame, seed: int) -> list[dict]:
+    """lead_landing rows for web-form posts, as the public app writes them."""
+    rng = rng_for(seed, STREAM_FORMS)
+    from funnelflow.synth import vocab
+
+    pages = [vocab.SITE + p for p, _ in vocab.FORM_PAGES]
+    page_p = np.array([w for _, w in vocab.FORM_PAGES])
+    page_idx = rng.choice(len(pages), size=len(arrivals), p=page_p / page_p.sum())
+    ips = [f"{net}.{int(x)}" for net, x in zip(
+        np.array(["192.0.2", "198.51.100", "203.0.113"])[rng.integers(0, 3, len(arrivals))],
+        rng.integers(1, 255, len(arrivals)), strict=True)]
+    rows = []
+    records = arrivals.astype(object).where(arrivals.notna(), None).to_dict("records")
+    for rec, page, ip in zip(records, page_idx, ips, strict=True):
+        if rec["email"] is None:
+            continue  # the public app refuses a post without an address; it never lands
+        payload = {f: rec[f] for f in FORM_FIELDS if f not in ("consent", "page_url")}
+        payload = {k: (None if v in (None, "") else str(v)) for k, v in payload.items()}
+        payload["consent"] = bool(rec["consent"])
+        payload["page_url"] = pages[int(page)]
+        received = pd.Timestamp(rec["registered_at"]).to_pydatetime()
+        rows.append({"source": WEB_FORM_SOURCE, "received_at": received, "payload": payload,
+                     "content_hash": content_hash(payload), "client_ip": ip})
+    rows.sort(key=lambda r: (r["received_at"], r["content_hash"]))
+    return rows
+
+
+def write_demo(engine: sa.Engine, *, seed: int, until: datetime, people: int = 2000, inbox: Path | None = None) -> DemoResult:
+    """Write the demo files into the inbox and the web-form posts into lead_landing."""
+    inbox = inbox or settings.funnelflow_home() / "inbox" / "leads"
+    inbox.mkdir(parents=True, exist_ok=True)
+    everyone = generate_people(people, seed)
+    slices = _slices(rng_for(seed, STREAM_FORMS, 1), people)
+    rates = MessRates()
+    result = DemoResult(inbox=inbox)
+    for i, spec in enumerate(DEMO_FILES):
+        subset = everyone.iloc[slices[i]].reset_index(drop=True)
+        frame = make_arrivals(len(subset) + int(len(subset) * 0.04), seed + 1000 * (i + 1), repeat_rate=0.04,
+                              broken_rate=0.02, rates=rates, until=until, weeks=2, people=subset)
+        target = inbox / spec.name
+        _atomic_write(target, lambda tmp, frame=frame, spec=spec: write_export(
+            frame, tmp, fmt=spec.fmt, encoding=spec.encoding, delimiter=spec.delimiter,
+            header_style=spec.header_style, timestamp=until))
+        result.files.append((target, len(frame)))
+    form_people = everyone.iloc[slices[-1]].reset_index(drop=True)
+    forms = make_arrivals(len(form_people) + int(len(form_people) * 0.03), seed + 7000, repeat_rate=0.03,
+                          broken_rate=0.01, rates=MessRates(newline=0.0, formula=0.002), until=until, weeks=1,
+                          people=form_people)
+    rows = web_form_rows(forms, seed)
+    result.landing_rows = rows
+    with engine.begin() as conn:
+        existing = {(h, t) for h, t in conn.execute(
+            sa.select(lead_landing.c.content_hash, lead_landing.c.received_at).where(lead_landing.c.source == WEB_FORM_SOURCE))}
+        new = [r for r in rows if (r["content_hash"], r["received_at"]) not in existing]
+        if new:
+            conn.execute(lead_landing.insert(), new)
+    result.landing = len(new)
+    return result
