@@ -218,19 +218,26 @@ class _Sender:
         return render.render(self.mailing.template, {**self.mailing.context, **values})
 
     def _decide_batching(self, first_values: dict[str, str]) -> None:
-        """Batch only when rendering once with tags and substituting gives exactly the per-person rendering."""
+        """Batch only when rendering once with tags and substituting gives exactly the per-person rendering.
+
+        Checked with neutral probe values: a template that filters or transforms a per-person value
+        renders differently and is sent one by one.
+        """
         names = tuple(sorted(first_values))
         self._per_recipient = names
         if self._batched is False:
             return
         tagged = render.render_with_tags(self.mailing.template, dict(self.mailing.context), names)
-        subs = render.substitutions_for(first_values)
-        direct = self._render_one(first_values)
-        same = (
-            render.apply_substitutions(tagged.subject, subs) == direct.subject
-            and render.apply_substitutions(tagged.html, subs) == direct.html
-            and render.apply_substitutions(tagged.text, subs) == direct.text
-        )
+        same = True
+        for probe in ("Probe", "two words"):
+            values = {n: probe for n in names}
+            subs = render.substitutions_for(values)
+            direct = self._render_one(values)
+            same = same and (
+                render.apply_substitutions(tagged.subject, subs).strip() == direct.subject  # rendering strips subjects
+                and render.apply_substitutions(tagged.html, subs) == direct.html
+                and render.apply_substitutions(tagged.text, subs) == direct.text
+            )
         if not same:
             log.info("template %s changes per-recipient values (filters or conditions): one request per message",
                      self.mailing.template)

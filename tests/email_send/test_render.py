@@ -1,0 +1,58 @@
+"""Rendering: strict variables, escaping, inlined CSS, text part, footer, and batch-equivalence."""
+
+from __future__ import annotations
+
+import pytest
+
+from funnelflow.email import render
+
+NASTY = "<script>alert('x')</script> & \"Bob\""
+CONTEXT = {"first_name": NASTY, "start_url": "https://example.com/guide", "unsubscribe_url": "https://u.example/1"}
+
+
+def test_missing_variable_is_an_error_not_a_blank():
+    with pytest.raises(render.TemplateError, match="start_url"):
+        render.render("welcome", {"first_name": "Ada", "unsubscribe_url": "https://u.example/1"})
+
+
+def test_missing_template_names_itself():
+    with pytest.raises(render.TemplateError, match="nope.subject.txt"):
+        render.render("nope", {})
+
+
+def test_html_escapes_text_stays_plain_css_inlined_footer_has_address():
+    out = render.render("welcome", CONTEXT)
+    assert "<script>" not in out.html
+    # The inliner re-serializes HTML: quotes in text need no entity, < > & always do.
+    assert "&lt;script&gt;alert('x')&lt;/script&gt; &amp; \"Bob\"" in out.html
+    assert NASTY in out.text  # the text part is not HTML: no entities there
+    assert out.subject == f"Welcome to funnelflow, {NASTY}"
+    assert 'style="' in out.html and "<p style=" in out.html  # CSS inlined onto elements
+    assert "Acme Inc, 500 Test Road, Testville" in out.html and "Acme Inc, 500 Test Road, Testville" in out.text
+    assert "https://u.example/1" in out.html and "Unsubscribe: https://u.example/1" in out.text
+
+
+def test_transactional_footer_has_no_unsubscribe_but_keeps_the_address():
+    out = render.render("confirm", {"first_name": "Ada", "confirm_url": "https://c.example/1"})
+    assert "nsubscribe" not in out.html and "nsubscribe" not in out.text
+    assert "Acme Inc" in out.html and "https://c.example/1" in out.text
+
+
+def test_batched_rendering_with_substitutions_equals_rendering_per_person():
+    per_person = ("first_name", "unsubscribe_url")
+    context = {**CONTEXT, "first_name": "<b>Ann</b> & Co"}
+    tagged = render.render_with_tags("welcome", {"start_url": CONTEXT["start_url"]}, per_person)
+    assert NASTY not in tagged.html and render.html_tag("first_name") in tagged.html
+    nasty = render.substitutions_for({"first_name": NASTY})
+    assert nasty[render.html_tag("first_name")] == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;Bob&#34;"
+    assert nasty[render.text_tag("first_name")] == NASTY
+    subs = render.substitutions_for({k: context[k] for k in per_person})
+    direct = render.render("welcome", context)
+    assert render.apply_substitutions(tagged.html, subs) == direct.html
+    assert render.apply_substitutions(tagged.text, subs) == direct.text
+    assert render.apply_substitutions(tagged.subject, subs) == direct.subject
+
+
+def test_subject_must_be_one_line():
+    with pytest.raises(render.TemplateError, match="more than one line"):
+        render.render("ops_alert", {"alert_subject": "a\nBcc: x@example.com", "alert_body": "b"})
