@@ -96,8 +96,10 @@ class Inbox:
 
 
 def _insert_ignore(conn, table, values: dict[str, Any]) -> int:
+    """1 when the row was inserted, 0 when a unique key already held it."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing()).rowcount
+    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    return int(conn.execute(stmt).first() is not None)
 
 
 def claim(engine: Engine, content_hash: str, name: str, source: str | None, now: datetime) -> tuple[str | None, dict | None]:

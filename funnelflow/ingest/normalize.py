@@ -29,6 +29,7 @@ TEXT_FIELDS = ("first_name", "last_name", "company", "job_title", "phone", "exte
 
 REASON_NO_CONTACT = "no email and no phone"
 REASON_BAD_EMAIL = "malformed email"
+REASON_BAD_PHONE = "no email and the phone is not a valid number"
 
 # Local part: anything but spaces, quotes, brackets and separators; domain checked per domain below.
 _EMAIL_SHAPE = r"^[^@\s\"'<>(),;:\[\]\\]+@[^@\s\"'<>(),;:\[\]\\]+$"
@@ -213,8 +214,11 @@ def normalize_frame(df: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd
                                   lengths.map(lambda n, f=name, lim=limit: f"field too long: {f} ({n} characters, at most {lim})"))
     bad_email = has_email & ~email_ok
     reason = reason.where(~bad_email | (reason != ""), REASON_BAD_EMAIL)
-    no_contact = ~has_email & out["phone_e164"].isna() & (out["external_id"] == "")
+    no_contact = ~has_email & (out["phone"] == "")
     reason = reason.where(~no_contact | (reason != ""), REASON_NO_CONTACT)
+    # A typed phone that is no number is usable only with the source's own id for the person.
+    bad_phone = ~has_email & (out["phone"] != "") & out["phone_e164"].isna() & (out["external_id"] == "")
+    reason = reason.where(~bad_phone | (reason != ""), REASON_BAD_PHONE)
     reason = reason.fillna("")
 
     match_key = ("e:" + out["email_key"].fillna("")).where(out["email_key"].notna(), None)
