@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -33,6 +34,7 @@ def test_valid_batch_is_stored_once_per_event_without_the_address(client, engine
     delivered = rows["ev-delivered-1"]
     assert delivered.email_hash == email_hash("jane.doe+news@example.com")
     assert delivered.send_id == 7
+    assert delivered.occurred_at == datetime.fromtimestamp(events[0]["timestamp"], UTC)
     assert rows["ev-open-2"].machine_open is True
     stored_text = json.dumps([dict(r._mapping["payload"]) for r in rows.values()]) + "".join(r.reason or "" for r in rows.values())
     assert "@" not in stored_text.replace("<msg", "")  # no address anywhere: payload stripped, bounce text redacted
