@@ -19,6 +19,7 @@ from funnelflow import settings
 DEMO_DAGS: tuple[str, ...] = (
     "lead_ingestion",
     "welcome_emails",
+    "email_engagement",
 )
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {}
