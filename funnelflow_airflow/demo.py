@@ -20,6 +20,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "lead_ingestion",
     "welcome_emails",
     "email_engagement",
+    "sendgrid_suppression_sync",
 )
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {}

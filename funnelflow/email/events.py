@@ -297,11 +297,21 @@ def record_withdrawals(conn: sa.Connection, lead_ids: Iterable[int], at: datetim
 
 
 def add_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert suppressions (email_hash, reason, source, detail, created_at) that are not there yet."""
-    added = 0
+    """Insert suppressions (email_hash, reason, source, detail, created_at) that are not there yet; how many were new."""
+    return len(added_suppressions(conn, rows))
+
+
+def added_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert the suppressions that are not there yet; the (email_hash, reason) pairs that were new."""
+    added: set[tuple[str, str]] = set()
     for chunk in _chunks(list(rows), INSERT_CHUNK):
-        stmt = _insert(conn, suppressions).values(list(chunk)).on_conflict_do_nothing(index_elements=["email_hash", "reason"])
-        added += _inserted(conn, stmt, suppressions.c.id)
+        stmt = (
+            _insert(conn, suppressions)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["email_hash", "reason"])
+            .returning(suppressions.c.email_hash, suppressions.c.reason)
+        )
+        added.update((h, r) for h, r in conn.execute(stmt))
     return added
 
 
@@ -317,7 +327,7 @@ def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
     return found
 
 
-def _leads_by_hash(conn: sa.Connection, hashes: set[str]) -> dict[str, int]:
+def leads_by_hash(conn: sa.Connection, hashes: set[str]) -> dict[str, int]:
     """Lead of an address hash, learned from the ledger (events without a send id)."""
     found: dict[str, int] = {}
     for part in _chunks(sorted(hashes), 900):
@@ -401,7 +411,7 @@ def _process_chunk(conn: sa.Connection, batch: Sequence[sa.Row], as_of: datetime
     hashes = {e.email_hash for e in batch if e.email_hash}
     erased_hashes = _erased_hashes(conn, hashes)
     unattributed = {e.email_hash for e in batch if e.email_hash and e.send_id not in sends}
-    by_hash = _leads_by_hash(conn, unattributed) if unattributed else {}
+    by_hash = leads_by_hash(conn, unattributed) if unattributed else {}
     lead_of: dict[int, int | None] = {}
     for e in batch:
         send = sends.get(e.send_id) if e.send_id is not None else None

@@ -1,0 +1,66 @@
+"""
+# sendgrid_suppression_sync
+
+Daily: reads SendGrid's bounce, block, spam-report, invalid-email and global
+unsubscribe lists through its v3 API and adds the suppressions the webhook
+missed (SendGrid stops retrying a webhook post after 24 hours). The window is
+the run's data interval, widened by a day; inserts are keyed by (email hash,
+reason), so reruns add nothing. Addresses are hashed as they are read and
+never stored or logged.
+
+Needs the `sendgrid_default` connection (API key in the password; a host that
+is a full URL replaces SendGrid's API base). Without it the run skips, with one
+log line: the local demo has no SendGrid.
+
+## Owner
+marketing-ops (email). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email_events_privacy.md.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from funnelflow_airflow.common import START_DATE, Tag, default_args
+
+
+@dag(
+    dag_id="sendgrid_suppression_sync",
+    schedule="@daily",
+    start_date=START_DATE,
+    catchup=False,
+    default_args=default_args(),
+    tags=[Tag.EMAIL, Tag.PRIVACY],
+    doc_md=__doc__,
+    max_active_runs=1,
+)
+def sendgrid_suppression_sync():
+    @task
+    def pull_suppressions(data_interval_start=None, data_interval_end=None) -> dict:
+        """SendGrid's suppression lists for the window -> the suppressions we lacked."""
+        from airflow.sdk import BaseHook, get_current_context
+        from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+
+        from funnelflow.email.suppression_sync import sync_suppressions
+        from funnelflow.email.transports import sendgrid_base_url_from_host
+        from funnelflow_airflow.db import marketing_engine
+        from funnelflow_airflow.sending import SENDGRID_CONN_ID
+
+        try:
+            conn = BaseHook.get_connection(SENDGRID_CONN_ID)
+        except AirflowNotFoundException:
+            conn = None
+        if conn is None or not conn.password:
+            raise AirflowSkipException(f"connection {SENDGRID_CONN_ID!r} is not configured: no SendGrid lists to sync")
+        end = data_interval_end or get_current_context()["dag_run"].run_after
+        start = data_interval_start or end
+        return sync_suppressions(
+            marketing_engine(), conn.password, sendgrid_base_url_from_host(conn.host), start, end
+        ).as_dict()
+
+    pull_suppressions()
+
+
+dag_obj = sendgrid_suppression_sync()
+
+if __name__ == "__main__":
+    dag_obj.test()
