@@ -171,3 +171,17 @@ def test_a_claimed_file_is_not_taken_twice(engine):
     first, _ = claim(engine, "h" * 64, "a.csv", "list-upload", utcnow())
     second, existing = claim(engine, "h" * 64, "a-copy.csv", "list-upload", utcnow())
     assert first and second is None and existing["status"] == "claimed"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_50_mb_file_streams_through_in_chunks(engine, inbox: Path, config_dir: Path):
+    # Wide rows (a long notes column) make 50 MB quickly without a million inserts.
+    notes = "n" * 2000
+    lines = ["Email,First Name,Company,Notes"]
+    lines += [f"p{i}@example.com,P{i},Co {i % 50},{notes}" for i in range(25_000)]
+    path = inbox / "big-list.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 50_000_000
+    [report] = run_inbox(engine, inbox, config_dir, chunk_rows=5000)
+    assert report.counts.as_dict() == {"rows_in": 25_000, "inserted": 25_000, "updated": 0, "rejected": 0, "duplicates": 0}
+    assert count(engine, "touchpoints") == 25_000
