@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from funnelflow import settings
 from funnelflow.db.schema import consents, email_events, email_sends, leads, suppressions
@@ -57,9 +58,17 @@ class Cap:
         return cls(limit=limit, days=days)
 
 
-def _chunks(seq: Sequence, size: int = 900):
+def _chunks(seq: Sequence, size: int = 1000):
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
+
+
+def member_of(conn: sa.Connection, column: sa.ColumnElement, values: Sequence) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter instead of a thousand
+    (parsing a thousand placeholders per query costs more than the query)."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def newest_consent(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, str]:
@@ -68,7 +77,7 @@ def newest_consent(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, st
     for part in _chunks(sorted(set(lead_ids))):
         rows = conn.execute(
             sa.select(consents.c.lead_id, consents.c.status, consents.c.recorded_at, consents.c.id).where(
-                consents.c.lead_id.in_(part), consents.c.channel == "email"
+                member_of(conn, consents.c.lead_id, part), consents.c.channel == "email"
             )
         )
         for lead_id, status, recorded_at, row_id in rows:
@@ -82,7 +91,7 @@ def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str
     found: dict[str, set[str]] = {}
     for part in _chunks(sorted(set(hashes))):
         for h, reason in conn.execute(
-            sa.select(suppressions.c.email_hash, suppressions.c.reason).where(suppressions.c.email_hash.in_(part))
+            sa.select(suppressions.c.email_hash, suppressions.c.reason).where(member_of(conn, suppressions.c.email_hash, part))
         ):
             found.setdefault(h, set()).add(reason)
     return found
@@ -91,7 +100,7 @@ def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str
 def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
     out: set[int] = set()
     for part in _chunks(sorted(set(lead_ids))):
-        out.update(conn.execute(sa.select(leads.c.id).where(leads.c.id.in_(part), leads.c.erased_at.is_not(None))).scalars())
+        out.update(conn.execute(sa.select(leads.c.id).where(member_of(conn, leads.c.id, part), leads.c.erased_at.is_not(None))).scalars())
     return out
 
 
@@ -101,7 +110,7 @@ def _recent_marketing_counts(conn: sa.Connection, hashes: Sequence[str], since: 
         rows = conn.execute(
             sa.select(email_sends.c.recipient_hash, sa.func.count())
             .where(
-                email_sends.c.recipient_hash.in_(part),
+                member_of(conn, email_sends.c.recipient_hash, part),
                 email_sends.c.kind == MARKETING,
                 email_sends.c.status.in_(CAP_COUNTED),
                 email_sends.c.claimed_at >= since,

@@ -291,30 +291,42 @@ class _Sender:
                 log.warning("transport unavailable (%s); retry %d of %d in %.1fs", exc, failures, self.opts.max_retries, delay)
                 self.opts.sleep(delay)
 
-    def _settle(self, req: _Request, fut: Future) -> None:
-        """Main thread: record what happened to one request in the ledger."""
+    def _send_and_record(self, req: _Request) -> tuple[str, int]:
+        """Worker thread: deliver one request, then record the outcome in the ledger on its own connection.
+
+        Recording here, not in the main thread, lets the next chunk's policy check
+        and claim run while this one is marked. Returns ("sent" | "failed", rows);
+        auth failures and exhausted retries release what was certainly not sent and re-raise.
+        """
         try:
-            accepted = fut.result()
+            accepted = self._deliver(req)
         except Rejected as exc:
             with self.engine.begin() as conn:
-                self.report.failed += ledger.mark_failed(conn, req.ids, str(exc))
+                n = ledger.mark_failed(conn, req.ids, str(exc))
             log.warning("%d message(s) refused and marked failed: %s", len(req.ids), exc)
-            return
-        except AuthFailed as exc:
-            with self.engine.begin() as conn:
-                ledger.release(conn, req.ids)
-            self._abort = self._abort or exc
-            return
-        except Unavailable as exc:
-            if not exc.maybe_sent:
+            return "failed", n
+        except (AuthFailed, Unavailable) as exc:
+            if not getattr(exc, "maybe_sent", False):
                 with self.engine.begin() as conn:
                     ledger.release(conn, req.ids)
-            self._abort = self._abort or exc
-            return
+            raise
         self._checkpoint("accepted")
         with self.engine.begin() as conn:
-            self.report.sent += ledger.mark_sent(conn, req.ids, accepted.message_id)
+            n = ledger.mark_sent(conn, req.ids, accepted.message_id)
         self._checkpoint("marked")
+        return "sent", n
+
+    def _settle(self, fut: Future) -> None:
+        """Main thread: count one finished request; a crash (any other error) propagates."""
+        try:
+            outcome, n = fut.result()
+        except (AuthFailed, Unavailable) as exc:
+            self._abort = self._abort or exc
+            return
+        if outcome == "sent":
+            self.report.sent += n
+        else:
+            self.report.failed += n
 
     def _checkpoint(self, name: str) -> None:
         if self.opts.checkpoint:
@@ -370,17 +382,19 @@ class _Sender:
                     while len(in_flight) >= window:
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                         for fut in done:
-                            self._settle(in_flight.pop(fut), fut)
+                            in_flight.pop(fut)
+                            self._settle(fut)
                     if self._abort:
                         # Claimed but never handed over: release so a later run sends them.
                         with self.engine.begin() as conn:
                             ledger.release(conn, req.ids)
                         continue
                     self.report.requests += 1
-                    in_flight[pool.submit(self._deliver, req)] = req
+                    in_flight[pool.submit(self._send_and_record, req)] = req
             for fut in list(in_flight):
                 wait([fut])
-                self._settle(in_flight.pop(fut), fut)
+                in_flight.pop(fut)
+                self._settle(fut)
         if self._abort:
             raise SendingAborted(f"sending {self.mailing.message_key} stopped: {self._abort} "
                                  f"({self.report.sent} sent before it; the rest stay unsent)") from self._abort
