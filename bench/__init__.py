@@ -16,6 +16,7 @@ from collections.abc import Iterator
 BENCH_MODULES: tuple[str, ...] = (
     "bench.dag_parse",
     "bench.webhook",
+    "bench.email_send",
 )
 
 PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
