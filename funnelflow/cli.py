@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "funnelflow.ingest.cli",
     "funnelflow.synth.cli",
     "funnelflow.settings_cli",
+    "funnelflow.privacy.cli",
 )
 
 

@@ -21,6 +21,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "welcome_emails",
     "email_engagement",
     "sendgrid_suppression_sync",
+    "forget_person",
 )
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {}

@@ -2,7 +2,9 @@
 
 ``redact_addresses`` replaces anything that looks like an email address in a
 value (text, or JSON-like data) with ``[address]``; stored bounce texts and
-payloads go through it. ``forget_person`` is in ``funnelflow.forget``.
+payloads go through it. ``funnelflow.privacy.forget`` forgets a person everywhere
+(the ``forget_person`` DAG); ``python -m funnelflow privacy hash`` gives the
+hash to ask for without the address ever reaching Airflow.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-ADDRESS_RE = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+\.[^\s<>\"'(),;:\[\]]+")
+# Something that looks like an address inside any text: stops at spaces, quotes, brackets and the
+# separators of CSV lines, URLs and headers.
+_NOT_IN_ADDRESS = r"[^\s<>\"'(),;:\[\]|?&=/\\]"
+ADDRESS_RE = re.compile(rf"{_NOT_IN_ADDRESS}+@{_NOT_IN_ADDRESS}+\.{_NOT_IN_ADDRESS}+")
 PLACEHOLDER = "[address]"
 
 
