@@ -12,7 +12,17 @@ import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
 from funnelflow.db import schema
-from funnelflow.db.schema import consents, email_events, email_sends, erasures, ingest_rejects, lead_landing, leads, suppressions, touchpoints
+from funnelflow.db.schema import (
+    consents,
+    email_events,
+    email_sends,
+    erasures,
+    ingest_rejects,
+    lead_landing,
+    leads,
+    suppressions,
+    touchpoints,
+)
 from funnelflow.email.events import process_events, store_events
 from funnelflow.email.policy import Candidate, check_recipients
 from funnelflow.identity import email_hash
