@@ -18,6 +18,7 @@ from funnelflow import settings
 # Every DAG in dags/, in the order the funnel flows (a test keeps this complete).
 DEMO_DAGS: tuple[str, ...] = (
     "lead_ingestion",
+    "lead_qualification",
     "welcome_emails",
     "email_engagement",
     "sendgrid_suppression_sync",

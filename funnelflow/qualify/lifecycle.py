@@ -36,23 +36,17 @@ PRE_MQL_STAGES = ("subscriber", "lead", "recycled")
 class StageSql:
     new_stage: ColumnElement
     reason: ColumnElement
-    mql_since: ColumnElement
-    below_threshold_since: ColumnElement
 
 
-def stage_expressions(rules: Rules, *, lead: sa.Table, account: sa.Table, fit_grade: ColumnElement,
-                      total: ColumnElement, last_seen: dict[str, ColumnElement], as_of: ColumnElement,
-                      as_of_value: datetime) -> StageSql:
-    """The new stage, the reason, and the MQL clocks of a lead, as SQL over its row and its scores."""
-    from funnelflow.qualify.score import condition_sql
-
+def stage_expressions(rules: Rules, *, row: sa.Subquery, fit_grade: ColumnElement, total: ColumnElement,
+                      last_seen: dict[str, ColumnElement], as_of: ColumnElement, as_of_value: datetime) -> StageSql:
+    """The new stage and the reason of a lead, as SQL over its scored row (old_stage, clocks, disqualify hit)."""
     life = rules.scoring.lifecycle
-    stage = lead.c.lifecycle_stage
+    stage = row.c.old_stage
     version = f" @{rules.version}"
     below = total < life.mql_threshold
     mql_now = sa.or_(stage == "mql", sa.and_(stage.in_(PRE_MQL_STAGES), sa.not_(below)))
 
-    disqualify = [(condition_sql(r, lead, account), f"disqualify:{r.name}{version}") for r in rules.scoring.disqualify]
     sql_rules = []
     for rule in rules.sales.sql_rules:
         stage_ok = stage.in_(rule.from_stages)
@@ -66,24 +60,31 @@ def stage_expressions(rules: Rules, *, lead: sa.Table, account: sa.Table, fit_gr
         sql_rules.append((cond, f"sql_rule:{rule.name}{version}"))
     recycle_before = sa.bindparam("recycle_before", as_of_value - timedelta(days=life.recycle_after_days),
                                   type_=UTCDateTime())
-    recycle = sa.and_(stage == "mql", below, lead.c.below_threshold_since <= recycle_before)
+    recycle = sa.and_(stage == "mql", below, row.c.below_threshold_since <= recycle_before)
     to_mql = sa.and_(stage.in_(PRE_MQL_STAGES), sa.not_(below))
     to_lead = sa.and_(stage == "subscriber", total >= life.lead_threshold)
 
     kept = stage.in_(SALES_STAGES)
-    branches: list[tuple[ColumnElement, str, str]] = [
-        *[(c, "disqualified", why) for c, why in disqualify],
-        *[(c, "sql", why) for c, why in sql_rules],
-        (recycle, "recycled", f"recycle:below_mql_threshold_{life.recycle_after_days}d{version}"),
-        (to_mql, "mql", f"mql:score_at_least_{life.mql_threshold:g}{version}"),
-        (to_lead, "lead", f"lead:score_at_least_{life.lead_threshold:g}{version}"),
+    disqualified = row.c.disqualify.is_not(None)
+    branches: list[tuple[ColumnElement, str, ColumnElement]] = [
+        (disqualified, "disqualified", sa.literal("disqualify:") + row.c.disqualify + sa.literal(version)),
+        *[(c, "sql", sa.literal(why)) for c, why in sql_rules],
+        (recycle, "recycled", sa.literal(f"recycle:below_mql_threshold_{life.recycle_after_days}d{version}")),
+        (to_mql, "mql", sa.literal(f"mql:score_at_least_{life.mql_threshold:g}{version}")),
+        (to_lead, "lead", sa.literal(f"lead:score_at_least_{life.lead_threshold:g}{version}")),
     ]
     new_stage = sa.case((kept, stage), *[(c, sa.literal(s)) for c, s, _ in branches], else_=stage)
-    reason = sa.case((kept, sa.null()), *[(c, sa.literal(w)) for c, _, w in branches], else_=sa.null())
-    is_mql = new_stage == "mql"
-    mql_since = sa.case((sa.and_(is_mql, stage != "mql"), as_of), else_=lead.c.mql_since)
+    reason = sa.case((kept, sa.null()), *[(c, why) for c, _, why in branches], else_=sa.null())
+    return StageSql(new_stage=new_stage, reason=reason)
+
+
+def clock_expressions(staged: sa.Subquery, as_of: ColumnElement) -> tuple[ColumnElement, ColumnElement]:
+    """``mql_since`` (when the lead last became an MQL) and ``below_threshold_since`` (an MQL under the bar since)."""
+    c = staged.c
+    is_mql = c.new_stage == "mql"
+    mql_since = sa.case((sa.and_(is_mql, c.old_stage != "mql"), as_of), else_=c.mql_since)
     below_since = sa.case(
-        (sa.and_(is_mql, below), sa.func.coalesce(sa.case((stage == "mql", lead.c.below_threshold_since)), as_of)),
+        (sa.and_(is_mql, c.below), sa.func.coalesce(sa.case((c.old_stage == "mql", c.below_threshold_since)), as_of)),
         else_=sa.null(),
     )
-    return StageSql(new_stage=new_stage, reason=reason, mql_since=mql_since, below_threshold_since=below_since)
+    return mql_since, below_since

@@ -1,0 +1,147 @@
+"""
+# lead_qualification
+
+Runs when `funnelflow://leads/ingested` or `funnelflow://leads/engaged` is
+updated, and daily at 03:00 UTC so engagement scores decay.
+
+1. `validate_and_normalize`: email syntax/domain checks and free, disposable and
+   role flags; phones to E.164; names and titles cleaned; seniority and department.
+2. `enrich`: account and firmographics for business email domains, from the
+   provider in FUNNELFLOW_ENRICHMENT_PROVIDER (cached, refreshed after the TTL);
+   a value a person typed is never overwritten.
+3. `dedupe`: likely duplicates merged above the high bar, listed for review
+   between the bars (`python -m funnelflow merges list`).
+4. `score_and_stage`: fit, grade, decayed engagement, breakdown and lifecycle
+   stage by `config/scoring.yaml` and `config/sales_rules.yaml`, as of the run's
+   data interval end (asset-triggered runs: when the run was due), in set-based
+   SQL; a stage change is a `lifecycle_history` row. The daily run re-scores
+   every lead; the others only leads changed since they were last qualified.
+   A broken rules file is reported (file, line, fix) and the last good rules run.
+5. `announce_sales_qualified` updates `funnelflow://leads/sales-qualified`
+   only when a lead became SQL (skipped otherwise: no asset event).
+
+Steps 1-3 touch only leads changed since the last run and keep `updated_at`;
+every step is idempotent. Logs carry counts, never addresses or names.
+
+## Owner
+marketing-ops (qualify). Scoring rules: marketing; SQL rules: sales. Failures
+alert FUNNELFLOW_OPS_EMAIL. See docs/qualification.md.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from funnelflow_airflow.assets import LEADS_ENGAGED, LEADS_INGESTED, LEADS_SALES_QUALIFIED
+from funnelflow_airflow.common import START_DATE, Tag, default_args
+
+
+def _run_facts(data_interval_end):
+    """The run's as-of time (its data interval end, or when an asset-triggered run was due) and its type."""
+    from airflow.sdk import get_current_context
+
+    dag_run = get_current_context()["dag_run"]
+    return data_interval_end or dag_run.run_after, str(getattr(dag_run, "run_type", "") or ""), dag_run.run_id
+
+
+@dag(
+    dag_id="lead_qualification",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 * * *", timezone="UTC"),
+        assets=(LEADS_INGESTED | LEADS_ENGAGED),
+    ),
+    start_date=START_DATE,
+    catchup=False,
+    default_args=default_args(),
+    tags=[Tag.QUALIFY],
+    doc_md=__doc__,
+    max_active_runs=1,
+)
+def lead_qualification():
+    @task
+    def validate_and_normalize() -> str:
+        """Flags, E.164 phones, clean names, seniority and department of the changed leads."""
+        from funnelflow.db.schema import utcnow
+        from funnelflow.qualify.normalize import normalize_leads
+        from funnelflow_airflow.db import marketing_engine
+
+        started = utcnow()  # leads changed after this stay queued for the next run
+        normalize_leads(marketing_engine())
+        return started.isoformat()
+
+    @task
+    def enrich(data_interval_end=None) -> dict:
+        """Accounts and firmographics for the changed leads' business domains."""
+        from dataclasses import asdict
+
+        from funnelflow import settings
+        from funnelflow.qualify.enrich import enrich_leads, provider_from_settings
+        from funnelflow_airflow.db import marketing_engine
+
+        as_of, _, _ = _run_facts(data_interval_end)
+        credentials = None
+        if settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference") == "http":
+            from airflow.sdk import BaseHook
+
+            conn = BaseHook.get_connection(settings.env("FUNNELFLOW_ENRICHMENT_CONN_ID", "enrichment_api"))
+            host = conn.host or ""
+            base = host if "://" in host else f"{conn.schema or 'https'}://{host}{f':{conn.port}' if conn.port else ''}"
+            credentials = (base, conn.password or "")
+        provider = provider_from_settings(credentials)
+        return asdict(enrich_leads(marketing_engine(), provider, as_of=as_of))
+
+    @task
+    def dedupe() -> dict:
+        """Merge sure duplicates, list likely ones for review."""
+        from dataclasses import asdict
+
+        from funnelflow.qualify.dedupe import find_and_merge
+        from funnelflow_airflow.db import marketing_engine
+
+        return asdict(find_and_merge(marketing_engine()))
+
+    @task
+    def score_and_stage(started: str, data_interval_end=None) -> dict:
+        """Fit, engagement with decay, breakdown and stage; the daily run re-scores every lead."""
+        import logging
+        from datetime import datetime
+
+        from funnelflow.qualify.rules import load_active_rules
+        from funnelflow.qualify.score import score_and_stage as run_scoring
+        from funnelflow_airflow.db import marketing_engine
+
+        as_of, run_type, run_id = _run_facts(data_interval_end)
+        engine = marketing_engine()
+        active = load_active_rules(engine)
+        if active.problem:
+            logging.getLogger(__name__).error("rules files rejected, last good rules %s used:\n%s",
+                                              active.rules.version, active.problem)
+        scope = "all" if run_type.lower().endswith("scheduled") else "changed"
+        result = run_scoring(engine, active.rules, as_of=as_of, scope=scope, run_id=run_id,
+                             seen_before=datetime.fromisoformat(started))
+        return {**result.summary(), "rules_problem": bool(active.problem)}
+
+    @task(outlets=[LEADS_SALES_QUALIFIED])
+    def announce_sales_qualified(result: dict) -> int:
+        """Update funnelflow://leads/sales-qualified when leads became SQL; otherwise skip (no event)."""
+        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if not result["became_sql"]:
+            raise AirflowSkipException("no lead became SQL in this run")
+        get_current_context()["outlet_events"][LEADS_SALES_QUALIFIED].extra = {
+            "became_sql": result["became_sql"], "as_of": result["as_of"], "rules_version": result["rules_version"]}
+        return result["became_sql"]
+
+    started = validate_and_normalize()
+    enriched = enrich()
+    deduped = dedupe()
+    scored = score_and_stage(started)
+    started >> enriched >> deduped >> scored
+    announce_sales_qualified(scored)
+
+
+dag_obj = lead_qualification()
+
+if __name__ == "__main__":
+    dag_obj.test()
