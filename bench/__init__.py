@@ -14,9 +14,11 @@ import uuid
 from collections.abc import Iterator
 
 BENCH_MODULES: tuple[str, ...] = (
+    "bench.ingest",
     "bench.dag_parse",
     "bench.webhook",
     "bench.email_send",
+    "bench.qualify",
 )
 
 PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -33,6 +33,7 @@ from funnelflow.ingest.mapping import HeaderMap, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, normalize_frame
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, inspect_file, read_records
 from funnelflow.ingest.store import Arrival, Counts, write_arrivals, write_rejects
+from funnelflow.ingest.timing import timed, timed_iter
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,11 @@ def prepare_chunk(chunk: RawChunk, headers: list[str], hmap: HeaderMap, seen: se
     return PreparedChunk(len(chunk.rows) + len(chunk.malformed), dups, rejects, good, headers, keep)
 
 
+def _timed_prepare(*args: Any) -> PreparedChunk:
+    with timed("validate"):
+        return prepare_chunk(*args)
+
+
 def ingest_inbox(engine: Engine, fs: Any, root: str, sources: SourcesConfig, mapping: HeaderMappingConfig,
                  as_of: datetime, chunk_rows: int | None = None) -> list[FileReport]:
     """Ingest every drop in the inbox; one bad file never holds up the others.
@@ -318,9 +324,9 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
         hmap = map_headers(headers, mapping.extra_aliases, mapping.ignore)
         seen: set[int] = set()
         prepared = (
-            prepare_chunk(chunk, headers, hmap, seen, as_of, f"file:{facts.content_hash[:16]}:", stored_name,
-                          source.name, source.campaign)
-            for chunk in chunks
+            _timed_prepare(chunk, headers, hmap, seen, as_of, f"file:{facts.content_hash[:16]}:", stored_name,
+                           source.name, source.campaign)
+            for chunk in timed_iter("read", chunks)
         )
         with engine.begin() as conn:
             for part in _prefetch(prepared):
@@ -332,7 +338,8 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
                     (int(part.good.at[i, "line"]), REASON_UNRESOLVED, dict(zip(part.headers, part.kept_rows[i], strict=True)))
                     for i in unresolved
                 ]
-                write_rejects(conn, source.name, stored_name, rejects, now)
+                with timed("touchpoints"):
+                    write_rejects(conn, source.name, stored_name, rejects, now)
                 counts.rejected += len(rejects)
                 counts.inserted += int((outcome == "inserted").sum())
                 counts.updated += int((outcome == "updated").sum())

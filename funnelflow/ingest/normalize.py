@@ -104,6 +104,62 @@ def valid_domain(domain: str) -> bool:
     return all(_LABEL.match(label) for label in labels) and (tld.isalpha() or tld.startswith("xn--")) and len(tld) >= 2
 
 
+def _map_unique(values: pd.Series, func) -> pd.Series:
+    """Apply ``func`` once per distinct value (exports repeat countries, flags, domains a lot)."""
+    items = values.tolist()
+    lookup = {value: func(value) for value in set(items)}
+    return pd.Series([lookup[v] for v in items], index=values.index, dtype=object)
+
+
+_EMAIL_RE = re.compile(_EMAIL_SHAPE)
+
+
+def email_facts(raw: str) -> tuple[str, str | None, str | None]:
+    """(address as typed, lower-cased; its email key or None if malformed; its domain)."""
+    email = raw.strip().strip("<>").strip().lower()
+    if email.startswith("mailto:"):
+        email = email[7:]
+    if not email or not _EMAIL_RE.match(email):
+        return email, None, None
+    domain = email.rsplit("@", 1)[1]
+    if not valid_domain(domain):
+        return email, None, None
+    return email, email_key(email), domain
+
+
+_PHONE_EXT = re.compile(r"(?i)\s*(ext\.?|x|durchwahl)\s*\d+$")
+_NOT_DIGIT = re.compile(r"[^\d+]")
+
+
+def _phone_pair_e164(pair: str) -> str | None:
+    if not pair:
+        return None
+    phone, _, country = pair.partition("\x1f")
+    return phone_e164(phone, country or None)
+
+
+def phone_e164(phone: str, country: str | None) -> str | None:
+    """E.164 from what people type: +/00 international form, else national digits with the country's code.
+
+    The calling code is looked up once per country. Numbers that cannot be made
+    8 to 15 digits long get no E.164 (the typed phone is still kept).
+    """
+    digits = _NOT_DIGIT.sub("", _PHONE_EXT.sub("", phone))
+    if digits.startswith("+"):
+        number = digits[1:].replace("+", "")
+    elif digits.startswith("00"):
+        number = digits[2:].replace("+", "")
+    else:
+        code = calling_code(country)
+        if not code:
+            return None
+        national = digits.replace("+", "").lstrip("0")
+        number = national if national.startswith(code) and len(national) > 10 else code + national
+    if not 8 <= len(number) <= 15 or number.startswith("0"):
+        return None
+    return "+" + number
+
+
 def _phone_e164(phone: pd.Series, country: pd.Series) -> pd.Series:
     """E.164 from what people type: +/00 international form, else national digits with the country's code.
 
@@ -150,7 +206,10 @@ def _consent_status(value: str) -> str | None:
 def _parse_times(values: pd.Series, fallback: datetime) -> pd.Series:
     """Parse once per distinct text; anything unparseable (or blank) is the run's as-of time."""
     uniques = pd.Series(values.unique())
-    parsed = pd.to_datetime(uniques, errors="coerce", utc=True, format="mixed")
+    parsed = pd.to_datetime(uniques, errors="coerce", utc=True, format="ISO8601")
+    retry = parsed.isna() & (uniques != "")
+    if retry.any():  # US/European export formats: slower, per value, only for what ISO could not read
+        parsed[retry] = pd.to_datetime(uniques[retry], errors="coerce", utc=True, format="mixed")
     lookup = dict(zip(uniques, parsed, strict=True))
     out = values.map(lookup)
     out = out.where(out.notna(), pd.Timestamp(fallback))
@@ -182,27 +241,21 @@ def normalize_frame(df: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd
         else:
             out.loc[need_split, "last_name"] = parts[0].fillna("")
 
-    email = out["email"].str.strip("<>").str.strip().str.lower()
-    email = email.where(~email.str.startswith("mailto:"), email.str[7:])
-    out["email"] = email
+    facts = _map_unique(out["email"], email_facts)
+    email = facts.str[0]
+    out["email"] = email.where(email != "", None)
     has_email = email != ""
-    shape_ok = email.str.match(_EMAIL_SHAPE)
-    domain = email.str.rsplit("@", n=1).str[-1].where(shape_ok, "")
-    uniq_domains = {d: valid_domain(d) for d in domain[shape_ok].unique()}
-    domain_ok = domain.map(uniq_domains).fillna(False).astype(bool)
-    email_ok = has_email & shape_ok & domain_ok
-    keys = email[email_ok]
-    key_map = {e: email_key(e) for e in keys.unique()}
-    out["email_key"] = keys.map(key_map).reindex(df.index)
-    email_ok &= out["email_key"].notna()
-    out["email_domain"] = domain.where(email_ok, None)
+    out["email_key"] = facts.str[1]
+    email_ok = out["email_key"].notna()
+    out["email_domain"] = facts.str[2]
 
-    out["country"] = out["country"].map(country_code)
-    out["phone_e164"] = _phone_e164(out["phone"], out["country"])
+    out["country"] = _map_unique(out["country"], country_code)
+    pairs = out["phone"] + "\x1f" + out["country"].fillna("")
+    out["phone_e164"] = _map_unique(pairs.where(out["phone"] != "", ""), _phone_pair_e164)
     out["external_id"] = out["external_id"]
-    out["consent_status"] = out["consent"].map(_consent_status)
-    out["legal_basis"] = out["legal_basis"].map(lambda v: _LEGAL.get(v.strip().casefold()))
-    out["do_not_email"] = out["do_not_email"].map(_fold_flag).fillna(False).astype(bool)
+    out["consent_status"] = _map_unique(out["consent"], _consent_status)
+    out["legal_basis"] = _map_unique(out["legal_basis"], lambda v: _LEGAL.get(v.strip().casefold()))
+    out["do_not_email"] = _map_unique(out["do_not_email"], _fold_flag).fillna(False).astype(bool)
     out["occurred_at"] = _parse_times(out["occurred_at"], as_of)
 
     reason = pd.Series("", index=df.index, dtype=object)

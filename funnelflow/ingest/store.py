@@ -21,6 +21,7 @@ from sqlalchemy import Connection, text
 
 from funnelflow.db import schema
 from funnelflow.identity import hash_key
+from funnelflow.ingest.timing import timed
 
 LEAD_COLUMNS = ("email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone",
                 "phone_e164", "country", "external_source", "external_id", "original_source")
@@ -93,6 +94,30 @@ from ingest_stage_leads s
 where s.lead_id = leads.id and s.is_new = false and leads.erased_at is null
 """
 READ_STAGE = "select match_key, lead_id, is_new from ingest_stage_leads"
+# PostgreSQL: people with an email key in one statement (insert, or fill blanks), ids and "was new" returned.
+UPSERT_BY_EMAIL_PG = """
+insert into leads as l (email, email_key, email_domain, first_name, last_name, company, job_title, phone, phone_e164,
+                        country, original_source, lifecycle_stage, first_seen_at, last_seen_at, created_at, updated_at)
+select email, email_key, email_domain, first_name, last_name, company, job_title, phone, phone_e164,
+       country, original_source, 'lead', first_seen_at, last_seen_at, :now, :now
+from ingest_stage_leads
+where email_key is not null
+on conflict (email_key) do update set
+    first_name = coalesce(nullif(l.first_name, ''), excluded.first_name),
+    last_name = coalesce(nullif(l.last_name, ''), excluded.last_name),
+    company = coalesce(nullif(l.company, ''), excluded.company),
+    job_title = coalesce(nullif(l.job_title, ''), excluded.job_title),
+    phone = coalesce(nullif(l.phone, ''), excluded.phone),
+    phone_e164 = coalesce(l.phone_e164, excluded.phone_e164),
+    country = coalesce(l.country, excluded.country),
+    original_source = coalesce(l.original_source, excluded.original_source),
+    first_seen_at = least(l.first_seen_at, excluded.first_seen_at),
+    last_seen_at = greatest(l.last_seen_at, excluded.last_seen_at),
+    updated_at = excluded.updated_at
+where l.erased_at is null
+returning l.email_key, l.id, (l.xmax = 0) as is_new
+"""
+DROP_EMAIL_ROWS = "delete from ingest_stage_leads where email_key is not null"
 # Files and the web form carry consent; an import never overrides a status a person already has,
 # except to record a refusal, so an old list cannot re-subscribe someone who opted out.
 CREATE_CONSENT_STAGE = """
@@ -222,24 +247,35 @@ def ensure_stage(conn: Connection) -> None:
 
 def upsert_leads(conn: Connection, rows: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """Create or update one lead per match_key in ``rows``; returns match_key -> lead_id, is_new."""
-    ensure_stage(conn)
-    conn.execute(text(CLEAR_STAGE))
-    grouped = rows.groupby("match_key", sort=False)
-    people = grouped[list(LEAD_COLUMNS)].first()
-    people["first_seen_at"] = grouped["occurred_at"].min()
-    people["last_seen_at"] = grouped["occurred_at"].max()
-    people = people.reset_index()
-    people["first_seen_at"] = _time_column(conn, people["first_seen_at"])
-    people["last_seen_at"] = _time_column(conn, people["last_seen_at"])
-    _copy_frame(conn, "ingest_stage_leads", people[list(STAGE_COLUMNS)])
-    when = {"now": db_time(conn, now)}
-    for statement in (RESOLVE_BY_EMAIL, RESOLVE_BY_PHONE, RESOLVE_BY_EXTERNAL_ID, MARK_KNOWN):
-        conn.execute(text(statement))
-    conn.execute(text(INSERT_NEW_LEADS), when)
-    for statement in (RESOLVE_BY_EMAIL, RESOLVE_BY_PHONE, RESOLVE_BY_EXTERNAL_ID, MARK_NEW):
-        conn.execute(text(statement))
-    conn.execute(text(FILL_KNOWN_LEADS), when)
-    resolved = pd.DataFrame(conn.execute(text(READ_STAGE)).all(), columns=["match_key", "lead_id", "is_new"])
+    with timed("stage"):
+        ensure_stage(conn)
+        conn.execute(text(CLEAR_STAGE))
+        grouped = rows.groupby("match_key", sort=False)
+        people = grouped[list(LEAD_COLUMNS)].first()
+        people["first_seen_at"] = grouped["occurred_at"].min()
+        people["last_seen_at"] = grouped["occurred_at"].max()
+        people = people.reset_index()
+        people["first_seen_at"] = _time_column(conn, people["first_seen_at"])
+        people["last_seen_at"] = _time_column(conn, people["last_seen_at"])
+        _copy_frame(conn, "ingest_stage_leads", people[list(STAGE_COLUMNS)])
+    with timed("upsert_leads"):
+        when = {"now": db_time(conn, now)}
+        by_email = None
+        if _is_pg(conn):
+            by_email = pd.DataFrame(conn.execute(text(UPSERT_BY_EMAIL_PG), when).all(),
+                                    columns=["email_key", "lead_id", "is_new"])
+            by_email["match_key"] = "e:" + by_email["email_key"]
+            by_email = by_email.drop(columns="email_key")
+            conn.execute(text(DROP_EMAIL_ROWS))  # the rest (phone or external id only) takes the general path
+        for statement in (RESOLVE_BY_EMAIL, RESOLVE_BY_PHONE, RESOLVE_BY_EXTERNAL_ID, MARK_KNOWN):
+            conn.execute(text(statement))
+        conn.execute(text(INSERT_NEW_LEADS), when)
+        for statement in (RESOLVE_BY_EMAIL, RESOLVE_BY_PHONE, RESOLVE_BY_EXTERNAL_ID, MARK_NEW):
+            conn.execute(text(statement))
+        conn.execute(text(FILL_KNOWN_LEADS), when)
+        resolved = pd.DataFrame(conn.execute(text(READ_STAGE)).all(), columns=["match_key", "lead_id", "is_new"])
+        if by_email is not None and not by_email.empty:
+            resolved = by_email if resolved.empty else pd.concat([by_email, resolved], ignore_index=True)
     return resolved.set_index("match_key")
 
 
@@ -261,11 +297,12 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     outcome[is_new & first_of_key] = "inserted"
     unresolved = lead_id.isna()
     outcome[unresolved] = "rejected"
-    ok = rows[~unresolved].copy()
-    ok["lead_id"] = lead_id[~unresolved].astype("int64")
-    _write_touchpoints(conn, ok, arrival, now)
-    _write_consents(conn, ok, arrival)
-    _write_suppressions(conn, ok, arrival, now)
+    with timed("touchpoints"):
+        ok = rows[~unresolved].copy()
+        ok["lead_id"] = lead_id[~unresolved].astype("int64")
+        _write_touchpoints(conn, ok, arrival, now)
+        _write_consents(conn, ok, arrival)
+        _write_suppressions(conn, ok, arrival, now)
     return outcome
 
 

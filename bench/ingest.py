@@ -1,0 +1,83 @@
+"""Lead ingestion speed: a synthetic 1,000,000-row export into PostgreSQL, beside a raw COPY of it.
+
+Both run in the same scratch database in the same process: first a plain
+``COPY`` of the file into an unindexed text table (the floor), then the whole
+ingestion (claim, read, validate, stage, upsert leads, touchpoints, consents,
+rejects, archive). Goal: ingestion within 10x the COPY, peak memory under 500 MB.
+``BENCH_INGEST_ROWS`` makes it smaller for a quick look.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import peak_rss_mb, report, scratch_postgres
+
+ROWS = int(os.environ.get("BENCH_INGEST_ROWS", "1000000"))
+AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _write_file(path: Path) -> None:
+    """The synthetic generator, in its own process so its memory is not counted as ingestion's."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "funnelflow", "synth", "files", "--rows", str(ROWS), "--out", str(path),
+                    "--seed", "7", "--header-style", "plain", "--repeat-rate", "0.05", "--broken-rate", "0.02",
+                    "--until", AS_OF.isoformat()], check=True, capture_output=True)
+
+
+def _raw_copy_seconds(url: str, path: Path) -> float:
+    import psycopg
+
+    header = path.open(encoding="utf-8").readline().rstrip("\r\n").split(",")
+    columns = ", ".join(f'"c{i}" text' for i in range(len(header)))
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f"create table raw_copy ({columns})")
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("copy raw_copy from stdin with (format csv, header true)") as copy, \
+                path.open("rb") as f:
+            while block := f.read(1024 * 1024):
+                copy.write(block)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    import fsspec
+
+    from funnelflow.db.engine import make_engine
+    from funnelflow.ingest import timing
+    from funnelflow.ingest.config import load_header_mapping, load_sources
+    from funnelflow.ingest.files import ingest_inbox
+
+    with tempfile.TemporaryDirectory(prefix="ff-bench-ingest-") as tmp:
+        inbox = Path(tmp) / "inbox"
+        inbox.mkdir()
+        path = inbox / "list-upload-bench.csv"
+        _write_file(path)
+        size_mb = path.stat().st_size / 1e6
+        with scratch_postgres() as url:
+            copy_s = _raw_copy_seconds(url, path)
+            engine = make_engine(url)
+            timing.reset()
+            started = time.perf_counter()
+            [result] = ingest_inbox(engine, fsspec.filesystem("file"), str(inbox), load_sources(), load_header_mapping(), AS_OF)
+            total_s = time.perf_counter() - started
+            engine.dispose()
+    c = result.counts
+    print(f"bench ingest: {ROWS:,} rows, {size_mb:.0f} MB; inserted {c.inserted:,}, updated {c.updated:,}, "
+          f"rejected {c.rejected:,}, duplicates {c.duplicates:,}")
+    for step in timing.STEPS:
+        print(f"bench ingest step {step}: {timing.step_seconds.get(step, 0.0):.2f} s")
+    report("ingest_raw_copy", copy_s, "s", ">", 0)
+    report("ingest_end_to_end", total_s, "s", "<=", round(10 * copy_s, 2))
+    report("ingest_vs_copy", total_s / copy_s, "x", "<=", 10)
+    report("ingest_peak_memory", peak_rss_mb(), "MB", "<=", 500)
+
+
+if __name__ == "__main__":
+    main()
