@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "funnelflow.web.cli",
     "funnelflow.status",
     "funnelflow.ingest.cli",
+    "funnelflow.qualify.cli",
     "funnelflow.synth.cli",
     "funnelflow.settings_cli",
     "funnelflow.privacy.cli",
