@@ -4,7 +4,8 @@
 Daily: reads SendGrid's bounce, block, spam-report, invalid-email and global
 unsubscribe lists through its v3 API and adds the suppressions the webhook
 missed (SendGrid stops retrying a webhook post after 24 hours). The window is
-the run's data interval, widened by a day; inserts are keyed by (email hash,
+the run's data interval (at least the day before the run), widened by another
+day of overlap; inserts are keyed by (email hash,
 reason), so reruns add nothing. Addresses are hashed as they are read and
 never stored or logged.
 
@@ -37,6 +38,8 @@ def sendgrid_suppression_sync():
     @task
     def pull_suppressions(data_interval_start=None, data_interval_end=None) -> dict:
         """SendGrid's suppression lists for the window -> the suppressions we lacked."""
+        from datetime import timedelta
+
         from airflow.sdk import BaseHook, get_current_context
         from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
@@ -52,7 +55,8 @@ def sendgrid_suppression_sync():
         if conn is None or not conn.password:
             raise AirflowSkipException(f"connection {SENDGRID_CONN_ID!r} is not configured: no SendGrid lists to sync")
         end = data_interval_end or get_current_context()["dag_run"].run_after
-        start = data_interval_start or end
+        # Airflow 3's @daily gives a zero-length interval: the window is at least the day before the run.
+        start = min(data_interval_start or end, end - timedelta(days=1))
         return sync_suppressions(
             marketing_engine(), conn.password, sendgrid_base_url_from_host(conn.host), start, end
         ).as_dict()
