@@ -25,7 +25,11 @@ DEMO_DAGS: tuple[str, ...] = (
     "forget_person",
 )
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
-DEMO_CONF: dict[str, str] = {}
+DEMO_CONF: dict[str, str] = {
+    # Erases the first contact of the synthetic HubSpot export (seed 42), named by the hash of
+    # their address (`python -m funnelflow privacy hash`), never by the address.
+    "forget_person": '{"person": "74fb7eeed3525183352e0977e21b01b103baa3b04ee8b29d5b76dae8ca60ffef"}',
+}
 
 DEMO_LOGICAL_DATE = "2026-11-23T12:00:00+00:00"
 DEMO_SEED = "42"

@@ -32,6 +32,7 @@ retry by lead id still finds the address. Everything is idempotent; one row in
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -337,11 +338,12 @@ def _blank_line(line: str) -> str:
 
 
 def _decode(data: bytes) -> tuple[str, str]:
-    for encoding in ("utf-8-sig", "utf-8"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
+    """Text and the encoding to write it back in (a BOM stays a BOM, Windows-1252 stays Windows-1252)."""
+    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -362,7 +364,7 @@ def scrub_text_file(data: bytes, person: Person) -> bytes | None:
             changed = True
     if not changed:
         return None
-    return "".join(lines).encode("utf-8" if encoding == "utf-8-sig" else encoding, errors="replace")
+    return "".join(lines).encode(encoding, errors="replace")
 
 
 def scrub_receipt(data: bytes, person: Person) -> bytes | None:

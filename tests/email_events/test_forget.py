@@ -210,3 +210,15 @@ def test_unknown_hash_still_leaves_an_erased_suppression(engine, tmp_path):
     assert result.lead_ids == [] and result.counts["suppressions"] == 1
     with engine.connect() as conn:
         assert conn.execute(sa.select(suppressions.c.reason).where(suppressions.c.email_hash == h)).scalar() == "erased"
+
+
+def test_file_scrub_keeps_encoding_bom_and_every_other_byte():
+    from funnelflow.privacy.forget import Person, scrub_text_file
+
+    person = Person(hashes={email_hash(JANE)})
+    bom = "\ufeffEmail,Name\nbob@example.com,Bøb\njane.doe@example.com,Jane\n".encode("utf-8-sig")
+    assert scrub_text_file(bom, person) == "\ufeffEmail,Name\nbob@example.com,Bøb\n,\n".encode("utf-8-sig")
+    cp1252 = "E-Mail;Name;Land\r\nbob@example.com;Søren;Dänemark\r\n\"Jane.Doe@example.com\";Jane;K\u00f6ln\r\n".encode("cp1252")
+    out = scrub_text_file(cp1252, person)
+    assert out == "E-Mail;Name;Land\r\nbob@example.com;Søren;Dänemark\r\n;;\r\n".encode("cp1252")
+    assert scrub_text_file(b"email\nbob@example.com\n", person) is None  # untouched files are not rewritten
