@@ -13,7 +13,7 @@ from funnelflow.qualify.dedupe import find_and_merge
 from funnelflow.qualify.enrich import EnrichmentProvider, enrich_leads, provider_from_settings
 from funnelflow.qualify.normalize import normalize_leads
 from funnelflow.qualify.rules import load_active_rules
-from funnelflow.qualify.score import ScoreResult, Scope, score_and_stage
+from funnelflow.qualify.score import Scope, ScoreResult, score_and_stage
 
 log = logging.getLogger(__name__)
 

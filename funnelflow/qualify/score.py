@@ -27,15 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from funnelflow.db.schema import UTCDateTime, accounts, leads, lifecycle_history, touchpoints
 from funnelflow.qualify.lifecycle import StageSql, clock_expressions, stage_expressions
 from funnelflow.qualify.rules import Condition, Rules
-from funnelflow.qualify.state import (
-    TOUCH_WATERMARK_KEY,
-    TOUCH_WATERMARK_OVERLAP,
-    get_state,
-    live_leads,
-    needs_qualifying,
-    parse_ts,
-    put_state,
-)
+from funnelflow.qualify.state import TOUCH_WATERMARK_KEY, get_state, live_leads, needs_qualifying, put_state
 
 log = logging.getLogger(__name__)
 Scope = Literal["changed", "all"]
@@ -260,20 +252,20 @@ def _prepare(conn: sa.Connection) -> None:
         conn.exec_driver_sql("set local jit = off")
 
 
-def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> datetime | None:
-    """Leads changed since they were last qualified, or touched since the watermark; returns the new watermark."""
+def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> int | None:
+    """Leads changed since they were last qualified, or with touchpoints past the watermark; returns the new watermark."""
     if lead_ids is not None:
         for i in range(0, len(lead_ids), 5000):
             conn.execute(q_batch.insert(), [{"lead_id": i_} for i_ in sorted(set(lead_ids[i:i + 5000]))])
         return None
-    new_mark = conn.execute(sa.select(sa.func.max(touchpoints.c.created_at))).scalar_one()
-    mark = parse_ts(get_state(conn, TOUCH_WATERMARK_KEY))
+    new_mark = conn.execute(sa.select(sa.func.coalesce(sa.func.max(touchpoints.c.id), 0))).scalar_one()
+    mark = get_state(conn, TOUCH_WATERMARK_KEY)
     changed = sa.select(leads.c.id).where(needs_qualifying())
     if mark is not None:
         touched = (
             sa.select(touchpoints.c.lead_id)
             .join(leads, leads.c.id == touchpoints.c.lead_id)
-            .where(touchpoints.c.created_at > mark - TOUCH_WATERMARK_OVERLAP, live_leads())
+            .where(touchpoints.c.id > mark, live_leads())
         )
         changed = sa.union(changed, touched)
     else:
@@ -286,7 +278,7 @@ def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> date
 
 
 def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope = "changed",
-            lead_ids: list[int] | None = None) -> tuple[int, datetime | None]:
+            lead_ids: list[int] | None = None) -> tuple[int, int | None]:
     """Fill q_new with the new values of the leads in scope; returns (leads considered, new touch watermark)."""
     _prepare(conn)
     batch = None
@@ -295,7 +287,7 @@ def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope 
         batch = q_batch
     else:
         # Every lead is scored with every touchpoint so far: the watermark moves up too.
-        mark = conn.execute(sa.select(sa.func.max(touchpoints.c.created_at))).scalar_one()
+        mark = conn.execute(sa.select(sa.func.coalesce(sa.func.max(touchpoints.c.id), 0))).scalar_one()
     select = new_values_select(rules, conn.dialect.name, as_of, batch)
     conn.execute(q_new.insert().from_select([c.name for c in q_new.c], select))
     considered = conn.execute(sa.select(sa.func.count()).select_from(q_new)).scalar_one()
@@ -338,8 +330,8 @@ def score_and_stage(engine: sa.Engine, rules: Rules, *, as_of: datetime, scope: 
                 .order_by(q_new.c.lead_id),
             ))
         result.updated = _write_leads(conn, as_of, seen_before)
-        if mark is not None and mark != parse_ts(get_state(conn, TOUCH_WATERMARK_KEY)):
-            put_state(conn, TOUCH_WATERMARK_KEY, mark.isoformat())
+        if mark is not None and mark != get_state(conn, TOUCH_WATERMARK_KEY):
+            put_state(conn, TOUCH_WATERMARK_KEY, mark)
         for table in (q_new, q_batch):
             table.drop(conn)
     log.info("scored %d lead(s), wrote %d, transitions %s (rules %s, as of %s)", result.considered,

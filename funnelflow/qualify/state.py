@@ -5,21 +5,22 @@ it: ``qualified_at`` holds the ``updated_at`` value the last scoring pass
 processed, so ``updated_at > qualified_at`` is exact and cannot miss a late
 commit the way a global timestamp watermark can. Qualification's own writes
 (flags, enrichment, scores) leave ``updated_at`` alone for the same reason.
-New touchpoints are found through a watermark on ``touchpoints.created_at``.
+New touchpoints are found through a watermark on ``touchpoints.id`` (the
+highest id scored). A touchpoint whose transaction commits after a later one was
+already scored slips under the watermark; the daily full re-score picks it up,
+so nothing is missed for more than a day.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from funnelflow.db.schema import leads, pipeline_state, utcnow
 
-# Touchpoints committed slightly out of order are still caught: rescoring is idempotent.
-TOUCH_WATERMARK_OVERLAP = timedelta(minutes=10)
-TOUCH_WATERMARK_KEY = "qualify.touchpoints_created_at"
+TOUCH_WATERMARK_KEY = "qualify.touchpoints_max_id"
 RULES_KEY = "qualify.rules.last_good"
 LAST_RUN_KEY = "qualify.last_run"
 
