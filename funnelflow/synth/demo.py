@@ -111,13 +111,20 @@ def web_form_rows(arrivals: pd.DataFrame, seed: int) -> list[dict]:
         rng.integers(1, 255, len(arrivals)), strict=True)]
     rows = []
     records = arrivals.astype(object).where(arrivals.notna(), None).to_dict("records")
+    from pydantic import ValidationError
+
+    from funnelflow.web.leads import LeadForm
+
     for rec, page, ip in zip(records, page_idx, ips, strict=True):
-        if rec["email"] is None:
-            continue  # the public app refuses a post without an address; it never lands
-        payload = {f: rec[f] for f in FORM_FIELDS if f not in ("consent", "page_url")}
-        payload = {k: (None if v in (None, "") else str(v)) for k, v in payload.items()}
-        payload["consent"] = bool(rec["consent"])
-        payload["page_url"] = pages[int(page)]
+        posted = {f: rec[f] for f in FORM_FIELDS if f not in ("consent", "page_url")}
+        posted = {k: (None if v in (None, "") else str(v)) for k, v in posted.items()}
+        posted["consent"] = bool(rec["consent"])
+        posted["page_url"] = pages[int(page)]
+        try:
+            # Exactly what the public app stores: its own model, its own field list.
+            payload = LeadForm.model_validate(posted).model_dump(include=set(FORM_FIELDS))
+        except ValidationError:
+            continue  # the app answers 422 (no address, two @...): nothing lands
         received = pd.Timestamp(rec["registered_at"]).to_pydatetime()
         rows.append({"source": WEB_FORM_SOURCE, "received_at": received, "payload": payload,
                      "content_hash": content_hash(payload), "client_ip": ip})

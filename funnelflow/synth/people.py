@@ -1,8 +1,7 @@
 """Synthetic people: who they truly are, before any source gets their details wrong.
 
 ``iter_people`` yields fixed-size blocks (each from its own seeded generator, so
-the n-th person is the same whatever the caller's chunking), with email keys
-unique across all blocks. ``generate_people`` is the same as one DataFrame.
+memory stays flat for any count), with email keys unique across all blocks. ``generate_people`` is the same as one DataFrame.
 Everything is vectorized with numpy except building email addresses, which
 needs a set of the keys already used.
 """
@@ -191,8 +190,13 @@ def iter_people(
     companies: pd.DataFrame | None = None,
     free_mail_share: float = 0.15,
     block_size: int = BLOCK_SIZE,
+    taken: set[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """``n`` distinct people in blocks of ``block_size`` (the last may be shorter); keys unique over all blocks."""
+    """``n`` distinct people in blocks of ``block_size`` (the last may be shorter); keys unique over all blocks.
+
+    Deterministic for (n, seed, block_size, companies). ``taken`` holds email keys that
+    must not be used (people already in a database); it is extended in place.
+    """
     universe = _Universe(load_companies() if companies is None else companies)
     names = _names()
     free_domains = np.array([d for d, _ in vocab.FREE_MAIL_DOMAINS], dtype=object)
@@ -204,7 +208,7 @@ def iter_people(
     lang_index = {lang: i for i, lang in enumerate(names.languages)}
     country_lang = np.array([lang_index[vocab.COUNTRY_LANGUAGE.get(c, "en")] for c in countries])
     country_pos = {c: i for i, c in enumerate(countries)}
-    seen: set[str] = set()
+    seen: set[str] = taken if taken is not None else set()
     for block, start in enumerate(range(0, n, block_size)):
         size = min(block_size, n - start)
         rng = rng_for(seed, STREAM_PEOPLE, block)
