@@ -38,7 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FUNNELFLOW_INBOX_URL", "file://$FUNNELFLOW_HOME/inbox/leads",
             "Where lead files are dropped (an Airflow ObjectStoragePath URL: file://, s3://, sftp://); archive/ and failed/ are made inside it."),
     Setting("FUNNELFLOW_INBOX_CONN_ID", None, "Airflow connection that grants access to FUNNELFLOW_INBOX_URL (S3, SFTP); none for a local folder."),
-    Setting("FUNNELFLOW_INGEST_CHUNK_ROWS", "50000", "Rows read, validated and written per chunk when ingesting a file (bounds memory)."),
+    Setting("FUNNELFLOW_INGEST_CHUNK_ROWS", "20000", "Rows read, validated and written per chunk when ingesting a file (bounds memory)."),
     Setting("FUNNELFLOW_FORM_ORIGINS", "", "Comma-separated marketing-site origins allowed to post the lead form from a browser (CORS), e.g. https://www.example.com."),
     Setting("FUNNELFLOW_TRUSTED_PROXIES", "", "Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is believed (e.g. 10.0.0.0/8)."),
     Setting("FUNNELFLOW_FORM_RATE_LIMIT", "20", "Lead-form posts allowed per client address per minute (per app process)."),

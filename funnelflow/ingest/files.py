@@ -132,7 +132,7 @@ def release(engine: Engine, content_hash: str, token: str) -> None:
         conn.execute(t.delete().where(t.c.content_hash == content_hash, t.c.claim_token == token))
 
 
-def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+def _prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
     """Run a generator one step ahead in a thread, so reading/validating overlaps database writes."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
@@ -234,7 +234,7 @@ def ingest_inbox(engine: Engine, fs: Any, root: str, sources: SourcesConfig, map
     if not inbox.exists():
         log.info("inbox %s does not exist yet: no files to ingest", root)
         return []
-    chunk_rows = chunk_rows or settings.env_int("FUNNELFLOW_INGEST_CHUNK_ROWS", 50_000)
+    chunk_rows = chunk_rows or settings.env_int("FUNNELFLOW_INGEST_CHUNK_ROWS", 20_000)
     reports, errors = [], []
     for name in inbox.drops():
         try:

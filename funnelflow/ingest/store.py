@@ -40,6 +40,7 @@ create temporary table if not exists ingest_stage_leads (
 )
 """
 CLEAR_STAGE = "delete from ingest_stage_leads"
+TRUNCATE_STAGE = "truncate ingest_stage_leads"  # PostgreSQL: no dead rows piling up chunk after chunk
 # Known people: by email key; without an email, by phone (oldest lead with it); else by the source's id.
 RESOLVE_BY_EMAIL = """
 update ingest_stage_leads set lead_id = l.id
@@ -245,16 +246,30 @@ def ensure_stage(conn: Connection) -> None:
     conn.execute(text(CREATE_CONSENT_STAGE.format(ts=ts)))
 
 
+def _one_row_per_person(rows: pd.DataFrame) -> pd.DataFrame:
+    """One staged row per match_key: the first non-blank value of each field, the earliest and latest times.
+
+    Most chunks repeat few people, so only the repeated keys go through the (slower) group-by.
+    """
+    repeated = rows["match_key"].duplicated(keep=False)
+    single = rows.loc[~repeated, ["match_key", *LEAD_COLUMNS]].copy()
+    single["first_seen_at"] = rows.loc[~repeated, "occurred_at"]
+    single["last_seen_at"] = single["first_seen_at"]
+    if not repeated.any():
+        return single
+    grouped = rows[repeated].groupby("match_key", sort=False)
+    multi = grouped[list(LEAD_COLUMNS)].first()
+    multi["first_seen_at"] = grouped["occurred_at"].min()
+    multi["last_seen_at"] = grouped["occurred_at"].max()
+    return pd.concat([single, multi.reset_index()], ignore_index=True)
+
+
 def upsert_leads(conn: Connection, rows: pd.DataFrame, now: datetime) -> pd.DataFrame:
     """Create or update one lead per match_key in ``rows``; returns match_key -> lead_id, is_new."""
     with timed("stage"):
         ensure_stage(conn)
-        conn.execute(text(CLEAR_STAGE))
-        grouped = rows.groupby("match_key", sort=False)
-        people = grouped[list(LEAD_COLUMNS)].first()
-        people["first_seen_at"] = grouped["occurred_at"].min()
-        people["last_seen_at"] = grouped["occurred_at"].max()
-        people = people.reset_index()
+        conn.execute(text(TRUNCATE_STAGE if _is_pg(conn) else CLEAR_STAGE))
+        people = _one_row_per_person(rows)
         people["first_seen_at"] = _time_column(conn, people["first_seen_at"])
         people["last_seen_at"] = _time_column(conn, people["last_seen_at"])
         _copy_frame(conn, "ingest_stage_leads", people[list(STAGE_COLUMNS)])
@@ -364,7 +379,7 @@ def _write_consents(conn: Connection, rows: pd.DataFrame, arrival: Arrival) -> N
         "recorded_at": _time_column(conn, picked["occurred_at"]),
         "always": arrival.consent_always,
     }).drop_duplicates(subset=["lead_id", "status"], keep="first")
-    conn.execute(text(CLEAR_CONSENT_STAGE))
+    conn.execute(text("truncate ingest_stage_consents" if _is_pg(conn) else CLEAR_CONSENT_STAGE))
     _copy_frame(conn, "ingest_stage_consents", stage)
     conn.execute(text(INSERT_CONSENTS))
 
