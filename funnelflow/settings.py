@@ -77,8 +77,8 @@ SETTINGS: tuple[Setting, ...] = (
     # --- email engagement, suppression sync and privacy (issue 5) ---
     Setting("FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY", None,
             "SendGrid Event Webhook verification key (base64 of the P-256 public key, from SendGrid's mail settings). Without it the webhook refuses every post."),
-    Setting("FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S", "600",
-            "Oldest signed webhook timestamp accepted, in seconds (replay protection); 0 turns the check off."),
+    Setting("FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S", "86400",
+            "Oldest signed webhook timestamp accepted, in seconds (replay protection; 24 h covers SendGrid's retries); 0 turns the check off."),
     Setting("FUNNELFLOW_EMAIL_UNSETTLED_AFTER_H", "48",
             "Hours after which a send still `claimed` with no SendGrid event is marked `unsettled` by email_engagement."),
     Setting("FUNNELFLOW_EMAIL_HUMAN_CLICK_DELAY_S", "10",

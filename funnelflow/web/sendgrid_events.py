@@ -3,7 +3,9 @@
 The signature (ECDSA P-256 over the timestamp header followed by the raw body)
 is checked before the body is parsed; an unsigned or forged post gets 401/403
 and stores nothing. A timestamp older than FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S
-(or as far in the future) is refused as a replay. A verified batch is stored
+(or as far in the future) is refused as a replay; the default, 24 hours, covers
+SendGrid's retry window in case a retry keeps its first signature, and a replay
+inside it stores nothing new (events are deduplicated). A verified batch is stored
 once per ``sg_event_id`` and answered 200; the engagement DAG does the rest.
 Without a configured key every post is refused with 503, so SendGrid keeps
 retrying (for 24 hours) until someone sets it: nothing is accepted unverified.
@@ -67,7 +69,7 @@ def verify(body: bytes, signature: str | None, timestamp: str | None, now: float
         valid = False
     if not valid:
         raise WebhookRefused(403, "signature does not match")
-    max_age = settings.env_int("FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S", 600)
+    max_age = settings.env_int("FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S", 86400)
     if max_age > 0:
         try:
             signed_at = int(timestamp)
