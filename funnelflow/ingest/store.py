@@ -217,7 +217,7 @@ def db_time(conn: Connection, value: datetime | pd.Timestamp | None) -> Any:
 def _time_column(conn: Connection, series: pd.Series) -> pd.Series:
     ts = pd.to_datetime(series, utc=True)
     if _is_pg(conn):
-        return ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+        return ts  # to_csv writes aware timestamps vectorized, in a form COPY reads
     return ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
