@@ -24,12 +24,15 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from funnelflow import settings
 from funnelflow.db.schema import UTCDateTime, accounts, leads, lifecycle_history, touchpoints
 from funnelflow.qualify.lifecycle import StageSql, clock_expressions, stage_expressions
 from funnelflow.qualify.rules import Condition, Rules
-from funnelflow.qualify.state import TOUCH_WATERMARK_KEY, get_state, live_leads, needs_qualifying, put_state
+from funnelflow.qualify.state import TOUCH_WATERMARK_KEY, get_state, live_leads, put_state
 
 log = logging.getLogger(__name__)
+# The analyst-readable query that picks the leads of a "changed" pass.
+CHANGED_LEADS_SQL = settings.REPO_ROOT / "include" / "sql" / "qualify_changed_leads.sql"
 Scope = Literal["changed", "all"]
 LN2 = math.log(2)
 
@@ -260,18 +263,11 @@ def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> int 
         return None
     new_mark = conn.execute(sa.select(sa.func.coalesce(sa.func.max(touchpoints.c.id), 0))).scalar_one()
     mark = get_state(conn, TOUCH_WATERMARK_KEY)
-    changed = sa.select(leads.c.id).where(needs_qualifying())
-    if mark is not None:
-        touched = (
-            sa.select(touchpoints.c.lead_id)
-            .join(leads, leads.c.id == touchpoints.c.lead_id)
-            .where(touchpoints.c.id > mark, live_leads())
-        )
-        changed = sa.union(changed, touched)
-    else:
+    if mark is None:
         # First run: everything alive is new.
-        changed = sa.select(leads.c.id).where(live_leads())
-    conn.execute(q_batch.insert().from_select(["lead_id"], changed))
+        conn.execute(q_batch.insert().from_select(["lead_id"], sa.select(leads.c.id).where(live_leads())))
+    else:
+        conn.execute(sa.text(f"insert into q_batch (lead_id) {CHANGED_LEADS_SQL.read_text()}"), {"touch_watermark": mark})
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("analyze q_batch")
     return new_mark

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
+
+from funnelflow.db.schema import UTCDateTime
 from funnelflow.qualify.score import score_and_stage
-from tests.qualify.conftest import AS_OF, add_account, add_lead, history, lead_row, touch
+from tests.qualify.conftest import AS_OF, REPO, add_account, add_lead, history, lead_row, touch
 
 
 def _stage_and_reason(engine, lead_id):
@@ -41,6 +44,14 @@ def test_each_forward_transition_records_its_rule(engine, rules):
     assert lead_row(engine, good_fit).mql_since == AS_OF
     assert result.became_sql == 2
     assert all(r[3] == AS_OF and r[4].endswith(f"@{rules.version}") for r in history(engine))
+
+    # The analysts' report over the same history.
+    report = sa.text((REPO / "include" / "sql" / "qualify_stage_changes_by_rule.sql").read_text()).bindparams(
+        sa.bindparam("since", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime()))
+    with engine.connect() as conn:
+        rows = conn.execute(report, {"since": AS_OF - timedelta(days=1), "until": AS_OF + timedelta(days=1)}).all()
+    by_move = {(r.from_stage, r.to_stage, r.rule.split(" @")[0]): r.leads for r in rows}
+    assert by_move[("lead", "sql", "sql_rule:hot_mql")] == 1 and sum(by_move.values()) == 6
 
 
 def test_decay_keeps_an_mql_until_the_recycle_rule_fires(engine, rules):
