@@ -304,7 +304,10 @@ def add_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int
 def added_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert the suppressions that are not there yet; the (email_hash, reason) pairs that were new."""
     added: set[tuple[str, str]] = set()
-    for chunk in _chunks(list(rows), INSERT_CHUNK):
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:  # the earliest word per (hash, reason) in this batch; the table keeps the first ever
+        first.setdefault((row["email_hash"], row["reason"]), row)
+    for chunk in _chunks(list(first.values()), INSERT_CHUNK):
         stmt = (
             _insert(conn, suppressions)
             .values(list(chunk))

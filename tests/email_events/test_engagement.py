@@ -148,3 +148,10 @@ def test_processing_works_in_chunks(engine):
     store_events(engine, [event("open", i, "jane@example.com", send_id=sent, at=TS + 3600 + i) for i in range(7)])
     result = process_events(engine, AS_OF, chunk=3)
     assert result.events == 7 and result.touchpoints == 7
+
+
+def test_the_same_suppression_twice_in_one_batch_is_one_row(engine):
+    store_events(engine, [event("bounce", i, "hard@example.com", type="bounce", status="5.1.1", reason="550", at=TS + i) for i in range(3)])
+    assert process_events(engine, AS_OF).suppressions == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(suppressions.c.reason)).scalars().all() == ["bounce"]
