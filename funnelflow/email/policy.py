@@ -64,7 +64,7 @@ def _chunks(seq: Sequence, size: int = 1000):
 
 
 def member_of(conn: sa.Connection, column: sa.ColumnElement, values: Sequence) -> sa.ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter instead of a thousand
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter instead of a thousand
     (parsing a thousand placeholders per query costs more than the query)."""
     if conn.dialect.name == "postgresql":
         return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
