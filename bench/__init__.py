@@ -16,6 +16,7 @@ from collections.abc import Iterator
 BENCH_MODULES: tuple[str, ...] = (
     "bench.ingest",
     "bench.dag_parse",
+    "bench.synth",
     "bench.webhook",
     "bench.email_send",
     "bench.qualify",

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from funnelflow.synth import vocab
-from funnelflow.synth.people import STREAM_ARRIVALS, generate_people, rng_for
+from funnelflow.synth.people import STREAM_ARRIVALS, generate_people, object_frame, rng_for
 
 # The canonical export columns, in the order of the "plain" header style.
 EXPORT_COLUMNS = (
@@ -242,7 +242,7 @@ def make_arrivals(
     joined = registered + rng.integers(3600, 14 * 86400, size=rows).astype("timedelta64[s]")
     joined = np.minimum(joined, np.datetime64(until.astimezone(UTC).replace(tzinfo=None), "s") - np.timedelta64(60, "s"))
 
-    frame = pd.DataFrame({
+    frame = object_frame({
         "email": email, "first_name": first, "last_name": last, "company": company, "job_title": title,
         "phone": phone, "country": country, "consent": consent, "do_not_email": dne,
         "utm_source": utm_source, "utm_medium": utm_medium, "utm_campaign": utm_campaign,

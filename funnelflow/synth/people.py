@@ -27,6 +27,14 @@ PEOPLE_COLUMNS = (
 )
 
 
+def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A DataFrame keeping text columns as Python objects (pandas 3 would convert them to Arrow strings, slowly)."""
+    return pd.DataFrame({
+        name: pd.Series(values, dtype=object, copy=False) if isinstance(values, np.ndarray) and values.dtype == np.dtype(object) else values
+        for name, values in columns.items()
+    })
+
+
 def rng_for(seed: int, stream: int, block: int = 0) -> np.random.Generator:
     """The generator for one (seed, stream, block): independent of every other draw."""
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, stream, block])
@@ -254,7 +262,7 @@ def iter_people(
                 key = email_key_fast(local, dom)
             seen.add(key)
             emails[i] = f"{local}@{dom}"
-        yield pd.DataFrame({
+        yield object_frame({
             "person_id": np.arange(start, start + size, dtype=np.int64),
             "first_name": names.first[first_i],
             "last_name": names.last[last_i],

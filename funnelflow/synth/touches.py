@@ -22,7 +22,7 @@ import pandas as pd
 
 from funnelflow.db.schema import TOUCH_TYPES
 from funnelflow.synth import vocab
-from funnelflow.synth.people import STREAM_TOUCHES, rng_for
+from funnelflow.synth.people import STREAM_TOUCHES, object_frame, rng_for
 
 TOUCH_COLUMNS = (
     "lead_id", "occurred_at", "channel", "touch_type", "source", "campaign", "utm_source", "utm_medium",
@@ -216,7 +216,7 @@ def decode(touches: TouchCodes, ref_prefix: str = "synth") -> pd.DataFrame:
         frame[column] = np.array(LOOKUPS[column], dtype=object)[touches.codes[column]]
     frame["source_ref"] = source_refs(ref_prefix, touches.lead_id, touches.nth)
     frame["scored"] = touches.scored
-    return pd.DataFrame({c: frame[c] for c in TOUCH_COLUMNS})
+    return object_frame({c: frame[c] for c in TOUCH_COLUMNS})
 
 
 def generate_touchpoints(
