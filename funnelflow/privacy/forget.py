@@ -282,7 +282,7 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
             if "url" in detail:
                 kept["url"] = _strip_query(detail["url"])
             conn.execute(
-                sa.update(tp).where(tp.c.id == row.id).values(page_url=_strip_query(row.page_url), detail=kept or None, source_ref=None)
+                sa.update(tp).where(tp.c.id == row.id).values(page_url=_strip_query(row.page_url), detail=kept or sa.null(), source_ref=None)
             )
             counts["touchpoints"] += 1
         counts["consents"] = conn.execute(
@@ -300,9 +300,12 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
             .values(evidence={"erased": True})
         ).rowcount
         leads = schema.leads
+        personal = [leads.c[c] for c in ("email", "email_key", "email_domain", "first_name", "last_name", "job_title",
+                                          "phone", "phone_e164", "external_id", "field_sources")]
         counts["leads"] = conn.execute(
             sa.update(leads)
-            .where(leads.c.id.in_(ids))
+            # Only rows with something left to erase: a rerun leaves updated_at alone.
+            .where(leads.c.id.in_(ids), sa.or_(leads.c.erased_at.is_(None), *(c.is_not(None) for c in personal)))
             .values(
                 email=None,
                 email_key=None,
@@ -313,7 +316,7 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
                 phone=None,
                 phone_e164=None,
                 external_id=None,
-                field_sources=None,
+                field_sources=sa.null(),  # SQL NULL, not JSON null
                 erased_at=sa.func.coalesce(leads.c.erased_at, at),
             )
         ).rowcount

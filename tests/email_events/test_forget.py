@@ -222,3 +222,12 @@ def test_file_scrub_keeps_encoding_bom_and_every_other_byte():
     out = scrub_text_file(cp1252, person)
     assert out == "E-Mail;Name;Land\r\nbob@example.com;Søren;Dänemark\r\n;;\r\n".encode("cp1252")
     assert scrub_text_file(b"email\nbob@example.com\n", person) is None  # untouched files are not rewritten
+
+
+def test_forget_by_lead_id_twice_changes_nothing_the_second_time(engine, world):
+    _forget(engine, world, str(world["jane"]))
+    first = _dump(engine)
+    again = _forget(engine, world, str(world["jane"]))
+    assert again.counts["leads"] == 0 and again.counts["suppressions"] == 0
+    strip = lambda s: "\n".join(line for i, line in enumerate(s.splitlines()) if i != 3)  # noqa: E731 (email_sends)
+    assert strip(_dump(engine)) == strip(first)
