@@ -1,7 +1,7 @@
 """Dedupe and merge: likely duplicates across different email keys, merged above a high bar, reviewed between the bars.
 
 Ingestion already keeps one row per ``email_key``. Here, a changed lead is
-compared with leads sharing its last name (the blocking key) on name, company
+compared with leads sharing its last name and first initial (the blocking key) on name, company
 and phone with ``rapidfuzz``. At or above FUNNELFLOW_MERGE_AUTO_SIMILARITY the
 pair is merged at once, unless both have distinct business emails (two people
 at one company can share a name: a person decides); from
@@ -102,24 +102,33 @@ def find_and_merge(engine: sa.Engine, *, lead_ids: list[int] | None = None, acto
     other = leads.alias("other")
     changed_where = needs_qualifying() if lead_ids is None else leads.c.id.in_(lead_ids)
     changed_ids = sa.select(leads.c.id).where(changed_where, leads.c.last_name.is_not(None))
+    # Blocking key: same last name and first initial; only those pairs are compared.
     pairs_stmt = (
         sa.select(changed.c.id.label("a"), other.c.id.label("b"))
-        .join(other, sa.and_(sa.func.lower(other.c.last_name) == sa.func.lower(changed.c.last_name),
-                             other.c.id != changed.c.id))
+        .join(other, sa.and_(
+            sa.func.lower(other.c.last_name) == sa.func.lower(changed.c.last_name),
+            sa.func.lower(sa.func.substr(other.c.first_name, 1, 1)) == sa.func.lower(sa.func.substr(changed.c.first_name, 1, 1)),
+            other.c.id != changed.c.id))
         .where(changed.c.id.in_(changed_ids), other.c.merged_into_id.is_(None), other.c.erased_at.is_(None))
     )
     with engine.connect() as conn:
-        pairs = {tuple(sorted(p)) for p in conn.execute(pairs_stmt).all()}
-    for a_id, b_id in sorted(pairs):
+        pairs = sorted({tuple(sorted(p)) for p in conn.execute(pairs_stmt).all()})
+        ids = sorted({i for p in pairs for i in p})
+        people = {}
+        for i in range(0, len(ids), 1000):
+            people.update({r.id: r for r in conn.execute(sa.select(*_COLS).where(leads.c.id.in_(ids[i:i + 1000]))).all()})
+    likely = []
+    for a_id, b_id in pairs:
+        sim = similarity(people[a_id], people[b_id])
+        result.compared += 1
+        if sim is not None and sim.score >= review_bar:
+            likely.append((a_id, b_id, sim))
+    for a_id, b_id, sim in likely:
         with engine.begin() as conn:
             rows = {r.id: r for r in conn.execute(sa.select(*_COLS).where(leads.c.id.in_([a_id, b_id]), live_leads())).all()}
             if len(rows) < 2:
                 continue  # one of them was merged earlier in this pass
             a, b = rows[a_id], rows[b_id]
-            sim = similarity(a, b)
-            result.compared += 1
-            if sim is None or sim.score < review_bar:
-                continue
             known = conn.execute(sa.select(merge_candidates.c.status).where(
                 merge_candidates.c.lead_id == a_id, merge_candidates.c.other_lead_id == b_id)).scalar_one_or_none()
             if known in ("rejected", "merged"):
