@@ -114,8 +114,16 @@ def lead_qualification():
         engine = marketing_engine()
         active = load_active_rules(engine)
         if active.problem:
+            from funnelflow.alerts import OpsAlert
+            from funnelflow_airflow.common import send_ops_alert
+
             logging.getLogger(__name__).error("rules files rejected, last good rules %s used:\n%s",
                                               active.rules.version, active.problem)
+            send_ops_alert(OpsAlert(
+                subject="[funnelflow] scoring rules rejected; the last good rules keep running",
+                body=f"{active.problem}\n\nScoring used rules {active.rules.version}. Fix the file and check it "
+                     "with `python -m funnelflow rules check`.",
+            ))
         scope = "all" if run_type.lower().endswith("scheduled") else "changed"
         result = run_scoring(engine, active.rules, as_of=as_of, scope=scope, run_id=run_id,
                              seen_before=datetime.fromisoformat(started))
