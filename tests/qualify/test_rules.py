@@ -120,3 +120,12 @@ def test_email_flags_and_phone_normalization():
     assert phone_e164("(415) 555-2671", "US") == "+14155552671"
     assert phone_e164("12", "US") is None
     assert clean_name("  JANE   o'NEIL ") == "JANE o'NEIL" and clean_name("jane doe") == "Jane Doe"
+
+
+def test_show_sql_prints_the_generated_statement_with_rule_values_bound(capsys):
+    from funnelflow.cli import main
+
+    assert main(["rules", "show-sql"]) == 0
+    sql = capsys.readouterr().out
+    assert "exp(" in sql and "jsonb_build_object" in sql and "GROUP BY touchpoints.lead_id" in sql
+    assert "/pricing" not in sql and "%(" in sql  # the page pattern is a bound parameter, not text
