@@ -153,11 +153,29 @@ def _store_postgres(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
     return len(conn.execute(_PG_STORE, {"rows": doc}).all())
 
 
-def store_events(engine: sa.Engine, events: Any, received_at: datetime | None = None) -> StoreResult:
-    """Store a verified webhook batch (the parsed JSON array): each event once, malformed items set aside."""
+def _strip_nul(value: Any) -> Any:
+    """``value`` without NUL characters, which PostgreSQL text and jsonb cannot hold."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    return value
+
+
+def store_events(
+    engine: sa.Engine, events: Any, received_at: datetime | None = None, may_contain_nul: bool = True
+) -> StoreResult:
+    """Store a verified webhook batch (the parsed JSON array): each event once, malformed items set aside.
+
+    ``may_contain_nul=False`` skips the NUL scrub when the caller saw no ``\\u0000`` in the raw body.
+    """
     received_at = received_at or utcnow()
     if not isinstance(events, list):
         events = [events]
+    if may_contain_nul:
+        events = _strip_nul(events)  # one NUL would otherwise fail the whole batch on PostgreSQL, forever
     result = StoreResult(received=len(events))
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []

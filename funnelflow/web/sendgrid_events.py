@@ -103,5 +103,5 @@ async def sendgrid_events(request: Request) -> JSONResponse:
 
     from funnelflow.email.events import store_events
 
-    result = await run_in_threadpool(store_events, engine_of(request), events)
+    result = await run_in_threadpool(store_events, engine_of(request), events, None, b"\\u0000" in body)
     return JSONResponse({"received": result.received, "stored": result.stored, "rejected": result.rejected})

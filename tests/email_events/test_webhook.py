@@ -114,3 +114,11 @@ def test_timestamp_header_is_part_of_what_is_signed(client, engine, webhook_env)
     args = webhook_env.post_args([event("open", 1)])
     args["headers"][TIMESTAMP_HEADER] = str(int(args["headers"][TIMESTAMP_HEADER]) + 1)
     assert client.post(URL, **args).status_code == 403
+
+
+def test_nul_characters_do_not_sink_the_batch(client, engine, webhook_env):
+    items = [event("click", 1, url="https://example.com/a\u0000b", useragent="x\u0000y"), event("open", 2)]
+    resp = client.post(URL, **webhook_env.post_args(items))
+    assert resp.status_code == 200 and resp.json()["stored"] == 2
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(email_events.c.url).where(email_events.c.event == "click")).scalar() == "https://example.com/ab"
