@@ -10,7 +10,6 @@ text, unknown countries) is kept as plain text, never evaluated.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from functools import lru_cache
 
@@ -160,28 +159,6 @@ def phone_e164(phone: str, country: str | None) -> str | None:
     return "+" + number
 
 
-def _phone_e164(phone: pd.Series, country: pd.Series) -> pd.Series:
-    """E.164 from what people type: +/00 international form, else national digits with the country's code.
-
-    Vectorized; the calling code is looked up once per country. Numbers that cannot
-    be made 8 to 15 digits long get no E.164 (the typed phone is still kept).
-    """
-    digits = phone.str.replace(r"(?i)\s*(ext\.?|x|durchwahl)\s*\d+$", "", regex=True).str.replace(r"[^\d+]", "", regex=True)
-    intl = digits.str.startswith("+") | digits.str.startswith("00")
-    bare = digits.str.replace("+", "", regex=False)
-    intl_digits = bare.where(~digits.str.startswith("00"), bare.str[2:])
-    codes = country.fillna("").map(lambda c: calling_code(c) or "")
-    national = bare.str.lstrip("0")
-    # A national number already carrying its country code (e.g. 1 555... for the US) is not doubled.
-    starts = pd.Series([bool(c) and n.startswith(c) for n, c in zip(national, codes, strict=True)], index=phone.index)
-    has_code = starts & (national.str.len() > 10)
-    national_full = codes + national
-    national_full = national_full.where(~has_code, national)
-    e164 = ("+" + intl_digits).where(intl, ("+" + national_full).where(codes != "", ""))
-    ok = e164.str.len().between(9, 16) & e164.str.match(r"^\+[1-9]\d+$")
-    return e164.where(ok & (phone != ""), None)
-
-
 def _fold_flag(value: str) -> bool | None:
     folded = value.strip().casefold()
     if not folded:
@@ -241,13 +218,15 @@ def normalize_frame(df: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd
         else:
             out.loc[need_split, "last_name"] = parts[0].fillna("")
 
-    facts = _map_unique(out["email"], email_facts)
-    email = facts.str[0]
+    items = out["email"].tolist()
+    lookup = {value: email_facts(value) for value in set(items)}
+    emails, keys, domains = zip(*(lookup[v] for v in items), strict=True) if items else ((), (), ())
+    email = pd.Series(emails, index=df.index, dtype=object)
     out["email"] = email.where(email != "", None)
     has_email = email != ""
-    out["email_key"] = facts.str[1]
+    out["email_key"] = pd.Series(keys, index=df.index, dtype=object)
     email_ok = out["email_key"].notna()
-    out["email_domain"] = facts.str[2]
+    out["email_domain"] = pd.Series(domains, index=df.index, dtype=object)
 
     out["country"] = _map_unique(out["country"], country_code)
     pairs = out["phone"] + "\x1f" + out["country"].fillna("")
@@ -281,7 +260,3 @@ def normalize_frame(df: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd
     for name in TEXT_FIELDS + ("email",):
         out[name] = out[name].where(out[name] != "", None)
     return out, reason
-
-
-def strip_accents(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
