@@ -206,6 +206,7 @@ class _Sender:
         self._per_recipient: tuple[str, ...] | None = None
         self._batched: bool | None = None if opts.batched else False
         self._abort: Exception | None = None
+        self._value_keys: tuple[str, ...] | None = None
 
     # -- rendering -------------------------------------------------------------------------------
     def _values(self, r: Recipient, send_id: int) -> dict[str, str]:
@@ -251,9 +252,6 @@ class _Sender:
         rows = [(send_id, r, self._values(r, send_id)) for send_id, r in claimed]
         if self._per_recipient is None:
             self._decide_batching(rows[0][2])
-        for _, _, values in rows:
-            if tuple(sorted(values)) != self._per_recipient:
-                raise ValueError(f"mailing {m.message_key}: every recipient needs the same per-person values {self._per_recipient}")
         if self._batched:
             assert self._tagged is not None
             personalizations = []
@@ -338,6 +336,13 @@ class _Sender:
         seen: set[tuple[str, str]] = set()
         pairs: list[tuple[Recipient, str]] = []
         for r in chunk:
+            # Checked before anything is claimed: a claim must never be left behind by a programming error.
+            keys = tuple(sorted(r.values))
+            if self._value_keys is None:
+                self._value_keys = keys
+            elif keys != self._value_keys:
+                raise ValueError(f"mailing {m.message_key}: every recipient needs the same per-person values "
+                                 f"{self._value_keys}, got {keys}")
             h = email_hash(r.email)
             if h is None:
                 self.report.skipped["no_address"] += 1

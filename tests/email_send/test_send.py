@@ -269,3 +269,11 @@ def test_circuit_breaker_counts_spam_reports(engine):
                                                             occurred_at=AS_OF))
         state = policy.breaker_state(conn, AS_OF)
     assert state.tripped and "spam-report rate 0.80%" in state.reason
+
+
+def test_recipients_with_different_values_are_refused_before_anything_is_claimed(engine, standin, sendgrid, options):
+    a, b = people(engine, 2)
+    odd = Recipient(b.email, b.lead_id, {"first_name": "B", "company": "X"})
+    with pytest.raises(ValueError, match="same per-person values"):
+        send_mailing(engine, WELCOME, [a, odd], sendgrid, as_of=AS_OF, options=options)
+    assert ledger(engine) == {} and standin.sent == []
