@@ -60,3 +60,20 @@ def test_an_unknown_field_in_the_header_mapping_is_named(tmp_path: Path):
 def test_counts_that_do_not_add_up_fail_loudly():
     with pytest.raises(AccountingError, match="5 rows in"):
         Counts(rows_in=5, inserted=2, updated=1, rejected=1, duplicates=0).check("file 'x.csv'")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_rejects_commands_list_and_replay_by_file_and_line(engine, marketing_db_env, inbox: Path, config_dir: Path,
+                                                               monkeypatch, capsys):
+    from funnelflow.cli import main
+
+    (inbox / "tradeshow.csv").write_text("Correo electrónico,Nombre\nana@example.es,Ana\n", encoding="utf-8")
+    run_inbox(engine, inbox, config_dir)
+    monkeypatch.setenv("FUNNELFLOW_CONFIG_DIR", str(config_dir))
+    assert main(["rejects", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "tradeshow.csv:2" in listed and "no email and no phone" in listed and "ana@" not in listed
+    (config_dir / "header_mapping.yaml").write_text('aliases:\n  email: ["Correo electrónico"]\n', encoding="utf-8")
+    assert main(["rejects", "replay", "--source", "tradeshow"]) == 0
+    assert '"inserted": 1' in capsys.readouterr().out
+    assert count(engine, "leads") == 1
