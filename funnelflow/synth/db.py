@@ -192,11 +192,13 @@ def load_database(
         blocks = iter_blocks(n_leads, first_id=first_id, account_ids=account_ids, seed=seed, until=until, weeks=weeks,
                              touchpoints_per_lead=touchpoints_per_lead, companies=companies, block_size=block_size,
                              taken=taken)
-        for i, block in enumerate(_prefetch(blocks) if pg else blocks):
+        # On PostgreSQL a thread makes and renders the next block while the server takes this one.
+        items = _prefetch(_rendered(blocks)) if pg else ((b, "", "") for b in blocks)
+        for i, (block, leads_text, consents_text) in enumerate(items):
             touches = block.touchpoints
             if pg:
-                _copy(conn, "leads", LEAD_COLUMNS, block.leads)
-                _copy(conn, "consents", CONSENT_COLUMNS, block.consents)
+                _copy(conn, "leads", LEAD_COLUMNS, leads_text)
+                _copy(conn, "consents", CONSENT_COLUMNS, consents_text)
                 if touches is not None and len(touches):
                     _copy_touches(conn, touches, ref_prefix)
             else:
@@ -296,21 +298,23 @@ def _pg_text(values: np.ndarray) -> list:
     return values.tolist()
 
 
-def _copy(conn: sa.Connection, table: str, columns: tuple[str, ...], cols: dict[str, np.ndarray], piece: int = 20_000) -> None:
-    """COPY one block in CSV form (unquoted empty = NULL), rendered and sent a few MB at a time."""
+def csv_text(columns: tuple[str, ...], cols: dict[str, np.ndarray]) -> str:
+    """Rows as COPY's CSV form: unquoted empty is NULL, timestamps carry their zone."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(zip(*[_pg_text(np.asarray(cols[c])) for c in columns], strict=True))
+    return buf.getvalue()
+
+
+def _copy(conn: sa.Connection, table: str, columns: tuple[str, ...], text: str) -> None:
     raw = conn.connection.driver_connection
-    sql = f"copy {table} ({', '.join(columns)}) from stdin with (format csv)"
-    arrays = [np.asarray(cols[c]) for c in columns]
-    total = len(arrays[0]) if arrays else 0
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        for start in range(0, total, piece):
-            data = [_pg_text(a[start : start + piece]) for a in arrays]
-            writer.writerows(zip(*data, strict=True))
-            copy.write(buf.getvalue())
-            buf.seek(0)
-            buf.truncate()
+    with raw.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
+        copy.write(text)
+
+
+def _rendered(blocks: Iterator[Block]) -> Iterator[tuple[Block, str, str]]:
+    """Blocks with their leads and consents already rendered as COPY text (done in the prefetch thread)."""
+    for block in blocks:
+        yield block, csv_text(LEAD_COLUMNS, block.leads), csv_text(CONSENT_COLUMNS, block.consents)
 
 
 _TOUCH_TEMP_DDL = (
