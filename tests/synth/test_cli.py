@@ -51,3 +51,12 @@ def test_db_and_demo_commands(marketing_db_env, funnelflow_home, capsys):
         assert conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar_one() == 40
         assert conn.execute(sa.select(sa.func.count()).select_from(lead_landing)).scalar_one() > 10
     engine.dispose()
+
+
+def test_files_are_byte_identical_for_a_seed(tmp_path):
+    args = ["synth", "files", "--rows", "300", "--header-style", "hubspot", "--encoding", "utf-8-sig",
+            "--until", "2026-11-23T12:00:00+00:00"]
+    for name, seed in (("a.csv", "4"), ("b.csv", "4"), ("c.csv", "5")):
+        assert main([*args, "--out", str(tmp_path / name), "--seed", seed]) == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert (tmp_path / "a.csv").read_bytes() != (tmp_path / "c.csv").read_bytes()
