@@ -26,7 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from funnelflow.db.engine import is_postgres
-from funnelflow.db.schema import accounts, consents, leads, touchpoints
+from funnelflow.db.schema import accounts, consents, leads, lifecycle_history, touchpoints
 from funnelflow.identity import email_key
 from funnelflow.synth.people import BLOCK_SIZE, STREAM_DB, iter_people, rng_for
 from funnelflow.synth.reference import load_companies
@@ -44,6 +44,9 @@ LEAD_COLUMNS = (
     "first_seen_at", "last_seen_at", "created_at", "updated_at",
 )
 CONSENT_COLUMNS = ("lead_id", "channel", "status", "legal_basis", "source", "wording_version", "recorded_at")
+HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "changed_at", "reason")
+HISTORY_REASON = "synthetic data: starting stage"
+LOADED_TABLES = ("leads", "consents", "touchpoints", "lifecycle_history")
 TOUCH_DB_COLUMNS = (*TOUCH_COLUMNS, "created_at")
 
 
@@ -63,6 +66,7 @@ class Block:
     leads: dict[str, np.ndarray]
     touchpoints: TouchCodes | None
     consents: dict[str, np.ndarray]
+    history: dict[str, np.ndarray]  # a lifecycle_history row for each lead past the first stage
 
 
 def _to_s(until: datetime) -> np.datetime64:
@@ -146,7 +150,13 @@ def iter_blocks(
             "lead_id": ids, "channel": np.full(size, "email", dtype=object), "status": status, "legal_basis": legal,
             "source": original_source, "wording_version": np.full(size, "2026-01", dtype=object), "recorded_at": first_seen,
         }
-        yield Block(lead_cols, touches, consent_cols)
+        moved = stage != "lead"
+        history_cols = {
+            "lead_id": ids[moved], "from_stage": np.where(stage[moved] == "subscriber", None, "lead").astype(object),
+            "to_stage": stage[moved], "changed_at": changed[moved],
+            "reason": np.full(int(moved.sum()), HISTORY_REASON, dtype=object),
+        }
+        yield Block(lead_cols, touches, consent_cols, history_cols)
 
 
 def load_database(
@@ -174,7 +184,7 @@ def load_database(
     with engine.begin() as conn:
         if pg:
             # Ids are assigned here; nobody else may write these tables until we are done.
-            conn.exec_driver_sql("lock table leads, consents, touchpoints in exclusive mode")
+            conn.exec_driver_sql(f"lock table {', '.join(LOADED_TABLES)} in exclusive mode")
             conn.exec_driver_sql("set local maintenance_work_mem = '256MB'")
         account_ids, n_accounts = ensure_accounts(conn, companies, until)
         first_id = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(leads.c.id), 0))).scalar_one()) + 1
@@ -185,7 +195,7 @@ def load_database(
             taken = {key for (key,) in rows}
         rebuild: list[tuple[str, str]] = []
         if pg and n_leads and _bulk_worthwhile(conn, n_leads):
-            rebuild = _drop_secondary(conn, ("leads", "consents", "touchpoints"))
+            rebuild = _drop_secondary(conn, LOADED_TABLES)
         ref_prefix = f"synth-{seed}"
         if pg and touchpoints_per_lead > 0:
             conn.exec_driver_sql(_TOUCH_TEMP_DDL)
@@ -193,17 +203,21 @@ def load_database(
                              touchpoints_per_lead=touchpoints_per_lead, companies=companies, block_size=block_size,
                              taken=taken)
         # On PostgreSQL a thread makes and renders the next block while the server takes this one.
-        items = _prefetch(_rendered(blocks)) if pg else ((b, "", "") for b in blocks)
-        for i, (block, leads_text, consents_text) in enumerate(items):
+        items = _prefetch(_rendered(blocks)) if pg else ((b, "", "", "") for b in blocks)
+        for i, (block, leads_text, consents_text, history_text) in enumerate(items):
             touches = block.touchpoints
             if pg:
                 _copy(conn, "leads", LEAD_COLUMNS, leads_text)
                 _copy(conn, "consents", CONSENT_COLUMNS, consents_text)
+                if history_text:
+                    _copy(conn, "lifecycle_history", HISTORY_COLUMNS, history_text)
                 if touches is not None and len(touches):
                     _copy_touches(conn, touches, ref_prefix)
             else:
                 _insert(conn, leads, LEAD_COLUMNS, block.leads)
                 _insert(conn, consents, CONSENT_COLUMNS, block.consents)
+                if len(block.history["lead_id"]):
+                    _insert(conn, lifecycle_history, HISTORY_COLUMNS, block.history)
                 if touches is not None and len(touches):
                     frame = decode(touches, ref_prefix)
                     frame["created_at"] = frame["occurred_at"]
@@ -218,7 +232,7 @@ def load_database(
             log.info("synth db: %d indexes and constraints rebuilt in %.1fs", len(rebuild), time.perf_counter() - started)
         if pg and n_leads:
             conn.exec_driver_sql("select setval(pg_get_serial_sequence('leads', 'id'), (select max(id) from leads))")
-            for table in ("leads", "consents", "touchpoints"):
+            for table in LOADED_TABLES:
                 conn.exec_driver_sql(f"analyze {table}")
     return LoadResult(n_accounts, n_leads, n_touch, n_consent, first_id if n_leads else None)
 
@@ -311,10 +325,11 @@ def _copy(conn: sa.Connection, table: str, columns: tuple[str, ...], text: str) 
         copy.write(text)
 
 
-def _rendered(blocks: Iterator[Block]) -> Iterator[tuple[Block, str, str]]:
-    """Blocks with their leads and consents already rendered as COPY text (done in the prefetch thread)."""
+def _rendered(blocks: Iterator[Block]) -> Iterator[tuple[Block, str, str, str]]:
+    """Blocks with their rows already rendered as COPY text (done in the prefetch thread)."""
     for block in blocks:
-        yield block, csv_text(LEAD_COLUMNS, block.leads), csv_text(CONSENT_COLUMNS, block.consents)
+        yield (block, csv_text(LEAD_COLUMNS, block.leads), csv_text(CONSENT_COLUMNS, block.consents),
+               csv_text(HISTORY_COLUMNS, block.history))
 
 
 _TOUCH_TEMP_DDL = (

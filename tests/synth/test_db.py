@@ -15,6 +15,7 @@ from funnelflow.db.schema import (
     accounts,
     consents,
     leads,
+    lifecycle_history,
     touchpoints,
 )
 from funnelflow.identity import email_key
@@ -27,7 +28,8 @@ UNTIL = datetime(2026, 11, 23, 12, tzinfo=UTC)
 def _structure(engine: sa.Engine) -> dict:
     insp = sa.inspect(engine)
     return {t: (sorted(i["name"] for i in insp.get_indexes(t)), sorted(str(u["name"]) for u in insp.get_unique_constraints(t)),
-                sorted(str(f["name"]) for f in insp.get_foreign_keys(t))) for t in ("leads", "touchpoints", "consents")}
+                sorted(str(f["name"]) for f in insp.get_foreign_keys(t)))
+            for t in ("leads", "touchpoints", "consents", "lifecycle_history")}
 
 
 def test_load_is_consistent(engine):
@@ -40,6 +42,7 @@ def test_load_is_consistent(engine):
         touch_rows = conn.execute(sa.select(touchpoints).order_by(touchpoints.c.lead_id, touchpoints.c.occurred_at)).mappings().all()
         consent_rows = conn.execute(sa.select(consents)).mappings().all()
         account_rows = {r.id: r for r in conn.execute(sa.select(accounts))}
+        history = {r.lead_id: r for r in conn.execute(sa.select(lifecycle_history))}
     assert result.leads == len(lead_rows) == 300
     assert result.touchpoints == len(touch_rows) and 300 * 3 < len(touch_rows) < 300 * 5
     assert result.consents == len(consent_rows) == 300
@@ -56,6 +59,11 @@ def test_load_is_consistent(engine):
         assert r["first_seen_at"] <= r["last_seen_at"] < UNTIL
         if r["account_id"] is not None:
             assert account_rows[r["account_id"]].domain == r["email_domain"]
+    # Every lead past 'lead' has the history row that put it there, at the time it says.
+    moved = {r["id"]: r for r in lead_rows if r["lifecycle_stage"] != "lead"}
+    assert set(history) == set(moved)
+    for lead_id, h in history.items():
+        assert h.to_stage == moved[lead_id]["lifecycle_stage"] and h.changed_at == moved[lead_id]["lifecycle_changed_at"]
     stages = [r["lifecycle_stage"] for r in lead_rows]
     assert stages.count("lead") > 150 and {"mql", "sql", "customer"} & set(stages)
 
