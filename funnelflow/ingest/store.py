@@ -48,9 +48,11 @@ from leads l
 where ingest_stage_leads.lead_id is null and ingest_stage_leads.email_key is not null
   and l.email_key = ingest_stage_leads.email_key
 """
+# "l.id + 0": a bare min(id) lets PostgreSQL walk the primary key filtering on phone (the whole
+# table when nobody has the number); the expression makes it use the phone index instead.
 RESOLVE_BY_PHONE = """
 update ingest_stage_leads
-set lead_id = (select min(l.id) from leads l where l.phone_e164 = ingest_stage_leads.phone_e164)
+set lead_id = (select min(l.id + 0) from leads l where l.phone_e164 = ingest_stage_leads.phone_e164)
 where lead_id is null and email_key is null and phone_e164 is not null
 """
 RESOLVE_BY_EXTERNAL_ID = """
