@@ -132,27 +132,34 @@ def web_form_rows(arrivals: pd.DataFrame, seed: int) -> list[dict]:
     return rows
 
 
+def demo_frames(*, seed: int, until: datetime, people: int = 2000) -> tuple[list[pd.DataFrame], pd.DataFrame]:
+    """The arrivals of each demo file (in ``DEMO_FILES`` order) and of the web form; no files, no database."""
+    everyone = generate_people(people, seed)
+    slices = _slices(rng_for(seed, STREAM_FORMS, 1), people)
+    files = []
+    for i, _spec in enumerate(DEMO_FILES):
+        subset = everyone.iloc[slices[i]].reset_index(drop=True)
+        files.append(make_arrivals(len(subset) + int(len(subset) * 0.04), seed + 1000 * (i + 1), repeat_rate=0.04,
+                                   broken_rate=0.02, rates=MessRates(), until=until, weeks=2, people=subset))
+    form_people = everyone.iloc[slices[-1]].reset_index(drop=True)
+    forms = make_arrivals(len(form_people) + int(len(form_people) * 0.03), seed + 7000, repeat_rate=0.03,
+                          broken_rate=0.01, rates=MessRates(newline=0.0, formula=0.002), until=until, weeks=1,
+                          people=form_people)
+    return files, forms
+
+
 def write_demo(engine: sa.Engine, *, seed: int, until: datetime, people: int = 2000, inbox: Path | None = None) -> DemoResult:
     """Write the demo files into the inbox and the web-form posts into lead_landing."""
     inbox = inbox or settings.funnelflow_home() / "inbox" / "leads"
     inbox.mkdir(parents=True, exist_ok=True)
-    everyone = generate_people(people, seed)
-    slices = _slices(rng_for(seed, STREAM_FORMS, 1), people)
-    rates = MessRates()
+    files, forms = demo_frames(seed=seed, until=until, people=people)
     result = DemoResult(inbox=inbox)
-    for i, spec in enumerate(DEMO_FILES):
-        subset = everyone.iloc[slices[i]].reset_index(drop=True)
-        frame = make_arrivals(len(subset) + int(len(subset) * 0.04), seed + 1000 * (i + 1), repeat_rate=0.04,
-                              broken_rate=0.02, rates=rates, until=until, weeks=2, people=subset)
+    for spec, frame in zip(DEMO_FILES, files, strict=True):
         target = inbox / spec.name
         _atomic_write(target, lambda tmp, frame=frame, spec=spec: write_export(
             frame, tmp, fmt=spec.fmt, encoding=spec.encoding, delimiter=spec.delimiter,
             header_style=spec.header_style, timestamp=until))
         result.files.append((target, len(frame)))
-    form_people = everyone.iloc[slices[-1]].reset_index(drop=True)
-    forms = make_arrivals(len(form_people) + int(len(form_people) * 0.03), seed + 7000, repeat_rate=0.03,
-                          broken_rate=0.01, rates=MessRates(newline=0.0, formula=0.002), until=until, weeks=1,
-                          people=form_people)
     rows = web_form_rows(forms, seed)
     result.landing_rows = rows
     with engine.begin() as conn:

@@ -75,3 +75,15 @@ def test_demo_files_decode_with_their_encodings(engine, tmp_path):
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         assert records[0] == header
         assert len(records) == rows + 1
+
+
+def test_demo_conf_names_the_first_hubspot_contact():
+    # make demo's forget_person run names "the first contact of the HubSpot export (seed 42)" by hash;
+    # a change to the generator that moves that person must update DEMO_CONF too.
+    from funnelflow.identity import email_hash
+    from funnelflow.synth.demo import demo_frames
+    from funnelflow_airflow.demo import DEMO_CONF, DEMO_LOGICAL_DATE, DEMO_SEED
+
+    files, _forms = demo_frames(seed=int(DEMO_SEED), until=datetime.fromisoformat(DEMO_LOGICAL_DATE))
+    assert DEMO_FILES[0].header_style == "hubspot"
+    assert json.loads(DEMO_CONF["forget_person"])["person"] == email_hash(files[0]["email"].iloc[0])
