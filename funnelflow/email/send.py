@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -207,6 +207,7 @@ class _Sender:
         self._batched: bool | None = None if opts.batched else False
         self._abort: Exception | None = None
         self._value_keys: tuple[str, ...] | None = None
+        self._lock = threading.RLock()
 
     # -- rendering -------------------------------------------------------------------------------
     def _values(self, r: Recipient, send_id: int) -> dict[str, str]:
@@ -339,13 +340,15 @@ class _Sender:
             # Checked before anything is claimed: a claim must never be left behind by a programming error.
             keys = tuple(sorted(r.values))
             if self._value_keys is None:
-                self._value_keys = keys
-            elif keys != self._value_keys:
+                with self._lock:
+                    self._value_keys = self._value_keys or keys
+            if keys != self._value_keys:
                 raise ValueError(f"mailing {m.message_key}: every recipient needs the same per-person values "
                                  f"{self._value_keys}, got {keys}")
             h = email_hash(r.email)
             if h is None:
-                self.report.skipped["no_address"] += 1
+                with self._lock:
+                    self.report.skipped["no_address"] += 1
                 continue
             key = (r.message_key or m.message_key, h)
             if key in seen:
@@ -365,25 +368,49 @@ class _Sender:
         for (r, h), reason in zip(pairs, reasons, strict=True):
             row_id = new.get((r.message_key or m.message_key, h))
             if reason is not None:
-                self.report.skipped[reason] += 1  # recorded (or already recorded) as skipped
+                with self._lock:
+                    self.report.skipped[reason] += 1  # recorded (or already recorded) as skipped
             elif row_id is None:
-                self.report.already_handled += 1
+                with self._lock:
+                    self.report.already_handled += 1
             else:
                 claimed.append((row_id, r))
         return claimed
 
+    def _claim_and_build(self, chunk: list[Recipient]) -> list[_Request]:
+        """Claimer thread: policy, claim (committed), then the request bodies for what was claimed."""
+        claimed = self._claim(chunk)
+        if not claimed:
+            return []
+        self._checkpoint("claimed")
+        with self._lock:  # the first chunk decides batching; the others reuse its rendering
+            return self._requests_for(claimed)
+
     def run(self, recipients: Iterable[Recipient]) -> SendReport:
         in_flight: dict[Future, _Request] = {}
         window = max(1, self.opts.concurrency) * 2
-        with ThreadPoolExecutor(max_workers=max(1, self.opts.concurrency), thread_name_prefix="send") as pool:
-            for chunk in _chunks(recipients, min(self.opts.chunk_size, MAX_PERSONALIZATIONS)):
-                if self._abort:
-                    break
-                claimed = self._claim(chunk)
-                if not claimed:
-                    continue
-                self._checkpoint("claimed")
-                for req in self._requests_for(claimed):
+        # Claiming waits on the database; on PostgreSQL two chunks are claimed at once so the wait overlaps.
+        # SQLite has one writer: two claim transactions would only trade "database is locked".
+        claimers = 2 if self.engine.dialect.name == "postgresql" else 1
+        chunks = iter(_chunks(recipients, min(self.opts.chunk_size, MAX_PERSONALIZATIONS)))
+        claiming: deque[Future] = deque()
+        with (
+            ThreadPoolExecutor(max_workers=max(1, self.opts.concurrency), thread_name_prefix="send") as pool,
+            ThreadPoolExecutor(max_workers=claimers, thread_name_prefix="claim") as claim_pool,
+        ):
+
+            def pump() -> None:
+                while len(claiming) < claimers and not self._abort:
+                    chunk = next(chunks, None)  # the recipients iterator is read from this thread only
+                    if chunk is None:
+                        return
+                    claiming.append(claim_pool.submit(self._claim_and_build, chunk))
+
+            pump()
+            while claiming:
+                requests = claiming.popleft().result()
+                pump()
+                for req in requests:
                     while len(in_flight) >= window:
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                         for fut in done:
