@@ -270,29 +270,47 @@ def _drop_secondary(conn: sa.Connection, tables: tuple[str, ...]) -> list[tuple[
     return statements
 
 
-def _prefetch(blocks: Iterator[Block], depth: int = 1) -> Iterator[Block]:
-    """Make the next block in a thread while the database takes this one (bounded: ``depth`` ahead)."""
+def _prefetch(blocks: Iterator, depth: int = 1) -> Iterator:
+    """Make the next block in a thread while the database takes this one (bounded: ``depth`` ahead).
+
+    If the consumer stops early (a COPY failed), the producer is told to stop too,
+    so no thread is left holding a block.
+    """
     q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
     done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for block in blocks:
-                q.put(block)
-            q.put(done)
+                if not put(block):
+                    return
+            put(done)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+            put(exc)
 
     worker = threading.Thread(target=produce, name="synth-blocks", daemon=True)
     worker.start()
-    while True:
-        item = q.get()
-        if item is done:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    worker.join()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 # --- writers ------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from funnelflow.db.schema import (
@@ -19,7 +21,8 @@ from funnelflow.db.schema import (
     touchpoints,
 )
 from funnelflow.identity import email_key
-from funnelflow.synth.db import iter_blocks, load_database
+from funnelflow.synth import db as synth_db
+from funnelflow.synth.db import _prefetch, iter_blocks, load_database
 from funnelflow.synth.reference import load_companies
 
 UNTIL = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -132,3 +135,37 @@ def test_no_touchpoints(engine):
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(touchpoints)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(leads).where(leads.c.original_source.is_not(None))).scalar_one() == 50
+
+
+def test_prefetch_stops_its_thread_when_the_consumer_fails():
+    def endless():
+        n = 0
+        while True:
+            n += 1
+            yield n
+
+    before = threading.active_count()
+    items = _prefetch(endless())
+    assert next(items) == 1
+    items.close()  # what a failed COPY does to the loop
+    assert threading.active_count() == before
+
+
+def test_a_failed_load_leaves_nothing_behind(engine, monkeypatch):
+    structure = _structure(engine)
+    calls = {"n": 0}
+    real_touch_codes = synth_db.touch_codes
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real_touch_codes(*args, **kwargs)
+
+    monkeypatch.setattr(synth_db, "touch_codes", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        load_database(engine, 40, seed=1, until=UNTIL, touchpoints_per_lead=2, block_size=20)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar_one() == 0
+    assert _structure(engine) == structure  # dropped indexes came back with the rollback
