@@ -95,20 +95,20 @@ def _dry_run(args: argparse.Namespace) -> int:
 def dry_run(engine: sa.Engine, rules, *, as_of: datetime) -> dict:
     """Score every lead with ``rules`` inside a transaction that is rolled back; report what would change."""
     from funnelflow.db.schema import LIFECYCLE_STAGES, leads
-    from funnelflow.qualify.score import compute, q_new, transitions
+    from funnelflow.qualify.score import compute, transitions
 
     with engine.connect() as conn:
         trans = conn.begin()
         try:
-            considered, _ = compute(conn, rules, as_of=as_of, scope="all")
+            considered, _, new = compute(conn, rules, as_of=as_of, scope="all")
             grade_changes = conn.execute(
-                sa.select(sa.func.count()).select_from(q_new.join(leads, leads.c.id == q_new.c.lead_id))
-                .where(leads.c.fit_grade.is_distinct_from(q_new.c.fit_grade))).scalar_one()
-            moves = transitions(conn)
-            before = dict(conn.execute(sa.select(q_new.c.old_stage, sa.func.count()).group_by(q_new.c.old_stage)).all())
-            after = dict(conn.execute(sa.select(q_new.c.new_stage, sa.func.count()).group_by(q_new.c.new_stage)).all())
+                sa.select(sa.func.count()).select_from(new.join(leads, leads.c.id == new.c.lead_id))
+                .where(leads.c.fit_grade.is_distinct_from(new.c.fit_grade))).scalar_one()
+            moves = transitions(conn, new)
+            before = dict(conn.execute(sa.select(new.c.old_stage, sa.func.count()).group_by(new.c.old_stage)).all())
+            after = dict(conn.execute(sa.select(new.c.new_stage, sa.func.count()).group_by(new.c.new_stage)).all())
         finally:
-            trans.rollback()
+            trans.rollback()  # the scratch tables go with it
     return {
         "leads": considered,
         "grade_changes": grade_changes,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,33 @@ q_new = sa.Table(
     sa.Column("below_threshold_since", UTCDateTime()),
     prefixes=["TEMPORARY"],
 )
+
+
+def _scratch_name(conn: sa.Connection, base: str) -> str:
+    # Unique per pass on PostgreSQL (the tables are ordinary, if unlogged); SQLite temp tables are per connection.
+    return f"{base}_{uuid.uuid4().hex[:12]}" if conn.dialect.name == "postgresql" else base
+
+
+def _create_as(conn: sa.Connection, select: sa.Select, name: str) -> None:
+    """CREATE TABLE ... AS with the select's values as bound parameters.
+
+    PostgreSQL runs CREATE TABLE AS in parallel (an INSERT ... SELECT never is), and
+    parallel workers can read an UNLOGGED table but not a TEMP one. SQLAlchemy's own
+    CreateTableAs inlines the values, so the statement is compiled here instead.
+    """
+    compiled = select.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    processors = compiled._bind_processors
+    values = {k: processors[k](v) if k in processors else v for k, v in compiled.construct_params().items()}
+    args = tuple(values[k] for k in compiled.positiontup) if compiled.positional else values
+    kind = "unlogged table" if conn.dialect.name == "postgresql" else "temp table"
+    conn.exec_driver_sql(f"create {kind} {name} as {compiled.string}", args)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"analyze {name}")
+
+
+def new_table(name: str) -> sa.TableClause:
+    """The scratch table of new values (same columns as ``q_new``) under its per-pass name."""
+    return sa.table(name, *[sa.column(c.name, c.type) for c in q_new.c])
 
 
 @dataclass
@@ -128,10 +156,11 @@ def condition_sql(cond: Condition, lead: sa.Table, account: sa.Table) -> ColumnE
     col = _field(cond.field, lead, account)
     if cond.equals is not None:
         return col.is_(sa.true()) if cond.equals else col.is_(sa.false())
-    return sa.func.lower(col).in_([v.lower() for v in cond.in_ or []])
+    # Exact match: lower() per row and rule costs seconds over a million leads; values are written as stored.
+    return col.in_(list(cond.in_ or []))
 
 
-def _engagement_subquery(rules: Rules, dialect: str, as_of: ColumnElement, batch: sa.Table | None) -> sa.Subquery:
+def engagement_select(rules: Rules, dialect: str, as_of: ColumnElement, batch: sa.Table | None) -> sa.Select:
     """Per lead: decayed points per touch type and per high-intent page, and when each page was last seen."""
     eng = rules.scoring.engagement
     t = touchpoints
@@ -147,7 +176,17 @@ def _engagement_subquery(rules: Rules, dialect: str, as_of: ColumnElement, batch
     stmt = sa.select(*cols).where(t.c.scored.is_(sa.true()), t.c.occurred_at <= as_of)
     if batch is not None:
         stmt = stmt.where(t.c.lead_id.in_(sa.select(batch.c.lead_id)))
-    return stmt.group_by(t.c.lead_id).subquery("e")
+    return stmt.group_by(t.c.lead_id)
+
+
+def _engagement_table(rules: Rules, name: str = "q_eng") -> sa.TableClause:
+    """The scratch table that ``CREATE TABLE ... AS`` fills from the engagement aggregate."""
+    eng = rules.scoring.engagement
+    cols = [sa.column("lead_id", sa.BigInteger)]
+    cols += [sa.column(f"t_{k}", sa.Float) for k in eng.points]
+    for page in eng.high_intent_pages:
+        cols += [sa.column(f"p_{page.name}", sa.Float), sa.column(f"l_{page.name}", UTCDateTime())]
+    return sa.table(name, *cols)
 
 
 def _fenced(stmt: sa.Select, name: str) -> sa.Subquery:
@@ -155,14 +194,18 @@ def _fenced(stmt: sa.Select, name: str) -> sa.Subquery:
     return stmt.offset(0).subquery(name)
 
 
-def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None) -> sa.Select:
+def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None,
+                      materialized: str | None = None) -> sa.Select:
     """The SELECT of (lead, old stage, new stage, reason, scores, breakdown, clocks) for the leads in scope.
 
     Built in layers (rule hits -> scores -> stage -> clocks), each computed once
     per lead, so a long rules file costs a few more columns, not a larger expression tree.
+    ``materialized``: read the engagement aggregate from this table (see ``compute``)
+    instead of computing it inline.
     """
     as_of_p = sa.bindparam("as_of", as_of, type_=UTCDateTime())
-    e = _engagement_subquery(rules, dialect, as_of_p, batch)
+    e = (_engagement_table(rules, materialized) if materialized
+         else engagement_select(rules, dialect, as_of_p, batch).subquery("e"))
     lead, account = leads, accounts
     eng = rules.scoring.engagement
     fit_rules = rules.scoring.fit.rules
@@ -245,9 +288,8 @@ def render_sql(rules: Rules, dialect_name: str = "postgresql") -> str:
 
 
 def _prepare(conn: sa.Connection) -> None:
-    for table in (q_batch, q_new):
-        table.drop(conn, checkfirst=True)
-        table.create(conn)
+    q_batch.drop(conn, checkfirst=True)
+    q_batch.create(conn)
     if conn.dialect.name == "postgresql":
         # The aggregate over every touchpoint keeps its hash table in memory instead of spilling.
         conn.exec_driver_sql("set local work_mem = '256MB'")
@@ -274,8 +316,12 @@ def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> int 
 
 
 def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope = "changed",
-            lead_ids: list[int] | None = None) -> tuple[int, int | None]:
-    """Fill q_new with the new values of the leads in scope; returns (leads considered, new touch watermark)."""
+            lead_ids: list[int] | None = None) -> tuple[int, int | None, sa.TableClause]:
+    """Fill a scratch table with the new values of the leads in scope.
+
+    Returns (leads considered, new touch watermark, the table); the caller drops
+    the table (``drop_scratch``) in the same transaction.
+    """
     _prepare(conn)
     batch = None
     if scope == "changed":
@@ -284,19 +330,30 @@ def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope 
     else:
         # Every lead is scored with every touchpoint so far: the watermark moves up too.
         mark = conn.execute(sa.select(sa.func.coalesce(sa.func.max(touchpoints.c.id), 0))).scalar_one()
-    select = new_values_select(rules, conn.dialect.name, as_of, batch)
-    conn.execute(q_new.insert().from_select([c.name for c in q_new.c], select))
-    considered = conn.execute(sa.select(sa.func.count()).select_from(q_new)).scalar_one()
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("analyze q_new")
-    return considered, mark
+    # Both steps are CREATE TABLE AS: PostgreSQL runs those in parallel (an INSERT ... SELECT never
+    # is); the aggregate over the touchpoints first, then the per-lead layers over its result.
+    as_of_p = sa.bindparam("as_of", as_of, type_=UTCDateTime())
+    eng_name, new_name = _scratch_name(conn, "q_eng"), _scratch_name(conn, "q_new")
+    _create_as(conn, engagement_select(rules, conn.dialect.name, as_of_p, batch), eng_name)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"create unique index {eng_name}_lead_id on {eng_name} (lead_id)")
+    _create_as(conn, new_values_select(rules, conn.dialect.name, as_of, batch, materialized=eng_name), new_name)
+    conn.exec_driver_sql(f"drop table {eng_name}")
+    table = new_table(new_name)
+    considered = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    return considered, mark, table
 
 
-def transitions(conn: sa.Connection) -> Counter:
+def drop_scratch(conn: sa.Connection, table: sa.TableClause) -> None:
+    conn.exec_driver_sql(f"drop table {table.name}")
+    q_batch.drop(conn, checkfirst=True)
+
+
+def transitions(conn: sa.Connection, new: sa.TableClause) -> Counter:
     rows = conn.execute(
-        sa.select(q_new.c.old_stage, q_new.c.new_stage, sa.func.count())
-        .where(q_new.c.old_stage != q_new.c.new_stage)
-        .group_by(q_new.c.old_stage, q_new.c.new_stage)
+        sa.select(new.c.old_stage, new.c.new_stage, sa.func.count())
+        .where(new.c.old_stage != new.c.new_stage)
+        .group_by(new.c.old_stage, new.c.new_stage)
     ).all()
     return Counter({(a, b): n for a, b, n in rows})
 
@@ -314,29 +371,28 @@ def score_and_stage(engine: sa.Engine, rules: Rules, *, as_of: datetime, scope: 
         raise ValueError("as_of must be timezone-aware")
     result = ScoreResult(rules.version, as_of, scope)
     with engine.begin() as conn:
-        result.considered, mark = compute(conn, rules, as_of=as_of, scope=scope, lead_ids=lead_ids)
-        result.transitions = transitions(conn)
+        result.considered, mark, new = compute(conn, rules, as_of=as_of, scope=scope, lead_ids=lead_ids)
+        result.transitions = transitions(conn, new)
         if result.transitions:
             conn.execute(lifecycle_history.insert().from_select(
                 ["lead_id", "from_stage", "to_stage", "changed_at", "reason", "run_id"],
-                sa.select(q_new.c.lead_id, q_new.c.old_stage, q_new.c.new_stage,
-                          sa.bindparam("at", as_of, type_=UTCDateTime()), q_new.c.reason,
+                sa.select(new.c.lead_id, new.c.old_stage, new.c.new_stage,
+                          sa.bindparam("at", as_of, type_=UTCDateTime()), new.c.reason,
                           sa.bindparam("run_id", run_id, type_=sa.String()))
-                .where(q_new.c.old_stage != q_new.c.new_stage)
-                .order_by(q_new.c.lead_id),
+                .where(new.c.old_stage != new.c.new_stage)
+                .order_by(new.c.lead_id),
             ))
-        result.updated = _write_leads(conn, as_of, seen_before)
+        result.updated = _write_leads(conn, new, as_of, seen_before)
         if mark is not None and mark != get_state(conn, TOUCH_WATERMARK_KEY):
             put_state(conn, TOUCH_WATERMARK_KEY, mark)
-        for table in (q_new, q_batch):
-            table.drop(conn)
+        drop_scratch(conn, new)
     log.info("scored %d lead(s), wrote %d, transitions %s (rules %s, as of %s)", result.considered,
              result.updated, dict(result.transitions), rules.version, as_of.isoformat())
     return result
 
 
-def _write_leads(conn: sa.Connection, as_of: datetime, seen_before: datetime | None) -> int:
-    n = q_new.c
+def _write_leads(conn: sa.Connection, new: sa.TableClause, as_of: datetime, seen_before: datetime | None) -> int:
+    n = new.c
     qualified = leads.c.updated_at
     if seen_before is not None:
         cutoff = sa.bindparam("seen_before", seen_before, type_=UTCDateTime())
