@@ -9,6 +9,7 @@ message per personalization, applying substitutions the way SendGrid does.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import os
 import re
@@ -130,13 +131,18 @@ class SendGridTransport:
         return Accepted(message_id=response.headers.get("X-Message-Id"))
 
 
+# RFC 5322 allows 998-character lines. The default policy folds at 78 and, with nothing to fold
+# on, RFC 2047-encodes a long List-Unsubscribe URL, which mail clients then cannot use.
+_MIME_POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def expand(body: dict[str, Any]) -> list[tuple[str | None, EmailMessage]]:
     """One MIME message per personalization of a v3 body, with substitutions applied: ``(send_id, message)``."""
     sender = body["from"]
     out = []
     for p in body["personalizations"]:
         subs = p.get("substitutions") or {}
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_MIME_POLICY)
         msg["From"] = formataddr((sender.get("name") or "", sender["email"]))
         msg["To"] = ", ".join(t["email"] for t in p["to"])
         msg["Subject"] = apply_substitutions(p.get("subject") or body.get("subject") or "", subs)

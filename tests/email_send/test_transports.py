@@ -104,3 +104,16 @@ def test_smtp_refusal_maps_to_rejected(monkeypatch):
     with pytest.raises(Rejected) as exc:
         SmtpTransport("localhost", 1025).deliver(_body(1))
     assert "p0@example.com" not in str(exc.value)
+
+
+def test_long_list_unsubscribe_header_stays_plain_ascii_in_the_file(tmp_path):
+    # Folding at 78 characters used to RFC 2047-encode a long one-click URL, which clients cannot use.
+    body = _body(1)
+    url = "<https://example.com/funnelflow/unsubscribe/0.1234567.abcdefghijklmnopqrstuvwxyz0123456789_ABCDEFGHIJKLMNOPQRSTUVWXYZ>"
+    body["headers"] = {**(body.get("headers") or {}), "List-Unsubscribe": url}
+    for p in body["personalizations"]:
+        (p.get("headers") or {}).pop("List-Unsubscribe", None)
+    OutboxTransport(tmp_path).deliver(body)
+    headers = (tmp_path / "1.eml").read_bytes().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("ascii")
+    assert f"List-Unsubscribe: {url}\n" in headers
+    assert "=?utf-8?" not in headers.lower()
