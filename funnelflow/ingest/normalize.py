@@ -31,7 +31,8 @@ REASON_BAD_EMAIL = "malformed email"
 REASON_BAD_PHONE = "no email and the phone is not a valid number"
 
 # Local part: anything but spaces, quotes, brackets and separators; domain checked per domain below.
-_EMAIL_SHAPE = r"^[^@\s\"'<>(),;:\[\]\\]+@[^@\s\"'<>(),;:\[\]\\]+$"
+# An apostrophe is fine before the @ (o'brien@...), never after it.
+_EMAIL_SHAPE = r"^[^@\s\"<>(),;:\[\]\\]+@[^@\s\"'<>(),;:\[\]\\]+$"
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 _TRUE = {"1", "true", "yes", "y", "x", "ja", "oui", "si", "sí", "opted in", "opt-in", "opt in", "granted", "checked", "wahr", "vrai"}
@@ -120,8 +121,9 @@ def email_facts(raw: str) -> tuple[str, str | None, str | None]:
         email = email[7:]
     if not email or not _EMAIL_RE.match(email):
         return email, None, None
-    domain = email.rsplit("@", 1)[1]
-    if not valid_domain(domain):
+    local, domain = email.rsplit("@", 1)
+    # RFC 5321 dot-atom: no leading, trailing or doubled dot in the local part.
+    if local.startswith(".") or local.endswith(".") or ".." in local or not valid_domain(domain):
         return email, None, None
     return email, email_key(email), domain
 
