@@ -13,10 +13,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from funnelflow import settings
+from funnelflow.yaml_config import ConfigFileError, parse_yaml_model
 
 SOURCES_FILE = "sources.yaml"
 HEADER_MAPPING_FILE = "header_mapping.yaml"
@@ -25,7 +25,7 @@ M = TypeVar("M", bound=BaseModel)
 WEB_FORM_SOURCE = "web_form"  # lead_landing.source of web-form posts
 
 
-class ConfigError(ValueError):
+class ConfigError(ConfigFileError):
     """A marketing-ops config file is wrong; the message names file, line and fix."""
 
 
@@ -106,59 +106,13 @@ class HeaderMappingConfig(_Strict):
         return {alias: field for field, aliases in self.aliases.items() for alias in aliases}
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """Follow a pydantic error location through the YAML node tree to a 1-based line."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if match is None:
-                break
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def load_yaml_model(path: Path, model: type[M]) -> M:
     """Parse and validate one YAML config file; every problem names file, line and fix."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; create it (see docs/ingestion.md for an example)") from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "somewhere"
-        raise ConfigError(f"{path}, {where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the indentation or quoting") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = _line_of(node, loc)
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{path}, line {line}: {field}: {err['msg']}; {_fix_hint(err)}")
-        raise ConfigError("\n".join(problems)) from None
-
-
-def _fix_hint(err: dict[str, Any]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return "remove this key or check its spelling"
-    if kind == "missing":
-        return "add this key"
-    if kind == "literal_error":
-        return "use one of the allowed values"
-    if kind == "string_pattern_mismatch":
-        return "use lower-case letters, digits, '-', '_' or '.'"
-    return "correct the value"
+    return parse_yaml_model(text, str(path), model, ConfigError, example="docs/ingestion.md")[0]
 
 
 def load_sources(config_dir: Path | None = None) -> SourcesConfig:

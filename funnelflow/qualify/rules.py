@@ -14,15 +14,16 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import sqlalchemy as sa
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from funnelflow import settings
 from funnelflow.db.schema import LIFECYCLE_STAGES, TOUCH_TYPES
 from funnelflow.qualify.normalize import DEPARTMENTS, SENIORITIES
+from funnelflow.yaml_config import ConfigFileError, line_of, parse_yaml_model
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ KNOWN_VALUES = {"seniority": SENIORITIES, "department": DEPARTMENTS, "email_stat
 SCORED_STAGES = ("subscriber", "lead", "mql", "recycled")
 
 
-class RulesError(ValueError):
+class RulesError(ConfigFileError):
     """A rules file is wrong; the message names file, line and fix."""
 
 
@@ -188,63 +189,8 @@ class Rules:
 # --- loading, with file/line/fix errors ---------------------------------------------------
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """Follow a pydantic error location through the YAML node tree (which records marks) to a 1-based line."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if match is None:
-                break
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
-def _fix_hint(err: dict[str, Any]) -> str:
-    kind = err["type"]
-    hints = {
-        "extra_forbidden": "remove this key or check its spelling",
-        "missing": "add this key",
-        "literal_error": "use one of the allowed values",
-        "string_pattern_mismatch": "use lower-case letters, digits and '_', starting with a letter",
-        "greater_than": "use a larger number",
-        "greater_than_equal": "use a larger number",
-        "less_than_equal": "use a smaller number",
-        "too_short": "add at least one entry",
-        "int_parsing": "write a whole number",
-        "float_parsing": "write a number",
-        "bool_parsing": "write true or false",
-    }
-    return hints.get(kind, "correct the value as the message says")
-
-
 def _parse(text: str, where: str, model: type[BaseModel]) -> tuple[BaseModel, yaml.Node | None]:
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}" if mark else "somewhere"
-        raise RulesError(
-            f"{where}, {line}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the indentation or quoting there"
-        ) from None
-    if not isinstance(data, dict):
-        raise RulesError(f"{where}, line 1: expected a mapping of keys; start from the example in docs/qualification.md")
-    try:
-        return model.model_validate(data), node
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{where}, line {_line_of(node, loc)}: {field}: {msg}; fix: {_fix_hint(err)}")
-        raise RulesError("\n".join(problems)) from None
+    return parse_yaml_model(text, where, model, RulesError, example="docs/qualification.md")
 
 
 def rules_from_text(scoring_text: str, sales_text: str, *, scoring_name: str = SCORING_FILE,
@@ -255,7 +201,7 @@ def rules_from_text(scoring_text: str, sales_text: str, *, scoring_name: str = S
     for i, rule in enumerate(sales.sql_rules):
         unknown = [a for a in rule.recent_actions if a not in pages]
         if unknown:
-            line = _line_of(sales_node, ("sql_rules", i, "recent_actions"))
+            line = line_of(sales_node, ("sql_rules", i, "recent_actions"))
             raise RulesError(
                 f"{sales_name}, line {line}: sql_rules.{i}.recent_actions: {unknown} is not a high-intent page of "
                 f"{scoring_name}; fix: use some of {sorted(pages)} or add the page under engagement.high_intent_pages"
