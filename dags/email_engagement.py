@@ -28,13 +28,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from funnelflow_airflow.assets import LEADS_ENGAGED
-from funnelflow_airflow.common import START_DATE, Tag, default_args
-
-
-def _as_of(data_interval_end):
-    from airflow.sdk import get_current_context
-
-    return data_interval_end or get_current_context()["dag_run"].run_after
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 @dag(
@@ -56,7 +50,7 @@ def email_engagement():
         from funnelflow.email.events import process_events as process
         from funnelflow_airflow.db import marketing_engine
 
-        summary = process(marketing_engine(), _as_of(data_interval_end)).as_dict()
+        summary = process(marketing_engine(), run_as_of(data_interval_end)).as_dict()
         logging.getLogger(__name__).info("engagement: %s", summary)
         return summary
 
@@ -68,7 +62,7 @@ def email_engagement():
         from funnelflow.email.events import mark_unsettled as mark
         from funnelflow_airflow.db import marketing_engine
 
-        count = mark(marketing_engine(), _as_of(data_interval_end))
+        count = mark(marketing_engine(), run_as_of(data_interval_end))
         logging.getLogger(__name__).info("marked %d sends unsettled", count)
         return count
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from funnelflow_airflow.common import START_DATE, Tag, default_args
+from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox, run_as_of
 
 
 @dag(
@@ -52,7 +52,6 @@ def forget_person():
     @task
     def forget(params=None, run_id=None, data_interval_end=None) -> dict:
         """Erase or anonymize the person in the database, the inbox files and the outbox."""
-        from airflow.sdk import ObjectStoragePath, get_current_context
 
         from funnelflow import settings
         from funnelflow.privacy.forget import forget_person as forget_everywhere
@@ -60,9 +59,8 @@ def forget_person():
         from funnelflow_airflow.db import marketing_engine
 
         subject = parse_subject((params or {}).get("person"))
-        url = settings.env("FUNNELFLOW_INBOX_URL") or f"file://{settings.funnelflow_home() / 'inbox' / 'leads'}"
-        inbox = ObjectStoragePath(url, conn_id=settings.env("FUNNELFLOW_INBOX_CONN_ID"))
-        at = data_interval_end or get_current_context()["dag_run"].run_after
+        inbox = lead_inbox()
+        at = run_as_of(data_interval_end)
         result = forget_everywhere(
             marketing_engine(), subject, at, inbox=(inbox.fs, inbox.path),
             outbox=settings.funnelflow_home() / "outbox", run_id=run_id,

@@ -31,13 +31,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 
 from funnelflow_airflow.assets import LEADS_INGESTED
-from funnelflow_airflow.common import START_DATE, Tag, default_args
-
-
-def _as_of(data_interval_end):
-    from airflow.sdk import get_current_context
-
-    return data_interval_end or get_current_context()["dag_run"].run_after
+from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox, run_as_of
 
 
 @dag(
@@ -91,22 +85,18 @@ def lead_ingestion():
         """Claim, read, write and archive each dropped file; unreadable ones go to failed/."""
         import logging
 
-        from airflow.sdk import ObjectStoragePath
-
-        from funnelflow import settings
         from funnelflow.ingest.config import load_header_mapping, load_sources
         from funnelflow.ingest.files import ingest_inbox
         from funnelflow.ingest.store import Counts
         from funnelflow_airflow.db import marketing_engine
 
         log = logging.getLogger(__name__)
-        url = settings.env("FUNNELFLOW_INBOX_URL") or f"file://{settings.funnelflow_home() / 'inbox' / 'leads'}"
-        inbox = ObjectStoragePath(url, conn_id=settings.env("FUNNELFLOW_INBOX_CONN_ID"))
+        inbox = lead_inbox()
         if not inbox.exists():
-            log.info("inbox %s does not exist yet: no files to ingest", url)
+            log.info("inbox %s does not exist yet: no files to ingest", inbox)
             return {}
         reports = ingest_inbox(marketing_engine(), inbox.fs, inbox.path, load_sources(), load_header_mapping(),
-                               _as_of(data_interval_end))
+                               run_as_of(data_interval_end))
         per_source: dict[str, Counts] = {}
         for report in reports:
             if report.source:
@@ -143,7 +133,7 @@ def lead_ingestion():
         from funnelflow.ingest.replay import replay_rejects as replay
         from funnelflow_airflow.db import marketing_engine
 
-        counts = replay(marketing_engine(), load_sources(), load_header_mapping(), _as_of(data_interval_end),
+        counts = replay(marketing_engine(), load_sources(), load_header_mapping(), run_as_of(data_interval_end),
                         source=params.get("replay_source") or None)
         logging.getLogger(__name__).info("replayed rejects: %s", counts.as_dict())
         return {"replay": counts.as_dict()}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from funnelflow_airflow.common import START_DATE, Tag, default_args
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 @dag(
@@ -40,7 +40,7 @@ def sendgrid_suppression_sync():
         """SendGrid's suppression lists for the window -> the suppressions we lacked."""
         from datetime import timedelta
 
-        from airflow.sdk import BaseHook, get_current_context
+        from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
         from funnelflow.email.suppression_sync import sync_suppressions
@@ -54,7 +54,7 @@ def sendgrid_suppression_sync():
             conn = None
         if conn is None or not conn.password:
             raise AirflowSkipException(f"connection {SENDGRID_CONN_ID!r} is not configured: no SendGrid lists to sync")
-        end = data_interval_end or get_current_context()["dag_run"].run_after
+        end = run_as_of(data_interval_end)
         # Airflow 3's @daily gives a zero-length interval: the window is at least the day before the run.
         start = min(data_interval_start or end, end - timedelta(days=1))
         return sync_suppressions(

@@ -22,13 +22,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from funnelflow_airflow.common import START_DATE, Tag, default_args
-
-
-def _as_of(data_interval_end):
-    from airflow.sdk import get_current_context
-
-    return data_interval_end or get_current_context()["dag_run"].run_after
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 @dag(
@@ -52,7 +46,7 @@ def welcome_emails():
 
         if not settings.env_bool("FUNNELFLOW_DOUBLE_OPT_IN", True):
             return {"skipped": "double opt-in is off"}
-        return send(marketing_engine(), email_transport(), _as_of(data_interval_end)).as_dict()
+        return send(marketing_engine(), email_transport(), run_as_of(data_interval_end)).as_dict()
 
     # Welcomes go out even when confirmations failed: the two are independent.
     @task(trigger_rule="all_done")
@@ -63,7 +57,7 @@ def welcome_emails():
         from funnelflow_airflow.db import marketing_engine
         from funnelflow_airflow.sending import email_transport
 
-        engine, transport, as_of = marketing_engine(), email_transport(), _as_of(data_interval_end)
+        engine, transport, as_of = marketing_engine(), email_transport(), run_as_of(data_interval_end)
 
         def on_breaker(state) -> None:
             alert_once_per_day(engine, transport, breaker_alert(state, as_of), "breaker", as_of)

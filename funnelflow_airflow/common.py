@@ -72,3 +72,26 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     }
     args.update(overrides)
     return args
+
+
+def run_as_of(data_interval_end: datetime | None = None) -> datetime:
+    """The time a run computes "as of": its data interval end, else (asset-triggered or manual runs) run_after.
+
+    Never the wall clock, so a rerun of the same run computes the same answer.
+    """
+    from airflow.sdk import get_current_context
+
+    return data_interval_end or get_current_context()["dag_run"].run_after
+
+
+def lead_inbox():
+    """The lead inbox (FUNNELFLOW_INBOX_URL, default FUNNELFLOW_HOME/inbox/leads) as an ObjectStoragePath.
+
+    Local, S3 or SFTP alike, through FUNNELFLOW_INBOX_CONN_ID when set.
+    """
+    from airflow.sdk import ObjectStoragePath
+
+    from funnelflow import settings
+
+    url = settings.env("FUNNELFLOW_INBOX_URL") or f"file://{settings.funnelflow_home() / 'inbox' / 'leads'}"
+    return ObjectStoragePath(url, conn_id=settings.env("FUNNELFLOW_INBOX_CONN_ID"))
