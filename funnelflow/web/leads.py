@@ -11,7 +11,6 @@ a configured trusted proxy. CORS admits the configured marketing-site origins.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import secrets
 import threading
@@ -24,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from funnelflow import settings
+from funnelflow.web.client import client_address, trusted_proxies
 
 router = APIRouter()
 
@@ -83,38 +83,6 @@ class RateLimiter:
                 for key in [k for k, v in self._hits.items() if not v]:
                     del self._hits[key]
             return True, 0
-
-
-def _networks(raw: str | None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    nets = []
-    for part in (raw or "").split(","):
-        part = part.strip()
-        if part:
-            nets.append(ipaddress.ip_network(part, strict=False))
-    return nets
-
-
-def _in(address: str, networks: list) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in networks)
-
-
-def client_address(request: Request, trusted: list) -> str:
-    """The peer, unless it is a trusted proxy: then the nearest untrusted address in X-Forwarded-For."""
-    peer = request.client.host if request.client else "unknown"
-    if not trusted or not _in(peer, trusted):
-        return peer
-    forwarded = [p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()]
-    for hop in reversed(forwarded):
-        if not _in(hop, trusted):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer
-    return peer
 
 
 def configure_app(app: FastAPI) -> None:
@@ -209,5 +177,5 @@ async def post_lead(request: Request) -> JSONResponse:
 def configure_app_state_only(app: FastAPI) -> None:
     """Limits for an app that included the router without ``configure_app`` (no CORS then)."""
     app.state.lead_form_limiter = RateLimiter(settings.env_int("FUNNELFLOW_FORM_RATE_LIMIT", 20))
-    app.state.lead_form_trusted = _networks(settings.env("FUNNELFLOW_TRUSTED_PROXIES"))
+    app.state.lead_form_trusted = trusted_proxies()
     app.state.lead_form_max_bytes = settings.env_int("FUNNELFLOW_FORM_MAX_BYTES", 16_384)

@@ -13,7 +13,6 @@ scripts), and every answer says ``Referrer-Policy: no-referrer``.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 
 from fastapi import APIRouter, Request
@@ -24,6 +23,7 @@ from funnelflow import settings
 from funnelflow.db.schema import utcnow
 from funnelflow.email import tokens
 from funnelflow.web.app import engine_of
+from funnelflow.web.client import client_address
 
 log = logging.getLogger(__name__)
 
@@ -63,34 +63,6 @@ def _page(template: str, status: int = 200, **context) -> HTMLResponse:
 def _message(key: str) -> HTMLResponse:
     status, title, text = _MESSAGES[key]
     return _page("message.html", status, title=title, message=text)
-
-
-def client_address(request: Request) -> str | None:
-    """The client's address: the peer, or the X-Forwarded-For hop just before our trusted proxies."""
-    peer = request.client.host if request.client else None
-    trusted_raw = settings.env("FUNNELFLOW_TRUSTED_PROXIES", "") or ""
-    nets = []
-    for part in trusted_raw.split(","):
-        if part.strip():
-            try:
-                nets.append(ipaddress.ip_network(part.strip(), strict=False))
-            except ValueError:
-                log.warning("FUNNELFLOW_TRUSTED_PROXIES has an entry that is not an address or network; ignored")
-
-    def trusted(addr: str | None) -> bool:
-        try:
-            ip = ipaddress.ip_address(addr or "")
-        except ValueError:
-            return False
-        return any(ip in net for net in nets)
-
-    if not nets or not trusted(peer):
-        return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not trusted(hop):
-            return hop
-    return peer
 
 
 def _subject(purpose: str, token: str) -> int | None:
