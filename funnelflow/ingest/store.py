@@ -219,7 +219,10 @@ def db_time(conn: Connection, value: datetime | pd.Timestamp | None) -> Any:
 def _time_column(conn: Connection, series: pd.Series) -> pd.Series:
     ts = pd.to_datetime(series, utc=True)
     if _is_pg(conn):
-        return ts  # to_csv writes aware timestamps vectorized, in a form COPY reads
+        # Text COPY reads: to_csv formats aware timestamps one value at a time (~6 us each),
+        # naive ones in one vectorized pass, so the UTC offset is written as a suffix.
+        naive = ts.dt.tz_localize(None)
+        return (naive.astype(str) + "+00").where(naive.notna(), None)
     return ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -240,6 +243,11 @@ def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     conn.connection.driver_connection.cursor().executemany(
         f"insert into {table} ({', '.join(columns)}) values ({placeholders})", list(rows)  # noqa: S608 - names are ours
     )
+
+
+def _result_frame(result, columns: list[str]) -> pd.DataFrame:
+    """Rows as a frame; plain tuples, because pandas probes each SQLAlchemy Row for attributes (slow)."""
+    return pd.DataFrame([tuple(row) for row in result], columns=columns)
 
 
 def ensure_stage(conn: Connection) -> None:
@@ -279,8 +287,7 @@ def upsert_leads(conn: Connection, rows: pd.DataFrame, now: datetime) -> pd.Data
         when = {"now": db_time(conn, now)}
         by_email = None
         if _is_pg(conn):
-            by_email = pd.DataFrame(conn.execute(text(UPSERT_BY_EMAIL_PG), when).all(),
-                                    columns=["email_key", "lead_id", "is_new"])
+            by_email = _result_frame(conn.execute(text(UPSERT_BY_EMAIL_PG), when), ["email_key", "lead_id", "is_new"])
             by_email["match_key"] = "e:" + by_email["email_key"]
             by_email = by_email.drop(columns="email_key")
             conn.execute(text(DROP_EMAIL_ROWS))  # the rest (phone or external id only) takes the general path
@@ -290,7 +297,7 @@ def upsert_leads(conn: Connection, rows: pd.DataFrame, now: datetime) -> pd.Data
         for statement in (RESOLVE_BY_EMAIL, RESOLVE_BY_PHONE, RESOLVE_BY_EXTERNAL_ID, MARK_NEW):
             conn.execute(text(statement))
         conn.execute(text(FILL_KNOWN_LEADS), when)
-        resolved = pd.DataFrame(conn.execute(text(READ_STAGE)).all(), columns=["match_key", "lead_id", "is_new"])
+        resolved = _result_frame(conn.execute(text(READ_STAGE)), ["match_key", "lead_id", "is_new"])
         if by_email is not None and not by_email.empty:
             resolved = by_email if resolved.empty else pd.concat([by_email, resolved], ignore_index=True)
     return resolved.set_index("match_key")
