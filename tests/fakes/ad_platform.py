@@ -13,11 +13,13 @@ import base64
 import json
 import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes import LoopbackServer
 
-class FakeAdPlatform:
+
+class FakeAdPlatform(LoopbackServer):
     def __init__(self, token: str = "test-token", form_id: str = "demo-request") -> None:
         self.token = token
         self.form_id = form_id
@@ -25,21 +27,7 @@ class FakeAdPlatform:
         self.requests: list[dict] = []
         self._faults: dict[int, list[int]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeAdPlatform:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._listen(self._handler())
 
     def add_lead(self, lead_id: str, created_time: str, fields: dict[str, str], campaign: str = "Demo Q4") -> None:
         with self._lock:

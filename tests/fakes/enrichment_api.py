@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes import LoopbackServer
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-class FakeEnrichmentApi:
+
+class FakeEnrichmentApi(LoopbackServer):
     def __init__(self, api_key: str = "test-key") -> None:
         self.api_key = api_key
         self.companies: dict[str, dict] = {}
         self.requests: list[dict] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._listen(self._handler())
 
     def add_company(self, domain: str, name: str, industry: str, employees: str, revenue: str, country: str) -> None:
         self.companies[domain] = {
@@ -40,14 +36,6 @@ class FakeEnrichmentApi:
 
     def lookups(self) -> list[str]:
         return [r["domain"] for r in self.requests if r.get("domain")]
-
-    def __enter__(self) -> FakeEnrichmentApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler(self):
         fake = self
