@@ -33,7 +33,7 @@ from __future__ import annotations
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from funnelflow_airflow.assets import LEADS_ENGAGED, LEADS_INGESTED, LEADS_SALES_QUALIFIED
-from funnelflow_airflow.common import START_DATE, Tag, default_args
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 def _run_facts(data_interval_end):
@@ -41,7 +41,7 @@ def _run_facts(data_interval_end):
     from airflow.sdk import get_current_context
 
     dag_run = get_current_context()["dag_run"]
-    return data_interval_end or dag_run.run_after, str(getattr(dag_run, "run_type", "") or ""), dag_run.run_id
+    return run_as_of(data_interval_end), str(getattr(dag_run, "run_type", "") or ""), dag_run.run_id
 
 
 @dag(
