@@ -104,9 +104,23 @@ def _id_chunks(ids: Sequence[int], size: int = 1000) -> Iterable[Sequence[int]]:
         yield ids[i : i + size]
 
 
+def relax_commit(conn: sa.Connection) -> None:
+    """Let this transaction's commit return before its WAL is flushed (PostgreSQL; a no-op elsewhere).
+
+    Only for recording an outcome *after* the request: if the server crashes before the
+    flush, the rows stay ``claimed`` (their claim was committed durably before the request),
+    which is the documented "crash after the 202" state that SendGrid's events settle. Nothing
+    is ever sent twice because of it. Never call it in the claim's transaction: the claim
+    must be on disk before the message is handed over, or a crash could forget it and resend.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("set local synchronous_commit = off"))
+
+
 def mark_sent(conn: sa.Connection, ids: Sequence[int], provider_message_id: str | None, now: datetime | None = None) -> int:
     """Claimed → sent after the provider accepted the request. Rows already settled by events are left alone."""
     now = now or utcnow()
+    relax_commit(conn)
     n = 0
     for part in _id_chunks(ids):
         n += conn.execute(
@@ -119,6 +133,7 @@ def mark_sent(conn: sa.Connection, ids: Sequence[int], provider_message_id: str 
 
 def mark_failed(conn: sa.Connection, ids: Sequence[int], error: str) -> int:
     """Claimed → failed: the provider refused the message (400/413); it is not retried."""
+    relax_commit(conn)  # lost on a crash: the row stays claimed, so it is still never retried
     n = 0
     for part in _id_chunks(ids):
         n += conn.execute(
