@@ -168,7 +168,7 @@ def _read_csv(stream: IO[bytes], facts: FileFacts, chunk_rows: int) -> tuple[lis
         try:
             for row in reader:
                 start, line = line, reader.line_num + 1
-                if not row or not any(cell.strip() for cell in row):
+                if not "".join(row).strip():  # blank record (one C-level join, not a generator per row)
                     continue
                 if len(row) > width:
                     if any(cell.strip() for cell in row[width:]):

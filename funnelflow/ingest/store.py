@@ -247,7 +247,7 @@ def _copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
 
 def _result_frame(result, columns: list[str]) -> pd.DataFrame:
     """Rows as a frame; plain tuples, because pandas probes each SQLAlchemy Row for attributes (slow)."""
-    return pd.DataFrame([tuple(row) for row in result], columns=columns)
+    return pd.DataFrame([tuple(row) for row in result.all()], columns=columns)
 
 
 def ensure_stage(conn: Connection) -> None:
