@@ -194,14 +194,15 @@ def _fenced(stmt: sa.Select, name: str) -> sa.Subquery:
     return stmt.offset(0).subquery(name)
 
 
-def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None,
-                      materialized: str | None = None) -> sa.Select:
-    """The SELECT of (lead, old stage, new stage, reason, scores, breakdown, clocks) for the leads in scope.
+def scores_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None,
+                  materialized: str | None = None, fenced: bool = True) -> sa.Select:
+    """Per lead in scope: old stage, clocks, disqualify hit, last high-intent visits, scores and breakdown.
 
-    Built in layers (rule hits -> scores -> stage -> clocks), each computed once
-    per lead, so a long rules file costs a few more columns, not a larger expression tree.
     ``materialized``: read the engagement aggregate from this table (see ``compute``)
-    instead of computing it inline.
+    instead of computing it inline. ``fenced=False`` lets PostgreSQL flatten the
+    rule-hits layer (each condition is then tested twice, for the score and the
+    breakdown) so the whole select, JSON included, runs in parallel workers; an
+    ``OFFSET 0`` fence would force everything above it into the leader process.
     """
     as_of_p = sa.bindparam("as_of", as_of, type_=UTCDateTime())
     e = (_engagement_table(rules, materialized) if materialized
@@ -217,7 +218,7 @@ def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Tab
         *[(condition_sql(r, lead, account), sa.literal(r.name)) for r in rules.scoring.disqualify], else_=sa.null()
     ) if rules.scoring.disqualify else sa.null()
     where = live_leads() if batch is None else lead.c.id.in_(sa.select(batch.c.lead_id))
-    hits = _fenced(
+    hits_select = (
         sa.select(
             lead.c.id.label("lead_id"),
             lead.c.lifecycle_stage.label("old_stage"),
@@ -230,9 +231,9 @@ def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Tab
             *[e.c[f"l_{name}"] for name in pages],
         )
         .select_from(lead.outerjoin(account, account.c.id == lead.c.account_id).outerjoin(e, e.c.lead_id == lead.c.id))
-        .where(where),
-        "hits",
+        .where(where)
     )
+    hits = _fenced(hits_select, "hits") if fenced else hits_select.subquery("hits")
     # Layer 2: the scores and the breakdown.
     fit = sum((sa.func.coalesce(hits.c[f"f_{i}"], 0) for i in range(len(fit_rules))), sa.literal(0))
     engagement = _round2(dialect, sum((sa.func.coalesce(hits.c[col], 0.0) for col, _ in eng_parts), sa.literal(0.0)))
@@ -241,14 +242,31 @@ def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Tab
         ("fit", _json_object(dialect, [(r.name, hits.c[f"f_{i}"]) for i, r in enumerate(fit_rules)])),
         ("engagement", _json_object(dialect, [(name, _round2(dialect, hits.c[col])) for col, name in eng_parts])),
     ], strip_nulls=False)
-    scores = _fenced(
-        sa.select(
-            hits.c.lead_id, hits.c.old_stage, hits.c.mql_since, hits.c.below_threshold_since, hits.c.disqualify,
-            *[hits.c[f"l_{name}"] for name in pages],
-            fit.label("fit_score"), engagement.label("engagement_score"), breakdown.label("score_breakdown"),
-        ),
-        "scores",
+    return sa.select(
+        hits.c.lead_id, hits.c.old_stage, hits.c.mql_since, hits.c.below_threshold_since, hits.c.disqualify,
+        *[hits.c[f"l_{name}"] for name in pages],
+        fit.label("fit_score"), engagement.label("engagement_score"), breakdown.label("score_breakdown"),
     )
+
+
+def _scores_table(rules: Rules, name: str) -> sa.TableClause:
+    """The scratch table that ``CREATE TABLE ... AS`` fills from ``scores_select``."""
+    pages = [p.name for p in rules.scoring.engagement.high_intent_pages]
+    return sa.table(
+        name,
+        sa.column("lead_id", sa.BigInteger), sa.column("old_stage", sa.String),
+        sa.column("mql_since", UTCDateTime()), sa.column("below_threshold_since", UTCDateTime()),
+        sa.column("disqualify", sa.String),
+        *[sa.column(f"l_{name}", UTCDateTime()) for name in pages],
+        sa.column("fit_score", sa.Integer), sa.column("engagement_score", sa.Float),
+        sa.column("score_breakdown", q_new.c.score_breakdown.type),
+    )
+
+
+def staged_select(rules: Rules, scores: sa.Subquery | sa.TableClause, as_of: datetime) -> sa.Select:
+    """From the scored rows: grade, stage and reason by the lifecycle rules, then the MQL clocks."""
+    as_of_p = sa.bindparam("as_of", as_of, type_=UTCDateTime())
+    pages = [p.name for p in rules.scoring.engagement.high_intent_pages]
     grades = rules.scoring.fit.grades
     fs = scores.c.fit_score
     grade = sa.case((fs >= grades.A, "A"), (fs >= grades.B, "B"), (fs >= grades.C, "C"), else_="D")
@@ -273,6 +291,19 @@ def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Tab
         staged.c.fit_grade, staged.c.engagement_score, staged.c.score_breakdown,
         mql_since.label("mql_since"), below_since.label("below_threshold_since"),
     )
+
+
+def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None,
+                      materialized: str | None = None) -> sa.Select:
+    """The SELECT of (lead, old stage, new stage, reason, scores, breakdown, clocks) for the leads in scope.
+
+    Built in layers (rule hits -> scores -> stage -> clocks), each computed once
+    per lead, so a long rules file costs a few more columns, not a larger expression tree.
+    ``compute`` runs the same layers as two statements (``scores_select``, then
+    ``staged_select`` over its materialized result).
+    """
+    scores = _fenced(scores_select(rules, dialect, as_of, batch, materialized), "scores")
+    return staged_select(rules, scores, as_of)
 
 
 def render_sql(rules: Rules, dialect_name: str = "postgresql") -> str:
@@ -334,11 +365,17 @@ def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope 
     # is); the aggregate over the touchpoints first, then the per-lead layers over its result.
     as_of_p = sa.bindparam("as_of", as_of, type_=UTCDateTime())
     eng_name, new_name = _scratch_name(conn, "q_eng"), _scratch_name(conn, "q_new")
+    scores_name = _scratch_name(conn, "q_scores")
     _create_as(conn, engagement_select(rules, conn.dialect.name, as_of_p, batch), eng_name)
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"create unique index {eng_name}_lead_id on {eng_name} (lead_id)")
-    _create_as(conn, new_values_select(rules, conn.dialect.name, as_of, batch, materialized=eng_name), new_name)
+    # The heavy per-lead work (rule tests, sums, JSON) unfenced so it runs in parallel workers;
+    # the stage rules, which read each score many times, over its materialized result.
+    _create_as(conn, scores_select(rules, conn.dialect.name, as_of, batch, materialized=eng_name, fenced=False),
+               scores_name)
     conn.exec_driver_sql(f"drop table {eng_name}")
+    _create_as(conn, staged_select(rules, _scores_table(rules, scores_name), as_of), new_name)
+    conn.exec_driver_sql(f"drop table {scores_name}")
     table = new_table(new_name)
     considered = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
     return considered, mark, table
