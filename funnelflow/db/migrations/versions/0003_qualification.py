@@ -36,9 +36,10 @@ def upgrade() -> None:
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("competitor", sa.Boolean(), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
-        # Scoring rewrites a few columns of every lead daily; free space per page lets
-        # PostgreSQL update in place (HOT) instead of touching every index.
-        op.execute("alter table leads set (fillfactor = 70)")
+        # Scoring rewrites every lead daily. Half of each page free lets the new version of
+        # every row on it fit on the same page, so PostgreSQL updates in place (HOT) instead
+        # of moving the row and touching every index (at 70, 43% of the daily updates moved).
+        op.execute("alter table leads set (fillfactor = 50)")
 
     op.create_table(
         "enrichment_cache",
