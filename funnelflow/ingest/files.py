@@ -34,8 +34,13 @@ from funnelflow.ingest.normalize import REASON_NO_CONTACT, normalize_frame
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, inspect_file, read_records
 from funnelflow.ingest.store import Arrival, Counts, write_arrivals, write_rejects
 from funnelflow.ingest.timing import timed, timed_iter
+from funnelflow.privacy import redact_addresses
 
 log = logging.getLogger(__name__)
+
+
+class InboxError(RuntimeError):
+    """Some files could not be ingested this run; they stay in the inbox (message carries no addresses)."""
 
 ARCHIVE_DIR = "archive"
 FAILED_DIR = "failed"
@@ -240,13 +245,16 @@ def ingest_inbox(engine: Engine, fs: Any, root: str, sources: SourcesConfig, map
         try:
             report = ingest_file(engine, inbox, name, sources, mapping, as_of, chunk_rows)
         except Exception as exc:
-            log.error("file %r not ingested (%s: %s); it stays in the inbox for the retry", name, type(exc).__name__, exc)
-            errors.append(exc)
+            # A database error can quote the row it failed on (PostgreSQL's "Key (email_key)=(...)"):
+            # addresses are masked before anything reaches the task log.
+            reason = redact_addresses(f"{type(exc).__name__}: {exc}")
+            log.error("file %r not ingested (%s); it stays in the inbox for the retry", name, reason)
+            errors.append(reason)
             continue
         log.info(report.log_line())
         reports.append(report)
     if errors:
-        raise errors[0]
+        raise InboxError(f"{len(errors)} file(s) not ingested, left in the inbox for the retry; first: {errors[0]}")
     return reports
 
 

@@ -185,3 +185,25 @@ def test_a_50_mb_file_streams_through_in_chunks(engine, inbox: Path, config_dir:
     [report] = run_inbox(engine, inbox, config_dir, chunk_rows=5000)
     assert report.counts.as_dict() == {"rows_in": 25_000, "inserted": 25_000, "updated": 0, "rejected": 0, "duplicates": 0}
     assert count(engine, "touchpoints") == 25_000
+
+
+def test_a_failing_file_is_reported_without_addresses_and_others_still_land(engine, inbox: Path, config_dir: Path,
+                                                                             monkeypatch, caplog):
+    import funnelflow.ingest.files as files
+
+    (inbox / "a_bad.csv").write_text("email\nbroken@example.com\n")
+    (inbox / "b_good.csv").write_text("email\ngood@example.com\n")
+    real = files.ingest_file
+
+    def failing(engine_, inbox_, name, *args):
+        if "a_bad" in name:
+            # What PostgreSQL's unique violation looks like: it quotes the key it failed on.
+            raise RuntimeError("duplicate key value; DETAIL: Key (email_key)=(broken@example.com) already exists.")
+        return real(engine_, inbox_, name, *args)
+
+    monkeypatch.setattr(files, "ingest_file", failing)
+    with pytest.raises(files.InboxError) as err:
+        run_inbox(engine, inbox, config_dir)
+    assert "broken@example.com" not in str(err.value) and "[address]" in str(err.value)
+    assert "broken@example.com" not in caplog.text
+    assert count(engine, "leads") == 1  # the good file landed all the same
