@@ -131,7 +131,7 @@ leads = Table(
     _id(),
     Column("email", String(320), nullable=True),  # as typed, trimmed and lower-cased
     Column("email_key", String(320), nullable=True, unique=True),  # canonical dedupe key (funnelflow.identity)
-    Column("email_domain", String(255), nullable=True, index=True),
+    Column("email_domain", String(255), nullable=True),
     Column("first_name", String(120)),
     Column("last_name", String(120)),
     Column("company", String(255)),
@@ -141,7 +141,7 @@ leads = Table(
     Column("country", String(2)),  # ISO 3166-1 alpha-2
     Column("external_source", String(60)),
     Column("external_id", String(255)),
-    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
     Column("lifecycle_stage", String(20), nullable=False, default="lead", server_default="lead"),
     _ts("lifecycle_changed_at"),
     Column("fit_score", Integer),
@@ -168,11 +168,15 @@ leads = Table(
     _ts("erased_at"),
     _ts("created_at", nullable=False, default=utcnow),
     _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow, index=True),
-    UniqueConstraint("external_source", "external_id"),
     CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
     CheckConstraint("fit_grade is null or fit_grade in ('A', 'B', 'C', 'D')", name="fit_grade"),
 )
 Index("ix_leads_lifecycle_stage", leads.c.lifecycle_stage)
+# Partial (migration 0006): most leads have neither, and every index is paid for by each lead a file import creates.
+Index("ix_leads_account_id", leads.c.account_id, postgresql_where=leads.c.account_id.isnot(None),
+      sqlite_where=leads.c.account_id.isnot(None))
+Index("uq_leads_external_id", leads.c.external_source, leads.c.external_id, unique=True,
+      postgresql_where=leads.c.external_id.isnot(None), sqlite_where=leads.c.external_id.isnot(None))
 
 touchpoints = Table(
     "touchpoints",
