@@ -3,7 +3,8 @@
 Both run in the same scratch database in the same process: first a plain
 ``COPY`` of the file into an unindexed text table (the floor), then the whole
 ingestion (claim, read, validate, stage, upsert leads, touchpoints, consents,
-rejects, archive). Goal: ingestion within 10x the COPY, peak memory under 500 MB.
+rejects, archive). Goal: ingestion within 10x the COPY, peak memory under 500 MB (this process plus the
+file worker it starts).
 ``BENCH_INGEST_ROWS`` makes it smaller for a quick look.
 """
 
@@ -73,10 +74,17 @@ def main() -> None:
           f"rejected {c.rejected:,}, duplicates {c.duplicates:,}")
     for step in timing.STEPS:
         print(f"bench ingest step {step}: {timing.step_seconds.get(step, 0.0):.2f} s")
+    worker = result.worker
+    print(f"bench ingest worker: read {worker['read_cpu_s']:.2f} s, validate {worker['validate_cpu_s']:.2f} s CPU, "
+          f"peak {worker['worker_peak_mb']:.0f} MB")
+    database_s = sum(timing.step_seconds.get(step, 0.0) for step in timing.STEPS if step != "wait_for_worker")
     report("ingest_raw_copy", copy_s, "s", ">", 0)
     report("ingest_end_to_end", total_s, "s", "<=", round(10 * copy_s, 2))
     report("ingest_vs_copy", total_s / copy_s, "x", "<=", 10)
-    report("ingest_peak_memory", peak_rss_mb(), "MB", "<=", 500)
+    # Time inside database statements: what no speed-up of the Python side can remove.
+    report("ingest_database_share", database_s / total_s, "ratio", "<=", 1)
+    # Both processes count: this one (the database side) and the file worker.
+    report("ingest_peak_memory", peak_rss_mb() + worker["worker_peak_mb"], "MB", "<=", 500)
 
 
 if __name__ == "__main__":

@@ -17,23 +17,29 @@ import queue
 import secrets
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from funnelflow import settings
 from funnelflow.db import schema
 from funnelflow.db.schema import utcnow
 from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
-from funnelflow.ingest.mapping import HeaderMap, map_headers
-from funnelflow.ingest.normalize import REASON_NO_CONTACT, normalize_frame
-from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, inspect_file, read_records
-from funnelflow.ingest.store import Arrival, Counts, write_arrivals, write_rejects
-from funnelflow.ingest.timing import timed, timed_iter
+from funnelflow.ingest.readers import FileFacts, FileUnreadable, inspect_file, read_records
+from funnelflow.ingest.stage import (
+    ARRIVAL_COLUMNS,
+    PEOPLE_COLUMNS,
+    Arrival,
+    apply_batch,
+    load_csv,
+    start_batch,
+)
+from funnelflow.ingest.store import Counts, write_rejects
+from funnelflow.ingest.timing import timed
+from funnelflow.ingest.worker import FileJob
 from funnelflow.privacy import redact_addresses
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ class FileReport:
     unknown_columns: tuple[str, ...] = ()
     reason: str | None = None
     stored_as: str | None = None
+    worker: dict[str, Any] = field(default_factory=dict)  # the file worker's CPU seconds and peak memory
 
     def log_line(self) -> str:
         c = self.counts
@@ -137,95 +144,40 @@ def release(engine: Engine, content_hash: str, token: str) -> None:
         conn.execute(t.delete().where(t.c.content_hash == content_hash, t.c.claim_token == token))
 
 
-def _prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
-    """Run a generator one step ahead in a thread, so reading/validating overlaps database writes."""
+def _read_ahead(messages: Iterator[tuple], depth: int = 3) -> Iterator[tuple]:
+    """Take the worker's messages in a thread, a few chunks ahead, so it never waits for the database's turn."""
     q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
     stop = threading.Event()
 
     def work() -> None:
         try:
-            for item in items:
+            for message in messages:
                 while not stop.is_set():
                     try:
-                        q.put(("item", item), timeout=0.5)
+                        q.put(("item", message), timeout=0.5)
                         break
                     except queue.Full:
                         continue
                 if stop.is_set():
+                    messages.close()  # type: ignore[attr-defined]  # kills the worker
                     return
-            q.put(("done", done))
+            q.put(("end", None))
         except BaseException as exc:  # handed to the consumer, raised there
             q.put(("error", exc))
 
-    thread = threading.Thread(target=work, name="ingest-prefetch", daemon=True)
+    thread = threading.Thread(target=work, name="ingest-read-ahead", daemon=True)
     thread.start()
     try:
         while True:
             kind, value = q.get()
-            if kind == "done":
+            if kind == "end":
                 return
             if kind == "error":
                 raise value
             yield value
     finally:
         stop.set()
-        thread.join(timeout=5)
-
-
-@dataclass
-class PreparedChunk:
-    rows_in: int
-    duplicates: int
-    rejects: list[tuple[int | None, str, dict]]
-    good: pd.DataFrame
-    headers: list[str]
-    kept_rows: list[list[str]]  # raw cells of the rows ``good`` was made from (same positions as its index)
-
-
-def prepare_chunk(chunk: RawChunk, headers: list[str], hmap: HeaderMap, seen: set[int], as_of: datetime,
-                  ref_prefix: str, file_label: str, source: str, campaign: str | None) -> PreparedChunk:
-    """Map, de-duplicate and validate one chunk (pure Python/pandas: runs in the prefetch thread)."""
-    rejects: list[tuple[int | None, str, dict]] = []
-    for line, problem, cells in chunk.malformed:
-        names = headers + [f"extra {i + 1}" for i in range(len(cells) - len(headers))]
-        rejects.append((line, problem, dict(zip(names, cells, strict=False))))
-    keep, lines, dups = [], [], 0
-    for row, line in zip(chunk.rows, chunk.lines, strict=True):
-        fingerprint = hash(tuple(row))
-        if fingerprint in seen:
-            dups += 1
-            continue
-        seen.add(fingerprint)
-        keep.append(row)
-        lines.append(line)
-    raw = pd.DataFrame(keep, columns=headers, dtype=object)
-    mapped = raw[list(hmap.columns)].rename(columns=hmap.columns)
-    norm, reason = normalize_frame(mapped, as_of)
-    if not hmap.has_identity:
-        reason = reason.where(reason != REASON_NO_CONTACT,
-                              REASON_NO_CONTACT + ": no column maps to email or phone; add the header as an alias "
-                              "in config/header_mapping.yaml, then run `python -m funnelflow rejects replay`")
-    bad = reason != ""
-    for idx in norm.index[bad]:
-        rejects.append((lines[idx], reason[idx], dict(zip(headers, keep[idx], strict=True))))
-    good = norm[~bad].copy()
-    line_col = pd.Series(lines, index=norm.index)[~bad]
-    good["line"] = line_col
-    good["source_ref"] = ref_prefix + line_col.astype(str)
-    good["detail"] = ('{"file":' + json.dumps(file_label) + ',"line":' + line_col.astype(str) + "}")
-    by_id = good["match_key"].str.startswith("x:")
-    good["external_source"] = pd.Series(source, index=good.index).where(by_id, None)
-    good["external_id"] = good["external_id"].where(by_id, None)
-    good["original_source"] = good["original_source"].fillna(source).str.slice(0, 60)
-    if campaign:
-        good["campaign"] = good["campaign"].fillna(campaign)
-    return PreparedChunk(len(chunk.rows) + len(chunk.malformed), dups, rejects, good, headers, keep)
-
-
-def _timed_prepare(*args: Any) -> PreparedChunk:
-    with timed("validate"):
-        return prepare_chunk(*args)
+        thread.join(timeout=10)
 
 
 def ingest_inbox(engine: Engine, fs: Any, root: str, sources: SourcesConfig, mapping: HeaderMappingConfig,
@@ -327,39 +279,70 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
     )
     counts = Counts()
     stored = f"{ARCHIVE_DIR}/{stored_name}"
-    with inbox.open(name) as stream:
-        headers, chunks = read_records(stream, facts, chunk_rows)
-        hmap = map_headers(headers, mapping.extra_aliases, mapping.ignore)
-        seen: set[int] = set()
-        prepared = (
-            _timed_prepare(chunk, headers, hmap, seen, as_of, f"file:{facts.content_hash[:16]}:", stored_name,
-                           source.name, source.campaign)
-            for chunk in timed_iter("read", chunks)
-        )
-        with engine.begin() as conn:
-            for part in _prefetch(prepared):
-                counts.rows_in += part.rows_in
-                counts.duplicates += part.duplicates
-                outcome = write_arrivals(conn, part.good, arrival, now)
-                unresolved = outcome[outcome == "rejected"].index
-                rejects = part.rejects + [
-                    (int(part.good.at[i, "line"]), REASON_UNRESOLVED, dict(zip(part.headers, part.kept_rows[i], strict=True)))
-                    for i in unresolved
-                ]
-                with timed("touchpoints"):
-                    write_rejects(conn, source.name, stored_name, rejects, now)
-                counts.rejected += len(rejects)
-                counts.inserted += int((outcome == "inserted").sum())
-                counts.updated += int((outcome == "updated").sum())
-            counts.check(f"file {name!r}")
-            t = schema.ingest_files
-            conn.execute(update(t).where(t.c.content_hash == facts.content_hash, t.c.claim_token == token)
-                         .values(status="ingested", counts=counts.as_dict(), finished_at=now, stored_as=stored))
+    postgres = engine.dialect.name == "postgresql"
+    # source_ref = file:<hash>:<line, zero-padded>: in line order the keys only grow, so the unique index takes
+    # them at its right edge instead of all over.
+    job = FileJob(facts=asdict(facts), chunk_rows=chunk_rows, as_of=as_of.isoformat(),
+                  ref_prefix=f"file:{facts.content_hash[:16]}:", file_label=stored_name, source=source.name,
+                  campaign=source.campaign, extra_aliases=mapping.extra_aliases, ignore=list(mapping.ignore),
+                  postgres=postgres)
+    unresolved: list[int] = []
+    with inbox.open(name) as stream, engine.begin() as conn:
+        if postgres:
+            conn.execute(text("set local jit = off"))  # big one-off statements: compiling costs more than it saves
+        messages = _read_ahead(job.run(stream))
+        with timed("wait_for_worker"):
+            first = next(messages)
+        if first[0] == "unreadable":
+            raise FileUnreadable(first[1])
+        _, headers, columns, unknown, ignored = first
+        while True:
+            with timed("wait_for_worker"):
+                message = next(messages, None)
+            if message is None or message[0] == "done":
+                stats = message[1] if message else {}
+                break
+            if message[0] == "unreadable":
+                raise FileUnreadable(message[1])
+            _, rows_in, duplicates, rejects, people_csv, arrivals_csv = message
+            counts.rows_in += rows_in
+            counts.duplicates += duplicates
+            with timed("stage"):
+                start_batch(conn)
+                load_csv(conn, "ingest_people", PEOPLE_COLUMNS, people_csv)
+                load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
+            result = apply_batch(conn, arrival, now, new_refs=True)
+            counts.inserted += result.inserted
+            counts.updated += result.updated
+            unresolved += result.unresolved
+            with timed("rejects"):
+                write_rejects(conn, source.name, stored_name, rejects, now)
+            counts.rejected += len(rejects)
+        if unresolved:  # rare: read those rows again to keep them exactly as they arrived
+            raw = _rows_at_lines(inbox, name, facts, set(unresolved))
+            write_rejects(conn, source.name, stored_name, [(line, REASON_UNRESOLVED, raw[line]) for line in unresolved], now)
+            counts.rejected += len(unresolved)
+        counts.check(f"file {name!r}")
+        t = schema.ingest_files
+        conn.execute(update(t).where(t.c.content_hash == facts.content_hash, t.c.claim_token == token)
+                     .values(status="ingested", counts=counts.as_dict(), finished_at=now, stored_as=stored))
+    log.info("file %r worker: %s", name, stats)
     receipt = {
         "file": name, "status": "ingested", "source": source.name, "content_hash": facts.content_hash,
         "format": facts.kind, "encoding": facts.encoding, "delimiter": facts.delimiter, "counts": counts.as_dict(),
-        "columns": hmap.columns, "unknown_columns": list(hmap.unknown), "processed_at": now,
+        "columns": columns, "unknown_columns": list(unknown), "processed_at": now,
         "rejects": f"ingest_rejects where source_file = '{stored_name}'",
     }
     inbox.store(name, ARCHIVE_DIR, stored_name, receipt)
-    return FileReport(name, "ingested", source.name, counts, hmap.unknown, stored_as=stored)
+    return FileReport(name, "ingested", source.name, counts, tuple(unknown), stored_as=stored, worker=stats)
+
+
+def _rows_at_lines(inbox: Inbox, name: str, facts: FileFacts, lines: set[int]) -> dict[int, dict[str, str]]:
+    found: dict[int, dict[str, str]] = {}
+    with inbox.open(name) as stream:
+        headers, chunks = read_records(stream, facts, 10_000)
+        for chunk in chunks:
+            for row, line in zip(chunk.rows, chunk.lines, strict=True):
+                if line in lines:
+                    found[line] = dict(zip(headers, row, strict=True))
+    return found

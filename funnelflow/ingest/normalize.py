@@ -10,12 +10,15 @@ text, unknown countries) is kept as plain text, never evaluated.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from funnelflow.identity import email_key
+from funnelflow.ingest.mapping import CANONICAL_FIELDS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Longest value each lead column takes (the schema's String lengths).
 FIELD_LIMITS: dict[str, int] = {
@@ -23,9 +26,6 @@ FIELD_LIMITS: dict[str, int] = {
     "external_id": 255, "campaign": 255, "utm_source": 255, "utm_medium": 255, "utm_campaign": 255,
     "utm_term": 255, "utm_content": 255, "page_url": 4000,
 }
-TEXT_FIELDS = ("first_name", "last_name", "company", "job_title", "phone", "external_id", "original_source",
-               "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "page_url")
-
 REASON_NO_CONTACT = "no email and no phone"
 REASON_BAD_EMAIL = "malformed email"
 REASON_BAD_PHONE = "no email and the phone is not a valid number"
@@ -104,13 +104,6 @@ def valid_domain(domain: str) -> bool:
     return all(_LABEL.match(label) for label in labels) and (tld.isalpha() or tld.startswith("xn--")) and len(tld) >= 2
 
 
-def _map_unique(values: pd.Series, func) -> pd.Series:
-    """Apply ``func`` once per distinct value (exports repeat countries, flags, domains a lot)."""
-    items = values.tolist()
-    lookup = {value: func(value) for value in set(items)}
-    return pd.Series([lookup[v] for v in items], index=values.index, dtype=object)
-
-
 _EMAIL_RE = re.compile(_EMAIL_SHAPE)
 
 
@@ -132,20 +125,15 @@ _PHONE_EXT = re.compile(r"(?i)\s*(ext\.?|x|durchwahl)\s*\d+$")
 _NOT_DIGIT = re.compile(r"[^\d+]")
 
 
-def _phone_pair_e164(pair: str) -> str | None:
-    if not pair:
-        return None
-    phone, _, country = pair.partition("\x1f")
-    return phone_e164(phone, country or None)
-
-
 def phone_e164(phone: str, country: str | None) -> str | None:
     """E.164 from what people type: +/00 international form, else national digits with the country's code.
 
     The calling code is looked up once per country. Numbers that cannot be made
     8 to 15 digits long get no E.164 (the typed phone is still kept).
     """
-    digits = _NOT_DIGIT.sub("", _PHONE_EXT.sub("", phone))
+    if phone.upper() != phone.lower():  # letters: maybe an extension ("x12", "ext. 12") to drop first
+        phone = _PHONE_EXT.sub("", phone)
+    digits = _NOT_DIGIT.sub("", phone)
     if digits.startswith("+"):
         number = digits[1:].replace("+", "")
     elif digits.startswith("00"):
@@ -182,83 +170,121 @@ def _consent_status(value: str) -> str | None:
     return None if flag is None else ("granted" if flag else "denied")
 
 
-def _parse_times(values: pd.Series, fallback: datetime) -> pd.Series:
-    """Parse once per distinct text; anything unparseable (or blank) is the run's as-of time."""
-    uniques = pd.Series(values.unique())
-    parsed = pd.to_datetime(uniques, errors="coerce", utc=True, format="ISO8601")
-    retry = parsed.isna() & (uniques != "")
-    if retry.any():  # US/European export formats: slower, per value, only for what ISO could not read
-        parsed[retry] = pd.to_datetime(uniques[retry], errors="coerce", utc=True, format="mixed")
-    lookup = dict(zip(uniques, parsed, strict=True))
-    out = values.map(lookup)
-    out = out.where(out.notna(), pd.Timestamp(fallback))
-    return pd.to_datetime(out, utc=True)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CANONICAL_SLOT = {name: i for i, name in enumerate(CANONICAL_FIELDS)}
+# What ``RecordNormalizer.normalize`` returns per record, in this order.
+NORMALIZED_FIELDS: tuple[str, ...] = (
+    "match_key", "email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone",
+    "phone_e164", "country", "external_id", "original_source", "campaign", "utm_source", "utm_medium",
+    "utm_campaign", "utm_term", "utm_content", "page_url", "occurred_at", "consent_status", "legal_basis",
+    "do_not_email",
+)
+_LIMITED = tuple((_CANONICAL_SLOT[name], name, limit) for name, limit in FIELD_LIMITS.items())
+_SHORTEST_LIMIT = min(FIELD_LIMITS.values())
+
+
+class RecordNormalizer:
+    """Validates and cleans one record at a time; answers that depend on one value only are cached.
+
+    A record is a tuple of strings in ``CANONICAL_FIELDS`` order ("" where the
+    source has no such column). Plain Python, no pandas: it runs in the
+    ingestion worker process for every row of a file, so it is kept lean.
+    """
+
+    def __init__(self, as_of: datetime) -> None:
+        self.as_of = as_of.astimezone(UTC)
+        self._times: dict[str, datetime] = {}
+        self._countries: dict[str, str | None] = {}
+        self._consents: dict[str, str | None] = {}
+        self._bases: dict[str, str | None] = {}
+        self._flags: dict[str, bool] = {}
+
+    def normalize(self, record: tuple[str, ...]) -> tuple[tuple, str]:
+        """(values in ``NORMALIZED_FIELDS`` order, reject reason or "")."""
+        (email_raw, first, last, full, company, title, phone, country_raw, external_id, consent, basis, dne,
+         original_source, campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url,
+         occurred) = map(str.strip, record)
+        # Excel and exports pad names with invisible characters; control characters never belong in a field.
+        if not (first + last + company + title).isprintable():
+            first, last, company, title = (_CONTROL.sub("", v) for v in (first, last, company, title))
+        if not first and not last and full:
+            head, _, tail = full.rpartition(" ")
+            first, last = head, tail
+        email, key, domain = email_facts(email_raw) if email_raw else ("", None, None)
+        country = self._countries.get(country_raw, False)
+        if country is False:
+            country = self._countries[country_raw] = country_code(country_raw)
+        e164 = phone_e164(phone, country) if phone else None
+        status = self._consents.get(consent, False)
+        if status is False:
+            status = self._consents[consent] = _consent_status(consent)
+        legal = self._bases.get(basis, False)
+        if legal is False:
+            legal = self._bases[basis] = _LEGAL.get(basis.casefold())
+        do_not_email = self._flags.get(dne)
+        if do_not_email is None:
+            do_not_email = self._flags[dne] = bool(_fold_flag(dne))
+        at = self._times.get(occurred)
+        if at is None:
+            at = self._times[occurred] = self._parse_time(occurred)
+
+        reason = ""
+        if max(map(len, record)) > _SHORTEST_LIMIT:  # most records have no value near any limit: one C-level check
+            cleaned = (email, first, last, full, company, title, phone, country_raw, external_id, consent, basis, dne,
+                       original_source, campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url)
+            for slot, name, limit in _LIMITED:
+                if len(cleaned[slot]) > limit:
+                    reason = f"field too long: {name} ({len(cleaned[slot])} characters, at most {limit})"
+                    break
+        if not reason:
+            if email and key is None:
+                reason = REASON_BAD_EMAIL
+            elif not email and not phone:
+                reason = REASON_NO_CONTACT
+            elif not email and e164 is None and not external_id:
+                # A typed phone that is no number is usable only with the source's own id for the person.
+                reason = REASON_BAD_PHONE
+        match_key = ("e:" + key) if key else ("p:" + e164) if e164 else ("x:" + external_id) if external_id else None
+        values = (match_key, email or None, key, domain, first or None, last or None, company or None, title or None,
+                  phone or None, e164, country, external_id or None, original_source or None, campaign or None,
+                  utm_source or None, utm_medium or None, utm_campaign or None, utm_term or None, utm_content or None,
+                  page_url or None, at, status, legal, do_not_email)
+        return values, reason
+
+    def _parse_time(self, text: str) -> datetime:
+        """ISO 8601 as most exports write it; US/European formats through pandas; else the run's as-of time."""
+        if not text:
+            return self.as_of
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        except ValueError:
+            import pandas as pd
+
+            value = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+            return self.as_of if value is pd.NaT else value.to_pydatetime()
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def canonical_records(df: pd.DataFrame) -> list[tuple[str, ...]]:
+    """A mapped frame's rows as ``CANONICAL_FIELDS`` tuples of strings ("" for a missing column)."""
+    columns = [df[name].astype(str).tolist() if name in df.columns else None for name in CANONICAL_FIELDS]
+    blank = [""] * len(df)
+    return list(zip(*(col if col is not None else blank for col in columns), strict=True)) if len(df) else []
 
 
 def normalize_frame(df: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd.Series]:
     """Clean a chunk of mapped rows (canonical columns, all strings); returns (frame, reject reason per row).
 
-    The reject Series is empty text for rows that pass. The frame gains email_key,
-    email_domain, phone_e164, country (alpha-2), consent_status, legal_basis,
-    do_not_email, occurred_at and match_key.
+    The same ``RecordNormalizer`` the file worker uses, for the small batches
+    of the web form, ad platforms and replays. The reject Series is empty text
+    for rows that pass; the frame has the ``NORMALIZED_FIELDS`` columns.
     """
-    from funnelflow.ingest.mapping import CANONICAL_FIELDS
+    import pandas as pd
 
-    out = pd.DataFrame(index=df.index)
-    for name in CANONICAL_FIELDS:
-        col = df[name] if name in df.columns else pd.Series("", index=df.index, dtype=object)
-        out[name] = col.astype(str).str.strip()
-    # Excel and exports pad names with invisible characters; control characters never belong in a field.
-    for name in ("first_name", "last_name", "company", "job_title"):
-        out[name] = out[name].str.replace(r"[\x00-\x08\x0b-\x1f\x7f]", "", regex=True)
-    need_split = (out["first_name"] == "") & (out["last_name"] == "") & (out["full_name"] != "")
-    if need_split.any():
-        parts = out.loc[need_split, "full_name"].str.rsplit(" ", n=1, expand=True)
-        if parts.shape[1] == 2:
-            out.loc[need_split, "first_name"] = parts[0].fillna("")
-            out.loc[need_split, "last_name"] = parts[1].fillna("")
-        else:
-            out.loc[need_split, "last_name"] = parts[0].fillna("")
-
-    items = out["email"].tolist()
-    lookup = {value: email_facts(value) for value in set(items)}
-    emails, keys, domains = zip(*(lookup[v] for v in items), strict=True) if items else ((), (), ())
-    email = pd.Series(emails, index=df.index, dtype=object)
-    out["email"] = email.where(email != "", None)
-    has_email = email != ""
-    out["email_key"] = pd.Series(keys, index=df.index, dtype=object)
-    email_ok = out["email_key"].notna()
-    out["email_domain"] = pd.Series(domains, index=df.index, dtype=object)
-
-    out["country"] = _map_unique(out["country"], country_code)
-    pairs = out["phone"] + "\x1f" + out["country"].fillna("")
-    out["phone_e164"] = _map_unique(pairs.where(out["phone"] != "", ""), _phone_pair_e164)
-    out["external_id"] = out["external_id"]
-    out["consent_status"] = _map_unique(out["consent"], _consent_status)
-    out["legal_basis"] = _map_unique(out["legal_basis"], lambda v: _LEGAL.get(v.strip().casefold()))
-    out["do_not_email"] = _map_unique(out["do_not_email"], _fold_flag).fillna(False).astype(bool)
-    out["occurred_at"] = _parse_times(out["occurred_at"], as_of)
-
-    reason = pd.Series("", index=df.index, dtype=object)
-    for name, limit in FIELD_LIMITS.items():
-        too_long = out[name].str.len() > limit
-        if too_long.any():
-            lengths = out.loc[too_long, name].str.len()
-            reason = reason.where(~too_long | (reason != ""),
-                                  lengths.map(lambda n, f=name, lim=limit: f"field too long: {f} ({n} characters, at most {lim})"))
-    bad_email = has_email & ~email_ok
-    reason = reason.where(~bad_email | (reason != ""), REASON_BAD_EMAIL)
-    no_contact = ~has_email & (out["phone"] == "")
-    reason = reason.where(~no_contact | (reason != ""), REASON_NO_CONTACT)
-    # A typed phone that is no number is usable only with the source's own id for the person.
-    bad_phone = ~has_email & (out["phone"] != "") & out["phone_e164"].isna() & (out["external_id"] == "")
-    reason = reason.where(~bad_phone | (reason != ""), REASON_BAD_PHONE)
-    reason = reason.fillna("")
-
-    match_key = ("e:" + out["email_key"].fillna("")).where(out["email_key"].notna(), None)
-    match_key = match_key.where(match_key.notna(), ("p:" + out["phone_e164"].fillna("")).where(out["phone_e164"].notna(), None))
-    match_key = match_key.where(match_key.notna(), ("x:" + out["external_id"]).where(out["external_id"] != "", None))
-    out["match_key"] = match_key
-    for name in TEXT_FIELDS + ("email",):
-        out[name] = out[name].where(out[name] != "", None)
+    normalizer = RecordNormalizer(as_of)
+    results = [normalizer.normalize(record) for record in canonical_records(df)]
+    out = pd.DataFrame([values for values, _ in results], columns=list(NORMALIZED_FIELDS), index=df.index, dtype=object)
+    out["occurred_at"] = pd.to_datetime(out["occurred_at"], utc=True)
+    out["do_not_email"] = out["do_not_email"].astype(bool)
+    reason = pd.Series([r for _, r in results], index=df.index, dtype=object)
     return out, reason

@@ -22,7 +22,8 @@ from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.landing import arrival_for, frame_from_payloads
 from funnelflow.ingest.mapping import map_headers
 from funnelflow.ingest.normalize import normalize_frame
-from funnelflow.ingest.store import Arrival, Counts, write_arrivals, write_rejects
+from funnelflow.ingest.stage import Arrival
+from funnelflow.ingest.store import Counts, write_arrivals, write_rejects
 
 log = logging.getLogger(__name__)
 

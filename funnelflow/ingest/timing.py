@@ -1,7 +1,8 @@
-"""Time spent per ingestion step, summed over chunks (the benchmark prints it).
+"""Wall-clock time per database-side ingestion step, summed over chunks (the benchmark prints it).
 
-Read and validate run in the prefetch thread while the database steps run in
-the caller's, so the steps can add up to more than the wall-clock time.
+Reading and validating run in the file worker process; ``wait_for_worker`` is
+the time the database side waited for its next chunk. The worker reports its
+own CPU seconds (``FileReport.worker``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-STEPS = ("read", "validate", "stage", "upsert_leads", "touchpoints")
+STEPS = ("wait_for_worker", "stage", "upsert_leads", "touchpoints", "rejects")
 step_seconds: dict[str, float] = defaultdict(float)
 
 
@@ -22,17 +23,6 @@ def timed(step: str) -> Iterator[None]:
         yield
     finally:
         step_seconds[step] += time.perf_counter() - started
-
-
-def timed_iter(step: str, items: Iterator) -> Iterator:
-    """Yield from ``items``, counting the time spent producing each one under ``step``."""
-    while True:
-        with timed(step):
-            try:
-                item = next(items)
-            except StopIteration:
-                return
-        yield item
 
 
 def reset() -> None:

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from funnelflow.identity import email_hash
-from tests.ingest.conftest import count, rows, run_inbox
+from tests.ingest.conftest import AS_OF, count, rows, run_inbox
 
 HUBSPOT = (
     "Record ID,First Name,Last Name,Email,Company Name,Job Title,Phone Number,Country/Region,Original Source,"
@@ -207,3 +208,41 @@ def test_a_failing_file_is_reported_without_addresses_and_others_still_land(engi
     assert "broken@example.com" not in str(err.value) and "[address]" in str(err.value)
     assert "broken@example.com" not in caplog.text
     assert count(engine, "leads") == 1  # the good file landed all the same
+
+
+@pytest.mark.parametrize("chunk_rows", [1000, 1])
+def test_one_person_under_two_match_keys_counts_one_insert(engine, inbox: Path, config_dir: Path, chunk_rows: int):
+    # Row 2 has no email: it is matched by phone to the lead row 1 creates, in the same chunk or the next.
+    (inbox / "list.csv").write_text("Email,Phone,Country\nann@example.com,+49 30 1111111,DE\n,030 1111111,DE\n")
+    [report] = run_inbox(engine, inbox, config_dir, chunk_rows=chunk_rows)
+    assert report.counts.as_dict() == {"rows_in": 2, "inserted": 1, "updated": 1, "rejected": 0, "duplicates": 0}
+    [lead] = rows(engine, "select id from leads")
+    assert [t["lead_id"] for t in rows(engine, "select lead_id from touchpoints order by id")] == [lead["id"]] * 2
+
+
+def test_a_row_naming_an_erased_person_is_set_aside_with_its_raw_row(engine, inbox: Path, config_dir: Path):
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into leads (email_key, lifecycle_stage, erased_at, created_at, updated_at) "
+                             "values ('gone@example.com', 'lead', :t, :t, :t)"), {"t": AS_OF})
+    (inbox / "list.csv").write_text("Email,First Name\nnew@example.com,New\nGone@example.com,Gone\n")
+    [report] = run_inbox(engine, inbox, config_dir)
+    assert report.counts.as_dict() == {"rows_in": 2, "inserted": 1, "updated": 0, "rejected": 1, "duplicates": 0}
+    [reject] = rows(engine, "select line_number, reason, raw from ingest_rejects")
+    raw = reject["raw"] if isinstance(reject["raw"], dict) else json.loads(reject["raw"])
+    assert (reject["line_number"], raw) == (3, {"Email": "Gone@example.com", "First Name": "Gone"})
+    assert "matches no single lead" in reject["reason"]
+    assert count(engine, "touchpoints") == 1  # nothing attached to the erased lead
+
+
+def test_a_worker_that_dies_leaves_the_file_in_the_inbox_and_writes_nothing(engine, inbox: Path, config_dir: Path,
+                                                                            monkeypatch):
+    import sys
+
+    import funnelflow.ingest.files as files
+
+    (inbox / "list.csv").write_text("email\nann@example.com\n")
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the worker process exits at once, saying nothing
+    with pytest.raises(files.InboxError, match="worker exited with code 1"):
+        run_inbox(engine, inbox, config_dir)
+    assert (inbox / "list.csv").exists()
+    assert (count(engine, "leads"), count(engine, "ingest_files")) == (0, 0)  # claim released for the retry

@@ -1,0 +1,378 @@
+"""The ingestion stage: a batch of arrivals and the people they name, written to the CRM in set-based SQL.
+
+Every source ends here. A batch is two temporary tables: ``ingest_arrivals``
+(one row per arrival: its touchpoint, consent and do-not-email facts) and
+``ingest_people`` (one row per ``match_key`` with the first non-blank value of
+each lead field and the earliest and latest arrival time). ``collapse_people``
+builds the second from the first in plain Python, so the file worker can do it
+off the database's critical path. ``apply_batch`` then resolves and upserts the
+people, inserts the touchpoints, consents and suppressions, and returns the
+counts; nothing is read back row by row. Filling only blanks is how "never
+overwrite better data with worse" is kept. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from funnelflow.ingest.timing import timed
+
+PERSON_FIELDS: tuple[str, ...] = (
+    "email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone", "phone_e164",
+    "country", "external_source", "external_id", "original_source",
+)
+PEOPLE_COLUMNS: tuple[str, ...] = ("match_key", *PERSON_FIELDS, "first_seen_at", "last_seen_at", "arrivals", "first_pos")
+ARRIVAL_COLUMNS: tuple[str, ...] = (
+    "pos", "match_key", "occurred_at", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+    "utm_content", "page_url", "detail", "source_ref", "consent_status", "legal_basis", "client_ip", "dne_hash",
+)
+_FIRST_SEEN = 1 + len(PERSON_FIELDS)  # positions in a people row
+_LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2
+
+_CREATE_PEOPLE = """
+create temporary table if not exists ingest_people (
+    match_key varchar(400) not null,
+    email varchar(320), email_key varchar(320), email_domain varchar(255), first_name varchar(120),
+    last_name varchar(120), company varchar(255), job_title varchar(255), phone varchar(64),
+    phone_e164 varchar(20), country varchar(2), external_source varchar(60), external_id varchar(255),
+    original_source varchar(60), first_seen_at {ts}, last_seen_at {ts}, arrivals integer, first_pos bigint,
+    lead_id bigint, is_new boolean
+)
+"""
+# PostgreSQL's email upsert writes its answers here: a narrow insert, not an update of the wide people rows.
+_CREATE_RESOLVED = """
+create temporary table if not exists ingest_resolved (match_key varchar(400), lead_id bigint, is_new boolean)
+"""
+_CREATE_ARRIVALS = """
+create temporary table if not exists ingest_arrivals (
+    pos bigint, match_key varchar(400), occurred_at {ts}, campaign varchar(255), utm_source varchar(255),
+    utm_medium varchar(255), utm_campaign varchar(255), utm_term varchar(255), utm_content varchar(255),
+    page_url text, detail text, source_ref varchar(255), consent_status varchar(20), legal_basis varchar(40),
+    client_ip varchar(45), dne_hash varchar(64)
+)
+"""
+
+# PostgreSQL: everyone with an email key in one statement (insert, or fill blanks), sorted by the key so the
+# unique index is walked in order; "was new" is xmax = 0. An erased lead is neither updated nor returned.
+_UPSERT_BY_EMAIL_PG = """
+with upserted as (
+    insert into leads as l (email, email_key, email_domain, first_name, last_name, company, job_title, phone,
+                            phone_e164, country, original_source, lifecycle_stage, first_seen_at, last_seen_at,
+                            created_at, updated_at)
+    select email, email_key, email_domain, first_name, last_name, company, job_title, phone, phone_e164,
+           country, original_source, 'lead', first_seen_at, last_seen_at, :now, :now
+    from ingest_people
+    where email_key is not null
+    order by email_key
+    on conflict (email_key) do update set
+        first_name = coalesce(nullif(l.first_name, ''), excluded.first_name),
+        last_name = coalesce(nullif(l.last_name, ''), excluded.last_name),
+        company = coalesce(nullif(l.company, ''), excluded.company),
+        job_title = coalesce(nullif(l.job_title, ''), excluded.job_title),
+        phone = coalesce(nullif(l.phone, ''), excluded.phone),
+        phone_e164 = coalesce(l.phone_e164, excluded.phone_e164),
+        country = coalesce(l.country, excluded.country),
+        original_source = coalesce(l.original_source, excluded.original_source),
+        first_seen_at = least(l.first_seen_at, excluded.first_seen_at),
+        last_seen_at = greatest(l.last_seen_at, excluded.last_seen_at),
+        updated_at = excluded.updated_at
+    where l.erased_at is null
+    returning l.email_key, l.id, (l.xmax = 0) as is_new
+)
+insert into ingest_resolved (match_key, lead_id, is_new)
+select 'e:' || email_key, id, is_new from upserted
+"""
+
+# The general path (SQLite for everyone; PostgreSQL for people without an email key), run per ``{scope}``: known
+# people by email key (never an erased lead); without an email, by phone (oldest lead with it); else by the
+# source's id. Then insert the rest, resolve again, and fill the blanks of the known ones.
+_RESOLVE_BY_EMAIL = """
+update ingest_people
+set lead_id = (select l.id from leads l where l.email_key = ingest_people.email_key and l.erased_at is null)
+where {scope} lead_id is null and email_key is not null
+"""
+# "l.id + 0": a bare min(id) lets PostgreSQL walk the primary key filtering on phone (the whole
+# table when nobody has the number); the expression makes it use the phone index instead.
+_RESOLVE_BY_PHONE = """
+update ingest_people
+set lead_id = (select min(l.id + 0) from leads l where l.phone_e164 = ingest_people.phone_e164)
+where {scope} lead_id is null and email_key is null and phone_e164 is not null
+"""
+_RESOLVE_BY_EXTERNAL_ID = """
+update ingest_people
+set lead_id = (select l.id from leads l where l.external_source = ingest_people.external_source
+                                          and l.external_id = ingest_people.external_id)
+where {scope} lead_id is null and email_key is null and external_id is not null
+"""
+_MARK_KNOWN = "update ingest_people set is_new = false where {scope} lead_id is not null and is_new is null"
+_INSERT_NEW = """
+insert into leads (email, email_key, email_domain, first_name, last_name, company, job_title, phone, phone_e164,
+                   country, external_source, external_id, original_source, lifecycle_stage, first_seen_at,
+                   last_seen_at, created_at, updated_at)
+select email, email_key, email_domain, first_name, last_name, company, job_title, phone, phone_e164,
+       country, external_source, external_id, original_source, 'lead', first_seen_at, last_seen_at, :now, :now
+from ingest_people
+where {scope} lead_id is null
+order by first_pos
+on conflict do nothing
+"""
+_MARK_NEW = "update ingest_people set is_new = true where {scope} lead_id is not null and is_new is null"
+_FILL_KNOWN = """
+update leads set
+    email = coalesce(leads.email, s.email),
+    email_key = coalesce(leads.email_key, s.email_key),
+    email_domain = coalesce(leads.email_domain, s.email_domain),
+    first_name = coalesce(nullif(leads.first_name, ''), s.first_name),
+    last_name = coalesce(nullif(leads.last_name, ''), s.last_name),
+    company = coalesce(nullif(leads.company, ''), s.company),
+    job_title = coalesce(nullif(leads.job_title, ''), s.job_title),
+    phone = coalesce(nullif(leads.phone, ''), s.phone),
+    phone_e164 = coalesce(leads.phone_e164, s.phone_e164),
+    country = coalesce(leads.country, s.country),
+    original_source = coalesce(leads.original_source, s.original_source),
+    first_seen_at = case when leads.first_seen_at is null or s.first_seen_at < leads.first_seen_at
+                         then s.first_seen_at else leads.first_seen_at end,
+    last_seen_at = case when leads.last_seen_at is null or s.last_seen_at > leads.last_seen_at
+                        then s.last_seen_at else leads.last_seen_at end,
+    updated_at = :now
+from ingest_people s
+where {scope_s} s.lead_id = leads.id and s.is_new = false and leads.erased_at is null
+"""
+
+# Every staged person with the lead it resolved to: PostgreSQL's email upsert answers in ingest_resolved,
+# the general path in the people rows themselves.
+_PEOPLE = """(select p.match_key, coalesce(r.lead_id, p.lead_id) as lead_id, coalesce(r.is_new, p.is_new) as is_new,
+         p.arrivals
+  from ingest_people p left join ingest_resolved r on r.match_key = p.match_key) p"""
+
+# One touchpoint per resolved arrival, ids in arrival order. The campaign is the row's, else the source's,
+# else the UTM campaign.
+_INSERT_TOUCHPOINTS = """
+insert into touchpoints (lead_id, occurred_at, channel, touch_type, source, campaign, utm_source, utm_medium,
+                         utm_campaign, utm_term, utm_content, page_url, detail, source_ref, scored, created_at)
+select p.lead_id, a.occurred_at, :channel, :touch_type, :source,
+       substr(coalesce(a.campaign, :campaign, a.utm_campaign), 1, 255), a.utm_source, a.utm_medium,
+       a.utm_campaign, a.utm_term, a.utm_content, a.page_url, {detail}, a.source_ref, true, :now
+from ingest_arrivals a join {people} on p.match_key = a.match_key
+where p.lead_id is not null
+order by a.pos
+{conflict}
+"""
+# An import never overrides a consent status a person already has, except to record a refusal, so an old
+# list cannot re-subscribe someone who opted out; web-form opt-ins ("always") are appended. One row per
+# person and status: the first arrival's.
+_INSERT_CONSENTS = """
+insert into consents (lead_id, channel, status, legal_basis, source, wording_version, client_ip, recorded_at)
+select lead_id, 'email', status, legal_basis, :source, :wording_version, client_ip, occurred_at
+from (
+    select p.lead_id, coalesce(a.consent_status, :default_status) as status,
+           coalesce(a.legal_basis, :default_basis,
+                    case when coalesce(a.consent_status, :default_status) = 'granted' then 'consent' end) as legal_basis,
+           a.client_ip, a.occurred_at,
+           row_number() over (partition by p.lead_id, coalesce(a.consent_status, :default_status) order by a.pos) as nth
+    from ingest_arrivals a join {people} on p.match_key = a.match_key
+    where p.lead_id is not null and coalesce(a.consent_status, :default_status) is not null
+) s
+where nth = 1
+  and (:always or status in ('denied', 'withdrawn')
+       or not exists (select 1 from consents c where c.lead_id = s.lead_id and c.channel = 'email'))
+"""
+_INSERT_SUPPRESSIONS = """
+insert into suppressions (email_hash, reason, scope, source, detail, created_at)
+select distinct a.dne_hash, 'do_not_email', 'all', :source, :detail, :now
+from ingest_arrivals a join {people} on p.match_key = a.match_key
+where a.dne_hash is not null and p.lead_id is not null
+on conflict do nothing
+"""
+# Counts without reading rows back: a lead created in this batch is one "inserted"; every other resolved
+# arrival is "updated"; arrivals whose person could not be resolved are set aside.
+_COUNT = """
+select coalesce(sum(case when lead_id is not null then arrivals else 0 end), 0),
+       coalesce(sum(case when lead_id is null then arrivals else 0 end), 0),
+       count(distinct case when is_new then lead_id end)
+from {people}
+"""
+_UNRESOLVED = """
+select a.pos from ingest_arrivals a join {people} on p.match_key = a.match_key
+where p.lead_id is null order by a.pos
+"""
+# Per-arrival outcome (small batches: the web form, ad platforms, replays).
+_OUTCOMES = """
+select a.pos, p.lead_id, p.is_new,
+       min(a.pos) over (partition by p.lead_id) as first_pos_of_lead,
+       max(case when p.is_new then 1 else 0 end) over (partition by p.lead_id) as lead_created
+from ingest_arrivals a join {people} on p.match_key = a.match_key
+"""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What every row of one batch shares: where it came from and how it counts."""
+
+    source: str
+    channel: str  # schema.CHANNELS
+    touch_type: str  # schema.TOUCH_TYPES
+    campaign: str | None = None
+    consent_status: str | None = None  # the source's default when no column says
+    legal_basis: str | None = None
+    wording_version: str | None = None
+    consent_always: bool = False  # web-form opt-ins are appended even when a status exists
+    source_file: str | None = None
+
+
+@dataclass
+class BatchResult:
+    inserted: int = 0
+    updated: int = 0
+    unresolved: list[int] = field(default_factory=list)  # positions of arrivals no single lead could take
+
+
+def is_pg(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def time_text(value: datetime, postgres: bool) -> str:
+    """A UTC time as the stage stores it: ISO with offset for PostgreSQL, SQLAlchemy's text form for SQLite."""
+    value = value.astimezone(UTC)
+    return value.isoformat() if postgres else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
+    """One row per match key from ``PEOPLE_COLUMNS`` rows (one per arrival, ``arrivals`` = 1), merged in place.
+
+    The first non-blank value of each field wins; times widen to the earliest
+    and latest arrival (they must compare correctly: datetimes).
+    """
+    people: dict[str, list[Any]] = {}
+    fields = range(1, _FIRST_SEEN)
+    for row in rows:
+        person = people.get(row[0])
+        if person is None:
+            people[row[0]] = row
+            continue
+        for n in fields:
+            if person[n] is None and row[n] is not None:
+                person[n] = row[n]
+        if row[_FIRST_SEEN] < person[_FIRST_SEEN]:
+            person[_FIRST_SEEN] = row[_FIRST_SEEN]
+        if row[_LAST_SEEN] > person[_LAST_SEEN]:
+            person[_LAST_SEEN] = row[_LAST_SEEN]
+        person[_ARRIVALS] += 1
+    return list(people.values())
+
+
+def people_times_as_text(people: list[list[Any]], postgres: bool) -> list[list[Any]]:
+    """The collapsed rows with their two times rendered for the stage (in place)."""
+    for person in people:
+        person[_FIRST_SEEN] = time_text(person[_FIRST_SEEN], postgres)
+        person[_LAST_SEEN] = time_text(person[_LAST_SEEN], postgres)
+    return people
+
+
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as CSV for ``COPY ... (format csv)``: None is an unquoted empty field, which COPY reads as NULL."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def start_batch(conn: Connection) -> None:
+    """Create the stage tables for this connection if needed, and empty them."""
+    ts = "timestamptz" if is_pg(conn) else "varchar(40)"
+    conn.execute(text(_CREATE_PEOPLE.format(ts=ts)))
+    conn.execute(text(_CREATE_ARRIVALS.format(ts=ts)))
+    conn.execute(text(_CREATE_RESOLVED))
+    if is_pg(conn):  # no dead rows piling up batch after batch
+        conn.execute(text("truncate ingest_people, ingest_arrivals, ingest_resolved"))
+    else:
+        for table in ("ingest_people", "ingest_arrivals", "ingest_resolved"):
+            conn.execute(text(f"delete from {table}"))  # noqa: S608 - names are ours
+
+
+def load_csv(conn: Connection, table: str, columns: Sequence[str], data: str) -> None:
+    """Bulk-load CSV text from ``csv_text``: COPY on PostgreSQL, executemany on SQLite. Values are data, never SQL."""
+    if not data:
+        return
+    if is_pg(conn):
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
+            copy.write(data)
+        return
+    rows = [[value if value != "" else None for value in row] for row in csv.reader(io.StringIO(data))]
+    load_rows(conn, table, columns, rows)
+
+
+def load_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    if not rows:
+        return
+    if is_pg(conn):
+        load_csv(conn, table, columns, csv_text(rows))
+        return
+    placeholders = ", ".join("?" for _ in columns)
+    conn.connection.driver_connection.cursor().executemany(
+        f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows  # noqa: S608 - names are ours
+    )
+
+
+def apply_batch(conn: Connection, arrival: Arrival, now: datetime, *, new_refs: bool = False) -> BatchResult:
+    """Write the staged batch: leads, touchpoints, consents, suppressions; returns the counts.
+
+    ``new_refs``: every ``source_ref`` in the batch is known to be new (a file
+    claimed by its content hash), so touchpoints skip the conflict check.
+    """
+    pg = is_pg(conn)
+    when = now.astimezone(UTC) if pg else time_text(now, postgres=False)
+    # People with an email key first (PostgreSQL: the upsert), then the rest, so a phone-only row can match a
+    # lead an email row of the same batch has just created.
+    scopes = ["email_key is null and"] if pg else ["email_key is not null and", "email_key is null and"]
+    with timed("upsert_leads"):
+        if pg:
+            conn.execute(text(_UPSERT_BY_EMAIL_PG), {"now": when})
+        for scope in scopes:
+            for statement in (_RESOLVE_BY_EMAIL, _RESOLVE_BY_PHONE, _RESOLVE_BY_EXTERNAL_ID, _MARK_KNOWN):
+                conn.execute(text(statement.format(scope=scope)))
+            conn.execute(text(_INSERT_NEW.format(scope=scope)), {"now": when})
+            for statement in (_RESOLVE_BY_EMAIL, _RESOLVE_BY_PHONE, _RESOLVE_BY_EXTERNAL_ID, _MARK_NEW):
+                conn.execute(text(statement.format(scope=scope)))
+            conn.execute(text(_FILL_KNOWN.format(scope_s="s." + scope)), {"now": when})
+    with timed("touchpoints"):
+        _write_touches(conn, arrival, when, pg, new_refs)
+    resolved, unresolved, created = conn.execute(text(_COUNT.format(people=_PEOPLE))).one()
+    missing = [pos for (pos,) in conn.execute(text(_UNRESOLVED.format(people=_PEOPLE)))] if unresolved else []
+    return BatchResult(inserted=int(created), updated=int(resolved) - int(created), unresolved=missing)
+
+
+def _write_touches(conn: Connection, arrival: Arrival, when: Any, pg: bool, new_refs: bool) -> None:
+    """Touchpoints, consents and do-not-email suppressions of the resolved arrivals."""
+    touch_sql = _INSERT_TOUCHPOINTS.format(
+        people=_PEOPLE, detail="cast(a.detail as jsonb)" if pg else "a.detail",
+        conflict="" if new_refs and pg else "on conflict do nothing",
+    )
+    conn.execute(text(touch_sql), {"channel": arrival.channel, "touch_type": arrival.touch_type,
+                                   "source": arrival.source, "campaign": arrival.campaign, "now": when})
+    conn.execute(text(_INSERT_CONSENTS.format(people=_PEOPLE)), {
+        "source": arrival.source, "wording_version": arrival.wording_version, "always": arrival.consent_always,
+        "default_status": arrival.consent_status, "default_basis": arrival.legal_basis})
+    detail = (f"'Do Not Email' in {arrival.source_file}" if arrival.source_file
+              else f"'Do Not Email' from {arrival.source}")
+    conn.execute(text(_INSERT_SUPPRESSIONS.format(people=_PEOPLE)), {"source": arrival.source, "detail": detail[:500], "now": when})
+
+
+def batch_outcomes(conn: Connection) -> dict[int, str]:
+    """Outcome per staged arrival position: inserted (first arrival of a lead this batch created), updated, rejected."""
+    out: dict[int, str] = {}
+    for pos, lead_id, _is_new, first_pos_of_lead, lead_created in conn.execute(text(_OUTCOMES.format(people=_PEOPLE))):
+        if lead_id is None:
+            out[pos] = "rejected"
+        elif lead_created and pos == first_pos_of_lead:
+            out[pos] = "inserted"
+        else:
+            out[pos] = "updated"
+    return out

@@ -1,0 +1,201 @@
+"""The file worker: reads, de-duplicates and validates a dropped file in its own process.
+
+Python holds one interpreter lock, and reading and validating a million rows is
+Python work; writing them is the database's. The worker runs beside the
+process that talks to the database, so the two overlap on separate cores
+instead of taking turns. ``FileJob.run`` starts it (``python -m
+funnelflow.ingest.worker``), streams the file's bytes to its stdin (the inbox
+may be S3 or SFTP, which a child process cannot reopen) and yields what it
+sends back on stdout, each message a pickled tuple:
+
+- ``("headers", headers, columns, unknown, ignored)`` once, first;
+- ``("chunk", rows_in, duplicates, rejects, people_csv, arrivals_csv)`` per chunk, the two CSV texts ready
+  for ``COPY`` into the stage (``funnelflow.ingest.stage``);
+- ``("done", stats)`` last, or ``("unreadable", reason)`` when the file's structure breaks.
+
+Plain Python (no pandas): the worker's start-up and memory stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from operator import itemgetter
+from typing import IO, Any
+
+from funnelflow.identity import hash_key
+from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
+from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
+from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
+from funnelflow.ingest.stage import collapse_people, csv_text, people_times_as_text, time_text
+
+NO_IDENTITY_HINT = (": no column maps to email or phone; add the header as an alias in config/header_mapping.yaml, "
+                    "then run `python -m funnelflow rejects replay`")
+
+
+class WorkerFailed(RuntimeError):
+    """The worker process stopped without finishing the file (crash, kill, out of memory)."""
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """Everything the worker needs besides the bytes (sent as JSON on its command line)."""
+
+    facts: dict[str, Any]
+    chunk_rows: int
+    as_of: str
+    ref_prefix: str  # source_ref = prefix + line number, zero-padded
+    file_label: str  # the archived name, in each touchpoint's detail
+    source: str
+    campaign: str | None
+    extra_aliases: dict[str, str]
+    ignore: list[str]
+    postgres: bool
+
+    def run(self, stream: IO[bytes]) -> Iterator[tuple]:
+        """Start the worker, feed it ``stream`` and yield its messages; raises ``WorkerFailed`` if it dies."""
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+        proc = subprocess.Popen([sys.executable, "-m", "funnelflow.ingest.worker", json.dumps(asdict(self))],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        feeder = threading.Thread(target=_feed, args=(stream, proc.stdin), name="ingest-feed", daemon=True)
+        feeder.start()
+        finished = False
+        try:
+            while True:
+                try:
+                    message = pickle.load(proc.stdout)
+                except EOFError:
+                    break
+                yield message
+                if message[0] in ("done", "unreadable"):
+                    finished = True
+                    break
+        finally:
+            if not finished:
+                proc.kill()
+            proc.stdout.close()
+            code = proc.wait()
+            feeder.join(timeout=5)
+        if not finished:
+            raise WorkerFailed(f"ingestion worker exited with code {code} before the end of the file")
+
+
+def _feed(stream: IO[bytes], sink: IO[bytes]) -> None:
+    try:
+        while block := stream.read(1024 * 1024):
+            sink.write(block)
+    except (BrokenPipeError, ValueError):  # the worker stopped reading (unreadable file, or killed)
+        pass
+    finally:
+        try:
+            sink.close()
+        except BrokenPipeError:
+            pass
+
+
+class ChunkPreparer:
+    """Turns raw chunks into stage rows: exact repeats dropped, every row normalized, rejects kept with their line."""
+
+    def __init__(self, job: FileJob, headers: list[str], columns: dict[str, str], has_identity: bool) -> None:
+        self.job = job
+        self.headers = headers
+        self.seen: set[int] = set()
+        self.normalizer = RecordNormalizer(datetime.fromisoformat(job.as_of))
+        slot_of = {field: headers.index(header) for header, field in columns.items()}
+        blank = len(headers)  # a record is the row plus one "" cell, which unmapped fields point at
+        self.record_of = itemgetter(*(slot_of.get(name, blank) for name in CANONICAL_FIELDS))
+        self.no_contact = REASON_NO_CONTACT if has_identity else REASON_NO_CONTACT + NO_IDENTITY_HINT
+        self.times: dict[datetime, str] = {}
+        self.detail_head = '{"file":' + json.dumps(job.file_label) + ',"line":'
+
+    def prepare(self, chunk: RawChunk) -> tuple:
+        headers, job, seen, normalize = self.headers, self.job, self.seen, self.normalizer.normalize
+        rejects: list[tuple[int | None, str, dict]] = []
+        for line, problem, cells in chunk.malformed:
+            names = headers + [f"extra {i + 1}" for i in range(len(cells) - len(headers))]
+            rejects.append((line, problem, dict(zip(names, cells, strict=False))))
+        people, arrivals, duplicates = [], [], 0
+        times, postgres, source, campaign = self.times, job.postgres, job.source, job.campaign
+        ref_prefix, detail_head = job.ref_prefix, self.detail_head
+        for row, line in zip(chunk.rows, chunk.lines, strict=True):
+            fingerprint = hash(tuple(row))
+            if fingerprint in seen:
+                duplicates += 1
+                continue
+            seen.add(fingerprint)
+            row.append("")
+            values, reason = normalize(self.record_of(row))
+            row.pop()
+            if reason:
+                if reason == REASON_NO_CONTACT:
+                    reason = self.no_contact
+                rejects.append((line, reason, dict(zip(headers, row, strict=True))))
+                continue
+            (key, email, email_key, domain, first, last, company, title, phone, e164, country, external_id,
+             original_source, row_campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url,
+             at, status, legal, do_not_email) = values
+            by_id = key[0] == "x"
+            people.append([key, email, email_key, domain, first, last, company, title, phone, e164, country,
+                           source if by_id else None, external_id if by_id else None,
+                           (original_source or source)[:60], at, at, 1, line])
+            at_text = times.get(at)
+            if at_text is None:
+                at_text = times[at] = time_text(at, postgres)
+            arrivals.append((line, key, at_text, row_campaign or campaign, utm_source, utm_medium, utm_campaign,
+                             utm_term, utm_content, page_url, f"{detail_head}{line}}}", f"{ref_prefix}{line:010d}", status,
+                             legal, None, hash_key(email_key) if do_not_email and email_key else None))
+        collapsed = people_times_as_text(collapse_people(people), postgres)
+        rows_in = len(chunk.rows) + len(chunk.malformed)
+        return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals)
+
+
+def _send(out: IO[bytes], message: tuple) -> None:
+    pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+def main() -> None:
+    job = FileJob(**json.loads(sys.argv[1]))
+    facts = FileFacts(**job.facts)
+    out = sys.stdout.buffer
+    started = time.process_time()
+    stream: IO[bytes] = sys.stdin.buffer
+    if facts.kind == "xlsx":  # openpyxl needs to seek
+        spool = tempfile.TemporaryFile()
+        while block := stream.read(1024 * 1024):
+            spool.write(block)
+        spool.seek(0)
+        stream = spool
+    prepare_s = 0.0
+    try:
+        headers, chunks = read_records(stream, facts, job.chunk_rows)
+        hmap = map_headers(headers, job.extra_aliases, job.ignore)
+        _send(out, ("headers", headers, hmap.columns, hmap.unknown, hmap.ignored))
+        preparer = ChunkPreparer(job, headers, hmap.columns, hmap.has_identity)
+        for chunk in chunks:
+            t = time.process_time()
+            message = ("chunk", *preparer.prepare(chunk))
+            prepare_s += time.process_time() - t
+            _send(out, message)
+    except FileUnreadable as exc:
+        _send(out, ("unreadable", str(exc)))
+        return
+    cpu_s = time.process_time() - started
+    _send(out, ("done", {"worker_cpu_s": round(cpu_s, 2), "validate_cpu_s": round(prepare_s, 2),
+                         "read_cpu_s": round(cpu_s - prepare_s, 2),
+                         "worker_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+if __name__ == "__main__":
+    main()
