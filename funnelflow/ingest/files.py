@@ -282,8 +282,8 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
     postgres = engine.dialect.name == "postgresql"
     # source_ref = file:<hash>:<line, zero-padded>: in line order the keys only grow, so the unique index takes
     # them at its right edge instead of all over.
-    job = FileJob(facts=asdict(facts), chunk_rows=chunk_rows, as_of=as_of.isoformat(),
-                  ref_prefix=f"file:{facts.content_hash[:16]}:", file_label=stored_name, source=source.name,
+    ref_prefix = f"file:{facts.content_hash[:16]}:"
+    job = FileJob(facts=asdict(facts), chunk_rows=chunk_rows, as_of=as_of.isoformat(), source=source.name,
                   campaign=source.campaign, extra_aliases=mapping.extra_aliases, ignore=list(mapping.ignore),
                   postgres=postgres)
     unresolved: list[int] = []
@@ -311,7 +311,7 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
                 start_batch(conn)
                 load_csv(conn, "ingest_people", PEOPLE_COLUMNS, people_csv)
                 load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
-            result = apply_batch(conn, arrival, now, new_refs=True)
+            result = apply_batch(conn, arrival, now, ref_prefix=ref_prefix)
             counts.inserted += result.inserted
             counts.updated += result.updated
             unresolved += result.unresolved

@@ -15,26 +15,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, csv_text, time_text
 from funnelflow.ingest.timing import timed
 
-PERSON_FIELDS: tuple[str, ...] = (
-    "email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone", "phone_e164",
-    "country", "external_source", "external_id", "original_source",
-)
-PEOPLE_COLUMNS: tuple[str, ...] = ("match_key", *PERSON_FIELDS, "first_seen_at", "last_seen_at", "arrivals", "first_pos")
-ARRIVAL_COLUMNS: tuple[str, ...] = (
-    "pos", "match_key", "occurred_at", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-    "utm_content", "page_url", "detail", "source_ref", "consent_status", "legal_basis", "client_ip", "dne_hash",
-)
-_FIRST_SEEN = 1 + len(PERSON_FIELDS)  # positions in a people row
-_LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2
+__all__ = ["ARRIVAL_COLUMNS", "PEOPLE_COLUMNS", "Arrival", "BatchResult", "apply_batch", "batch_outcomes",
+           "load_csv", "load_rows", "start_batch"]
 
 _CREATE_PEOPLE = """
 create temporary table if not exists ingest_people (
@@ -152,14 +145,15 @@ _PEOPLE = """(select p.match_key, coalesce(r.lead_id, p.lead_id) as lead_id, coa
          p.arrivals
   from ingest_people p left join ingest_resolved r on r.match_key = p.match_key) p"""
 
-# One touchpoint per resolved arrival, ids in arrival order. The campaign is the row's, else the source's,
+# One touchpoint per resolved arrival, ids in arrival order. A file's arrivals carry no source_ref or detail:
+# both are made here from the line number (:ref_prefix + the zero-padded line; the archived file and line). The campaign is the row's, else the source's,
 # else the UTM campaign.
 _INSERT_TOUCHPOINTS = """
 insert into touchpoints (lead_id, occurred_at, channel, touch_type, source, campaign, utm_source, utm_medium,
                          utm_campaign, utm_term, utm_content, page_url, detail, source_ref, scored, created_at)
 select p.lead_id, a.occurred_at, :channel, :touch_type, :source,
        substr(coalesce(a.campaign, :campaign, a.utm_campaign), 1, 255), a.utm_source, a.utm_medium,
-       a.utm_campaign, a.utm_term, a.utm_content, a.page_url, {detail}, a.source_ref, true, :now
+       a.utm_campaign, a.utm_term, a.utm_content, a.page_url, {detail}, {source_ref}, true, :now
 from ingest_arrivals a join {people} on p.match_key = a.match_key
 where p.lead_id is not null
 order by a.pos
@@ -238,51 +232,6 @@ def is_pg(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def time_text(value: datetime, postgres: bool) -> str:
-    """A UTC time as the stage stores it: ISO with offset for PostgreSQL, SQLAlchemy's text form for SQLite."""
-    value = value.astimezone(UTC)
-    return value.isoformat() if postgres else value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
-    """One row per match key from ``PEOPLE_COLUMNS`` rows (one per arrival, ``arrivals`` = 1), merged in place.
-
-    The first non-blank value of each field wins; times widen to the earliest
-    and latest arrival (they must compare correctly: datetimes).
-    """
-    people: dict[str, list[Any]] = {}
-    fields = range(1, _FIRST_SEEN)
-    for row in rows:
-        person = people.get(row[0])
-        if person is None:
-            people[row[0]] = row
-            continue
-        for n in fields:
-            if person[n] is None and row[n] is not None:
-                person[n] = row[n]
-        if row[_FIRST_SEEN] < person[_FIRST_SEEN]:
-            person[_FIRST_SEEN] = row[_FIRST_SEEN]
-        if row[_LAST_SEEN] > person[_LAST_SEEN]:
-            person[_LAST_SEEN] = row[_LAST_SEEN]
-        person[_ARRIVALS] += 1
-    return list(people.values())
-
-
-def people_times_as_text(people: list[list[Any]], postgres: bool) -> list[list[Any]]:
-    """The collapsed rows with their two times rendered for the stage (in place)."""
-    for person in people:
-        person[_FIRST_SEEN] = time_text(person[_FIRST_SEEN], postgres)
-        person[_LAST_SEEN] = time_text(person[_LAST_SEEN], postgres)
-    return people
-
-
-def csv_text(rows: Iterable[Sequence[Any]]) -> str:
-    """Rows as CSV for ``COPY ... (format csv)``: None is an unquoted empty field, which COPY reads as NULL."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
-
-
 def start_batch(conn: Connection) -> None:
     """Create the stage tables for this connection if needed, and empty them."""
     ts = "timestamptz" if is_pg(conn) else "varchar(40)"
@@ -321,11 +270,13 @@ def load_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequen
     )
 
 
-def apply_batch(conn: Connection, arrival: Arrival, now: datetime, *, new_refs: bool = False) -> BatchResult:
+def apply_batch(conn: Connection, arrival: Arrival, now: datetime, *, ref_prefix: str | None = None) -> BatchResult:
     """Write the staged batch: leads, touchpoints, consents, suppressions; returns the counts.
 
-    ``new_refs``: every ``source_ref`` in the batch is known to be new (a file
-    claimed by its content hash), so touchpoints skip the conflict check.
+    ``ref_prefix`` (files): arrivals without a ``source_ref`` get ``ref_prefix``
+    plus their zero-padded line, and a detail naming ``arrival.source_file``
+    and the line. Those refs are new (the file was claimed by its content
+    hash), so the touchpoints skip the conflict check.
     """
     pg = is_pg(conn)
     when = now.astimezone(UTC) if pg else time_text(now, postgres=False)
@@ -343,20 +294,24 @@ def apply_batch(conn: Connection, arrival: Arrival, now: datetime, *, new_refs: 
                 conn.execute(text(statement.format(scope=scope)))
             conn.execute(text(_FILL_KNOWN.format(scope_s="s." + scope)), {"now": when})
     with timed("touchpoints"):
-        _write_touches(conn, arrival, when, pg, new_refs)
+        _write_touches(conn, arrival, when, pg, ref_prefix)
     resolved, unresolved, created = conn.execute(text(_COUNT.format(people=_PEOPLE))).one()
     missing = [pos for (pos,) in conn.execute(text(_UNRESOLVED.format(people=_PEOPLE)))] if unresolved else []
     return BatchResult(inserted=int(created), updated=int(resolved) - int(created), unresolved=missing)
 
 
-def _write_touches(conn: Connection, arrival: Arrival, when: Any, pg: bool, new_refs: bool) -> None:
+def _write_touches(conn: Connection, arrival: Arrival, when: Any, pg: bool, ref_prefix: str | None) -> None:
     """Touchpoints, consents and do-not-email suppressions of the resolved arrivals."""
+    padded = "lpad(cast(a.pos as text), 10, '0')" if pg else "printf('%010d', a.pos)"
+    detail = """coalesce(a.detail, '{"file":' || :file_json || ',"line":' || a.pos || '}')"""
     touch_sql = _INSERT_TOUCHPOINTS.format(
-        people=_PEOPLE, detail="cast(a.detail as jsonb)" if pg else "a.detail",
-        conflict="" if new_refs and pg else "on conflict do nothing",
+        people=_PEOPLE, detail=f"cast({detail} as jsonb)" if pg else detail,
+        source_ref=f"coalesce(a.source_ref, :ref_prefix || {padded})",
+        conflict="" if ref_prefix and pg else "on conflict do nothing",
     )
     conn.execute(text(touch_sql), {"channel": arrival.channel, "touch_type": arrival.touch_type,
-                                   "source": arrival.source, "campaign": arrival.campaign, "now": when})
+                                   "source": arrival.source, "campaign": arrival.campaign, "now": when,
+                                   "ref_prefix": ref_prefix, "file_json": json.dumps(arrival.source_file)})
     conn.execute(text(_INSERT_CONSENTS.format(people=_PEOPLE)), {
         "source": arrival.source, "wording_version": arrival.wording_version, "always": arrival.consent_always,
         "default_status": arrival.consent_status, "default_basis": arrival.legal_basis})

@@ -18,19 +18,8 @@ from sqlalchemy import Connection
 
 from funnelflow.db import schema
 from funnelflow.identity import hash_key
-from funnelflow.ingest.stage import (
-    ARRIVAL_COLUMNS,
-    PEOPLE_COLUMNS,
-    Arrival,
-    apply_batch,
-    batch_outcomes,
-    collapse_people,
-    is_pg,
-    load_rows,
-    people_times_as_text,
-    start_batch,
-    time_text,
-)
+from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, collapse_people, time_text
+from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, is_pg, load_rows, start_batch
 
 __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_rejects"]
 OUTCOMES = ("inserted", "updated", "rejected", "duplicate")
@@ -90,7 +79,7 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
         return pd.Series(dtype=object)
     postgres = is_pg(conn)
     positions = list(range(len(rows)))
-    times = [t.to_pydatetime() for t in pd.to_datetime(rows["occurred_at"], utc=True)]
+    times = [time_text(t.to_pydatetime(), postgres) for t in pd.to_datetime(rows["occurred_at"], utc=True)]
     person = {name: _column(rows, name) for name in PEOPLE_COLUMNS[:14]}
     people = [
         [*(person[name][i] for name in PEOPLE_COLUMNS[:14]), times[i], times[i], 1, i] for i in positions
@@ -99,12 +88,12 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     keys = person["email_key"]
     values = {name: _column(rows, name) for name in ARRIVAL_COLUMNS}
     arrivals = [
-        (i, person["match_key"][i], time_text(times[i], postgres), *(values[name][i] for name in ARRIVAL_COLUMNS[3:15]),
+        (i, person["match_key"][i], times[i], *(values[name][i] for name in ARRIVAL_COLUMNS[3:15]),
          hash_key(keys[i]) if dne[i] and keys[i] else None)
         for i in positions
     ]
     start_batch(conn)
-    load_rows(conn, "ingest_people", PEOPLE_COLUMNS, people_times_as_text(collapse_people(people), postgres))
+    load_rows(conn, "ingest_people", PEOPLE_COLUMNS, collapse_people(people))
     load_rows(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals)
     apply_batch(conn, arrival, now)
     outcome = batch_outcomes(conn)

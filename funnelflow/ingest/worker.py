@@ -37,7 +37,7 @@ from funnelflow.identity import hash_key
 from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
-from funnelflow.ingest.stage import collapse_people, csv_text, people_times_as_text, time_text
+from funnelflow.ingest.rows import collapse_people, csv_text, time_text
 
 NO_IDENTITY_HINT = (": no column maps to email or phone; add the header as an alias in config/header_mapping.yaml, "
                     "then run `python -m funnelflow rejects replay`")
@@ -54,8 +54,6 @@ class FileJob:
     facts: dict[str, Any]
     chunk_rows: int
     as_of: str
-    ref_prefix: str  # source_ref = prefix + line number, zero-padded
-    file_label: str  # the archived name, in each touchpoint's detail
     source: str
     campaign: str | None
     extra_aliases: dict[str, str]
@@ -117,7 +115,6 @@ class ChunkPreparer:
         self.record_of = itemgetter(*(slot_of.get(name, blank) for name in CANONICAL_FIELDS))
         self.no_contact = REASON_NO_CONTACT if has_identity else REASON_NO_CONTACT + NO_IDENTITY_HINT
         self.times: dict[datetime, str] = {}
-        self.detail_head = '{"file":' + json.dumps(job.file_label) + ',"line":'
 
     def prepare(self, chunk: RawChunk) -> tuple:
         headers, job, seen, normalize = self.headers, self.job, self.seen, self.normalizer.normalize
@@ -127,7 +124,6 @@ class ChunkPreparer:
             rejects.append((line, problem, dict(zip(names, cells, strict=False))))
         people, arrivals, duplicates = [], [], 0
         times, postgres, source, campaign = self.times, job.postgres, job.source, job.campaign
-        ref_prefix, detail_head = job.ref_prefix, self.detail_head
         for row, line in zip(chunk.rows, chunk.lines, strict=True):
             fingerprint = hash(tuple(row))
             if fingerprint in seen:
@@ -146,16 +142,17 @@ class ChunkPreparer:
              original_source, row_campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url,
              at, status, legal, do_not_email) = values
             by_id = key[0] == "x"
-            people.append([key, email, email_key, domain, first, last, company, title, phone, e164, country,
-                           source if by_id else None, external_id if by_id else None,
-                           (original_source or source)[:60], at, at, 1, line])
             at_text = times.get(at)
             if at_text is None:
                 at_text = times[at] = time_text(at, postgres)
+            people.append([key, email, email_key, domain, first, last, company, title, phone, e164, country,
+                           source if by_id else None, external_id if by_id else None,
+                           (original_source or source)[:60], at_text, at_text, 1, line])
+            # source_ref and detail are left to the stage SQL, which makes them from the line number.
             arrivals.append((line, key, at_text, row_campaign or campaign, utm_source, utm_medium, utm_campaign,
-                             utm_term, utm_content, page_url, f"{detail_head}{line}}}", f"{ref_prefix}{line:010d}", status,
-                             legal, None, hash_key(email_key) if do_not_email and email_key else None))
-        collapsed = people_times_as_text(collapse_people(people), postgres)
+                             utm_term, utm_content, page_url, None, None, status, legal, None,
+                             hash_key(email_key) if do_not_email and email_key else None))
+        collapsed = collapse_people(people)
         rows_in = len(chunk.rows) + len(chunk.malformed)
         return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals)
 

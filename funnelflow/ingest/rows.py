@@ -1,0 +1,65 @@
+"""The stage's row layout and the plain-Python helpers that build its rows.
+
+No SQLAlchemy here: the file worker process imports this and stays small.
+``funnelflow.ingest.stage`` loads the rows and writes them with SQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+PERSON_FIELDS: tuple[str, ...] = (
+    "email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone", "phone_e164",
+    "country", "external_source", "external_id", "original_source",
+)
+PEOPLE_COLUMNS: tuple[str, ...] = ("match_key", *PERSON_FIELDS, "first_seen_at", "last_seen_at", "arrivals", "first_pos")
+ARRIVAL_COLUMNS: tuple[str, ...] = (
+    "pos", "match_key", "occurred_at", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+    "utm_content", "page_url", "detail", "source_ref", "consent_status", "legal_basis", "client_ip", "dne_hash",
+)
+_FIRST_SEEN = 1 + len(PERSON_FIELDS)  # positions in a people row
+_LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2
+
+
+def time_text(value: datetime, postgres: bool) -> str:
+    """A UTC time as the stage stores it: fixed width, so text order is time order (``collapse_people`` relies on it).
+
+    SQLAlchemy's text form on SQLite; the same with a ``+00`` offset for PostgreSQL.
+    """
+    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text + "+00" if postgres else text
+
+
+def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
+    """One row per match key from ``PEOPLE_COLUMNS`` rows (one per arrival, ``arrivals`` = 1), merged in place.
+
+    The first non-blank value of each field wins; times widen to the earliest
+    and latest arrival (``time_text`` values, whose text order is time order).
+    """
+    people: dict[str, list[Any]] = {}
+    fields = range(1, _FIRST_SEEN)
+    for row in rows:
+        person = people.get(row[0])
+        if person is None:
+            people[row[0]] = row
+            continue
+        for n in fields:
+            if person[n] is None and row[n] is not None:
+                person[n] = row[n]
+        if row[_FIRST_SEEN] < person[_FIRST_SEEN]:
+            person[_FIRST_SEEN] = row[_FIRST_SEEN]
+        if row[_LAST_SEEN] > person[_LAST_SEEN]:
+            person[_LAST_SEEN] = row[_LAST_SEEN]
+        person[_ARRIVALS] += 1
+    return list(people.values())
+
+
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as CSV for ``COPY ... (format csv)``: None is an unquoted empty field, which COPY reads as NULL."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
