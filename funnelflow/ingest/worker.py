@@ -11,7 +11,8 @@ sends back on stdout, each message a pickled tuple:
 - ``("headers", headers, columns, unknown, ignored)`` once, first;
 - ``("chunk", rows_in, duplicates, rejects, people_csv, arrivals_csv)`` per chunk, the two CSV texts ready
   for ``COPY`` into the stage (``funnelflow.ingest.stage``);
-- ``("done", stats)`` last, or ``("unreadable", reason)`` when the file's structure breaks.
+- ``("done", stats)`` last, or ``("unreadable", reason)`` when the file's structure breaks, or
+  ``("failed", message)`` for any other error (addresses masked: the message reaches the task log).
 
 Plain Python (no pandas): the worker's start-up and memory stay small.
 """
@@ -38,6 +39,7 @@ from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
 from funnelflow.ingest.rows import collapse_people, csv_text, time_text
+from funnelflow.privacy import redact_addresses
 
 NO_IDENTITY_HINT = (": no column maps to email or phone; add the header as an alias in config/header_mapping.yaml, "
                     "then run `python -m funnelflow rejects replay`")
@@ -75,6 +77,8 @@ class FileJob:
                     message = pickle.load(proc.stdout)
                 except EOFError:
                     break
+                if message[0] == "failed":
+                    raise WorkerFailed(f"ingestion worker failed: {message[1]}")
                 yield message
                 if message[0] in ("done", "unreadable"):
                     finished = True
@@ -188,6 +192,9 @@ def main() -> None:
     except FileUnreadable as exc:
         _send(out, ("unreadable", str(exc)))
         return
+    except Exception as exc:  # a traceback on stderr could quote a row; the message is masked and sent instead
+        _send(out, ("failed", redact_addresses(f"{type(exc).__name__}: {exc}")))
+        sys.exit(1)
     cpu_s = time.process_time() - started
     _send(out, ("done", {"worker_cpu_s": round(cpu_s, 2), "validate_cpu_s": round(prepare_s, 2),
                          "read_cpu_s": round(cpu_s - prepare_s, 2),
