@@ -295,13 +295,15 @@ def apply_batch(conn: Connection, arrival: Arrival, now: datetime, *, ref_prefix
             conn.execute(text(_FILL_KNOWN.format(scope_s="s." + scope)), {"now": when})
     with timed("touchpoints"):
         _write_touches(conn, arrival, when, pg, ref_prefix)
+    with timed("consents"):
+        _write_consents(conn, arrival, when)
     resolved, unresolved, created = conn.execute(text(_COUNT.format(people=_PEOPLE))).one()
     missing = [pos for (pos,) in conn.execute(text(_UNRESOLVED.format(people=_PEOPLE)))] if unresolved else []
     return BatchResult(inserted=int(created), updated=int(resolved) - int(created), unresolved=missing)
 
 
 def _write_touches(conn: Connection, arrival: Arrival, when: Any, pg: bool, ref_prefix: str | None) -> None:
-    """Touchpoints, consents and do-not-email suppressions of the resolved arrivals."""
+    """One touchpoint per resolved arrival."""
     padded = "lpad(cast(a.pos as text), 10, '0')" if pg else "printf('%010d', a.pos)"
     detail = """coalesce(a.detail, '{"file":' || :file_json || ',"line":' || a.pos || '}')"""
     touch_sql = _INSERT_TOUCHPOINTS.format(
@@ -312,6 +314,10 @@ def _write_touches(conn: Connection, arrival: Arrival, when: Any, pg: bool, ref_
     conn.execute(text(touch_sql), {"channel": arrival.channel, "touch_type": arrival.touch_type,
                                    "source": arrival.source, "campaign": arrival.campaign, "now": when,
                                    "ref_prefix": ref_prefix, "file_json": json.dumps(arrival.source_file)})
+
+
+def _write_consents(conn: Connection, arrival: Arrival, when: Any) -> None:
+    """Consents and do-not-email suppressions of the resolved arrivals."""
     conn.execute(text(_INSERT_CONSENTS.format(people=_PEOPLE)), {
         "source": arrival.source, "wording_version": arrival.wording_version, "always": arrival.consent_always,
         "default_status": arrival.consent_status, "default_basis": arrival.legal_basis})

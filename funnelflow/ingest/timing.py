@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-STEPS = ("wait_for_worker", "stage", "upsert_leads", "touchpoints", "rejects")
+STEPS = ("wait_for_worker", "stage", "upsert_leads", "touchpoints", "consents", "rejects")
 step_seconds: dict[str, float] = defaultdict(float)
 
 
