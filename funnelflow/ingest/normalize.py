@@ -1,4 +1,4 @@
-"""Validation and normalization of mapped lead rows, vectorized over a chunk.
+"""Validation and normalization of mapped lead rows, one record at a time (``RecordNormalizer``).
 
 Work that depends only on a value's domain or a country (domain syntax, the
 country calling code) is computed once per distinct value, not per row. A row
