@@ -246,3 +246,26 @@ def test_a_worker_that_dies_leaves_the_file_in_the_inbox_and_writes_nothing(engi
         run_inbox(engine, inbox, config_dir)
     assert (inbox / "list.csv").exists()
     assert (count(engine, "leads"), count(engine, "ingest_files")) == (0, 0)  # claim released for the retry
+
+
+def test_a_database_error_mid_file_rolls_back_the_whole_file_and_keeps_it(engine, inbox: Path, config_dir: Path,
+                                                                           monkeypatch):
+    import funnelflow.ingest.files as files
+
+    (inbox / "list.csv").write_text("email\na@example.com\nb@example.com\nc@example.com\n")
+    real, calls = files.apply_batch, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("connection lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(files, "apply_batch", failing_second)
+    with pytest.raises(files.InboxError, match="connection lost"):
+        run_inbox(engine, inbox, config_dir, chunk_rows=1)
+    assert (count(engine, "leads"), count(engine, "touchpoints"), count(engine, "ingest_files")) == (0, 0, 0)
+    assert (inbox / "list.csv").exists()
+    monkeypatch.setattr(files, "apply_batch", real)
+    [report] = run_inbox(engine, inbox, config_dir, chunk_rows=1)  # the retry takes the whole file
+    assert report.counts.inserted == 3 and count(engine, "touchpoints") == 3
