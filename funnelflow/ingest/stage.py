@@ -52,6 +52,25 @@ create temporary table if not exists ingest_arrivals (
 )
 """
 
+# "Never overwrite better data with worse": a held value stays, a blank is filled (an empty string counts as
+# blank for the free-text fields), and the seen-at times widen. One rule for both statements that update leads.
+_BLANK_IF_EMPTY = ("first_name", "last_name", "company", "job_title", "phone")
+_BLANK_IF_NULL = ("phone_e164", "country", "original_source")
+
+
+def _fill_blanks(held: str, new: str, *, identity: bool) -> str:
+    """The SET list that fills ``held``'s blanks from ``new`` (``identity``: the email columns too)."""
+    nulls = (("email", "email_key", "email_domain") if identity else ()) + _BLANK_IF_NULL
+    sets = [f"{c} = coalesce(nullif({held}.{c}, ''), {new}.{c})" for c in _BLANK_IF_EMPTY]
+    sets += [f"{c} = coalesce({held}.{c}, {new}.{c})" for c in nulls]
+    sets += [f"first_seen_at = case when {held}.first_seen_at is null or {new}.first_seen_at < {held}.first_seen_at"
+             f" then {new}.first_seen_at else {held}.first_seen_at end",
+             f"last_seen_at = case when {held}.last_seen_at is null or {new}.last_seen_at > {held}.last_seen_at"
+             f" then {new}.last_seen_at else {held}.last_seen_at end",
+             "updated_at = :now"]
+    return ",\n".join("    " + line for line in sets)
+
+
 # PostgreSQL: everyone with an email key in one statement (insert, or fill blanks), sorted by the key so the
 # unique index is walked in order; "was new" is xmax = 0. An erased lead is neither updated nor returned.
 _UPSERT_BY_EMAIL_PG = """
@@ -65,23 +84,13 @@ with upserted as (
     where email_key is not null
     order by email_key
     on conflict (email_key) do update set
-        first_name = coalesce(nullif(l.first_name, ''), excluded.first_name),
-        last_name = coalesce(nullif(l.last_name, ''), excluded.last_name),
-        company = coalesce(nullif(l.company, ''), excluded.company),
-        job_title = coalesce(nullif(l.job_title, ''), excluded.job_title),
-        phone = coalesce(nullif(l.phone, ''), excluded.phone),
-        phone_e164 = coalesce(l.phone_e164, excluded.phone_e164),
-        country = coalesce(l.country, excluded.country),
-        original_source = coalesce(l.original_source, excluded.original_source),
-        first_seen_at = least(l.first_seen_at, excluded.first_seen_at),
-        last_seen_at = greatest(l.last_seen_at, excluded.last_seen_at),
-        updated_at = excluded.updated_at
+{fill_email_lead}
     where l.erased_at is null
     returning l.email_key, l.id, (l.xmax = 0) as is_new
 )
 insert into ingest_resolved (match_key, lead_id, is_new)
 select 'e:' || email_key, id, is_new from upserted
-"""
+""".replace("{fill_email_lead}", _fill_blanks("l", "excluded", identity=False))
 
 # The general path (SQLite for everyone; PostgreSQL for people without an email key), run per ``{scope}``: known
 # people by email key (never an erased lead); without an email, by phone (oldest lead with it); else by the
@@ -119,25 +128,10 @@ on conflict do nothing
 _MARK_NEW = "update ingest_people set is_new = true where {scope} lead_id is not null and is_new is null"
 _FILL_KNOWN = """
 update leads set
-    email = coalesce(leads.email, s.email),
-    email_key = coalesce(leads.email_key, s.email_key),
-    email_domain = coalesce(leads.email_domain, s.email_domain),
-    first_name = coalesce(nullif(leads.first_name, ''), s.first_name),
-    last_name = coalesce(nullif(leads.last_name, ''), s.last_name),
-    company = coalesce(nullif(leads.company, ''), s.company),
-    job_title = coalesce(nullif(leads.job_title, ''), s.job_title),
-    phone = coalesce(nullif(leads.phone, ''), s.phone),
-    phone_e164 = coalesce(leads.phone_e164, s.phone_e164),
-    country = coalesce(leads.country, s.country),
-    original_source = coalesce(leads.original_source, s.original_source),
-    first_seen_at = case when leads.first_seen_at is null or s.first_seen_at < leads.first_seen_at
-                         then s.first_seen_at else leads.first_seen_at end,
-    last_seen_at = case when leads.last_seen_at is null or s.last_seen_at > leads.last_seen_at
-                        then s.last_seen_at else leads.last_seen_at end,
-    updated_at = :now
+{fill_lead}
 from ingest_people s
 where {scope_s} s.lead_id = leads.id and s.is_new = false and leads.erased_at is null
-"""
+""".replace("{fill_lead}", _fill_blanks("leads", "s", identity=True))
 
 # Every staged person with the lead it resolved to: PostgreSQL's email upsert answers in ingest_resolved,
 # the general path in the people rows themselves.
@@ -146,8 +140,8 @@ _PEOPLE = """(select p.match_key, coalesce(r.lead_id, p.lead_id) as lead_id, coa
   from ingest_people p left join ingest_resolved r on r.match_key = p.match_key) p"""
 
 # One touchpoint per resolved arrival, ids in arrival order. A file's arrivals carry no source_ref or detail:
-# both are made here from the line number (:ref_prefix + the zero-padded line; the archived file and line). The campaign is the row's, else the source's,
-# else the UTM campaign.
+# both are made here from the line number (:ref_prefix + the zero-padded line; the archived file and line).
+# The campaign is the row's, else the source's, else the UTM campaign.
 _INSERT_TOUCHPOINTS = """
 insert into touchpoints (lead_id, occurred_at, channel, touch_type, source, campaign, utm_source, utm_medium,
                          utm_campaign, utm_term, utm_content, page_url, detail, source_ref, scored, created_at)
