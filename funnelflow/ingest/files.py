@@ -289,7 +289,12 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
     unresolved: list[int] = []
     with inbox.open(name) as stream, engine.begin() as conn:
         if postgres:
-            conn.execute(text("set local jit = off"))  # big one-off statements: compiling costs more than it saves
+            # Big one-off statements: JIT compiling costs more than it saves; sorts of a chunk stay in memory.
+            # The stage's temporary tables have no statistics (autovacuum skips them, ANALYZE per chunk costs
+            # more than it saves): without merge joins the planner hashes them instead of sorting each three times.
+            conn.execute(text("set local jit = off"))
+            conn.execute(text("set local work_mem = '64MB'"))
+            conn.execute(text("set local enable_mergejoin = off"))
         messages = _read_ahead(job.run(stream))
         with timed("wait_for_worker"):
             first = next(messages)
