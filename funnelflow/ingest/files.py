@@ -144,7 +144,7 @@ def release(engine: Engine, content_hash: str, token: str) -> None:
         conn.execute(t.delete().where(t.c.content_hash == content_hash, t.c.claim_token == token))
 
 
-def _read_ahead(messages: Iterator[tuple], depth: int = 3) -> Iterator[tuple]:
+def _read_ahead(messages: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
     """Take the worker's messages in a thread, a few chunks ahead, so it never waits for the database's turn."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
