@@ -17,6 +17,7 @@ import queue
 import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -295,34 +296,35 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
             conn.execute(text("set local jit = off"))
             conn.execute(text("set local work_mem = '64MB'"))
             conn.execute(text("set local enable_mergejoin = off"))
-        messages = _read_ahead(job.run(stream))
-        with timed("wait_for_worker"):
-            first = next(messages)
-        if first[0] == "unreadable":
-            raise FileUnreadable(first[1])
-        _, headers, columns, unknown, ignored = first
-        while True:
+        # Closed on every way out: on a database error the read-ahead ends and the worker is killed.
+        with closing(_read_ahead(job.run(stream))) as messages:
             with timed("wait_for_worker"):
-                message = next(messages, None)
-            if message is None or message[0] == "done":
-                stats = message[1] if message else {}
-                break
-            if message[0] == "unreadable":
-                raise FileUnreadable(message[1])
-            _, rows_in, duplicates, rejects, people_csv, arrivals_csv = message
-            counts.rows_in += rows_in
-            counts.duplicates += duplicates
-            with timed("stage"):
-                start_batch(conn)
-                load_csv(conn, "ingest_people", PEOPLE_COLUMNS, people_csv)
-                load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
-            result = apply_batch(conn, arrival, now, ref_prefix=ref_prefix)
-            counts.inserted += result.inserted
-            counts.updated += result.updated
-            unresolved += result.unresolved
-            with timed("rejects"):
-                write_rejects(conn, source.name, stored_name, rejects, now)
-            counts.rejected += len(rejects)
+                first = next(messages)
+            if first[0] == "unreadable":
+                raise FileUnreadable(first[1])
+            _, headers, columns, unknown, ignored = first
+            while True:
+                with timed("wait_for_worker"):
+                    message = next(messages, None)
+                if message is None or message[0] == "done":
+                    stats = message[1] if message else {}
+                    break
+                if message[0] == "unreadable":
+                    raise FileUnreadable(message[1])
+                _, rows_in, duplicates, rejects, people_csv, arrivals_csv = message
+                counts.rows_in += rows_in
+                counts.duplicates += duplicates
+                with timed("stage"):
+                    start_batch(conn)
+                    load_csv(conn, "ingest_people", PEOPLE_COLUMNS, people_csv)
+                    load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
+                result = apply_batch(conn, arrival, now, ref_prefix=ref_prefix)
+                counts.inserted += result.inserted
+                counts.updated += result.updated
+                unresolved += result.unresolved
+                with timed("rejects"):
+                    write_rejects(conn, source.name, stored_name, rejects, now)
+                counts.rejected += len(rejects)
         if unresolved:  # rare: read those rows again to keep them exactly as they arrived
             raw = _rows_at_lines(inbox, name, facts, set(unresolved))
             write_rejects(conn, source.name, stored_name, [(line, REASON_UNRESOLVED, raw[line]) for line in unresolved], now)
