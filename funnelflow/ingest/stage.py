@@ -3,9 +3,9 @@
 Every source ends here. A batch is two temporary tables: ``ingest_arrivals``
 (one row per arrival: its touchpoint, consent and do-not-email facts) and
 ``ingest_people`` (one row per ``match_key`` with the first non-blank value of
-each lead field and the earliest and latest arrival time). ``collapse_people``
-builds the second from the first in plain Python, so the file worker can do it
-off the database's critical path. ``apply_batch`` then resolves and upserts the
+each lead field and the earliest and latest arrival time). Both are built in
+plain Python (``funnelflow.ingest.rows``), for files by the worker process, off
+the database's critical path. ``apply_batch`` then resolves and upserts the
 people, inserts the touchpoints, consents and suppressions, and returns the
 counts; nothing is read back row by row. Filling only blanks is how "never
 overwrite better data with worse" is kept. The caller owns the transaction.
