@@ -22,7 +22,6 @@ from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, collapse_peo
 from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, is_pg, load_rows, start_batch
 
 __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_rejects"]
-OUTCOMES = ("inserted", "updated", "rejected", "duplicate")
 
 
 class AccountingError(RuntimeError):
