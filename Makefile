@@ -53,6 +53,7 @@ demo: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(BIN)/.installed-dev lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)

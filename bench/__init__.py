@@ -24,7 +24,12 @@ BENCH_MODULES: tuple[str, ...] = (
 
 PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
-_OPS = {"<": lambda v, g: v < g, "<=": lambda v, g: v <= g, ">": lambda v, g: v > g, ">=": lambda v, g: v >= g}
+_OPS = {
+    "<": lambda v, g: v < g,
+    "<=": lambda v, g: v <= g,
+    ">": lambda v, g: v > g,
+    ">=": lambda v, g: v >= g,
+}
 
 
 def report(name: str, value: float, unit: str, op: str, goal: float) -> bool:

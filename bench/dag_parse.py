@@ -28,7 +28,9 @@ def main() -> None:
     for path in sorted(DAGS.glob("*.py")):
         runs = []
         for _ in range(3):
-            out = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, check=True
+            )
             runs.append(float(out.stdout.strip().splitlines()[-1]))
         report(f"dag_parse[{path.stem}]", min(runs), "s", "<", 0.2)
 

@@ -34,7 +34,9 @@ def _load_people(url: str, n: int) -> None:
     dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     granted = (AS_OF - timedelta(hours=1)).isoformat()
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        with cur.copy("copy leads (id, email, email_key, first_name, lifecycle_stage, created_at, updated_at) from stdin") as copy:
+        with cur.copy(
+            "copy leads (id, email, email_key, first_name, lifecycle_stage, created_at, updated_at) from stdin"
+        ) as copy:
             for i in range(1, n + 1):
                 email = f"person{i}@bench.example.com"
                 name = "Zoë <b>&</b>" if i % 100 == 0 else f"Person{i}"
@@ -49,8 +51,19 @@ def _load_people(url: str, n: int) -> None:
 
 def _start_standin() -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.sendgrid_standin", str(SPEC), "--sample", "10", "--api-key", API_KEY],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.sendgrid_standin",
+            str(SPEC),
+            "--sample",
+            "10",
+            "--api-key",
+            API_KEY,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     base_url = proc.stdout.readline().strip()
     if not base_url.startswith("http://"):
@@ -91,24 +104,38 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             stats = _stats(base_url)
             with engine.connect() as conn:
-                sent_rows = conn.execute(sa.select(sa.func.count()).where(email_sends.c.status == "sent")).scalar_one()
-            print(f"  batched: {result.sent:,} sent in {result.requests:,} requests; stand-in accepted "
-                  f"{stats['personalizations']:,} personalizations, validated {stats['validated']} requests, "
-                  f"{stats['invalid']} invalid; ledger rows sent: {sent_rows:,}")
+                sent_rows = conn.execute(
+                    sa.select(sa.func.count()).where(email_sends.c.status == "sent")
+                ).scalar_one()
+            print(
+                f"  batched: {result.sent:,} sent in {result.requests:,} requests; stand-in accepted "
+                f"{stats['personalizations']:,} personalizations, validated {stats['validated']} requests, "
+                f"{stats['invalid']} invalid; ledger rows sent: {sent_rows:,}"
+            )
             ok = result.sent == N_BATCHED == stats["personalizations"] == sent_rows and stats["invalid"] == 0
             report("email_send_batched_1m_seconds", elapsed, "s", "<=", 120)
             report("email_send_batched_recipients_per_s", N_BATCHED / elapsed, "msg/s", ">=", N_BATCHED / 120)
             report("email_send_batched_all_accounted", 1.0 if ok else 0.0, "bool", ">=", 1)
             report("email_send_peak_rss_mb", peak_rss_mb(), "MB", "<=", 300)
 
-            single = Mailing("bench-single", "welcome", policy.MARKETING, {"start_url": "https://example.com/guide"})
+            single = Mailing(
+                "bench-single", "welcome", policy.MARKETING, {"start_url": "https://example.com/guide"}
+            )
             before = _stats(base_url)["requests"]
             with engine.connect() as conn:
-                rows = conn.execute(sa.text("select id, email, first_name from leads order by id limit :n"), {"n": N_SINGLE}).all()
+                rows = conn.execute(
+                    sa.text("select id, email, first_name from leads order by id limit :n"), {"n": N_SINGLE}
+                ).all()
             recipients = [Recipient(email, lead_id, {"first_name": name}) for lead_id, email, name in rows]
             started = time.perf_counter()
-            one = send_mailing(engine, single, recipients, transport, as_of=AS_OF,
-                               options=SendOptions(batched=False, rate_per_s=100_000, concurrency=8))
+            one = send_mailing(
+                engine,
+                single,
+                recipients,
+                transport,
+                as_of=AS_OF,
+                options=SendOptions(batched=False, rate_per_s=100_000, concurrency=8),
+            )
             elapsed = time.perf_counter() - started
             requests = _stats(base_url)["requests"] - before
             print(f"  one per message: {one.sent:,} sent in {requests:,} requests")

@@ -27,9 +27,31 @@ def _write_file(path: Path) -> None:
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-m", "funnelflow", "synth", "files", "--rows", str(ROWS), "--out", str(path),
-                    "--seed", "7", "--header-style", "plain", "--repeat-rate", "0.05", "--broken-rate", "0.02",
-                    "--until", AS_OF.isoformat()], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "funnelflow",
+            "synth",
+            "files",
+            "--rows",
+            str(ROWS),
+            "--out",
+            str(path),
+            "--seed",
+            "7",
+            "--header-style",
+            "plain",
+            "--repeat-rate",
+            "0.05",
+            "--broken-rate",
+            "0.02",
+            "--until",
+            AS_OF.isoformat(),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _raw_copy_seconds(url: str, path: Path) -> float:
@@ -40,8 +62,11 @@ def _raw_copy_seconds(url: str, path: Path) -> float:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
         conn.execute(f"create table raw_copy ({columns})")
         started = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("copy raw_copy from stdin with (format csv, header true)") as copy, \
-                path.open("rb") as f:
+        with (
+            conn.cursor() as cur,
+            cur.copy("copy raw_copy from stdin with (format csv, header true)") as copy,
+            path.open("rb") as f,
+        ):
             while block := f.read(1024 * 1024):
                 copy.write(block)
         return time.perf_counter() - started
@@ -66,17 +91,23 @@ def main() -> None:
             engine = make_engine(url)
             timing.reset()
             started = time.perf_counter()
-            [result] = ingest_inbox(engine, fsspec.filesystem("file"), str(inbox), load_sources(), load_header_mapping(), AS_OF)
+            [result] = ingest_inbox(
+                engine, fsspec.filesystem("file"), str(inbox), load_sources(), load_header_mapping(), AS_OF
+            )
             total_s = time.perf_counter() - started
             engine.dispose()
     c = result.counts
-    print(f"bench ingest: {ROWS:,} rows, {size_mb:.0f} MB; inserted {c.inserted:,}, updated {c.updated:,}, "
-          f"rejected {c.rejected:,}, duplicates {c.duplicates:,}")
+    print(
+        f"bench ingest: {ROWS:,} rows, {size_mb:.0f} MB; inserted {c.inserted:,}, updated {c.updated:,}, "
+        f"rejected {c.rejected:,}, duplicates {c.duplicates:,}"
+    )
     for step in timing.STEPS:
         print(f"bench ingest step {step}: {timing.step_seconds.get(step, 0.0):.2f} s")
     worker = result.worker
-    print(f"bench ingest worker: read {worker['read_cpu_s']:.2f} s, validate {worker['validate_cpu_s']:.2f} s CPU, "
-          f"peak {worker['worker_peak_mb']:.0f} MB")
+    print(
+        f"bench ingest worker: read {worker['read_cpu_s']:.2f} s, validate {worker['validate_cpu_s']:.2f} s CPU, "
+        f"peak {worker['worker_peak_mb']:.0f} MB"
+    )
     database_s = sum(timing.step_seconds.get(step, 0.0) for step in timing.STEPS if step != "wait_for_worker")
     report("ingest_raw_copy", copy_s, "s", ">", 0)
     report("ingest_end_to_end", total_s, "s", "<=", round(10 * copy_s, 2))

@@ -82,8 +82,11 @@ def _generate(engine: sa.Engine) -> None:
 
 
 def _admin() -> sa.Engine:
-    return sa.create_engine(sa.make_url(PG_URL).set(drivername="postgresql+psycopg"),
-                            isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    return sa.create_engine(
+        sa.make_url(PG_URL).set(drivername="postgresql+psycopg"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.NullPool,
+    )
 
 
 def _kept_exists() -> bool:
@@ -110,8 +113,11 @@ def _cloned_postgres() -> Iterator[str]:
     name = f"ff_bench_{uuid.uuid4().hex[:10]}"
     _copy_database(KEEP_DB, name)
     try:
-        yield sa.make_url(PG_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False)
+        yield (
+            sa.make_url(PG_URL)
+            .set(drivername="postgresql+psycopg", database=name)
+            .render_as_string(hide_password=False)
+        )
     finally:
         admin = _admin()
         with admin.connect() as conn:
@@ -126,15 +132,20 @@ def main() -> None:
 
     rules = load_rules()
     reuse = _kept_exists()
-    with (_cloned_postgres() if reuse else scratch_postgres()) as url:
+    with _cloned_postgres() if reuse else scratch_postgres() as url:
         engine = make_engine(url)
         if reuse:
-            print(f"reusing the data of database {KEEP_DB} (after the first pass); first pass not measured", flush=True)
+            print(
+                f"reusing the data of database {KEEP_DB} (after the first pass); first pass not measured",
+                flush=True,
+            )
         else:
             t0 = time.perf_counter()
             _generate(engine)
-            print(f"generated {LEADS:,} leads and {TOUCHPOINTS:,} touchpoints in {time.perf_counter() - t0:.1f}s",
-                  flush=True)
+            print(
+                f"generated {LEADS:,} leads and {TOUCHPOINTS:,} touchpoints in {time.perf_counter() - t0:.1f}s",
+                flush=True,
+            )
 
             t0 = time.perf_counter()
             first = score_and_stage(engine, rules, as_of=AS_OF, scope="all", run_id="bench-1")
@@ -154,10 +165,16 @@ def main() -> None:
         assert daily.updated >= LEADS * 0.9, "the daily pass should rewrite (almost) every decayed score"
 
         with engine.begin() as conn:
-            conn.execute(sa.text("update leads set job_title = 'VP Marketing', updated_at = now() where id % :step = 0"),
-                         {"step": LEADS // CHANGED})
+            conn.execute(
+                sa.text(
+                    "update leads set job_title = 'VP Marketing', updated_at = now() where id % :step = 0"
+                ),
+                {"step": LEADS // CHANGED},
+            )
         t0 = time.perf_counter()
-        changed = score_and_stage(engine, rules, as_of=AS_OF + timedelta(days=1, hours=1), scope="changed", run_id="bench-3")
+        changed = score_and_stage(
+            engine, rules, as_of=AS_OF + timedelta(days=1, hours=1), scope="changed", run_id="bench-3"
+        )
         report("qualify_10k_changed_leads", time.perf_counter() - t0, "s", "<", 5)
         print(f"  {changed.summary()}", flush=True)
         assert CHANGED <= changed.considered < CHANGED * 1.1, changed.considered

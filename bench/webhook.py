@@ -54,7 +54,11 @@ def _batch(b: int, now: int) -> list[dict]:
         if kind == "open":
             item.update(sg_machine_open=n % 3 == 0, useragent="Mozilla/5.0", ip="203.0.113.7")
         elif kind == "click":
-            item.update(url=f"https://example.com/pricing?utm_campaign=bench&n={n % 10}", useragent="Mozilla/5.0", ip="203.0.113.7")
+            item.update(
+                url=f"https://example.com/pricing?utm_campaign=bench&n={n % 10}",
+                useragent="Mozilla/5.0",
+                ip="203.0.113.7",
+            )
         elif kind == "bounce":
             item.update(type="bounce", status="5.1.1", reason=f"550 5.1.1 <person{n}@example.com>: unknown")
         elif kind == "dropped":
@@ -71,8 +75,18 @@ def main() -> None:
         env.update(AIRFLOW_CONN_MARKETING_DB=url, FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_key)
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--factory", "funnelflow.web.app:create_standalone_app",
-                "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "funnelflow.web.app:create_standalone_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
             ],
             env=env,
         )
@@ -113,13 +127,17 @@ def main() -> None:
                 c.close()
             engine = sa.create_engine(url, poolclass=sa.NullPool)
             with engine.connect() as conn:
-                rows = conn.execute(sa.text("select count(*), count(distinct sg_event_id) from email_events")).one()
+                rows = conn.execute(
+                    sa.text("select count(*), count(distinct sg_event_id) from email_events")
+                ).one()
             engine.dispose()
         finally:
             server.terminate()
             server.wait(timeout=30)
     posted = sum(len(json.loads(b)) for b, _ in bodies)
-    print(f"webhook: {posted} events posted in {len(bodies)} requests ({distinct} distinct), {elapsed:.2f}s, server answered stored={stored_answers}")
+    print(
+        f"webhook: {posted} events posted in {len(bodies)} requests ({distinct} distinct), {elapsed:.2f}s, server answered stored={stored_answers}"
+    )
     report("webhook_events_per_s", distinct / elapsed, "events/s", ">=", 5000)
     report("webhook_events_lost", distinct - rows[0], "events", "<=", 0)
     report("webhook_events_stored_twice", rows[0] - rows[1], "events", "<=", 0)

@@ -62,8 +62,12 @@ def forget_person():
         inbox = lead_inbox()
         at = run_as_of(data_interval_end)
         result = forget_everywhere(
-            marketing_engine(), subject, at, inbox=(inbox.fs, inbox.path),
-            outbox=settings.funnelflow_home() / "outbox", run_id=run_id,
+            marketing_engine(),
+            subject,
+            at,
+            inbox=(inbox.fs, inbox.path),
+            outbox=settings.funnelflow_home() / "outbox",
+            run_id=run_id,
         )
         return result.as_dict()
 

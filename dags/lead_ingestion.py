@@ -44,9 +44,14 @@ from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox,
     doc_md=__doc__,
     max_active_runs=1,
     params={
-        "replay_rejects": Param(False, type="boolean",
-                                description="Also replay unreplayed rejects through today's header mapping."),
-        "replay_source": Param(None, type=["null", "string"], description="Replay only this source's rejects."),
+        "replay_rejects": Param(
+            False,
+            type="boolean",
+            description="Also replay unreplayed rejects through today's header mapping.",
+        ),
+        "replay_source": Param(
+            None, type=["null", "string"], description="Replay only this source's rejects."
+        ),
     },
 )
 def lead_ingestion():
@@ -73,8 +78,15 @@ def lead_ingestion():
                 log.info("ad source %r skipped: no Airflow connection %r", ad.name, ad.conn_id)
                 continue
             engine = engine or marketing_engine()
-            endpoint = endpoint_from_connection(conn.host, conn.schema, conn.port, conn.password,
-                                                conn.extra_dejson or {}, ad.form_id, ad.page_size)
+            endpoint = endpoint_from_connection(
+                conn.host,
+                conn.schema,
+                conn.port,
+                conn.password,
+                conn.extra_dejson or {},
+                ad.form_id,
+                ad.page_size,
+            )
             report = fetch_new_leads(engine, endpoint, ad.name)
             log.info(report.log_line())
             landed[ad.name] = report.landed
@@ -95,8 +107,14 @@ def lead_ingestion():
         if not inbox.exists():
             log.info("inbox %s does not exist yet: no files to ingest", inbox)
             return {}
-        reports = ingest_inbox(marketing_engine(), inbox.fs, inbox.path, load_sources(), load_header_mapping(),
-                               run_as_of(data_interval_end))
+        reports = ingest_inbox(
+            marketing_engine(),
+            inbox.fs,
+            inbox.path,
+            load_sources(),
+            load_header_mapping(),
+            run_as_of(data_interval_end),
+        )
         per_source: dict[str, Counts] = {}
         for report in reports:
             if report.source:
@@ -133,8 +151,13 @@ def lead_ingestion():
         from funnelflow.ingest.replay import replay_rejects as replay
         from funnelflow_airflow.db import marketing_engine
 
-        counts = replay(marketing_engine(), load_sources(), load_header_mapping(), run_as_of(data_interval_end),
-                        source=params.get("replay_source") or None)
+        counts = replay(
+            marketing_engine(),
+            load_sources(),
+            load_header_mapping(),
+            run_as_of(data_interval_end),
+            source=params.get("replay_source") or None,
+        )
         logging.getLogger(__name__).info("replayed rejects: %s", counts.as_dict())
         return {"replay": counts.as_dict()}
 
@@ -143,7 +166,11 @@ def lead_ingestion():
         """Tell qualification that leads arrived; skipped (no asset event) when none did."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        arrived = sum(c.get("inserted", 0) + c.get("updated", 0) for part in (files, landed, replayed) for c in part.values())
+        arrived = sum(
+            c.get("inserted", 0) + c.get("updated", 0)
+            for part in (files, landed, replayed)
+            for c in part.values()
+        )
         if not arrived:
             raise AirflowSkipException("no leads arrived")
         return arrived

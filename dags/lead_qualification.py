@@ -85,7 +85,11 @@ def lead_qualification():
 
             conn = BaseHook.get_connection(settings.env("FUNNELFLOW_ENRICHMENT_CONN_ID", "enrichment_api"))
             host = conn.host or ""
-            base = host if "://" in host else f"{conn.schema or 'https'}://{host}{f':{conn.port}' if conn.port else ''}"
+            base = (
+                host
+                if "://" in host
+                else f"{conn.schema or 'https'}://{host}{f':{conn.port}' if conn.port else ''}"
+            )
             credentials = (base, conn.password or "")
         provider = provider_from_settings(credentials)
         return asdict(enrich_leads(marketing_engine(), provider, as_of=as_of))
@@ -117,16 +121,25 @@ def lead_qualification():
             from funnelflow.alerts import OpsAlert
             from funnelflow_airflow.common import send_ops_alert
 
-            logging.getLogger(__name__).error("rules files rejected, last good rules %s used:\n%s",
-                                              active.rules.version, active.problem)
-            send_ops_alert(OpsAlert(
-                subject="[funnelflow] scoring rules rejected; the last good rules keep running",
-                body=f"{active.problem}\n\nScoring used rules {active.rules.version}. Fix the file and check it "
-                     "with `python -m funnelflow rules check`.",
-            ))
+            logging.getLogger(__name__).error(
+                "rules files rejected, last good rules %s used:\n%s", active.rules.version, active.problem
+            )
+            send_ops_alert(
+                OpsAlert(
+                    subject="[funnelflow] scoring rules rejected; the last good rules keep running",
+                    body=f"{active.problem}\n\nScoring used rules {active.rules.version}. Fix the file and check it "
+                    "with `python -m funnelflow rules check`.",
+                )
+            )
         scope = "all" if run_type.lower().endswith("scheduled") else "changed"
-        result = run_scoring(engine, active.rules, as_of=as_of, scope=scope, run_id=run_id,
-                             seen_before=datetime.fromisoformat(started))
+        result = run_scoring(
+            engine,
+            active.rules,
+            as_of=as_of,
+            scope=scope,
+            run_id=run_id,
+            seen_before=datetime.fromisoformat(started),
+        )
         return {**result.summary(), "rules_problem": bool(active.problem)}
 
     @task(outlets=[LEADS_SALES_QUALIFIED])
@@ -138,7 +151,10 @@ def lead_qualification():
         if not result["became_sql"]:
             raise AirflowSkipException("no lead became SQL in this run")
         get_current_context()["outlet_events"][LEADS_SALES_QUALIFIED].extra = {
-            "became_sql": result["became_sql"], "as_of": result["as_of"], "rules_version": result["rules_version"]}
+            "became_sql": result["became_sql"],
+            "as_of": result["as_of"],
+            "rules_version": result["rules_version"],
+        }
         return result["became_sql"]
 
     started = validate_and_normalize()

@@ -53,7 +53,9 @@ def sendgrid_suppression_sync():
         except AirflowNotFoundException:
             conn = None
         if conn is None or not conn.password:
-            raise AirflowSkipException(f"connection {SENDGRID_CONN_ID!r} is not configured: no SendGrid lists to sync")
+            raise AirflowSkipException(
+                f"connection {SENDGRID_CONN_ID!r} is not configured: no SendGrid lists to sync"
+            )
         end = run_as_of(data_interval_end)
         # Airflow 3's @daily gives a zero-length interval: the window is at least the day before the run.
         start = min(data_interval_start or end, end - timedelta(days=1))

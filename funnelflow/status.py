@@ -17,12 +17,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def collect(engine: sa.Engine) -> dict[str, object]:
     with engine.connect() as conn:
-        stage_counts = dict(conn.execute(sa.select(leads.c.lifecycle_stage, sa.func.count()).group_by(leads.c.lifecycle_stage)).all())
-        sends = dict(conn.execute(sa.select(email_sends.c.status, sa.func.count()).group_by(email_sends.c.status)).all())
+        stage_counts = dict(
+            conn.execute(
+                sa.select(leads.c.lifecycle_stage, sa.func.count()).group_by(leads.c.lifecycle_stage)
+            ).all()
+        )
+        sends = dict(
+            conn.execute(
+                sa.select(email_sends.c.status, sa.func.count()).group_by(email_sends.c.status)
+            ).all()
+        )
         return {
             "leads": conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar_one(),
             "touchpoints": conn.execute(sa.select(sa.func.count()).select_from(touchpoints)).scalar_one(),
-            "rejected": conn.execute(sa.select(sa.func.count()).select_from(ingest_rejects).where(ingest_rejects.c.replayed_at.is_(None))).scalar_one(),
+            "rejected": conn.execute(
+                sa.select(sa.func.count())
+                .select_from(ingest_rejects)
+                .where(ingest_rejects.c.replayed_at.is_(None))
+            ).scalar_one(),
             "by_stage": {stage: stage_counts.get(stage, 0) for stage in LIFECYCLE_STAGES},
             "emails": sends,
         }
@@ -43,7 +55,9 @@ def _status(args: argparse.Namespace) -> int:
     print(f"rejected:     {s['rejected']:>8,}  (ingest_rejects not yet replayed)")
     print("by stage:     " + ", ".join(f"{k} {v:,}" for k, v in s["by_stage"].items()))
     emails = s["emails"]
-    print("emails:       " + (", ".join(f"{k} {v:,}" for k, v in sorted(emails.items())) if emails else "none"))
+    print(
+        "emails:       " + (", ".join(f"{k} {v:,}" for k, v in sorted(emails.items())) if emails else "none")
+    )
     outbox = settings.funnelflow_home() / "outbox"
     if outbox.is_dir():
         print(f"outbox:       {sum(1 for _ in outbox.rglob('*.eml')):>8,}  .eml files in {outbox}")

@@ -54,8 +54,13 @@ def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def parse_yaml_model(text: str, where: str, model: type[M], error: type[ConfigFileError] = ConfigFileError,
-                     example: str = "the documentation") -> tuple[M, yaml.Node | None]:
+def parse_yaml_model(
+    text: str,
+    where: str,
+    model: type[M],
+    error: type[ConfigFileError] = ConfigFileError,
+    example: str = "the documentation",
+) -> tuple[M, yaml.Node | None]:
     """Parse and validate YAML text; ``where`` names the file in messages. Returns the model and the node tree."""
     try:
         node = yaml.compose(text)
@@ -63,7 +68,9 @@ def parse_yaml_model(text: str, where: str, model: type[M], error: type[ConfigFi
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else "somewhere"
-        raise error(f"{where}, {line}: not valid YAML ({getattr(exc, 'problem', exc)}); fix: the indentation or quoting there") from None
+        raise error(
+            f"{where}, {line}: not valid YAML ({getattr(exc, 'problem', exc)}); fix: the indentation or quoting there"
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

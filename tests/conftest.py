@@ -88,7 +88,9 @@ class PgDatabases:
     def create(self, template: str | None = None) -> str:
         name = f"{self.prefix}{uuid.uuid4().hex[:10]}"
         with self.admin.connect() as conn:
-            conn.execute(sa.text(f'create database "{name}"' + (f' template "{template}"' if template else "")))
+            conn.execute(
+                sa.text(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+            )
         return name
 
     def drop(self, name: str) -> None:
@@ -139,7 +141,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(backend: str, tmp_path: Path, migrated_templates: dict[str, str], request: pytest.FixtureRequest) -> Iterator[str]:
+def db_url(
+    backend: str, tmp_path: Path, migrated_templates: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[str]:
     """A fresh marketing database at the migration head, on each backend."""
     if backend == "sqlite":
         target = tmp_path / "marketing.db"
@@ -209,6 +213,11 @@ def airflow_db() -> Path:
     marker = home / ".migrated"
     if not marker.exists():
         home.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            capture_output=True,
+            env=os.environ.copy(),
+        )
         marker.touch()
     return home

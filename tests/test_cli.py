@@ -12,7 +12,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")} | env
-    return subprocess.run([sys.executable, "-m", "funnelflow", *args], capture_output=True, text=True, cwd=REPO, env=full_env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "funnelflow", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=full_env,
+        check=False,
+    )
 
 
 def test_db_upgrade_then_current_then_status(empty_db_url, tmp_path):
@@ -38,9 +45,18 @@ def test_status_on_a_database_behind_names_the_command(empty_db_url, tmp_path):
 
 
 def test_unreachable_connection_is_one_line_without_password(tmp_path):
-    out = _cli("db", "upgrade", env={"AIRFLOW_CONN_MARKETING_DB": "postgresql://mk:hunter2@127.0.0.1:1/crm", "FUNNELFLOW_HOME": str(tmp_path)})
+    out = _cli(
+        "db",
+        "upgrade",
+        env={
+            "AIRFLOW_CONN_MARKETING_DB": "postgresql://mk:hunter2@127.0.0.1:1/crm",
+            "FUNNELFLOW_HOME": str(tmp_path),
+        },
+    )
     assert out.returncode == 2
-    assert out.stderr.startswith("error: cannot reach the 'marketing_db' connection at postgresql+psycopg://mk:***@127.0.0.1:1/crm")
+    assert out.stderr.startswith(
+        "error: cannot reach the 'marketing_db' connection at postgresql+psycopg://mk:***@127.0.0.1:1/crm"
+    )
     assert "hunter2" not in out.stderr and out.stderr.strip().count("\n") == 0
 
 

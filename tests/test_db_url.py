@@ -31,11 +31,26 @@ def test_url_form(raw, driver, host, database):
 
 
 def test_airflow_json_form_with_postgres_conn_type():
-    raw = json.dumps({"conn_type": "postgres", "host": "pg", "login": "mk", "password": "s3cret", "port": 5432, "schema": "crm",
-                      "extra": {"sslmode": "require"}})
+    raw = json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": "pg",
+            "login": "mk",
+            "password": "s3cret",
+            "port": 5432,
+            "schema": "crm",
+            "extra": {"sslmode": "require"},
+        }
+    )
     url = resolve_marketing_db_url({"AIRFLOW_CONN_MARKETING_DB": raw})
     assert url.drivername == "postgresql+psycopg"
-    assert (url.username, url.password, url.host, url.port, url.database) == ("mk", "s3cret", "pg", 5432, "crm")
+    assert (url.username, url.password, url.host, url.port, url.database) == (
+        "mk",
+        "s3cret",
+        "pg",
+        5432,
+        "crm",
+    )
     assert url.query["sslmode"] == "require"
 
 

@@ -12,8 +12,16 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIRED_SERVICES = {
-    "postgres", "redis", "mailpit", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-    "airflow-triggerer", "airflow-worker", "airflow-init", "funnelflow-public",
+    "postgres",
+    "redis",
+    "mailpit",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-init",
+    "funnelflow-public",
 }
 
 
@@ -45,7 +53,11 @@ def test_services_health_checks_and_dependencies(compose):
             assert "healthcheck" in svc, f"{name} has no health check"
         for dep, cond in (svc.get("depends_on") or {}).items():
             assert dep in services, f"{name} depends on unknown service {dep}"
-            assert cond["condition"] in {"service_healthy", "service_completed_successfully", "service_started"}
+            assert cond["condition"] in {
+                "service_healthy",
+                "service_completed_successfully",
+                "service_started",
+            }
     env = services["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW_CONN_MARKETING_DB"].endswith("@postgres:5432/marketing")
@@ -71,10 +83,20 @@ def test_init_migrates_both_databases(compose):
 def test_docker_compose_config_when_the_tool_is_present(tmp_path):
     if shutil.which("docker-compose"):
         cmd = ["docker-compose"]
-    elif shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
+    elif (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+    ):
         cmd = ["docker", "compose"]
     else:
-        pytest.skip("neither docker-compose nor the docker compose plugin is installed here; YAML checks above cover it")
-    out = subprocess.run([*cmd, "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"], capture_output=True, text=True,
-                         env={"FUNNELFLOW_SECRET_KEY": "x", "PATH": "/usr/bin:/bin:/usr/local/bin"}, check=False)
+        pytest.skip(
+            "neither docker-compose nor the docker compose plugin is installed here; YAML checks above cover it"
+        )
+    out = subprocess.run(
+        [*cmd, "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env={"FUNNELFLOW_SECRET_KEY": "x", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+        check=False,
+    )
     assert out.returncode == 0, out.stderr

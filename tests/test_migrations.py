@@ -12,8 +12,15 @@ from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import metadata
 
 ANALYST_TABLES = {
-    "leads", "accounts", "touchpoints", "lifecycle_history", "ingest_rejects",
-    "consents", "suppressions", "email_sends", "email_events",
+    "leads",
+    "accounts",
+    "touchpoints",
+    "lifecycle_history",
+    "ingest_rejects",
+    "consents",
+    "suppressions",
+    "email_sends",
+    "email_events",
 }
 
 
@@ -60,9 +67,18 @@ def test_timestamps_come_back_in_utc(engine):
 
     berlin = timezone(timedelta(hours=1))
     with engine.begin() as conn:
-        lead_id = conn.execute(leads.insert().values(email="a@x.io", email_key="a@x.io").returning(leads.c.id)).scalar_one()
-        conn.execute(lifecycle_history.insert().values(
-            lead_id=lead_id, from_stage=None, to_stage="lead", changed_at=datetime(2026, 3, 1, 10, 0, tzinfo=berlin), reason="test"))
+        lead_id = conn.execute(
+            leads.insert().values(email="a@x.io", email_key="a@x.io").returning(leads.c.id)
+        ).scalar_one()
+        conn.execute(
+            lifecycle_history.insert().values(
+                lead_id=lead_id,
+                from_stage=None,
+                to_stage="lead",
+                changed_at=datetime(2026, 3, 1, 10, 0, tzinfo=berlin),
+                reason="test",
+            )
+        )
         at = conn.execute(sa.select(lifecycle_history.c.changed_at)).scalar_one()
     assert at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     assert at.utcoffset() == timedelta(0)

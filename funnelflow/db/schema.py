@@ -77,7 +77,16 @@ def utcnow() -> datetime:
 
 LIFECYCLE_STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "recycled", "disqualified")
 CONSENT_STATUSES = ("pending", "granted", "denied", "withdrawn")
-SUPPRESSION_REASONS = ("unsubscribe", "bounce", "spam_report", "invalid", "do_not_email", "manual", "erased", "group_unsubscribe")
+SUPPRESSION_REASONS = (
+    "unsubscribe",
+    "bounce",
+    "spam_report",
+    "invalid",
+    "do_not_email",
+    "manual",
+    "erased",
+    "group_unsubscribe",
+)
 # What happened at a touch. Scoring (qualification) reads these; sources write them.
 TOUCH_TYPES = (
     "form_fill",  # web form (page_url says which: /demo, /pricing, /contact, ...)
@@ -130,7 +139,9 @@ leads = Table(
     metadata,
     _id(),
     Column("email", String(320), nullable=True),  # as typed, trimmed and lower-cased
-    Column("email_key", String(320), nullable=True, unique=True),  # canonical dedupe key (funnelflow.identity)
+    Column(
+        "email_key", String(320), nullable=True, unique=True
+    ),  # canonical dedupe key (funnelflow.identity)
     Column("email_domain", String(255), nullable=True),
     Column("first_name", String(120)),
     Column("last_name", String(120)),
@@ -173,10 +184,20 @@ leads = Table(
 )
 Index("ix_leads_lifecycle_stage", leads.c.lifecycle_stage)
 # Partial (migration 0006): most leads have neither, and every index is paid for by each lead a file import creates.
-Index("ix_leads_account_id", leads.c.account_id, postgresql_where=leads.c.account_id.isnot(None),
-      sqlite_where=leads.c.account_id.isnot(None))
-Index("uq_leads_external_id", leads.c.external_source, leads.c.external_id, unique=True,
-      postgresql_where=leads.c.external_id.isnot(None), sqlite_where=leads.c.external_id.isnot(None))
+Index(
+    "ix_leads_account_id",
+    leads.c.account_id,
+    postgresql_where=leads.c.account_id.isnot(None),
+    sqlite_where=leads.c.account_id.isnot(None),
+)
+Index(
+    "uq_leads_external_id",
+    leads.c.external_source,
+    leads.c.external_id,
+    unique=True,
+    postgresql_where=leads.c.external_id.isnot(None),
+    sqlite_where=leads.c.external_id.isnot(None),
+)
 
 touchpoints = Table(
     "touchpoints",
@@ -185,7 +206,9 @@ touchpoints = Table(
     Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False),
     _ts("occurred_at", nullable=False),
     Column("channel", String(40), nullable=False),  # web_form, file_import, ad_form, email, webinar, web
-    Column("touch_type", String(40), nullable=False),  # form_fill, import, ad_lead, email_open, email_click, ...
+    Column(
+        "touch_type", String(40), nullable=False
+    ),  # form_fill, import, ad_lead, email_open, email_click, ...
     Column("source", String(120)),  # the source's name in config: "website", "tradeshow-2026-berlin", ...
     Column("campaign", String(255)),
     Column("utm_source", String(255)),
@@ -196,7 +219,9 @@ touchpoints = Table(
     Column("page_url", Text),
     Column("detail", Json),  # anything else the source says (url clicked, send id, ...)
     Column("source_ref", String(255), nullable=True, unique=True),  # idempotency key of the arrival
-    Column("scored", Boolean, nullable=False, default=True, server_default="1"),  # machine opens are kept, not scored
+    Column(
+        "scored", Boolean, nullable=False, default=True, server_default="1"
+    ),  # machine opens are kept, not scored
     _ts("created_at", nullable=False, default=utcnow, index=True),
 )
 Index("ix_touchpoints_lead_id_occurred_at", touchpoints.c.lead_id, touchpoints.c.occurred_at)

@@ -43,7 +43,11 @@ def default_sqlite_url() -> str:
 def redact(url: str | URL) -> str:
     """The URL as text with its password hidden, for error messages and logs."""
     try:
-        return make_url(str(url)).render_as_string(hide_password=True) if isinstance(url, str) else url.render_as_string(hide_password=True)
+        return (
+            make_url(str(url)).render_as_string(hide_password=True)
+            if isinstance(url, str)
+            else url.render_as_string(hide_password=True)
+        )
     except Exception:
         return "<unparseable URL>"
 
@@ -63,7 +67,9 @@ def url_from_fields(fields: Mapping[str, Any]) -> URL:
         # Airflow's sqlite connections keep the file path in host (or schema).
         path = fields.get("host") or fields.get("schema") or ""
         if not path:
-            raise MarketingDbConfigError(f"connection {CONN_ID!r}: a sqlite connection needs the file path in host")
+            raise MarketingDbConfigError(
+                f"connection {CONN_ID!r}: a sqlite connection needs the file path in host"
+            )
         return make_url(f"sqlite:///{path}")
     port = fields.get("port")
     return URL.create(
@@ -73,7 +79,11 @@ def url_from_fields(fields: Mapping[str, Any]) -> URL:
         host=fields.get("host") or None,
         port=int(port) if port not in (None, "") else None,
         database=fields.get("schema") or None,
-        query={k: str(v) for k, v in extra.items() if k in {"sslmode", "application_name", "connect_timeout", "options"}},
+        query={
+            k: str(v)
+            for k, v in extra.items()
+            if k in {"sslmode", "application_name", "connect_timeout", "options"}
+        },
     )
 
 
@@ -84,7 +94,9 @@ def url_from_string(raw: str) -> URL:
         try:
             fields = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise MarketingDbConfigError(f"{CONN_ENV} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+            raise MarketingDbConfigError(
+                f"{CONN_ENV} is not valid JSON: {exc.msg} at column {exc.colno}"
+            ) from None
         if not isinstance(fields, dict):
             raise MarketingDbConfigError(f"{CONN_ENV} JSON must be an object")
         return url_from_fields(fields)

@@ -149,7 +149,9 @@ _PG_STORE = sa.text(
 
 
 def _store_postgres(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-    doc = json.dumps(rows, separators=(",", ":"), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+    doc = json.dumps(
+        rows, separators=(",", ":"), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
+    )
     return len(conn.execute(_PG_STORE, {"rows": doc}).all())
 
 
@@ -184,7 +186,9 @@ def store_events(
         try:
             row = _event_row(item, received_at)
         except ValueError as exc:
-            raw = redact_addresses({k: v for k, v in item.items() if k != "email"} if isinstance(item, dict) else item)
+            raw = redact_addresses(
+                {k: v for k, v in item.items() if k != "email"} if isinstance(item, dict) else item
+            )
             rejects.append(
                 {
                     "source": REJECT_SOURCE,
@@ -204,13 +208,21 @@ def store_events(
             result.stored = _store_postgres(conn, rows)
         elif rows:
             # One cached statement; SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
-            stmt = _insert(conn, email_events).on_conflict_do_nothing(index_elements=["sg_event_id"]).returning(email_events.c.id)
+            stmt = (
+                _insert(conn, email_events)
+                .on_conflict_do_nothing(index_elements=["sg_event_id"])
+                .returning(email_events.c.id)
+            )
             result.stored = len(conn.execute(stmt, rows).all())
         if rejects:
             conn.execute(sa.insert(ingest_rejects), rejects)
     result.rejected = len(rejects)
     if rejects:
-        log.warning("set aside %d webhook items that are not events (ingest_rejects, source %s)", len(rejects), REJECT_SOURCE)
+        log.warning(
+            "set aside %d webhook items that are not events (ingest_rejects, source %s)",
+            len(rejects),
+            REJECT_SOURCE,
+        )
     return result
 
 
@@ -258,7 +270,11 @@ def suppression_reason(event: str, payload: dict[str, Any], reason: str | None) 
         if "invalid" in text and "smtpapi" not in text:
             return "invalid"
         return None
-    return {"spamreport": "spam_report", "unsubscribe": "unsubscribe", "group_unsubscribe": "group_unsubscribe"}.get(event)
+    return {
+        "spamreport": "spam_report",
+        "unsubscribe": "unsubscribe",
+        "group_unsubscribe": "group_unsubscribe",
+    }.get(event)
 
 
 def is_permanent_status(status: Any) -> bool:
@@ -284,7 +300,9 @@ _EVENT_STATE = {
 _STATE_ORDER = ("sent", "delivered", "bounced", "dropped")
 
 
-def newest_consent_status(conn: sa.Connection, lead_ids: Sequence[int], channel: str = "email") -> dict[int, str]:
+def newest_consent_status(
+    conn: sa.Connection, lead_ids: Sequence[int], channel: str = "email"
+) -> dict[int, str]:
     """Current consent status per lead: its newest row in the append-only log."""
     newest: dict[int, tuple] = {}
     for part in _chunks(sorted(set(lead_ids)), 900):
@@ -305,7 +323,14 @@ def record_withdrawals(conn: sa.Connection, lead_ids: Iterable[int], at: datetim
         return 0
     current = newest_consent_status(conn, ids)
     rows = [
-        {"lead_id": i, "channel": "email", "status": "withdrawn", "legal_basis": "consent", "source": source, "recorded_at": at}
+        {
+            "lead_id": i,
+            "channel": "email",
+            "status": "withdrawn",
+            "legal_basis": "consent",
+            "source": source,
+            "recorded_at": at,
+        }
         for i in ids
         if current.get(i) != "withdrawn"
     ]
@@ -340,9 +365,9 @@ def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
     found = {}
     for part in _chunks(sorted(send_ids), 900):
         for row in conn.execute(
-            sa.select(email_sends.c.id, email_sends.c.lead_id, email_sends.c.recipient_hash, email_sends.c.sent_at).where(
-                email_sends.c.id.in_(part)
-            )
+            sa.select(
+                email_sends.c.id, email_sends.c.lead_id, email_sends.c.recipient_hash, email_sends.c.sent_at
+            ).where(email_sends.c.id.in_(part))
         ):
             found[row.id] = row
     return found
@@ -366,7 +391,9 @@ def _erased_hashes(conn: sa.Connection, hashes: set[str]) -> set[str]:
     for part in _chunks(sorted(hashes), 900):
         out.update(
             conn.execute(
-                sa.select(suppressions.c.email_hash).where(suppressions.c.email_hash.in_(part), suppressions.c.reason == "erased")
+                sa.select(suppressions.c.email_hash).where(
+                    suppressions.c.email_hash.in_(part), suppressions.c.reason == "erased"
+                )
             ).scalars()
         )
     return out
@@ -375,19 +402,25 @@ def _erased_hashes(conn: sa.Connection, hashes: set[str]) -> set[str]:
 def _erased_leads(conn: sa.Connection, lead_ids: set[int]) -> set[int]:
     out: set[int] = set()
     for part in _chunks(sorted(lead_ids), 900):
-        out.update(conn.execute(sa.select(leads.c.id).where(leads.c.id.in_(part), leads.c.erased_at.is_not(None))).scalars())
+        out.update(
+            conn.execute(
+                sa.select(leads.c.id).where(leads.c.id.in_(part), leads.c.erased_at.is_not(None))
+            ).scalars()
+        )
     return out
 
 
-def _click_context(conn: sa.Connection, send_ids: set[int]) -> tuple[dict[int, datetime], dict[int, list[tuple[datetime, str]]]]:
+def _click_context(
+    conn: sa.Connection, send_ids: set[int]
+) -> tuple[dict[int, datetime], dict[int, list[tuple[datetime, str]]]]:
     """Per send: when it was delivered (first delivered event) and every click on it (time, url)."""
     delivered: dict[int, datetime] = {}
     clicks: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
     for part in _chunks(sorted(send_ids), 900):
         for send_id, event, at, url in conn.execute(
-            sa.select(email_events.c.send_id, email_events.c.event, email_events.c.occurred_at, email_events.c.url).where(
-                email_events.c.send_id.in_(part), email_events.c.event.in_(("delivered", "click"))
-            )
+            sa.select(
+                email_events.c.send_id, email_events.c.event, email_events.c.occurred_at, email_events.c.url
+            ).where(email_events.c.send_id.in_(part), email_events.c.event.in_(("delivered", "click")))
         ):
             if event == "delivered":
                 if send_id not in delivered or at < delivered[send_id]:
@@ -398,7 +431,11 @@ def _click_context(conn: sa.Connection, send_ids: set[int]) -> tuple[dict[int, d
 
 
 def machine_click_reason(
-    at: datetime, url: str | None, delivered_at: datetime | None, other_clicks: Sequence[tuple[datetime, str]], human_delay_s: float
+    at: datetime,
+    url: str | None,
+    delivered_at: datetime | None,
+    other_clicks: Sequence[tuple[datetime, str]],
+    human_delay_s: float,
 ) -> str | None:
     """Why a click looks automated (link scanners), or None for a plausible human click."""
     if delivered_at is not None and (at - delivered_at).total_seconds() < human_delay_s:
@@ -416,7 +453,10 @@ def process_events(engine: sa.Engine, as_of: datetime, chunk: int = PROCESS_CHUN
     while True:
         with engine.begin() as conn:
             batch = conn.execute(
-                sa.select(email_events).where(email_events.c.processed_at.is_(None)).order_by(email_events.c.id).limit(chunk)
+                sa.select(email_events)
+                .where(email_events.c.processed_at.is_(None))
+                .order_by(email_events.c.id)
+                .limit(chunk)
             ).all()
             if not batch:
                 break
@@ -426,7 +466,9 @@ def process_events(engine: sa.Engine, as_of: datetime, chunk: int = PROCESS_CHUN
     return result
 
 
-def _process_chunk(conn: sa.Connection, batch: Sequence[sa.Row], as_of: datetime, human_delay_s: float, result: ProcessResult) -> None:
+def _process_chunk(
+    conn: sa.Connection, batch: Sequence[sa.Row], as_of: datetime, human_delay_s: float, result: ProcessResult
+) -> None:
     send_ids = {e.send_id for e in batch if e.send_id is not None}
     sends = _lookup_sends(conn, send_ids)
     hashes = {e.email_hash for e in batch if e.email_hash}
@@ -468,7 +510,9 @@ def _process_chunk(conn: sa.Connection, batch: Sequence[sa.Row], as_of: datetime
             elif e.event == "click":
                 send = sends.get(e.send_id)
                 first = delivered_at.get(e.send_id) or (send.sent_at if send is not None else None)
-                machine = machine_click_reason(e.occurred_at, e.url, first, clicks.get(e.send_id, ()), human_delay_s)
+                machine = machine_click_reason(
+                    e.occurred_at, e.url, first, clicks.get(e.send_id, ()), human_delay_s
+                )
             detail: dict[str, Any] = {"send_id": e.send_id, "sg_event_id": e.sg_event_id}
             if e.event == "click":
                 detail["url"] = e.url
@@ -511,14 +555,20 @@ def _process_chunk(conn: sa.Connection, batch: Sequence[sa.Row], as_of: datetime
 
     if touch_rows:
         for chunk in _chunks(touch_rows, INSERT_CHUNK):
-            stmt = _insert(conn, touchpoints).values(list(chunk)).on_conflict_do_nothing(index_elements=["source_ref"])
+            stmt = (
+                _insert(conn, touchpoints)
+                .values(list(chunk))
+                .on_conflict_do_nothing(index_elements=["source_ref"])
+            )
             result.touchpoints += _inserted(conn, stmt, touchpoints.c.id)
     if suppression_rows:
         result.suppressions += add_suppressions(conn, suppression_rows)
     for _, h in regroup:
         conn.execute(
             sa.delete(suppressions).where(
-                suppressions.c.email_hash == h, suppressions.c.reason == "group_unsubscribe", suppressions.c.source == SUPPRESSION_SOURCE
+                suppressions.c.email_hash == h,
+                suppressions.c.reason == "group_unsubscribe",
+                suppressions.c.source == SUPPRESSION_SOURCE,
             )
         )
     for lead_id, at in withdraw.items():
@@ -538,7 +588,9 @@ def _process_chunk(conn: sa.Connection, batch: Sequence[sa.Row], as_of: datetime
         conn.execute(sa.update(email_events).where(email_events.c.id.in_(part)).values(processed_at=as_of))
 
 
-def _apply_transitions(conn: sa.Connection, transitions: dict[str, list[dict[str, Any]]], as_of: datetime) -> int:
+def _apply_transitions(
+    conn: sa.Connection, transitions: dict[str, list[dict[str, Any]]], as_of: datetime
+) -> int:
     """Move ledger rows forward only (claimed < sent < delivered < bounced/dropped), in that order."""
     settled = 0
     for state in _STATE_ORDER:
@@ -549,14 +601,20 @@ def _apply_transitions(conn: sa.Connection, transitions: dict[str, list[dict[str
         for r in rows:
             if r["sid"] not in earliest or r["at"] < earliest[r["sid"]]["at"]:
                 earliest[r["sid"]] = r
-        from_states = sa.or_(*(email_sends.c.status == sa.literal(s) for s in _SETTLES[state]))  # no IN: executemany
+        from_states = sa.or_(
+            *(email_sends.c.status == sa.literal(s) for s in _SETTLES[state])
+        )  # no IN: executemany
         stmt = (
             sa.update(email_sends)
             .where(email_sends.c.id == sa.bindparam("sid"), from_states)
             .values(
                 status=state,
-                settled_at=sa.func.coalesce(email_sends.c.settled_at, sa.bindparam("settle_at", type_=email_sends.c.settled_at.type)),
-                sent_at=sa.func.coalesce(email_sends.c.sent_at, sa.bindparam("at", type_=email_sends.c.sent_at.type)),
+                settled_at=sa.func.coalesce(
+                    email_sends.c.settled_at, sa.bindparam("settle_at", type_=email_sends.c.settled_at.type)
+                ),
+                sent_at=sa.func.coalesce(
+                    email_sends.c.sent_at, sa.bindparam("at", type_=email_sends.c.sent_at.type)
+                ),
                 provider_message_id=sa.func.coalesce(email_sends.c.provider_message_id, sa.bindparam("mid")),
             )
         )
@@ -573,7 +631,9 @@ def mark_unsettled(engine: sa.Engine, as_of: datetime, after_hours: int | None =
     and our commit, and no event reached us). It is never sent again; it counts
     against the frequency cap; the status lets people find and judge it.
     """
-    hours = after_hours if after_hours is not None else settings.env_int("FUNNELFLOW_EMAIL_UNSETTLED_AFTER_H", 48)
+    hours = (
+        after_hours if after_hours is not None else settings.env_int("FUNNELFLOW_EMAIL_UNSETTLED_AFTER_H", 48)
+    )
     cutoff = as_of - timedelta(hours=hours)
     with engine.begin() as conn:
         res = conn.execute(

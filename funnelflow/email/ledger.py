@@ -46,7 +46,9 @@ def _insert(conn: sa.Connection):
     return dialect.insert(email_sends)
 
 
-def claim(conn: sa.Connection, claims: Sequence[Claim], now: datetime | None = None) -> dict[tuple[str, str], int]:
+def claim(
+    conn: sa.Connection, claims: Sequence[Claim], now: datetime | None = None
+) -> dict[tuple[str, str], int]:
     """Insert the claims (and skips) that are new; return ``{(message_key, recipient_hash): id}`` of new *claimed* rows.
 
     A (message key, recipient) already in the ledger, in any state, is left alone
@@ -74,7 +76,9 @@ def claim(conn: sa.Connection, claims: Sequence[Claim], now: datetime | None = N
     stmt = (
         _insert(conn)
         .on_conflict_do_nothing(index_elements=["message_key", "recipient_hash"])
-        .returning(email_sends.c.id, email_sends.c.message_key, email_sends.c.recipient_hash, email_sends.c.status)
+        .returning(
+            email_sends.c.id, email_sends.c.message_key, email_sends.c.recipient_hash, email_sends.c.status
+        )
     )
     result = conn.execute(stmt, rows)
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
@@ -117,7 +121,9 @@ def relax_commit(conn: sa.Connection) -> None:
         conn.execute(sa.text("set local synchronous_commit = off"))
 
 
-def mark_sent(conn: sa.Connection, ids: Sequence[int], provider_message_id: str | None, now: datetime | None = None) -> int:
+def mark_sent(
+    conn: sa.Connection, ids: Sequence[int], provider_message_id: str | None, now: datetime | None = None
+) -> int:
     """Claimed → sent after the provider accepted the request. Rows already settled by events are left alone."""
     now = now or utcnow()
     relax_commit(conn)
@@ -148,5 +154,9 @@ def release(conn: sa.Connection, ids: Sequence[int]) -> int:
     """Remove claims the provider certainly did not accept (401/403, 5xx after retries), so a later run can send."""
     n = 0
     for part in _id_chunks(ids):
-        n += conn.execute(sa.delete(email_sends).where(member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed")).rowcount
+        n += conn.execute(
+            sa.delete(email_sends).where(
+                member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed"
+            )
+        ).rowcount
     return n

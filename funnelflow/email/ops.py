@@ -27,7 +27,10 @@ def ops_alert_body(alert: OpsAlert, to: str | None = None) -> dict:
         "personalizations": [{"to": [{"email": to or ops_address()}]}],
         "from": sender_address(),
         "subject": rendered.subject,
-        "content": [{"type": "text/plain", "value": rendered.text}, {"type": "text/html", "value": rendered.html}],
+        "content": [
+            {"type": "text/plain", "value": rendered.text},
+            {"type": "text/html", "value": rendered.html},
+        ],
     }
 
 
@@ -50,12 +53,16 @@ def breaker_alert(state: BreakerState, as_of: datetime) -> OpsAlert:
     return OpsAlert(subject="[funnelflow] marketing email paused by the circuit breaker", body=body)
 
 
-def alert_once_per_day(engine: sa.Engine, transport: Transport, alert: OpsAlert, topic: str, as_of: datetime) -> bool:
+def alert_once_per_day(
+    engine: sa.Engine, transport: Transport, alert: OpsAlert, topic: str, as_of: datetime
+) -> bool:
     """Send ``alert`` unless one on ``topic`` already went out for ``as_of``'s day (runs every 5 minutes must not flood)."""
     key = f"email.ops_alert.{topic}"
     day = as_of.date().isoformat()
     with engine.begin() as conn:
-        seen = conn.execute(sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)).scalar_one_or_none()
+        seen = conn.execute(
+            sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)
+        ).scalar_one_or_none()
         if seen and seen.get("day") == day:
             return False
         send_ops_alert(transport, alert)
@@ -63,5 +70,9 @@ def alert_once_per_day(engine: sa.Engine, transport: Transport, alert: OpsAlert,
         if seen is None:
             conn.execute(sa.insert(pipeline_state).values(key=key, value=value, updated_at=utcnow()))
         else:
-            conn.execute(sa.update(pipeline_state).where(pipeline_state.c.key == key).values(value=value, updated_at=utcnow()))
+            conn.execute(
+                sa.update(pipeline_state)
+                .where(pipeline_state.c.key == key)
+                .values(value=value, updated_at=utcnow())
+            )
     return True

@@ -33,7 +33,16 @@ KINDS = (MARKETING, TRANSACTIONAL)
 TRANSACTIONAL_BLOCKING = frozenset({"bounce", "invalid", "erased"})
 # Ledger states that count against the frequency cap: anything that may have reached the inbox.
 CAP_COUNTED = ("claimed", "sent", "delivered", "bounced", "dropped", "unsettled")
-_SUPPRESSION_ORDER = ("erased", "bounce", "invalid", "spam_report", "unsubscribe", "group_unsubscribe", "do_not_email", "manual")
+_SUPPRESSION_ORDER = (
+    "erased",
+    "bounce",
+    "invalid",
+    "spam_report",
+    "unsubscribe",
+    "group_unsubscribe",
+    "do_not_email",
+    "manual",
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,9 @@ def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str
     found: dict[str, set[str]] = {}
     for part in _chunks(sorted(set(hashes))):
         for h, reason in conn.execute(
-            sa.select(suppressions.c.email_hash, suppressions.c.reason).where(member_of(conn, suppressions.c.email_hash, part))
+            sa.select(suppressions.c.email_hash, suppressions.c.reason).where(
+                member_of(conn, suppressions.c.email_hash, part)
+            )
         ):
             found.setdefault(h, set()).add(reason)
     return found
@@ -100,7 +111,11 @@ def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str
 def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
     out: set[int] = set()
     for part in _chunks(sorted(set(lead_ids))):
-        out.update(conn.execute(sa.select(leads.c.id).where(member_of(conn, leads.c.id, part), leads.c.erased_at.is_not(None))).scalars())
+        out.update(
+            conn.execute(
+                sa.select(leads.c.id).where(member_of(conn, leads.c.id, part), leads.c.erased_at.is_not(None))
+            ).scalars()
+        )
     return out
 
 
@@ -187,8 +202,12 @@ def check_recipients(
         return []
     hashes = [c.email_hash for c in candidates]
     lead_ids = [c.lead_id for c in candidates if c.lead_id is not None]
-    if conn.dialect.name == "postgresql" and not any("," in h for h in hashes):  # the statement joins hashes with commas
-        suppressed, erased, consent, recent = _facts_postgres(conn, candidates, kind, as_of - timedelta(days=cap.days if cap else 0))
+    if conn.dialect.name == "postgresql" and not any(
+        "," in h for h in hashes
+    ):  # the statement joins hashes with commas
+        suppressed, erased, consent, recent = _facts_postgres(
+            conn, candidates, kind, as_of - timedelta(days=cap.days if cap else 0)
+        )
     else:
         suppressed = _suppression_reasons(conn, hashes)
         erased = _erased(conn, lead_ids)
@@ -250,9 +269,10 @@ def breaker_state(conn: sa.Connection, as_of: datetime) -> BreakerState:
         .subquery()
     )
     sends, bounced = conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((recent.c.status == "bounced", 1), else_=0)), 0)).select_from(
-            recent
-        )
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((recent.c.status == "bounced", 1), else_=0)), 0),
+        ).select_from(recent)
     ).one()
     spam = conn.execute(
         sa.select(sa.func.count(sa.distinct(email_events.c.send_id))).where(
@@ -267,4 +287,6 @@ def breaker_state(conn: sa.Connection, as_of: datetime) -> BreakerState:
             reason = f"bounce rate {bounce_rate:.2%} over {bounce_limit:.2%} in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
         elif spam_rate > spam_limit:
             reason = f"spam-report rate {spam_rate:.2%} over {spam_limit:.2%} in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
-    return BreakerState(tripped=reason is not None, sends=sends, bounce_rate=bounce_rate, spam_rate=spam_rate, reason=reason)
+    return BreakerState(
+        tripped=reason is not None, sends=sends, bounce_rate=bounce_rate, spam_rate=spam_rate, reason=reason
+    )

@@ -69,9 +69,14 @@ def unsubscribe(engine: sa.Engine, send_id: int, at: datetime) -> Outcome:
 
 def _pending(conn: sa.Connection, consent_id: int):
     return conn.execute(
-        sa.select(consents.c.id, consents.c.lead_id, consents.c.channel, consents.c.status, consents.c.recorded_at, consents.c.wording_version).where(
-            consents.c.id == consent_id
-        )
+        sa.select(
+            consents.c.id,
+            consents.c.lead_id,
+            consents.c.channel,
+            consents.c.status,
+            consents.c.recorded_at,
+            consents.c.wording_version,
+        ).where(consents.c.id == consent_id)
     ).first()
 
 
@@ -81,7 +86,9 @@ def _confirm_state(conn: sa.Connection, consent_id: int, lock: bool = False) -> 
         return "unknown", None
     lead_q = sa.select(leads.c.erased_at).where(leads.c.id == pending.lead_id)
     if lock:
-        lead_q = lead_q.with_for_update()  # two clicks at once append one row (PostgreSQL; SQLite serializes writers)
+        lead_q = (
+            lead_q.with_for_update()
+        )  # two clicks at once append one row (PostgreSQL; SQLite serializes writers)
     lead = conn.execute(lead_q).first()
     if lead is None or lead.erased_at is not None:
         return "gone", None
@@ -123,4 +130,3 @@ def confirm(engine: sa.Engine, consent_id: int, at: datetime, client_ip: str | N
             )
         )
     return Outcome("done", True)
-

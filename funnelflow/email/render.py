@@ -68,7 +68,10 @@ def sender_context() -> dict[str, str]:
     """What every template may use: the sender's name and postal address (CAN-SPAM footer)."""
     return {
         "sender_name": settings.env("FUNNELFLOW_FROM_NAME", "funnelflow") or "funnelflow",
-        "postal_address": settings.env("FUNNELFLOW_POSTAL_ADDRESS", "funnelflow demo, 1 Example Street, Springfield, USA") or "",
+        "postal_address": settings.env(
+            "FUNNELFLOW_POSTAL_ADDRESS", "funnelflow demo, 1 Example Street, Springfield, USA"
+        )
+        or "",
     }
 
 
@@ -85,7 +88,9 @@ def render(template: str, context: dict[str, Any], templates_dir: Path = TEMPLAT
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"email template {template!r}: {exc.message}") from None
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"email template {exc.name or template!r} line {exc.lineno}: {exc.message}") from None
+        raise TemplateError(
+            f"email template {exc.name or template!r} line {exc.lineno}: {exc.message}"
+        ) from None
     if "\n" in subject or "\r" in subject:
         raise TemplateError(f"email template {template!r}: the subject renders to more than one line")
     if not subject:
@@ -101,8 +106,12 @@ def text_tag(name: str) -> str:
     return f"-ff_{name}_t-"
 
 
-def render_with_tags(template: str, context: dict[str, Any], per_recipient: tuple[str, ...],
-                     templates_dir: Path = TEMPLATES_DIR) -> Rendered:
+def render_with_tags(
+    template: str,
+    context: dict[str, Any],
+    per_recipient: tuple[str, ...],
+    templates_dir: Path = TEMPLATES_DIR,
+) -> Rendered:
     """Render once for a whole batch, leaving a substitution tag where each per-recipient value goes.
 
     The tags contain nothing HTML or CSS would change, so they survive escaping and inlining.

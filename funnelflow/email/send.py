@@ -161,7 +161,9 @@ def sender_address() -> dict[str, str]:
     }
 
 
-def _personalization(email: str, send_id: int, campaign_id: str | None, kind: str, unsub: str | None) -> dict[str, Any]:
+def _personalization(
+    email: str, send_id: int, campaign_id: str | None, kind: str, unsub: str | None
+) -> dict[str, Any]:
     p: dict[str, Any] = {
         "to": [{"email": email}],
         # Ids only, as strings: events come back attributed without naming anyone.
@@ -177,7 +179,10 @@ def _body(personalizations: list[dict[str, Any]], rendered: render.Rendered) -> 
         "personalizations": personalizations,
         "from": sender_address(),
         "subject": rendered.subject,
-        "content": [{"type": "text/plain", "value": rendered.text}, {"type": "text/html", "value": rendered.html}],
+        "content": [
+            {"type": "text/plain", "value": rendered.text},
+            {"type": "text/html", "value": rendered.html},
+        ],
     }
 
 
@@ -199,10 +204,18 @@ class _Request:
 
 
 class _Sender:
-    def __init__(self, engine: sa.Engine, mailing: Mailing, transport: Transport, as_of: datetime, opts: SendOptions):
+    def __init__(
+        self, engine: sa.Engine, mailing: Mailing, transport: Transport, as_of: datetime, opts: SendOptions
+    ):
         if mailing.kind not in policy.KINDS:
             raise ValueError(f"mailing kind must be one of {policy.KINDS}, got {mailing.kind!r}")
-        self.engine, self.mailing, self.transport, self.as_of, self.opts = engine, mailing, transport, as_of, opts
+        self.engine, self.mailing, self.transport, self.as_of, self.opts = (
+            engine,
+            mailing,
+            transport,
+            as_of,
+            opts,
+        )
         self.report = SendReport()
         self.throttle = Throttle(opts.rate_per_s, opts.clock, opts.sleep)
         self._tagged: render.Rendered | None = None
@@ -239,13 +252,16 @@ class _Sender:
             subs = render.substitutions_for(values)
             direct = self._render_one(values)
             same = same and (
-                render.apply_substitutions(tagged.subject, subs).strip() == direct.subject  # rendering strips subjects
+                render.apply_substitutions(tagged.subject, subs).strip()
+                == direct.subject  # rendering strips subjects
                 and render.apply_substitutions(tagged.html, subs) == direct.html
                 and render.apply_substitutions(tagged.text, subs) == direct.text
             )
         if not same:
-            log.info("template %s changes per-recipient values (filters or conditions): one request per message",
-                     self.mailing.template)
+            log.info(
+                "template %s changes per-recipient values (filters or conditions): one request per message",
+                self.mailing.template,
+            )
         self._tagged = tagged if same else None
         self._batched = same
         self.report.batched = same
@@ -262,10 +278,17 @@ class _Sender:
             for i in range(0, len(rows), MAX_PERSONALIZATIONS):
                 personalizations = []
                 for send_id, r, values in rows[i : i + MAX_PERSONALIZATIONS]:
-                    p = _personalization(r.email, send_id, m.campaign_id, m.kind, values.get("unsubscribe_url"))
+                    p = _personalization(
+                        r.email, send_id, m.campaign_id, m.kind, values.get("unsubscribe_url")
+                    )
                     p["substitutions"] = render.substitutions_for(values)
                     personalizations.append(p)
-                out.append(_Request(_body(personalizations, self._tagged), [send_id for send_id, _, _ in rows[i : i + MAX_PERSONALIZATIONS]]))
+                out.append(
+                    _Request(
+                        _body(personalizations, self._tagged),
+                        [send_id for send_id, _, _ in rows[i : i + MAX_PERSONALIZATIONS]],
+                    )
+                )
             return out
         out = []
         for send_id, r, values in rows:
@@ -293,7 +316,13 @@ class _Sender:
                 if failures > self.opts.max_retries:
                     raise
                 delay = min(self.opts.backoff_cap_s, self.opts.backoff_base_s * 2 ** (failures - 1))
-                log.warning("transport unavailable (%s); retry %d of %d in %.1fs", exc, failures, self.opts.max_retries, delay)
+                log.warning(
+                    "transport unavailable (%s); retry %d of %d in %.1fs",
+                    exc,
+                    failures,
+                    self.opts.max_retries,
+                    delay,
+                )
                 self.opts.sleep(delay)
 
     def _send_and_record(self, req: _Request) -> tuple[str, int]:
@@ -349,8 +378,10 @@ class _Sender:
                 with self._lock:
                     self._value_keys = self._value_keys or keys
             if keys != self._value_keys:
-                raise ValueError(f"mailing {m.message_key}: every recipient needs the same per-person values "
-                                 f"{self._value_keys}, got {keys}")
+                raise ValueError(
+                    f"mailing {m.message_key}: every recipient needs the same per-person values "
+                    f"{self._value_keys}, got {keys}"
+                )
             h = email_hash(r.email)
             if h is None:
                 with self._lock:
@@ -364,9 +395,13 @@ class _Sender:
         if not pairs:
             return []
         with self.engine.begin() as conn:
-            reasons = policy.check_recipients(conn, [policy.Candidate(h, r.lead_id) for r, h in pairs], m.kind, self.as_of)
+            reasons = policy.check_recipients(
+                conn, [policy.Candidate(h, r.lead_id) for r, h in pairs], m.kind, self.as_of
+            )
             claims = [
-                ledger.Claim(r.message_key or m.message_key, h, r.lead_id, m.template, m.kind, m.campaign_id, reason)
+                ledger.Claim(
+                    r.message_key or m.message_key, h, r.lead_id, m.template, m.kind, m.campaign_id, reason
+                )
                 for (r, h), reason in zip(pairs, reasons, strict=True)
             ]
             new = ledger.claim(conn, claims)
@@ -434,8 +469,10 @@ class _Sender:
                 in_flight.pop(fut)
                 self._settle(fut)
         if self._abort:
-            raise SendingAborted(f"sending {self.mailing.message_key} stopped: {self._abort} "
-                                 f"({self.report.sent} sent before it; the rest stay unsent)") from self._abort
+            raise SendingAborted(
+                f"sending {self.mailing.message_key} stopped: {self._abort} "
+                f"({self.report.sent} sent before it; the rest stay unsent)"
+            ) from self._abort
         return self.report
 
 

@@ -84,7 +84,12 @@ def _client(api_key: str, base_url: str | None):
 
 
 def fetch_list(
-    client, name: str, start_time: int, end_time: int, sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time
+    client,
+    name: str,
+    start_time: int,
+    end_time: int,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], float] = time.time,
 ) -> list[dict[str, Any]]:
     """Every entry of one suppression list created in [start_time, end_time], page by page."""
     from python_http_client.exceptions import HTTPError
@@ -96,7 +101,9 @@ def fetch_list(
     while True:
         params = {"start_time": start_time, "end_time": end_time, "limit": PAGE_SIZE, "offset": offset}
         try:
-            response = endpoint.get(query_params=params, request_headers={"Accept": "application/json"}, timeout=REQUEST_TIMEOUT_S)
+            response = endpoint.get(
+                query_params=params, request_headers={"Accept": "application/json"}, timeout=REQUEST_TIMEOUT_S
+            )
         except HTTPError as err:
             status = getattr(err, "status_code", None)
             if status in (401, 403):
@@ -115,7 +122,9 @@ def fetch_list(
                 log.info("SendGrid rate limit on %s: waiting %.1fs", name, wait)
                 sleep(wait)
                 continue
-            raise RuntimeError(f"SendGrid answered {status} to /v3/suppression/{name} (offset {offset})") from None
+            raise RuntimeError(
+                f"SendGrid answered {status} to /v3/suppression/{name} (offset {offset})"
+            ) from None
         page = response.to_dict
         if not isinstance(page, list):
             raise RuntimeError(f"SendGrid's /v3/suppression/{name} answered something other than a list")
@@ -170,6 +179,8 @@ def sync_suppressions(
                 # Only for what the webhook missed: an old unsubscribe must not overrule a later re-subscription.
                 leads_of = leads_by_hash(conn, {h for h, _ in added})
                 if leads_of:
-                    result.withdrawals += record_withdrawals(conn, leads_of.values(), window_end, source=f"sendgrid-sync:{name}")
+                    result.withdrawals += record_withdrawals(
+                        conn, leads_of.values(), window_end, source=f"sendgrid-sync:{name}"
+                    )
     log.info("suppression sync: %s", result.as_dict())
     return result

@@ -81,7 +81,10 @@ def _sendgrid_error_text(status: int, raw: bytes | str | None) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
     try:
         errors = json.loads(text).get("errors") or []
-        parts = [f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message")) for e in errors]
+        parts = [
+            f"{e.get('field')}: {e.get('message')}" if e.get("field") else str(e.get("message"))
+            for e in errors
+        ]
         text = "; ".join(parts) or text
     except (ValueError, AttributeError):
         pass
@@ -120,12 +123,16 @@ class SendGridTransport:
                 raise Unavailable(text) from None
             raise Rejected(text) from None
         except TimeoutError as exc:
-            raise Unavailable(f"SendGrid timed out after {self.timeout_s:g}s ({type(exc).__name__})", maybe_sent=True) from None
+            raise Unavailable(
+                f"SendGrid timed out after {self.timeout_s:g}s ({type(exc).__name__})", maybe_sent=True
+            ) from None
         except (urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             # Refused or unresolvable: the request never left. Anything else may have reached SendGrid.
             maybe = not isinstance(reason, ConnectionRefusedError | socket.gaierror)
-            raise Unavailable(f"SendGrid unreachable at {self.base_url}: {type(reason).__name__}", maybe_sent=maybe) from None
+            raise Unavailable(
+                f"SendGrid unreachable at {self.base_url}: {type(reason).__name__}", maybe_sent=maybe
+            ) from None
         if response.status_code not in (200, 202):
             raise Unavailable(f"SendGrid answered {response.status_code}")
         return Accepted(message_id=response.headers.get("X-Message-Id"))
@@ -197,18 +204,25 @@ class SmtpTransport:
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             raise Rejected(scrub(f"SMTP refused: {exc}")) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise Unavailable(f"SMTP {self.host}:{self.port} unavailable: {type(exc).__name__}", maybe_sent=len(messages) > 1) from None
+            raise Unavailable(
+                f"SMTP {self.host}:{self.port} unavailable: {type(exc).__name__}",
+                maybe_sent=len(messages) > 1,
+            ) from None
         return Accepted(message_id=None)
 
 
-def transport_from_settings(sendgrid_api_key: str | None = None, sendgrid_base_url: str | None = None) -> Transport:
+def transport_from_settings(
+    sendgrid_api_key: str | None = None, sendgrid_base_url: str | None = None
+) -> Transport:
     """The transport FUNNELFLOW_EMAIL_TRANSPORT names; the SendGrid key and base URL come from the caller (a connection)."""
     name = (settings.env("FUNNELFLOW_EMAIL_TRANSPORT", "outbox") or "outbox").strip().lower()
     if name == "sendgrid":
         return SendGridTransport(sendgrid_api_key or "", sendgrid_base_url)
     if name == "smtp":
-        return SmtpTransport(settings.env("FUNNELFLOW_SMTP_HOST", "localhost") or "localhost",
-                             settings.env_int("FUNNELFLOW_SMTP_PORT", 1025))
+        return SmtpTransport(
+            settings.env("FUNNELFLOW_SMTP_HOST", "localhost") or "localhost",
+            settings.env_int("FUNNELFLOW_SMTP_PORT", 1025),
+        )
     if name == "outbox":
         return OutboxTransport()
     raise ValueError(f"FUNNELFLOW_EMAIL_TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {name!r}")

@@ -48,10 +48,17 @@ def _current_consents(status: str, as_of: datetime):
             consents.c.status,
             consents.c.recorded_at,
             sa.func.row_number()
-            .over(partition_by=consents.c.lead_id, order_by=(consents.c.recorded_at.desc(), consents.c.id.desc()))
+            .over(
+                partition_by=consents.c.lead_id,
+                order_by=(consents.c.recorded_at.desc(), consents.c.id.desc()),
+            )
             .label("rn"),
         )
-        .where(consents.c.channel == "email", consents.c.recorded_at <= as_of, consents.c.lead_id.in_(recent_leads))
+        .where(
+            consents.c.channel == "email",
+            consents.c.recorded_at <= as_of,
+            consents.c.lead_id.in_(recent_leads),
+        )
         .subquery()
     )
     return (
@@ -79,7 +86,9 @@ def greeting_name(first_name: str | None) -> str:
     return (first_name or "").strip() or "there"
 
 
-def send_confirmations(engine: sa.Engine, transport: Transport, as_of: datetime, options: SendOptions | None = None) -> SendReport:
+def send_confirmations(
+    engine: sa.Engine, transport: Transport, as_of: datetime, options: SendOptions | None = None
+) -> SendReport:
     """Double opt-in confirmations to pending web-form sign-ups (transactional)."""
     stmt = _current_consents("pending", as_of)
 
@@ -107,7 +116,9 @@ def send_welcomes(
         message_key=WELCOME_KEY,
         template="welcome",
         kind=policy.MARKETING,
-        context={"start_url": settings.env("FUNNELFLOW_WELCOME_GUIDE_URL", "https://example.com/getting-started")},
+        context={
+            "start_url": settings.env("FUNNELFLOW_WELCOME_GUIDE_URL", "https://example.com/getting-started")
+        },
         campaign_id="welcome",
     )
     stmt = _current_consents("granted", as_of)
@@ -116,5 +127,12 @@ def send_welcomes(
         _, lead_id, email, first_name = row
         return Recipient(email=email, lead_id=lead_id, values={"first_name": greeting_name(first_name)})
 
-    return send_mailing(engine, mailing, _stream(engine, stmt, make), transport, as_of=as_of, options=options,
-                        on_breaker=on_breaker)
+    return send_mailing(
+        engine,
+        mailing,
+        _stream(engine, stmt, make),
+        transport,
+        as_of=as_of,
+        options=options,
+        on_breaker=on_breaker,
+    )

@@ -55,8 +55,10 @@ class FetchReport:
     already_landed: int = 0
 
     def log_line(self) -> str:
-        return (f"ad source {self.source!r}: pages={self.pages} fetched={self.fetched} landed={self.landed} "
-                f"already_landed={self.already_landed}")
+        return (
+            f"ad source {self.source!r}: pages={self.pages} fetched={self.fetched} landed={self.landed} "
+            f"already_landed={self.already_landed}"
+        )
 
 
 def state_key(source: str) -> str:
@@ -64,11 +66,14 @@ def state_key(source: str) -> str:
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
 
 
-def _get_page(client: httpx.Client, endpoint: AdPlatformEndpoint, params: dict[str, Any],
-              sleep: Callable[[float], None]) -> dict[str, Any]:
+def _get_page(
+    client: httpx.Client, endpoint: AdPlatformEndpoint, params: dict[str, Any], sleep: Callable[[float], None]
+) -> dict[str, Any]:
     url = f"{endpoint.base_url.rstrip('/')}/v1/lead-forms/{endpoint.form_id}/leads"
     last = ""
     for attempt in range(1, endpoint.attempts + 1):
@@ -82,7 +87,9 @@ def _get_page(client: httpx.Client, endpoint: AdPlatformEndpoint, params: dict[s
                     body = response.json()
                     data, paging = body["data"], body.get("paging") or {}
                 except (ValueError, KeyError, TypeError):
-                    raise AdPlatformError("ad platform answered 200 with a body that is not the lead page shape") from None
+                    raise AdPlatformError(
+                        "ad platform answered 200 with a body that is not the lead page shape"
+                    ) from None
                 if not isinstance(data, list):
                     raise AdPlatformError("ad platform page 'data' is not a list")
                 return {"data": data, "next_cursor": paging.get("next_cursor")}
@@ -91,16 +98,28 @@ def _get_page(client: httpx.Client, endpoint: AdPlatformEndpoint, params: dict[s
             last = f"HTTP {response.status_code}"
             if attempt < endpoint.attempts:
                 retry_after = response.headers.get("retry-after", "")
-                wait = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else endpoint.backoff_seconds * 2 ** (attempt - 1)
+                wait = (
+                    float(retry_after)
+                    if retry_after.replace(".", "", 1).isdigit()
+                    else endpoint.backoff_seconds * 2 ** (attempt - 1)
+                )
                 sleep(min(wait, 60.0))
                 continue
         if attempt < endpoint.attempts:
             sleep(endpoint.backoff_seconds * 2 ** (attempt - 1))
-    raise AdPlatformError(f"ad platform failed {endpoint.attempts} times on one page (last: {last}); the next run resumes here")
+    raise AdPlatformError(
+        f"ad platform failed {endpoint.attempts} times on one page (last: {last}); the next run resumes here"
+    )
 
 
-def fetch_new_leads(engine: Engine, endpoint: AdPlatformEndpoint, source: str, client: httpx.Client | None = None,
-                    sleep: Callable[[float], None] = time.sleep, max_pages: int = 10_000) -> FetchReport:
+def fetch_new_leads(
+    engine: Engine,
+    endpoint: AdPlatformEndpoint,
+    source: str,
+    client: httpx.Client | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    max_pages: int = 10_000,
+) -> FetchReport:
     """Land every lead created since the stored watermark, page by page, cursor saved with each page."""
     report = FetchReport(source)
     own_client = client is None
@@ -129,8 +148,9 @@ def fetch_new_leads(engine: Engine, endpoint: AdPlatformEndpoint, source: str, c
     return report
 
 
-def _land_page(engine: Engine, source: str, key: str, state: dict[str, Any], page: dict[str, Any],
-               report: FetchReport) -> dict[str, Any]:
+def _land_page(
+    engine: Engine, source: str, key: str, state: dict[str, Any], page: dict[str, Any], report: FetchReport
+) -> dict[str, Any]:
     t = schema.lead_landing
     now = utcnow()
     leads = [lead for lead in page["data"] if isinstance(lead, dict)]
@@ -141,13 +161,26 @@ def _land_page(engine: Engine, source: str, key: str, state: dict[str, Any], pag
         # Sequence done: next run asks for leads created since the newest seen (inclusive; repeats dedupe by hash).
         new_state = {"since": newest or state.get("since"), "cursor": None, "high_water": newest or None}
     with engine.begin() as conn:
-        known = set(conn.execute(select(t.c.content_hash).where(t.c.source == source, t.c.content_hash.in_(list(hashes)))).scalars()) if hashes else set()
-        fresh = [{"source": source, "received_at": now, "payload": lead, "content_hash": h, "client_ip": None}
-                 for h, lead in hashes.items() if h not in known]
+        known = (
+            set(
+                conn.execute(
+                    select(t.c.content_hash).where(t.c.source == source, t.c.content_hash.in_(list(hashes)))
+                ).scalars()
+            )
+            if hashes
+            else set()
+        )
+        fresh = [
+            {"source": source, "received_at": now, "payload": lead, "content_hash": h, "client_ip": None}
+            for h, lead in hashes.items()
+            if h not in known
+        ]
         if fresh:
             conn.execute(t.insert(), fresh)
         st = schema.pipeline_state
-        updated = conn.execute(st.update().where(st.c.key == key).values(value=new_state, updated_at=now)).rowcount
+        updated = conn.execute(
+            st.update().where(st.c.key == key).values(value=new_state, updated_at=now)
+        ).rowcount
         if not updated:
             conn.execute(st.insert().values(key=key, value=new_state, updated_at=now))
     report.landed += len(fresh)
@@ -155,8 +188,15 @@ def _land_page(engine: Engine, source: str, key: str, state: dict[str, Any], pag
     return new_state
 
 
-def endpoint_from_connection(host: str | None, schema_: str | None, port: int | None, password: str | None,
-                             extra: dict[str, Any], form_id: str, page_size: int) -> AdPlatformEndpoint:
+def endpoint_from_connection(
+    host: str | None,
+    schema_: str | None,
+    port: int | None,
+    password: str | None,
+    extra: dict[str, Any],
+    form_id: str,
+    page_size: int,
+) -> AdPlatformEndpoint:
     """Build the endpoint from an Airflow HTTP connection's fields (host may carry the scheme)."""
     host = (host or "").rstrip("/")
     if not host:
@@ -165,5 +205,11 @@ def endpoint_from_connection(host: str | None, schema_: str | None, port: int | 
         host = f"{schema_ or 'https'}://{host}"
     if port and host.count(":") < 2:
         host = f"{host}:{port}"
-    return AdPlatformEndpoint(base_url=host, token=password or "", form_id=form_id, page_size=page_size,
-                              timeout=float(extra.get("timeout", 30)), attempts=int(extra.get("attempts", 4)))
+    return AdPlatformEndpoint(
+        base_url=host,
+        token=password or "",
+        form_id=form_id,
+        page_size=page_size,
+        timeout=float(extra.get("timeout", 30)),
+        attempts=int(extra.get("attempts", 4)),
+    )

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    rejects = sub.add_parser("rejects", help="rows set aside at ingestion: list them, replay them after a fix")
+    rejects = sub.add_parser(
+        "rejects", help="rows set aside at ingestion: list them, replay them after a fix"
+    )
     rsub = rejects.add_subparsers(dest="rejects_command", required=True, metavar="ACTION")
     lst = rsub.add_parser("list", help="unreplayed rejects, newest first (source, file, line, reason)")
     lst.add_argument("--source", help="only this source")
@@ -24,9 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep.add_argument("--source", help="only this source")
     rep.add_argument("--id", type=int, action="append", dest="ids", help="only this reject id (repeatable)")
     rep.set_defaults(func=_replay)
-    ingest = sub.add_parser("ingest", help="lead ingestion without Airflow (what the lead_ingestion DAG runs)")
+    ingest = sub.add_parser(
+        "ingest", help="lead ingestion without Airflow (what the lead_ingestion DAG runs)"
+    )
     isub = ingest.add_subparsers(dest="ingest_command", required=True, metavar="ACTION")
-    inbox = isub.add_parser("inbox", help="ingest the files in the inbox folder and process landed web-form rows")
+    inbox = isub.add_parser(
+        "inbox", help="ingest the files in the inbox folder and process landed web-form rows"
+    )
     inbox.add_argument("--path", help="inbox folder (default: FUNNELFLOW_HOME/inbox/leads)")
     inbox.set_defaults(func=_ingest_inbox)
 
@@ -47,8 +53,19 @@ def _list(args: argparse.Namespace) -> int:
     from funnelflow.db import schema
 
     r = schema.ingest_rejects
-    query = select(r.c.id, r.c.source, r.c.source_file, r.c.line_number, r.c.reason, r.c.received_at,
-                   r.c.replay_outcome).order_by(r.c.id.desc()).limit(args.limit)
+    query = (
+        select(
+            r.c.id,
+            r.c.source,
+            r.c.source_file,
+            r.c.line_number,
+            r.c.reason,
+            r.c.received_at,
+            r.c.replay_outcome,
+        )
+        .order_by(r.c.id.desc())
+        .limit(args.limit)
+    )
     if not args.all:
         query = query.where(r.c.replayed_at.is_(None))
     if args.source:
@@ -60,7 +77,9 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         replay = f"  replayed: {row.replay_outcome}" if row.replay_outcome else ""
-        print(f"#{row.id}  {row.source}  {row.source_file or '-'}:{row.line_number or '-'}  {row.reason}{replay}")
+        print(
+            f"#{row.id}  {row.source}  {row.source_file or '-'}:{row.line_number or '-'}  {row.reason}{replay}"
+        )
     return 0
 
 
@@ -68,8 +87,14 @@ def _replay(args: argparse.Namespace) -> int:
     from funnelflow.ingest.config import load_header_mapping, load_sources
     from funnelflow.ingest.replay import replay_rejects
 
-    counts = replay_rejects(_engine(), load_sources(), load_header_mapping(), datetime.now(UTC),
-                            source=args.source, reject_ids=args.ids)
+    counts = replay_rejects(
+        _engine(),
+        load_sources(),
+        load_header_mapping(),
+        datetime.now(UTC),
+        source=args.source,
+        reject_ids=args.ids,
+    )
     print(json.dumps(counts.as_dict()))
     return 0
 

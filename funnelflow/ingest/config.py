@@ -111,7 +111,9 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; create it (see docs/ingestion.md for an example)") from None
+        raise ConfigError(
+            f"{path}: file not found; create it (see docs/ingestion.md for an example)"
+        ) from None
     return parse_yaml_model(text, str(path), model, ConfigError, example="docs/ingestion.md")[0]
 
 

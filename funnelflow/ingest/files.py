@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 class InboxError(RuntimeError):
     """Some files could not be ingested this run; they stay in the inbox (message carries no addresses)."""
 
+
 ARCHIVE_DIR = "archive"
 FAILED_DIR = "failed"
 RECEIPT_SUFFIX = ".receipt.json"
@@ -69,8 +70,10 @@ class FileReport:
 
     def log_line(self) -> str:
         c = self.counts
-        text = (f"file {self.name!r} source={self.source} status={self.status} rows_in={c.rows_in} "
-                f"inserted={c.inserted} updated={c.updated} rejected={c.rejected} duplicates={c.duplicates}")
+        text = (
+            f"file {self.name!r} source={self.source} status={self.status} rows_in={c.rows_in} "
+            f"inserted={c.inserted} updated={c.updated} rejected={c.rejected} duplicates={c.duplicates}"
+        )
         return text + (f" reason={self.reason}" if self.reason else "")
 
 
@@ -89,7 +92,11 @@ class Inbox:
         names = []
         for entry in self.fs.ls(self.root, detail=True):
             name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-            if entry.get("type") != "file" or name.startswith((".", "~$")) or name.endswith((".part", ".tmp", ".crdownload")):
+            if (
+                entry.get("type") != "file"
+                or name.startswith((".", "~$"))
+                or name.endswith((".part", ".tmp", ".crdownload"))
+            ):
                 continue
             names.append(name)
         return sorted(names)
@@ -103,8 +110,10 @@ class Inbox:
     def store(self, name: str, folder: str, stored_name: str, receipt: dict[str, Any]) -> str:
         """Move a drop into archive/ or failed/ and write its receipt beside it; returns the relative path."""
         self.fs.makedirs(self.path(folder), exist_ok=True)
-        self.fs.pipe_file(self.path(folder, stored_name + RECEIPT_SUFFIX),
-                          json.dumps(receipt, indent=2, sort_keys=True, default=str).encode("utf-8"))
+        self.fs.pipe_file(
+            self.path(folder, stored_name + RECEIPT_SUFFIX),
+            json.dumps(receipt, indent=2, sort_keys=True, default=str).encode("utf-8"),
+        )
         self.fs.mv(self.path(name), self.path(folder, stored_name))
         return f"{folder}/{stored_name}"
 
@@ -116,23 +125,40 @@ def _insert_ignore(conn, table, values: dict[str, Any]) -> int:
     return int(conn.execute(stmt).first() is not None)
 
 
-def claim(engine: Engine, content_hash: str, name: str, source: str | None, now: datetime) -> tuple[str | None, dict | None]:
+def claim(
+    engine: Engine, content_hash: str, name: str, source: str | None, now: datetime
+) -> tuple[str | None, dict | None]:
     """Take the file for this worker: returns (claim token, None) or (None, the existing registry row)."""
     token = secrets.token_hex(16)
     t = schema.ingest_files
     with engine.begin() as conn:
-        row = {"content_hash": content_hash, "file_name": name[:500], "source": source, "status": "claimed",
-               "claim_token": token, "claimed_at": now}
+        row = {
+            "content_hash": content_hash,
+            "file_name": name[:500],
+            "source": source,
+            "status": "claimed",
+            "claim_token": token,
+            "claimed_at": now,
+        }
         if _insert_ignore(conn, t, row) == 1:
             return token, None
         existing = conn.execute(select(t).where(t.c.content_hash == content_hash)).mappings().one()
         retake = existing["status"] == "failed" or (
-            existing["status"] == "claimed" and existing["claimed_at"] < now - STALE_CLAIM)
+            existing["status"] == "claimed" and existing["claimed_at"] < now - STALE_CLAIM
+        )
         if retake:
             taken = conn.execute(
-                update(t).where(t.c.id == existing["id"], t.c.claim_token == existing["claim_token"])
-                .values(status="claimed", claim_token=token, claimed_at=now, file_name=name[:500], source=source,
-                        reason=None, finished_at=None)
+                update(t)
+                .where(t.c.id == existing["id"], t.c.claim_token == existing["claim_token"])
+                .values(
+                    status="claimed",
+                    claim_token=token,
+                    claimed_at=now,
+                    file_name=name[:500],
+                    source=source,
+                    reason=None,
+                    finished_at=None,
+                )
             ).rowcount
             if taken == 1:
                 return token, None
@@ -181,8 +207,15 @@ def _read_ahead(messages: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
         thread.join(timeout=10)
 
 
-def ingest_inbox(engine: Engine, fs: Any, root: str, sources: SourcesConfig, mapping: HeaderMappingConfig,
-                 as_of: datetime, chunk_rows: int | None = None) -> list[FileReport]:
+def ingest_inbox(
+    engine: Engine,
+    fs: Any,
+    root: str,
+    sources: SourcesConfig,
+    mapping: HeaderMappingConfig,
+    as_of: datetime,
+    chunk_rows: int | None = None,
+) -> list[FileReport]:
     """Ingest every drop in the inbox; one bad file never holds up the others.
 
     A database error on one file releases its claim and is raised after the
@@ -207,12 +240,21 @@ def ingest_inbox(engine: Engine, fs: Any, root: str, sources: SourcesConfig, map
         log.info(report.log_line())
         reports.append(report)
     if errors:
-        raise InboxError(f"{len(errors)} file(s) not ingested, left in the inbox for the retry; first: {errors[0]}")
+        raise InboxError(
+            f"{len(errors)} file(s) not ingested, left in the inbox for the retry; first: {errors[0]}"
+        )
     return reports
 
 
-def ingest_file(engine: Engine, inbox: Inbox, name: str, sources: SourcesConfig, mapping: HeaderMappingConfig,
-                as_of: datetime, chunk_rows: int) -> FileReport:
+def ingest_file(
+    engine: Engine,
+    inbox: Inbox,
+    name: str,
+    sources: SourcesConfig,
+    mapping: HeaderMappingConfig,
+    as_of: datetime,
+    chunk_rows: int,
+) -> FileReport:
     source = sources.file_source_for(name)
     if source is None:
         log.info("file %r matches no source in sources.yaml: skipped (add a `files:` entry to take it)", name)
@@ -229,16 +271,29 @@ def ingest_file(engine: Engine, inbox: Inbox, name: str, sources: SourcesConfig,
     stored_name = f"{content_hash[:12]}-{name}"
     if token is None:
         if existing and existing["status"] == "ingested":
-            receipt = {"file": name, "status": "duplicate_content", "content_hash": content_hash,
-                       "same_as": existing["stored_as"], "counts": Counts().as_dict(), "processed_at": now}
+            receipt = {
+                "file": name,
+                "status": "duplicate_content",
+                "content_hash": content_hash,
+                "same_as": existing["stored_as"],
+                "counts": Counts().as_dict(),
+                "processed_at": now,
+            }
             stored = inbox.store(name, ARCHIVE_DIR, f"{stored_name}.{now:%Y%m%dT%H%M%S}", receipt)
-            return FileReport(name, "duplicate_content", source.name, stored_as=stored,
-                              reason=f"same content as {existing['stored_as']}")
+            return FileReport(
+                name,
+                "duplicate_content",
+                source.name,
+                stored_as=stored,
+                reason=f"same content as {existing['stored_as']}",
+            )
         return FileReport(name, "busy", source.name, reason="claimed by another worker")
     try:
         if problem is not None:
             raise FileUnreadable(problem)
-        report = _ingest_claimed(engine, inbox, name, stored_name, facts, token, source, mapping, as_of, now, chunk_rows)
+        report = _ingest_claimed(
+            engine, inbox, name, stored_name, facts, token, source, mapping, as_of, now, chunk_rows
+        )
     except FileUnreadable as exc:
         return _fail(engine, inbox, name, stored_name, content_hash, token, source.name, str(exc), now)
     except BaseException:
@@ -257,26 +312,60 @@ def _hash_of(inbox: Inbox, name: str) -> str:
     return digest.hexdigest()
 
 
-def _fail(engine: Engine, inbox: Inbox, name: str, stored_name: str, content_hash: str, token: str, source: str,
-          reason: str, now: datetime) -> FileReport:
+def _fail(
+    engine: Engine,
+    inbox: Inbox,
+    name: str,
+    stored_name: str,
+    content_hash: str,
+    token: str,
+    source: str,
+    reason: str,
+    now: datetime,
+) -> FileReport:
     t = schema.ingest_files
     stored = f"{FAILED_DIR}/{stored_name}"
     with engine.begin() as conn:
-        conn.execute(update(t).where(t.c.content_hash == content_hash, t.c.claim_token == token)
-                     .values(status="failed", reason=reason[:500], finished_at=now, stored_as=stored))
-    receipt = {"file": name, "status": "failed", "reason": reason, "content_hash": content_hash, "source": source,
-               "processed_at": now, "fix": "export the list again as CSV (UTF-8) or XLSX and drop the new file"}
+        conn.execute(
+            update(t)
+            .where(t.c.content_hash == content_hash, t.c.claim_token == token)
+            .values(status="failed", reason=reason[:500], finished_at=now, stored_as=stored)
+        )
+    receipt = {
+        "file": name,
+        "status": "failed",
+        "reason": reason,
+        "content_hash": content_hash,
+        "source": source,
+        "processed_at": now,
+        "fix": "export the list again as CSV (UTF-8) or XLSX and drop the new file",
+    }
     inbox.store(name, FAILED_DIR, stored_name, receipt)
     log.warning("file %r failed: %s", name, reason)
     return FileReport(name, "failed", source, reason=reason, stored_as=stored)
 
 
-def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, facts: FileFacts, token: str, source,
-                    mapping: HeaderMappingConfig, as_of: datetime, now: datetime, chunk_rows: int) -> FileReport:
+def _ingest_claimed(
+    engine: Engine,
+    inbox: Inbox,
+    name: str,
+    stored_name: str,
+    facts: FileFacts,
+    token: str,
+    source,
+    mapping: HeaderMappingConfig,
+    as_of: datetime,
+    now: datetime,
+    chunk_rows: int,
+) -> FileReport:
     arrival = Arrival(
-        source=source.name, channel="file_import", touch_type="import", campaign=source.campaign,
+        source=source.name,
+        channel="file_import",
+        touch_type="import",
+        campaign=source.campaign,
         consent_status=source.consent.status if source.consent else None,
-        legal_basis=source.consent.legal_basis if source.consent else None, source_file=stored_name,
+        legal_basis=source.consent.legal_basis if source.consent else None,
+        source_file=stored_name,
     )
     counts = Counts()
     stored = f"{ARCHIVE_DIR}/{stored_name}"
@@ -284,9 +373,16 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
     # source_ref = file:<hash>:<line, zero-padded>: in line order the keys only grow, so the unique index takes
     # them at its right edge instead of all over.
     ref_prefix = f"file:{facts.content_hash[:16]}:"
-    job = FileJob(facts=asdict(facts), chunk_rows=chunk_rows, as_of=as_of.isoformat(), source=source.name,
-                  campaign=source.campaign, extra_aliases=mapping.extra_aliases, ignore=list(mapping.ignore),
-                  postgres=postgres)
+    job = FileJob(
+        facts=asdict(facts),
+        chunk_rows=chunk_rows,
+        as_of=as_of.isoformat(),
+        source=source.name,
+        campaign=source.campaign,
+        extra_aliases=mapping.extra_aliases,
+        ignore=list(mapping.ignore),
+        postgres=postgres,
+    )
     unresolved: list[int] = []
     with inbox.open(name) as stream, engine.begin() as conn:
         if postgres:
@@ -327,17 +423,34 @@ def _ingest_claimed(engine: Engine, inbox: Inbox, name: str, stored_name: str, f
                 counts.rejected += len(rejects)
         if unresolved:  # rare: read those rows again to keep them exactly as they arrived
             raw = _rows_at_lines(inbox, name, facts, set(unresolved))
-            write_rejects(conn, source.name, stored_name, [(line, REASON_UNRESOLVED, raw[line]) for line in unresolved], now)
+            write_rejects(
+                conn,
+                source.name,
+                stored_name,
+                [(line, REASON_UNRESOLVED, raw[line]) for line in unresolved],
+                now,
+            )
             counts.rejected += len(unresolved)
         counts.check(f"file {name!r}")
         t = schema.ingest_files
-        conn.execute(update(t).where(t.c.content_hash == facts.content_hash, t.c.claim_token == token)
-                     .values(status="ingested", counts=counts.as_dict(), finished_at=now, stored_as=stored))
+        conn.execute(
+            update(t)
+            .where(t.c.content_hash == facts.content_hash, t.c.claim_token == token)
+            .values(status="ingested", counts=counts.as_dict(), finished_at=now, stored_as=stored)
+        )
     log.info("file %r worker: %s", name, stats)
     receipt = {
-        "file": name, "status": "ingested", "source": source.name, "content_hash": facts.content_hash,
-        "format": facts.kind, "encoding": facts.encoding, "delimiter": facts.delimiter, "counts": counts.as_dict(),
-        "columns": columns, "unknown_columns": list(unknown), "processed_at": now,
+        "file": name,
+        "status": "ingested",
+        "source": source.name,
+        "content_hash": facts.content_hash,
+        "format": facts.kind,
+        "encoding": facts.encoding,
+        "delimiter": facts.delimiter,
+        "counts": counts.as_dict(),
+        "columns": columns,
+        "unknown_columns": list(unknown),
+        "processed_at": now,
         "rejects": f"ingest_rejects where source_file = '{stored_name}'",
     }
     inbox.store(name, ARCHIVE_DIR, stored_name, receipt)

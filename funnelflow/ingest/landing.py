@@ -46,17 +46,29 @@ def flatten_ad_lead(payload: dict[str, Any]) -> dict[str, Any]:
 
 def arrival_for(source: str, sources: SourcesConfig) -> Arrival | None:
     if source == WEB_FORM_SOURCE:
-        return Arrival(source=source, channel="web_form", touch_type="form_fill",
-                       wording_version=sources.web_form.consent_wording_version, consent_always=True)
+        return Arrival(
+            source=source,
+            channel="web_form",
+            touch_type="form_fill",
+            wording_version=sources.web_form.consent_wording_version,
+            consent_always=True,
+        )
     ad = next((a for a in sources.ad_platforms if a.name == source), None)
     if ad is None:
         return None
-    return Arrival(source=source, channel="ad_form", touch_type="ad_lead", campaign=ad.campaign,
-                   consent_status=ad.consent.status if ad.consent else None,
-                   legal_basis=ad.consent.legal_basis if ad.consent else None)
+    return Arrival(
+        source=source,
+        channel="ad_form",
+        touch_type="ad_lead",
+        campaign=ad.campaign,
+        consent_status=ad.consent.status if ad.consent else None,
+        legal_basis=ad.consent.legal_basis if ad.consent else None,
+    )
 
 
-def frame_from_payloads(source: str, payloads: list[dict[str, Any]], mapping: HeaderMappingConfig) -> pd.DataFrame:
+def frame_from_payloads(
+    source: str, payloads: list[dict[str, Any]], mapping: HeaderMappingConfig
+) -> pd.DataFrame:
     """Payloads mapped to canonical columns through the same header mapping files use."""
     flat = [payload if source == WEB_FORM_SOURCE else flatten_ad_lead(payload) for payload in payloads]
     keys: list[str] = []
@@ -76,8 +88,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def process_landing(engine: Engine, sources: SourcesConfig, mapping: HeaderMappingConfig,
-                    batch_rows: int = BATCH_ROWS) -> dict[str, Counts]:
+def process_landing(
+    engine: Engine, sources: SourcesConfig, mapping: HeaderMappingConfig, batch_rows: int = BATCH_ROWS
+) -> dict[str, Counts]:
     """Process every unprocessed landing row of a configured source; returns counts per source."""
     t = schema.lead_landing
     totals: dict[str, Counts] = defaultdict(Counts)
@@ -85,10 +98,16 @@ def process_landing(engine: Engine, sources: SourcesConfig, mapping: HeaderMappi
     last_id = 0
     while True:
         with engine.begin() as conn:
-            rows = conn.execute(
-                select(t.c.id, t.c.source, t.c.received_at, t.c.payload, t.c.content_hash, t.c.client_ip)
-                .where(t.c.processed_at.is_(None), t.c.id > last_id).order_by(t.c.id).limit(batch_rows)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(t.c.id, t.c.source, t.c.received_at, t.c.payload, t.c.content_hash, t.c.client_ip)
+                    .where(t.c.processed_at.is_(None), t.c.id > last_id)
+                    .order_by(t.c.id)
+                    .limit(batch_rows)
+                )
+                .mappings()
+                .all()
+            )
             if not rows:
                 break
             last_id = rows[-1]["id"]
@@ -99,7 +118,9 @@ def process_landing(engine: Engine, sources: SourcesConfig, mapping: HeaderMappi
                 arrival = arrival_for(source, sources)
                 if arrival is None:
                     if source not in skipped_sources:
-                        log.info("landing rows from source %r skipped: not configured in sources.yaml", source)
+                        log.info(
+                            "landing rows from source %r skipped: not configured in sources.yaml", source
+                        )
                         skipped_sources.add(source)
                     continue
                 totals[source].add(_process_group(conn, source, group, arrival, sources, mapping))
@@ -108,8 +129,9 @@ def process_landing(engine: Engine, sources: SourcesConfig, mapping: HeaderMappi
     return dict(totals)
 
 
-def _process_group(conn, source: str, group: list, arrival: Arrival, sources: SourcesConfig,
-                   mapping: HeaderMappingConfig) -> Counts:
+def _process_group(
+    conn, source: str, group: list, arrival: Arrival, sources: SourcesConfig, mapping: HeaderMappingConfig
+) -> Counts:
     now = utcnow()
     counts = Counts(rows_in=len(group))
     outcome: dict[int, str] = {}
@@ -131,11 +153,14 @@ def _process_group(conn, source: str, group: list, arrival: Arrival, sources: So
             norm["consent_status"] = norm["consent_status"].map({"granted": "pending"})
             norm["legal_basis"] = norm["legal_basis"].where(norm["consent_status"].isna(), "consent")
         else:
-            norm["occurred_at"] = norm["occurred_at"].where(frame["occurred_at"] != "", pd.to_datetime(received, utc=True))
+            norm["occurred_at"] = norm["occurred_at"].where(
+                frame["occurred_at"] != "", pd.to_datetime(received, utc=True)
+            )
         ids = pd.Series([r["id"] for r in fresh], index=frame.index)
         prefix = "ad:" + source + ":" if source != WEB_FORM_SOURCE else "landing:"
         norm["source_ref"] = (prefix + norm["external_id"].fillna("")).where(
-            (source != WEB_FORM_SOURCE) & norm["external_id"].notna(), "landing:" + ids.astype(str))
+            (source != WEB_FORM_SOURCE) & norm["external_id"].notna(), "landing:" + ids.astype(str)
+        )
         norm["detail"] = '{"landing_id":' + ids.astype(str) + "}"
         norm["client_ip"] = pd.Series([r["client_ip"] for r in fresh], index=frame.index)
         by_id = norm["match_key"].fillna("").str.startswith("x:")
@@ -159,7 +184,10 @@ def _process_group(conn, source: str, group: list, arrival: Arrival, sources: So
     params = [{"lid": lid, "outcome": value} for lid, value in outcome.items()]
     from sqlalchemy import bindparam
 
-    conn.execute(update(t).where(t.c.id == bindparam("lid")).values(processed_at=now, outcome=bindparam("outcome")), params)
+    conn.execute(
+        update(t).where(t.c.id == bindparam("lid")).values(processed_at=now, outcome=bindparam("outcome")),
+        params,
+    )
     for value in outcome.values():
         counts.count(value)
     return counts
@@ -168,12 +196,16 @@ def _process_group(conn, source: str, group: list, arrival: Arrival, sources: So
 def _double_posts(conn, source: str, group: list, sources: SourcesConfig) -> set[int]:
     """Landing ids that repeat an earlier identical arrival: within the window (web form) or ever (ad leads)."""
     t = schema.lead_landing
-    window = timedelta(minutes=sources.web_form.duplicate_window_minutes) if source == WEB_FORM_SOURCE else None
+    window = (
+        timedelta(minutes=sources.web_form.duplicate_window_minutes) if source == WEB_FORM_SOURCE else None
+    )
     hashes = sorted({r["content_hash"] for r in group})
     earlier: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
     for i in range(0, len(hashes), 500):
         for h, lid, at in conn.execute(
-            select(t.c.content_hash, t.c.id, t.c.received_at).where(t.c.source == source, t.c.content_hash.in_(hashes[i:i + 500]))
+            select(t.c.content_hash, t.c.id, t.c.received_at).where(
+                t.c.source == source, t.c.content_hash.in_(hashes[i : i + 500])
+            )
         ):
             earlier[h].append((lid, at))
     dups = set()

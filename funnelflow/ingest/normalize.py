@@ -22,9 +22,20 @@ if TYPE_CHECKING:
 
 # Longest value each lead column takes (the schema's String lengths).
 FIELD_LIMITS: dict[str, int] = {
-    "email": 320, "first_name": 120, "last_name": 120, "company": 255, "job_title": 255, "phone": 64,
-    "external_id": 255, "campaign": 255, "utm_source": 255, "utm_medium": 255, "utm_campaign": 255,
-    "utm_term": 255, "utm_content": 255, "page_url": 4000,
+    "email": 320,
+    "first_name": 120,
+    "last_name": 120,
+    "company": 255,
+    "job_title": 255,
+    "phone": 64,
+    "external_id": 255,
+    "campaign": 255,
+    "utm_source": 255,
+    "utm_medium": 255,
+    "utm_campaign": 255,
+    "utm_term": 255,
+    "utm_content": 255,
+    "page_url": 4000,
 }
 REASON_NO_CONTACT = "no email and no phone"
 REASON_BAD_EMAIL = "malformed email"
@@ -35,30 +46,141 @@ REASON_BAD_PHONE = "no email and the phone is not a valid number"
 _EMAIL_SHAPE = r"^[^@\s\"<>(),;:\[\]\\]+@[^@\s\"'<>(),;:\[\]\\]+$"
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
-_TRUE = {"1", "true", "yes", "y", "x", "ja", "oui", "si", "sí", "opted in", "opt-in", "opt in", "granted", "checked", "wahr", "vrai"}
-_FALSE = {"0", "false", "no", "n", "nein", "non", "opted out", "opt-out", "opt out", "denied", "unchecked", "falsch", "faux"}
-_LEGAL = {"consent": "consent", "einwilligung": "consent", "consentement": "consent",
-          "legitimate interest": "legitimate_interest", "legitimate_interest": "legitimate_interest",
-          "berechtigtes interesse": "legitimate_interest", "intérêt légitime": "legitimate_interest",
-          "interet legitime": "legitimate_interest", "contract": "contract", "vertrag": "contract",
-          "performance of a contract": "contract", "contrat": "contract"}
+_TRUE = {
+    "1",
+    "true",
+    "yes",
+    "y",
+    "x",
+    "ja",
+    "oui",
+    "si",
+    "sí",
+    "opted in",
+    "opt-in",
+    "opt in",
+    "granted",
+    "checked",
+    "wahr",
+    "vrai",
+}
+_FALSE = {
+    "0",
+    "false",
+    "no",
+    "n",
+    "nein",
+    "non",
+    "opted out",
+    "opt-out",
+    "opt out",
+    "denied",
+    "unchecked",
+    "falsch",
+    "faux",
+}
+_LEGAL = {
+    "consent": "consent",
+    "einwilligung": "consent",
+    "consentement": "consent",
+    "legitimate interest": "legitimate_interest",
+    "legitimate_interest": "legitimate_interest",
+    "berechtigtes interesse": "legitimate_interest",
+    "intérêt légitime": "legitimate_interest",
+    "interet legitime": "legitimate_interest",
+    "contract": "contract",
+    "vertrag": "contract",
+    "performance of a contract": "contract",
+    "contrat": "contract",
+}
 
 COUNTRY_NAMES: dict[str, str] = {
-    "united states": "US", "united states of america": "US", "usa": "US", "us": "US", "u.s.": "US", "u.s.a.": "US",
-    "vereinigte staaten": "US", "états-unis": "US", "etats-unis": "US", "united kingdom": "GB", "uk": "GB",
-    "great britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "vereinigtes königreich": "GB",
-    "royaume-uni": "GB", "germany": "DE", "deutschland": "DE", "allemagne": "DE", "france": "FR", "frankreich": "FR",
-    "austria": "AT", "österreich": "AT", "autriche": "AT", "switzerland": "CH", "schweiz": "CH", "suisse": "CH",
-    "netherlands": "NL", "the netherlands": "NL", "niederlande": "NL", "pays-bas": "NL", "holland": "NL",
-    "belgium": "BE", "belgien": "BE", "belgique": "BE", "spain": "ES", "spanien": "ES", "espagne": "ES", "españa": "ES",
-    "italy": "IT", "italien": "IT", "italie": "IT", "italia": "IT", "portugal": "PT", "ireland": "IE", "irland": "IE",
-    "irlande": "IE", "sweden": "SE", "schweden": "SE", "suède": "SE", "norway": "NO", "norwegen": "NO",
-    "denmark": "DK", "dänemark": "DK", "danemark": "DK", "finland": "FI", "finnland": "FI", "poland": "PL",
-    "polen": "PL", "pologne": "PL", "czech republic": "CZ", "czechia": "CZ", "tschechien": "CZ", "canada": "CA",
-    "kanada": "CA", "mexico": "MX", "brazil": "BR", "brasilien": "BR", "brésil": "BR", "australia": "AU",
-    "australien": "AU", "australie": "AU", "new zealand": "NZ", "japan": "JP", "japon": "JP", "china": "CN",
-    "chine": "CN", "india": "IN", "indien": "IN", "inde": "IN", "singapore": "SG", "israel": "IL",
-    "south africa": "ZA", "luxembourg": "LU", "luxemburg": "LU",
+    "united states": "US",
+    "united states of america": "US",
+    "usa": "US",
+    "us": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "vereinigte staaten": "US",
+    "états-unis": "US",
+    "etats-unis": "US",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "vereinigtes königreich": "GB",
+    "royaume-uni": "GB",
+    "germany": "DE",
+    "deutschland": "DE",
+    "allemagne": "DE",
+    "france": "FR",
+    "frankreich": "FR",
+    "austria": "AT",
+    "österreich": "AT",
+    "autriche": "AT",
+    "switzerland": "CH",
+    "schweiz": "CH",
+    "suisse": "CH",
+    "netherlands": "NL",
+    "the netherlands": "NL",
+    "niederlande": "NL",
+    "pays-bas": "NL",
+    "holland": "NL",
+    "belgium": "BE",
+    "belgien": "BE",
+    "belgique": "BE",
+    "spain": "ES",
+    "spanien": "ES",
+    "espagne": "ES",
+    "españa": "ES",
+    "italy": "IT",
+    "italien": "IT",
+    "italie": "IT",
+    "italia": "IT",
+    "portugal": "PT",
+    "ireland": "IE",
+    "irland": "IE",
+    "irlande": "IE",
+    "sweden": "SE",
+    "schweden": "SE",
+    "suède": "SE",
+    "norway": "NO",
+    "norwegen": "NO",
+    "denmark": "DK",
+    "dänemark": "DK",
+    "danemark": "DK",
+    "finland": "FI",
+    "finnland": "FI",
+    "poland": "PL",
+    "polen": "PL",
+    "pologne": "PL",
+    "czech republic": "CZ",
+    "czechia": "CZ",
+    "tschechien": "CZ",
+    "canada": "CA",
+    "kanada": "CA",
+    "mexico": "MX",
+    "brazil": "BR",
+    "brasilien": "BR",
+    "brésil": "BR",
+    "australia": "AU",
+    "australien": "AU",
+    "australie": "AU",
+    "new zealand": "NZ",
+    "japan": "JP",
+    "japon": "JP",
+    "china": "CN",
+    "chine": "CN",
+    "india": "IN",
+    "indien": "IN",
+    "inde": "IN",
+    "singapore": "SG",
+    "israel": "IL",
+    "south africa": "ZA",
+    "luxembourg": "LU",
+    "luxemburg": "LU",
 }
 
 
@@ -101,7 +223,11 @@ def valid_domain(domain: str) -> bool:
         return False
     labels = ascii_domain.split(".")
     tld = labels[-1]
-    return all(_LABEL.match(label) for label in labels) and (tld.isalpha() or tld.startswith("xn--")) and len(tld) >= 2
+    return (
+        all(_LABEL.match(label) for label in labels)
+        and (tld.isalpha() or tld.startswith("xn--"))
+        and len(tld) >= 2
+    )
 
 
 _EMAIL_RE = re.compile(_EMAIL_SHAPE)
@@ -174,9 +300,29 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CANONICAL_SLOT = {name: i for i, name in enumerate(CANONICAL_FIELDS)}
 # What ``RecordNormalizer.normalize`` returns per record, in this order.
 NORMALIZED_FIELDS: tuple[str, ...] = (
-    "match_key", "email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone",
-    "phone_e164", "country", "external_id", "original_source", "campaign", "utm_source", "utm_medium",
-    "utm_campaign", "utm_term", "utm_content", "page_url", "occurred_at", "consent_status", "legal_basis",
+    "match_key",
+    "email",
+    "email_key",
+    "email_domain",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
+    "external_id",
+    "original_source",
+    "campaign",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "page_url",
+    "occurred_at",
+    "consent_status",
+    "legal_basis",
     "do_not_email",
 )
 _LIMITED = tuple((_CANONICAL_SLOT[name], name, limit) for name, limit in FIELD_LIMITS.items())
@@ -201,9 +347,29 @@ class RecordNormalizer:
 
     def normalize(self, record: tuple[str, ...]) -> tuple[tuple, str]:
         """(values in ``NORMALIZED_FIELDS`` order, reject reason or "")."""
-        (email_raw, first, last, full, company, title, phone, country_raw, external_id, consent, basis, dne,
-         original_source, campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url,
-         occurred) = map(str.strip, record)
+        (
+            email_raw,
+            first,
+            last,
+            full,
+            company,
+            title,
+            phone,
+            country_raw,
+            external_id,
+            consent,
+            basis,
+            dne,
+            original_source,
+            campaign,
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            utm_term,
+            utm_content,
+            page_url,
+            occurred,
+        ) = map(str.strip, record)
         # Excel and exports pad names with invisible characters; control characters never belong in a field.
         if not (first + last + company + title).isprintable():
             first, last, company, title = (_CONTROL.sub("", v) for v in (first, last, company, title))
@@ -229,9 +395,31 @@ class RecordNormalizer:
             at = self._times[occurred] = self._parse_time(occurred)
 
         reason = ""
-        if max(map(len, record)) > _SHORTEST_LIMIT:  # most records have no value near any limit: one C-level check
-            cleaned = (email, first, last, full, company, title, phone, country_raw, external_id, consent, basis, dne,
-                       original_source, campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url)
+        if (
+            max(map(len, record)) > _SHORTEST_LIMIT
+        ):  # most records have no value near any limit: one C-level check
+            cleaned = (
+                email,
+                first,
+                last,
+                full,
+                company,
+                title,
+                phone,
+                country_raw,
+                external_id,
+                consent,
+                basis,
+                dne,
+                original_source,
+                campaign,
+                utm_source,
+                utm_medium,
+                utm_campaign,
+                utm_term,
+                utm_content,
+                page_url,
+            )
             for slot, name, limit in _LIMITED:
                 if len(cleaned[slot]) > limit:
                     reason = f"field too long: {name} ({len(cleaned[slot])} characters, at most {limit})"
@@ -244,11 +432,35 @@ class RecordNormalizer:
             elif not email and e164 is None and not external_id:
                 # A typed phone that is no number is usable only with the source's own id for the person.
                 reason = REASON_BAD_PHONE
-        match_key = ("e:" + key) if key else ("p:" + e164) if e164 else ("x:" + external_id) if external_id else None
-        values = (match_key, email or None, key, domain, first or None, last or None, company or None, title or None,
-                  phone or None, e164, country, external_id or None, original_source or None, campaign or None,
-                  utm_source or None, utm_medium or None, utm_campaign or None, utm_term or None, utm_content or None,
-                  page_url or None, at, status, legal, do_not_email)
+        match_key = (
+            ("e:" + key) if key else ("p:" + e164) if e164 else ("x:" + external_id) if external_id else None
+        )
+        values = (
+            match_key,
+            email or None,
+            key,
+            domain,
+            first or None,
+            last or None,
+            company or None,
+            title or None,
+            phone or None,
+            e164,
+            country,
+            external_id or None,
+            original_source or None,
+            campaign or None,
+            utm_source or None,
+            utm_medium or None,
+            utm_campaign or None,
+            utm_term or None,
+            utm_content or None,
+            page_url or None,
+            at,
+            status,
+            legal,
+            do_not_email,
+        )
         return values, reason
 
     def _parse_time(self, text: str) -> datetime:
@@ -283,7 +495,9 @@ def normalize_frame(df: pd.DataFrame, as_of: datetime) -> tuple[pd.DataFrame, pd
 
     normalizer = RecordNormalizer(as_of)
     results = [normalizer.normalize(record) for record in canonical_records(df)]
-    out = pd.DataFrame([values for values, _ in results], columns=list(NORMALIZED_FIELDS), index=df.index, dtype=object)
+    out = pd.DataFrame(
+        [values for values, _ in results], columns=list(NORMALIZED_FIELDS), index=df.index, dtype=object
+    )
     out["occurred_at"] = pd.to_datetime(out["occurred_at"], utc=True)
     out["do_not_email"] = out["do_not_email"].astype(bool)
     reason = pd.Series([r for _, r in results], index=df.index, dtype=object)

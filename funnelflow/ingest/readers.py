@@ -93,7 +93,9 @@ def inspect_file(stream: IO[bytes]) -> FileFacts:
         encoding = "cp1252" if _decodes(sample, "cp1252") else "latin-1"
     text = sample.decode(encoding, errors="ignore")
     if _looks_binary(text):
-        raise FileUnreadable("binary content (control characters), not a text export; export the list as CSV or XLSX")
+        raise FileUnreadable(
+            "binary content (control characters), not a text export; export the list as CSV or XLSX"
+        )
     return FileFacts(content_hash, size, "csv", encoding, _detect_delimiter(text))
 
 
@@ -140,7 +142,9 @@ def _unique_headers(raw: list[str]) -> list[str]:
     return headers
 
 
-def read_records(stream: IO[bytes], facts: FileFacts, chunk_rows: int) -> tuple[list[str], Iterator[RawChunk]]:
+def read_records(
+    stream: IO[bytes], facts: FileFacts, chunk_rows: int
+) -> tuple[list[str], Iterator[RawChunk]]:
     """The header row and an iterator of record chunks; blank records are skipped."""
     if facts.kind == "xlsx":
         return _read_xlsx(stream, chunk_rows)
@@ -172,7 +176,9 @@ def _read_csv(stream: IO[bytes], facts: FileFacts, chunk_rows: int) -> tuple[lis
                     continue
                 if len(row) > width:
                     if any(cell.strip() for cell in row[width:]):
-                        chunk.malformed.append((start, f"row has {len(row)} fields, the header has {width}", row))
+                        chunk.malformed.append(
+                            (start, f"row has {len(row)} fields, the header has {width}", row)
+                        )
                         continue
                     row = row[:width]
                 elif len(row) < width:
@@ -239,7 +245,9 @@ def _read_xlsx(stream: IO[bytes], chunk_rows: int) -> tuple[list[str], Iterator[
                 continue
             if len(cells) > width:
                 if any(c.strip() for c in cells[width:]):
-                    chunk.malformed.append((current, f"row has {len(cells)} cells, the header has {width}", cells))
+                    chunk.malformed.append(
+                        (current, f"row has {len(cells)} cells, the header has {width}", cells)
+                    )
                     continue
                 cells = cells[:width]
             cells += [""] * (width - len(cells))

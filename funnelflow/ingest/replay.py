@@ -33,14 +33,24 @@ LANDING_PREFIX = "lead_landing:"
 def _file_arrival(source: str, source_file: str | None, sources: SourcesConfig) -> Arrival:
     entry = next((f for f in sources.files if f.name == source), None)
     return Arrival(
-        source=source, channel="file_import", touch_type="import", campaign=entry.campaign if entry else None,
+        source=source,
+        channel="file_import",
+        touch_type="import",
+        campaign=entry.campaign if entry else None,
         consent_status=entry.consent.status if entry and entry.consent else None,
-        legal_basis=entry.consent.legal_basis if entry and entry.consent else None, source_file=source_file,
+        legal_basis=entry.consent.legal_basis if entry and entry.consent else None,
+        source_file=source_file,
     )
 
 
-def replay_rejects(engine: Engine, sources: SourcesConfig, mapping: HeaderMappingConfig, as_of: datetime,
-                   source: str | None = None, reject_ids: list[int] | None = None) -> Counts:
+def replay_rejects(
+    engine: Engine,
+    sources: SourcesConfig,
+    mapping: HeaderMappingConfig,
+    as_of: datetime,
+    source: str | None = None,
+    reject_ids: list[int] | None = None,
+) -> Counts:
     """Replay unreplayed rejects (optionally of one source, or given ids); returns what became of them."""
     r = schema.ingest_rejects
     query = select(r).where(r.c.replayed_at.is_(None)).order_by(r.c.id)
@@ -58,28 +68,50 @@ def replay_rejects(engine: Engine, sources: SourcesConfig, mapping: HeaderMappin
         for (src, source_file), group in groups.items():
             counts = _replay_group(conn, src, source_file, group, sources, mapping, as_of, now)
             counts.check(f"replay of {src!r} {source_file or ''}")
-            log.info("replayed %s rejects of source %r (%s): inserted=%s updated=%s rejected=%s", counts.rows_in, src,
-                     source_file, counts.inserted, counts.updated, counts.rejected)
+            log.info(
+                "replayed %s rejects of source %r (%s): inserted=%s updated=%s rejected=%s",
+                counts.rows_in,
+                src,
+                source_file,
+                counts.inserted,
+                counts.updated,
+                counts.rejected,
+            )
             total.add(counts)
     return total
 
 
-def _replay_group(conn, source: str, source_file: str | None, group: list, sources: SourcesConfig,
-                  mapping: HeaderMappingConfig, as_of: datetime, now: datetime) -> Counts:
+def _replay_group(
+    conn,
+    source: str,
+    source_file: str | None,
+    group: list,
+    sources: SourcesConfig,
+    mapping: HeaderMappingConfig,
+    as_of: datetime,
+    now: datetime,
+) -> Counts:
     from_landing = bool(source_file and source_file.startswith(LANDING_PREFIX))
     raws = [dict(row["raw"]) for row in group]
     if from_landing:
-        arrival = arrival_for(source, sources) or Arrival(source=source, channel="web_form", touch_type="form_fill")
+        arrival = arrival_for(source, sources) or Arrival(
+            source=source, channel="web_form", touch_type="form_fill"
+        )
         frame = frame_from_payloads(source, raws, mapping)
     else:
         arrival = _file_arrival(source, source_file, sources)
         headers = list(dict.fromkeys(k for raw in raws for k in raw))
         hmap = map_headers(headers, mapping.extra_aliases, mapping.ignore)
-        frame = pd.DataFrame([{hmap.columns[k]: str(v) for k, v in raw.items() if k in hmap.columns} for raw in raws],
-                             columns=list(dict.fromkeys(hmap.columns.values())), dtype=object).fillna("")
+        frame = pd.DataFrame(
+            [{hmap.columns[k]: str(v) for k, v in raw.items() if k in hmap.columns} for raw in raws],
+            columns=list(dict.fromkeys(hmap.columns.values())),
+            dtype=object,
+        ).fillna("")
     norm, reason = normalize_frame(frame, as_of)
     if from_landing:
-        norm["occurred_at"] = pd.to_datetime(pd.Series([row["received_at"] for row in group], index=norm.index), utc=True)
+        norm["occurred_at"] = pd.to_datetime(
+            pd.Series([row["received_at"] for row in group], index=norm.index), utc=True
+        )
         if source == "web_form":
             norm["consent_status"] = norm["consent_status"].map({"granted": "pending"})
     ids = pd.Series([row["id"] for row in group], index=norm.index)
@@ -93,12 +125,19 @@ def _replay_group(conn, source: str, source_file: str | None, group: list, sourc
     outcome = pd.Series("rejected", index=norm.index, dtype=object)
     written = write_arrivals(conn, norm[~bad], arrival, now)
     outcome.loc[written.index] = written
-    again = [(group[i]["line_number"], reason[i] or "matches no single lead", raws[i])
-             for i in norm.index if outcome[i] == "rejected"]
+    again = [
+        (group[i]["line_number"], reason[i] or "matches no single lead", raws[i])
+        for i in norm.index
+        if outcome[i] == "rejected"
+    ]
     write_rejects(conn, source, source_file, again, now)
     r = schema.ingest_rejects
-    conn.execute(update(r).where(r.c.id == bindparam("rid")).values(replayed_at=now, replay_outcome=bindparam("result")),
-                 [{"rid": int(ids[i]), "result": outcome[i]} for i in norm.index])
+    conn.execute(
+        update(r)
+        .where(r.c.id == bindparam("rid"))
+        .values(replayed_at=now, replay_outcome=bindparam("result")),
+        [{"rid": int(ids[i]), "result": outcome[i]} for i in norm.index],
+    )
     counts = Counts(rows_in=len(group))
     for value in outcome:
         counts.count(value)

@@ -13,13 +13,45 @@ from datetime import UTC, datetime
 from typing import Any
 
 PERSON_FIELDS: tuple[str, ...] = (
-    "email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone", "phone_e164",
-    "country", "external_source", "external_id", "original_source",
+    "email",
+    "email_key",
+    "email_domain",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
+    "external_source",
+    "external_id",
+    "original_source",
 )
-PEOPLE_COLUMNS: tuple[str, ...] = ("match_key", *PERSON_FIELDS, "first_seen_at", "last_seen_at", "arrivals", "first_pos")
+PEOPLE_COLUMNS: tuple[str, ...] = (
+    "match_key",
+    *PERSON_FIELDS,
+    "first_seen_at",
+    "last_seen_at",
+    "arrivals",
+    "first_pos",
+)
 ARRIVAL_COLUMNS: tuple[str, ...] = (
-    "pos", "match_key", "occurred_at", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-    "utm_content", "page_url", "detail", "source_ref", "consent_status", "legal_basis", "client_ip", "dne_hash",
+    "pos",
+    "match_key",
+    "occurred_at",
+    "campaign",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "page_url",
+    "detail",
+    "source_ref",
+    "consent_status",
+    "legal_basis",
+    "client_ip",
+    "dne_hash",
 )
 _FIRST_SEEN = 1 + len(PERSON_FIELDS)  # positions in a people row
 _LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2

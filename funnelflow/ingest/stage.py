@@ -26,8 +26,17 @@ from sqlalchemy import Connection, text
 from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, csv_text, time_text
 from funnelflow.ingest.timing import timed
 
-__all__ = ["ARRIVAL_COLUMNS", "PEOPLE_COLUMNS", "Arrival", "BatchResult", "apply_batch", "batch_outcomes",
-           "load_csv", "load_rows", "start_batch"]
+__all__ = [
+    "ARRIVAL_COLUMNS",
+    "PEOPLE_COLUMNS",
+    "Arrival",
+    "BatchResult",
+    "apply_batch",
+    "batch_outcomes",
+    "load_csv",
+    "load_rows",
+    "start_batch",
+]
 
 _CREATE_PEOPLE = """
 create temporary table if not exists ingest_people (
@@ -63,11 +72,13 @@ def _fill_blanks(held: str, new: str, *, identity: bool) -> str:
     nulls = (("email", "email_key", "email_domain") if identity else ()) + _BLANK_IF_NULL
     sets = [f"{c} = coalesce(nullif({held}.{c}, ''), {new}.{c})" for c in _BLANK_IF_EMPTY]
     sets += [f"{c} = coalesce({held}.{c}, {new}.{c})" for c in nulls]
-    sets += [f"first_seen_at = case when {held}.first_seen_at is null or {new}.first_seen_at < {held}.first_seen_at"
-             f" then {new}.first_seen_at else {held}.first_seen_at end",
-             f"last_seen_at = case when {held}.last_seen_at is null or {new}.last_seen_at > {held}.last_seen_at"
-             f" then {new}.last_seen_at else {held}.last_seen_at end",
-             "updated_at = :now"]
+    sets += [
+        f"first_seen_at = case when {held}.first_seen_at is null or {new}.first_seen_at < {held}.first_seen_at"
+        f" then {new}.first_seen_at else {held}.first_seen_at end",
+        f"last_seen_at = case when {held}.last_seen_at is null or {new}.last_seen_at > {held}.last_seen_at"
+        f" then {new}.last_seen_at else {held}.last_seen_at end",
+        "updated_at = :now",
+    ]
     return ",\n".join("    " + line for line in sets)
 
 
@@ -245,7 +256,10 @@ def load_csv(conn: Connection, table: str, columns: Sequence[str], data: str) ->
         return
     if is_pg(conn):
         raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy,
+        ):
             copy.write(data)
         return
     rows = [[value if value != "" else None for value in row] for row in csv.reader(io.StringIO(data))]
@@ -260,11 +274,14 @@ def load_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequen
         return
     placeholders = ", ".join("?" for _ in columns)
     conn.connection.driver_connection.cursor().executemany(
-        f"insert into {table} ({', '.join(columns)}) values ({placeholders})", rows  # noqa: S608 - names are ours
+        f"insert into {table} ({', '.join(columns)}) values ({placeholders})",  # noqa: S608 - names are ours
+        rows,
     )
 
 
-def apply_batch(conn: Connection, arrival: Arrival, now: datetime, *, ref_prefix: str | None = None) -> BatchResult:
+def apply_batch(
+    conn: Connection, arrival: Arrival, now: datetime, *, ref_prefix: str | None = None
+) -> BatchResult:
     """Write the staged batch: leads, touchpoints, consents, suppressions; returns the counts.
 
     ``ref_prefix`` (files): arrivals without a ``source_ref`` get ``ref_prefix``
@@ -301,29 +318,54 @@ def _write_touches(conn: Connection, arrival: Arrival, when: Any, pg: bool, ref_
     padded = "lpad(cast(a.pos as text), 10, '0')" if pg else "printf('%010d', a.pos)"
     detail = """coalesce(a.detail, '{"file":' || :file_json || ',"line":' || a.pos || '}')"""
     touch_sql = _INSERT_TOUCHPOINTS.format(
-        people=_PEOPLE, detail=f"cast({detail} as jsonb)" if pg else detail,
+        people=_PEOPLE,
+        detail=f"cast({detail} as jsonb)" if pg else detail,
         source_ref=f"coalesce(a.source_ref, :ref_prefix || {padded})",
         conflict="" if ref_prefix and pg else "on conflict do nothing",
     )
-    conn.execute(text(touch_sql), {"channel": arrival.channel, "touch_type": arrival.touch_type,
-                                   "source": arrival.source, "campaign": arrival.campaign, "now": when,
-                                   "ref_prefix": ref_prefix, "file_json": json.dumps(arrival.source_file)})
+    conn.execute(
+        text(touch_sql),
+        {
+            "channel": arrival.channel,
+            "touch_type": arrival.touch_type,
+            "source": arrival.source,
+            "campaign": arrival.campaign,
+            "now": when,
+            "ref_prefix": ref_prefix,
+            "file_json": json.dumps(arrival.source_file),
+        },
+    )
 
 
 def _write_consents(conn: Connection, arrival: Arrival, when: Any) -> None:
     """Consents and do-not-email suppressions of the resolved arrivals."""
-    conn.execute(text(_INSERT_CONSENTS.format(people=_PEOPLE)), {
-        "source": arrival.source, "wording_version": arrival.wording_version, "always": arrival.consent_always,
-        "default_status": arrival.consent_status, "default_basis": arrival.legal_basis})
-    detail = (f"'Do Not Email' in {arrival.source_file}" if arrival.source_file
-              else f"'Do Not Email' from {arrival.source}")
-    conn.execute(text(_INSERT_SUPPRESSIONS.format(people=_PEOPLE)), {"source": arrival.source, "detail": detail[:500], "now": when})
+    conn.execute(
+        text(_INSERT_CONSENTS.format(people=_PEOPLE)),
+        {
+            "source": arrival.source,
+            "wording_version": arrival.wording_version,
+            "always": arrival.consent_always,
+            "default_status": arrival.consent_status,
+            "default_basis": arrival.legal_basis,
+        },
+    )
+    detail = (
+        f"'Do Not Email' in {arrival.source_file}"
+        if arrival.source_file
+        else f"'Do Not Email' from {arrival.source}"
+    )
+    conn.execute(
+        text(_INSERT_SUPPRESSIONS.format(people=_PEOPLE)),
+        {"source": arrival.source, "detail": detail[:500], "now": when},
+    )
 
 
 def batch_outcomes(conn: Connection) -> dict[int, str]:
     """Outcome per staged arrival position: inserted (first arrival of a lead this batch created), updated, rejected."""
     out: dict[int, str] = {}
-    for pos, lead_id, _is_new, first_pos_of_lead, lead_created in conn.execute(text(_OUTCOMES.format(people=_PEOPLE))):
+    for pos, lead_id, _is_new, first_pos_of_lead, lead_created in conn.execute(
+        text(_OUTCOMES.format(people=_PEOPLE))
+    ):
         if lead_id is None:
             out[pos] = "rejected"
         elif lead_created and pos == first_pos_of_lead:

@@ -87,8 +87,13 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     keys = person["email_key"]
     values = {name: _column(rows, name) for name in ARRIVAL_COLUMNS}
     arrivals = [
-        (i, person["match_key"][i], times[i], *(values[name][i] for name in ARRIVAL_COLUMNS[3:15]),
-         hash_key(keys[i]) if dne[i] and keys[i] else None)
+        (
+            i,
+            person["match_key"][i],
+            times[i],
+            *(values[name][i] for name in ARRIVAL_COLUMNS[3:15]),
+            hash_key(keys[i]) if dne[i] and keys[i] else None,
+        )
         for i in positions
     ]
     start_batch(conn)
@@ -99,16 +104,27 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     return pd.Series([outcome[i] for i in positions], index=rows.index, dtype=object)
 
 
-def write_rejects(conn: Connection, source: str, source_file: str | None, rejects: list[tuple[int | None, str, dict]],
-                  now: datetime) -> None:
+def write_rejects(
+    conn: Connection,
+    source: str,
+    source_file: str | None,
+    rejects: list[tuple[int | None, str, dict]],
+    now: datetime,
+) -> None:
     """Set rows aside with their reason and the raw row exactly as it arrived."""
     if not rejects:
         return
     conn.execute(
         schema.ingest_rejects.insert(),
         [
-            {"source": source, "source_file": source_file, "line_number": line, "reason": reason[:500],
-             "raw": raw, "received_at": now}
+            {
+                "source": source,
+                "source_file": source_file,
+                "line_number": line,
+                "reason": reason[:500],
+                "raw": raw,
+                "received_at": now,
+            }
             for line, reason, raw in rejects
         ],
     )

@@ -41,8 +41,10 @@ from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_
 from funnelflow.ingest.rows import collapse_people, csv_text, time_text
 from funnelflow.privacy import redact_addresses
 
-NO_IDENTITY_HINT = (": no column maps to email or phone; add the header as an alias in config/header_mapping.yaml, "
-                    "then run `python -m funnelflow rejects replay`")
+NO_IDENTITY_HINT = (
+    ": no column maps to email or phone; add the header as an alias in config/header_mapping.yaml, "
+    "then run `python -m funnelflow rejects replay`"
+)
 
 
 class WorkerFailed(RuntimeError):
@@ -65,9 +67,16 @@ class FileJob:
     def run(self, stream: IO[bytes]) -> Iterator[tuple]:
         """Start the worker, feed it ``stream`` and yield its messages; raises ``WorkerFailed`` if it dies."""
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
-        proc = subprocess.Popen([sys.executable, "-m", "funnelflow.ingest.worker", json.dumps(asdict(self))],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "funnelflow.ingest.worker", json.dumps(asdict(self))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
         feeder = threading.Thread(target=_feed, args=(stream, proc.stdin), name="ingest-feed", daemon=True)
         feeder.start()
         finished = False
@@ -142,20 +151,79 @@ class ChunkPreparer:
                     reason = self.no_contact
                 rejects.append((line, reason, dict(zip(headers, row, strict=True))))
                 continue
-            (key, email, email_key, domain, first, last, company, title, phone, e164, country, external_id,
-             original_source, row_campaign, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url,
-             at, status, legal, do_not_email) = values
+            (
+                key,
+                email,
+                email_key,
+                domain,
+                first,
+                last,
+                company,
+                title,
+                phone,
+                e164,
+                country,
+                external_id,
+                original_source,
+                row_campaign,
+                utm_source,
+                utm_medium,
+                utm_campaign,
+                utm_term,
+                utm_content,
+                page_url,
+                at,
+                status,
+                legal,
+                do_not_email,
+            ) = values
             by_id = key[0] == "x"
             at_text = times.get(at)
             if at_text is None:
                 at_text = times[at] = time_text(at, postgres)
-            people.append([key, email, email_key, domain, first, last, company, title, phone, e164, country,
-                           source if by_id else None, external_id if by_id else None,
-                           (original_source or source)[:60], at_text, at_text, 1, line])
+            people.append(
+                [
+                    key,
+                    email,
+                    email_key,
+                    domain,
+                    first,
+                    last,
+                    company,
+                    title,
+                    phone,
+                    e164,
+                    country,
+                    source if by_id else None,
+                    external_id if by_id else None,
+                    (original_source or source)[:60],
+                    at_text,
+                    at_text,
+                    1,
+                    line,
+                ]
+            )
             # source_ref and detail are left to the stage SQL, which makes them from the line number.
-            arrivals.append((line, key, at_text, row_campaign or campaign, utm_source, utm_medium, utm_campaign,
-                             utm_term, utm_content, page_url, None, None, status, legal, None,
-                             hash_key(email_key) if do_not_email and email_key else None))
+            arrivals.append(
+                (
+                    line,
+                    key,
+                    at_text,
+                    row_campaign or campaign,
+                    utm_source,
+                    utm_medium,
+                    utm_campaign,
+                    utm_term,
+                    utm_content,
+                    page_url,
+                    None,
+                    None,
+                    status,
+                    legal,
+                    None,
+                    hash_key(email_key) if do_not_email and email_key else None,
+                )
+            )
         collapsed = collapse_people(people)
         rows_in = len(chunk.rows) + len(chunk.malformed)
         return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals)
@@ -192,13 +260,24 @@ def main() -> None:
     except FileUnreadable as exc:
         _send(out, ("unreadable", str(exc)))
         return
-    except Exception as exc:  # a traceback on stderr could quote a row; the message is masked and sent instead
+    except (
+        Exception
+    ) as exc:  # a traceback on stderr could quote a row; the message is masked and sent instead
         _send(out, ("failed", redact_addresses(f"{type(exc).__name__}: {exc}")))
         sys.exit(1)
     cpu_s = time.process_time() - started
-    _send(out, ("done", {"worker_cpu_s": round(cpu_s, 2), "validate_cpu_s": round(prepare_s, 2),
-                         "read_cpu_s": round(cpu_s - prepare_s, 2),
-                         "worker_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+    _send(
+        out,
+        (
+            "done",
+            {
+                "worker_cpu_s": round(cpu_s, 2),
+                "validate_cpu_s": round(prepare_s, 2),
+                "read_cpu_s": round(cpu_s - prepare_s, 2),
+                "worker_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            },
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,13 @@ import sys
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("privacy", help="erasure requests: hash an address, forget a person")
     actions = p.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
-    h = actions.add_parser("hash", help="print the email hash forget_person takes (reads the address from a prompt or stdin)")
+    h = actions.add_parser(
+        "hash", help="print the email hash forget_person takes (reads the address from a prompt or stdin)"
+    )
     h.set_defaults(func=_hash)
-    f = actions.add_parser("forget", help="forget a person now, without Airflow (same work as the forget_person DAG)")
+    f = actions.add_parser(
+        "forget", help="forget a person now, without Airflow (same work as the forget_person DAG)"
+    )
     f.add_argument("person", help="a lead id or the email hash from `privacy hash` (never the address)")
     f.set_defaults(func=_forget)
 
@@ -53,13 +57,19 @@ def _forget(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     url = settings.env("FUNNELFLOW_INBOX_URL") or f"file://{settings.funnelflow_home() / 'inbox' / 'leads'}"
     if not url.startswith("file://"):
-        raise CommandError(f"the inbox is not local ({url.split(':', 1)[0]}://): run the forget_person DAG, which has its connection")
+        raise CommandError(
+            f"the inbox is not local ({url.split(':', 1)[0]}://): run the forget_person DAG, which has its connection"
+        )
     engine = make_engine()
     require_current_schema(engine)
     try:
         result = forget_person(
-            engine, subject, utcnow(), inbox=(fsspec.filesystem("file"), url[len("file://"):]),
-            outbox=settings.funnelflow_home() / "outbox", run_id=f"cli:{utcnow():%Y-%m-%dT%H:%M:%S}",
+            engine,
+            subject,
+            utcnow(),
+            inbox=(fsspec.filesystem("file"), url[len("file://") :]),
+            outbox=settings.funnelflow_home() / "outbox",
+            run_id=f"cli:{utcnow():%Y-%m-%dT%H:%M:%S}",
         )
     except LookupError as exc:
         raise CommandError(str(exc)) from None

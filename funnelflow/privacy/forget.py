@@ -91,7 +91,9 @@ def parse_subject(value: Any) -> Subject:
         return Subject(lead_id=int(text))
     if HASH_RE.match(text.lower()):
         return Subject(email_hash=text.lower())
-    raise NotAPersonReference("forget_person takes a lead id (digits) or a 64-character hex SHA-256 of the normalized email")
+    raise NotAPersonReference(
+        "forget_person takes a lead id (digits) or a 64-character hex SHA-256 of the normalized email"
+    )
 
 
 @dataclass
@@ -110,7 +112,9 @@ class Person:
         if isinstance(value, str):
             return self.names_address(value)
         if isinstance(value, dict):
-            return any(self.mentioned_in(v) for v in value.values()) or any(self.mentioned_in(k) for k in value)
+            return any(self.mentioned_in(v) for v in value.values()) or any(
+                self.mentioned_in(k) for k in value
+            )
         if isinstance(value, list | tuple):
             return any(self.mentioned_in(v) for v in value)
         return False
@@ -120,7 +124,9 @@ class Person:
         if isinstance(value, str):
             if not self.names_address(value):
                 return value
-            return ADDRESS_RE.sub(lambda m: ERASED if email_hash(m.group(0)) in self.hashes else m.group(0), value)
+            return ADDRESS_RE.sub(
+                lambda m: ERASED if email_hash(m.group(0)) in self.hashes else m.group(0), value
+            )
         if isinstance(value, dict):
             return {self.redact(k): self.redact(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -138,7 +144,11 @@ class ForgetResult:
         self.counts[key] = self.counts.get(key, 0) + max(int(n), 0)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requested": self.requested, "lead_ids": self.lead_ids, "counts": dict(sorted(self.counts.items()))}
+        return {
+            "requested": self.requested,
+            "lead_ids": self.lead_ids,
+            "counts": dict(sorted(self.counts.items())),
+        }
 
 
 def _lead_hash(email_key: str | None, email: str | None) -> set[str]:
@@ -175,15 +185,24 @@ def resolve_person(conn: sa.Connection, subject: Subject) -> Person:
     while frontier:
         found = set(
             conn.execute(
-                sa.select(leads.c.id).where(sa.or_(leads.c.merged_into_id.in_(frontier), leads.c.id.in_(
-                    sa.select(leads.c.merged_into_id).where(leads.c.id.in_(frontier), leads.c.merged_into_id.is_not(None))
-                )))
+                sa.select(leads.c.id).where(
+                    sa.or_(
+                        leads.c.merged_into_id.in_(frontier),
+                        leads.c.id.in_(
+                            sa.select(leads.c.merged_into_id).where(
+                                leads.c.id.in_(frontier), leads.c.merged_into_id.is_not(None)
+                            )
+                        ),
+                    )
+                )
             ).scalars()
         )
         frontier = found - person.lead_ids
         person.lead_ids |= frontier
     if person.lead_ids:
-        for key, email in conn.execute(sa.select(leads.c.email_key, leads.c.email).where(leads.c.id.in_(person.lead_ids))):
+        for key, email in conn.execute(
+            sa.select(leads.c.email_key, leads.c.email).where(leads.c.id.in_(person.lead_ids))
+        ):
             person.hashes |= _lead_hash(key, email)
     sends = schema.email_sends
     conds = []
@@ -215,11 +234,23 @@ def suppress(conn: sa.Connection, person: Person, at: datetime) -> int:
 
     return add_suppressions(
         conn,
-        [{"email_hash": h, "reason": "erased", "scope": "all", "source": "forget_person", "detail": None, "created_at": at} for h in sorted(person.hashes)],
+        [
+            {
+                "email_hash": h,
+                "reason": "erased",
+                "scope": "all",
+                "source": "forget_person",
+                "detail": None,
+                "created_at": at,
+            }
+            for h in sorted(person.hashes)
+        ],
     )
 
 
-def _scrub_json_rows(conn: sa.Connection, table: sa.Table, column: str, person: Person, extra: dict[str, Any]) -> int:
+def _scrub_json_rows(
+    conn: sa.Connection, table: sa.Table, column: str, person: Person, extra: dict[str, Any]
+) -> int:
     """Rows of ``table`` whose JSON ``column`` mentions the person: replaced by ``{"erased": true}``."""
     if not person.hashes:
         return 0
@@ -240,11 +271,17 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
     rejects, landing = schema.ingest_rejects, schema.lead_landing
 
     counts["ingest_rejects"] = _scrub_json_rows(conn, rejects, "raw", person, {})
-    for row_id, reason in conn.execute(sa.select(rejects.c.id, rejects.c.reason).where(rejects.c.reason.contains("@"))):
+    for row_id, reason in conn.execute(
+        sa.select(rejects.c.id, rejects.c.reason).where(rejects.c.reason.contains("@"))
+    ):
         if person.names_address(reason):
-            conn.execute(sa.update(rejects).where(rejects.c.id == row_id).values(reason=person.redact(reason)))
+            conn.execute(
+                sa.update(rejects).where(rejects.c.id == row_id).values(reason=person.redact(reason))
+            )
     # The content hash goes too: it is a fingerprint of the erased payload.
-    counts["lead_landing"] = _scrub_json_rows(conn, landing, "payload", person, {"client_ip": None, "content_hash": ERASED_CONTENT_HASH})
+    counts["lead_landing"] = _scrub_json_rows(
+        conn, landing, "payload", person, {"client_ip": None, "content_hash": ERASED_CONTENT_HASH}
+    )
 
     events, sends = schema.email_events, schema.email_sends
     conds = []
@@ -257,14 +294,20 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
         ids = list(conn.execute(sa.select(events.c.id, events.c.event).where(sa.or_(*conds))))
         for row_id, event in ids:
             conn.execute(
-                sa.update(events).where(events.c.id == row_id).values(email_hash=None, url=None, reason=None, payload={"erased": True, "event": event})
+                sa.update(events)
+                .where(events.c.id == row_id)
+                .values(email_hash=None, url=None, reason=None, payload={"erased": True, "event": event})
             )
         counts["email_events"] = len(ids)
 
     counts["email_sends"] = 0
     if person.send_ids:
-        tombstone = hashlib.sha256(secrets.token_bytes(32)).hexdigest()  # random: nothing leads back to the address
-        for row_id, error in conn.execute(sa.select(sends.c.id, sends.c.error).where(sends.c.id.in_(person.send_ids))).all():
+        tombstone = hashlib.sha256(
+            secrets.token_bytes(32)
+        ).hexdigest()  # random: nothing leads back to the address
+        for row_id, error in conn.execute(
+            sa.select(sends.c.id, sends.c.error).where(sends.c.id.in_(person.send_ids))
+        ).all():
             conn.execute(
                 sa.update(sends)
                 .where(sends.c.id == row_id)
@@ -276,17 +319,23 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
     tp, consents = schema.touchpoints, schema.consents
     counts["touchpoints"] = counts["consents"] = counts["leads"] = counts["merges"] = 0
     if ids:
-        for row in conn.execute(sa.select(tp.c.id, tp.c.page_url, tp.c.detail).where(tp.c.lead_id.in_(ids))).all():
+        for row in conn.execute(
+            sa.select(tp.c.id, tp.c.page_url, tp.c.detail).where(tp.c.lead_id.in_(ids))
+        ).all():
             detail = row.detail if isinstance(row.detail, dict) else {}
             kept = {k: v for k, v in detail.items() if k in SAFE_DETAIL_KEYS}
             if "url" in detail:
                 kept["url"] = _strip_query(detail["url"])
             conn.execute(
-                sa.update(tp).where(tp.c.id == row.id).values(page_url=_strip_query(row.page_url), detail=kept or sa.null(), source_ref=None)
+                sa.update(tp)
+                .where(tp.c.id == row.id)
+                .values(page_url=_strip_query(row.page_url), detail=kept or sa.null(), source_ref=None)
             )
             counts["touchpoints"] += 1
         counts["consents"] = conn.execute(
-            sa.update(consents).where(consents.c.lead_id.in_(ids), consents.c.client_ip.is_not(None)).values(client_ip=None)
+            sa.update(consents)
+            .where(consents.c.lead_id.in_(ids), consents.c.client_ip.is_not(None))
+            .values(client_ip=None)
         ).rowcount
         merges, candidates = schema.lead_merges, schema.merge_candidates
         counts["merges"] += conn.execute(
@@ -300,12 +349,27 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
             .values(evidence={"erased": True})
         ).rowcount
         leads = schema.leads
-        personal = [leads.c[c] for c in ("email", "email_key", "email_domain", "first_name", "last_name", "job_title",
-                                          "phone", "phone_e164", "external_id", "field_sources")]
+        personal = [
+            leads.c[c]
+            for c in (
+                "email",
+                "email_key",
+                "email_domain",
+                "first_name",
+                "last_name",
+                "job_title",
+                "phone",
+                "phone_e164",
+                "external_id",
+                "field_sources",
+            )
+        ]
         counts["leads"] = conn.execute(
             sa.update(leads)
             # Only rows with something left to erase: a rerun leaves updated_at alone.
-            .where(leads.c.id.in_(ids), sa.or_(leads.c.erased_at.is_(None), *(c.is_not(None) for c in personal)))
+            .where(
+                leads.c.id.in_(ids), sa.or_(leads.c.erased_at.is_(None), *(c.is_not(None) for c in personal))
+            )
             .values(
                 email=None,
                 email_key=None,
@@ -329,7 +393,7 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
 def _blank_line(line: str) -> str:
     """A CSV/text line with every value emptied: separators and line ending kept, so line numbers stay."""
     body = line.rstrip("\r\n")
-    ending = line[len(body):]
+    ending = line[len(body) :]
     for sep in (",", ";", "\t", "|"):
         if sep in body:
             try:
@@ -418,7 +482,11 @@ def scrub_inbox(fs: Any, root: str, person: Person, folders: Iterable[str] = ("a
                 try:
                     new = scrub_xlsx(data, person)
                 except Exception as exc:  # not a workbook after all: treat as bytes we cannot read
-                    log.warning("forget: %s could not be opened as a workbook (%s); left as is", name, type(exc).__name__)
+                    log.warning(
+                        "forget: %s could not be opened as a workbook (%s); left as is",
+                        name,
+                        type(exc).__name__,
+                    )
                     new = None
             else:
                 new = scrub_text_file(data, person)
@@ -439,7 +507,9 @@ def scrub_outbox(folder: Path, person: Person) -> int:
         if not mine and person.hashes:
             with path.open("rb") as fh:
                 headers = parser.parse(fh)
-            addresses = getaddresses(headers.get_all("To", []) + headers.get_all("Cc", []) + headers.get_all("Bcc", []))
+            addresses = getaddresses(
+                headers.get_all("To", []) + headers.get_all("Cc", []) + headers.get_all("Bcc", [])
+            )
             mine = any(email_hash(addr) in person.hashes for _, addr in addresses if addr)
         if mine:
             path.unlink()
@@ -472,13 +542,24 @@ def forget_person(
             result.add(key, n)
         erasures = schema.erasures
         seen = conn.execute(
-            sa.select(erasures.c.id).where(erasures.c.requested == subject.requested, erasures.c.run_id == run_id)
+            sa.select(erasures.c.id).where(
+                erasures.c.requested == subject.requested, erasures.c.run_id == run_id
+            )
         ).first()
         if seen is None:  # a retry of the same run keeps the first record
             conn.execute(
                 sa.insert(erasures).values(
-                    requested=subject.requested, lead_ids=result.lead_ids, run_id=run_id, erased_at=at, summary=result.counts
+                    requested=subject.requested,
+                    lead_ids=result.lead_ids,
+                    run_id=run_id,
+                    erased_at=at,
+                    summary=result.counts,
                 )
             )
-    log.info("forgot %s: %d leads, %s", subject.requested if subject.lead_id is not None else "a hashed address", len(person.lead_ids), result.counts)
+    log.info(
+        "forgot %s: %d leads, %s",
+        subject.requested if subject.lead_id is not None else "a hashed address",
+        len(person.lead_ids),
+        result.counts,
+    )
     return result

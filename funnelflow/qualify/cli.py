@@ -18,21 +18,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--sales", type=Path, help="SQL rules file (default: the config folder's)")
     check.set_defaults(func=_check)
     dry = rsub.add_parser("dry-run", help="what a changed rules file would do to every lead, without writing")
-    dry.add_argument("file", type=Path, help="the changed scoring.yaml (or sales_rules.yaml with --sales-file)")
-    dry.add_argument("--sales-file", action="store_true", help="FILE is a sales_rules.yaml, scored with the live scoring.yaml")
+    dry.add_argument(
+        "file", type=Path, help="the changed scoring.yaml (or sales_rules.yaml with --sales-file)"
+    )
+    dry.add_argument(
+        "--sales-file",
+        action="store_true",
+        help="FILE is a sales_rules.yaml, scored with the live scoring.yaml",
+    )
     dry.add_argument("--as-of", help="score as of this ISO time (default: now)")
     dry.set_defaults(func=_dry_run)
-    show = rsub.add_parser("show-sql", help="print the scoring SQL the rules generate (values are bound parameters)")
+    show = rsub.add_parser(
+        "show-sql", help="print the scoring SQL the rules generate (values are bound parameters)"
+    )
     show.add_argument("--dialect", choices=("postgresql", "sqlite"), default="postgresql")
     show.set_defaults(func=_show_sql)
 
     merges = sub.add_parser("merges", help="review likely duplicate leads, and undo merges")
     msub = merges.add_subparsers(dest="merges_command", required=True, metavar="ACTION")
     lst = msub.add_parser("list", help="pairs waiting for review (or --merged: the merge log)")
-    lst.add_argument("--merged", action="store_true", help="list merges (for undo) instead of the review list")
+    lst.add_argument(
+        "--merged", action="store_true", help="list merges (for undo) instead of the review list"
+    )
     lst.add_argument("--limit", type=int, default=50)
     lst.set_defaults(func=_list)
-    for name, helptext in (("accept", "merge a review pair"), ("reject", "keep a review pair apart for good")):
+    for name, helptext in (
+        ("accept", "merge a review pair"),
+        ("reject", "keep a review pair apart for good"),
+    ):
         p = msub.add_parser(name, help=helptext)
         p.add_argument("pair_id", type=int)
         p.add_argument("--by", default="marketing-ops", help="who decided (recorded)")
@@ -65,8 +78,10 @@ def _load(scoring: Path | None, sales: Path | None):
 
 def _check(args: argparse.Namespace) -> int:
     rules = _load(args.scoring, args.sales)
-    print(f"rules OK: version {rules.version}, {len(rules.scoring.fit.rules)} fit rules, "
-          f"{len(rules.scoring.engagement.points)} touch types, {len(rules.sales.sql_rules)} SQL rules")
+    print(
+        f"rules OK: version {rules.version}, {len(rules.scoring.fit.rules)} fit rules, "
+        f"{len(rules.scoring.engagement.points)} touch types, {len(rules.sales.sql_rules)} SQL rules"
+    )
     return 0
 
 
@@ -102,11 +117,17 @@ def dry_run(engine: sa.Engine, rules, *, as_of: datetime) -> dict:
         try:
             considered, _, new = compute(conn, rules, as_of=as_of, scope="all")
             grade_changes = conn.execute(
-                sa.select(sa.func.count()).select_from(new.join(leads, leads.c.id == new.c.lead_id))
-                .where(leads.c.fit_grade.is_distinct_from(new.c.fit_grade))).scalar_one()
+                sa.select(sa.func.count())
+                .select_from(new.join(leads, leads.c.id == new.c.lead_id))
+                .where(leads.c.fit_grade.is_distinct_from(new.c.fit_grade))
+            ).scalar_one()
             moves = transitions(conn, new)
-            before = dict(conn.execute(sa.select(new.c.old_stage, sa.func.count()).group_by(new.c.old_stage)).all())
-            after = dict(conn.execute(sa.select(new.c.new_stage, sa.func.count()).group_by(new.c.new_stage)).all())
+            before = dict(
+                conn.execute(sa.select(new.c.old_stage, sa.func.count()).group_by(new.c.old_stage)).all()
+            )
+            after = dict(
+                conn.execute(sa.select(new.c.new_stage, sa.func.count()).group_by(new.c.new_stage)).all()
+            )
         finally:
             trans.rollback()  # the scratch tables go with it
     return {
@@ -130,22 +151,32 @@ def _list(args: argparse.Namespace) -> int:
 
     with _engine().connect() as conn:
         if args.merged:
-            rows = conn.execute(sa.select(lead_merges).order_by(lead_merges.c.id.desc()).limit(args.limit)).all()
+            rows = conn.execute(
+                sa.select(lead_merges).order_by(lead_merges.c.id.desc()).limit(args.limit)
+            ).all()
             if not rows:
                 print("no merges")
             for r in rows:
                 moved = sum(len(v) for v in r.undo.get("moved", {}).values())
                 state = f"undone {r.undone_at:%Y-%m-%d %H:%M}" if r.undone_at else "active"
-                print(f"merge {r.id}: lead {r.loser_id} into {r.winner_id} ({r.method}, {r.similarity or '-'}), "
-                      f"{moved} row(s) moved, {r.merged_at:%Y-%m-%d %H:%M} by {r.merged_by}, {state}")
+                print(
+                    f"merge {r.id}: lead {r.loser_id} into {r.winner_id} ({r.method}, {r.similarity or '-'}), "
+                    f"{moved} row(s) moved, {r.merged_at:%Y-%m-%d %H:%M} by {r.merged_by}, {state}"
+                )
             return 0
-        rows = conn.execute(sa.select(merge_candidates).where(merge_candidates.c.status == "pending")
-                            .order_by(merge_candidates.c.similarity.desc(), merge_candidates.c.id).limit(args.limit)).all()
+        rows = conn.execute(
+            sa.select(merge_candidates)
+            .where(merge_candidates.c.status == "pending")
+            .order_by(merge_candidates.c.similarity.desc(), merge_candidates.c.id)
+            .limit(args.limit)
+        ).all()
         if not rows:
             print("no pairs waiting for review")
         for r in rows:
-            print(f"pair {r.id}: leads {r.lead_id} and {r.other_lead_id}, similarity {r.similarity:g} "
-                  f"{json.dumps(r.evidence, sort_keys=True)}")
+            print(
+                f"pair {r.id}: leads {r.lead_id} and {r.other_lead_id}, similarity {r.similarity:g} "
+                f"{json.dumps(r.evidence, sort_keys=True)}"
+            )
     return 0
 
 

@@ -28,8 +28,18 @@ from funnelflow.db.schema import lead_merges, leads, merge_candidates, metadata,
 from funnelflow.qualify.state import live_leads, needs_qualifying
 
 log = logging.getLogger(__name__)
-FILLED_FIELDS = ("first_name", "last_name", "company", "job_title", "phone", "phone_e164", "country", "account_id",
-                 "seniority", "department")
+FILLED_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
+    "account_id",
+    "seniority",
+    "department",
+)
 _OWN_TABLES = {"merge_candidates", "lead_merges"}
 
 
@@ -89,11 +99,21 @@ class DedupeResult:
     for_review: int = 0
 
 
-_COLS = [leads.c.id, leads.c.email_key, leads.c.first_name, leads.c.last_name, leads.c.company, leads.c.phone_e164,
-         leads.c.email_free, leads.c.email_disposable]
+_COLS = [
+    leads.c.id,
+    leads.c.email_key,
+    leads.c.first_name,
+    leads.c.last_name,
+    leads.c.company,
+    leads.c.phone_e164,
+    leads.c.email_free,
+    leads.c.email_disposable,
+]
 
 
-def find_and_merge(engine: sa.Engine, *, lead_ids: list[int] | None = None, actor: str = "lead_qualification") -> DedupeResult:
+def find_and_merge(
+    engine: sa.Engine, *, lead_ids: list[int] | None = None, actor: str = "lead_qualification"
+) -> DedupeResult:
     """Compare the changed leads with their look-alikes; merge the sure pairs, list the likely ones."""
     auto_bar = settings.env_float("FUNNELFLOW_MERGE_AUTO_SIMILARITY", 95.0)
     review_bar = settings.env_float("FUNNELFLOW_MERGE_REVIEW_SIMILARITY", 85.0)
@@ -105,10 +125,15 @@ def find_and_merge(engine: sa.Engine, *, lead_ids: list[int] | None = None, acto
     # Blocking key: same last name and first initial; only those pairs are compared.
     pairs_stmt = (
         sa.select(changed.c.id.label("a"), other.c.id.label("b"))
-        .join(other, sa.and_(
-            sa.func.lower(other.c.last_name) == sa.func.lower(changed.c.last_name),
-            sa.func.lower(sa.func.substr(other.c.first_name, 1, 1)) == sa.func.lower(sa.func.substr(changed.c.first_name, 1, 1)),
-            other.c.id != changed.c.id))
+        .join(
+            other,
+            sa.and_(
+                sa.func.lower(other.c.last_name) == sa.func.lower(changed.c.last_name),
+                sa.func.lower(sa.func.substr(other.c.first_name, 1, 1))
+                == sa.func.lower(sa.func.substr(changed.c.first_name, 1, 1)),
+                other.c.id != changed.c.id,
+            ),
+        )
         .where(changed.c.id.in_(changed_ids), other.c.merged_into_id.is_(None), other.c.erased_at.is_(None))
     )
     with engine.connect() as conn:
@@ -116,7 +141,12 @@ def find_and_merge(engine: sa.Engine, *, lead_ids: list[int] | None = None, acto
         ids = sorted({i for p in pairs for i in p})
         people = {}
         for i in range(0, len(ids), 1000):
-            people.update({r.id: r for r in conn.execute(sa.select(*_COLS).where(leads.c.id.in_(ids[i:i + 1000]))).all()})
+            people.update(
+                {
+                    r.id: r
+                    for r in conn.execute(sa.select(*_COLS).where(leads.c.id.in_(ids[i : i + 1000]))).all()
+                }
+            )
     likely = []
     for a_id, b_id in pairs:
         sim = similarity(people[a_id], people[b_id])
@@ -125,32 +155,55 @@ def find_and_merge(engine: sa.Engine, *, lead_ids: list[int] | None = None, acto
             likely.append((a_id, b_id, sim))
     for a_id, b_id, sim in likely:
         with engine.begin() as conn:
-            rows = {r.id: r for r in conn.execute(sa.select(*_COLS).where(leads.c.id.in_([a_id, b_id]), live_leads())).all()}
+            rows = {
+                r.id: r
+                for r in conn.execute(
+                    sa.select(*_COLS).where(leads.c.id.in_([a_id, b_id]), live_leads())
+                ).all()
+            }
             if len(rows) < 2:
                 continue  # one of them was merged earlier in this pass
             a, b = rows[a_id], rows[b_id]
-            known = conn.execute(sa.select(merge_candidates.c.status).where(
-                merge_candidates.c.lead_id == a_id, merge_candidates.c.other_lead_id == b_id)).scalar_one_or_none()
+            known = conn.execute(
+                sa.select(merge_candidates.c.status).where(
+                    merge_candidates.c.lead_id == a_id, merge_candidates.c.other_lead_id == b_id
+                )
+            ).scalar_one_or_none()
             if known in ("rejected", "merged"):
                 continue  # a person said no (or undid it): never again automatically
             if sim.score >= auto_bar and not _distinct_business_emails(a, b):
                 merge(conn, a_id, b_id, method="auto", similarity=sim.score, actor=actor)
                 result.merged += 1
             elif known is None:
-                conn.execute(merge_candidates.insert().values(
-                    lead_id=a_id, other_lead_id=b_id, similarity=sim.score, evidence=sim.evidence,
-                    status="pending", found_at=utcnow()))
+                conn.execute(
+                    merge_candidates.insert().values(
+                        lead_id=a_id,
+                        other_lead_id=b_id,
+                        similarity=sim.score,
+                        evidence=sim.evidence,
+                        status="pending",
+                        found_at=utcnow(),
+                    )
+                )
                 result.for_review += 1
-    log.info("dedupe: %d pair(s) compared, %d merged, %d for review", result.compared, result.merged, result.for_review)
+    log.info(
+        "dedupe: %d pair(s) compared, %d merged, %d for review",
+        result.compared,
+        result.merged,
+        result.for_review,
+    )
     return result
 
 
-def merge(conn: sa.Connection, winner_id: int, loser_id: int, *, method: str, similarity: float | None,
-          actor: str) -> int:
+def merge(
+    conn: sa.Connection, winner_id: int, loser_id: int, *, method: str, similarity: float | None, actor: str
+) -> int:
     """Merge ``loser_id`` into ``winner_id`` (both kept); returns the ``lead_merges`` id for undo."""
     if winner_id == loser_id:
         raise MergeError("a lead cannot be merged into itself")
-    rows = {r.id: r for r in conn.execute(sa.select(leads).where(leads.c.id.in_([winner_id, loser_id]))).all()}
+    rows = {
+        r.id: r for r in conn.execute(sa.select(leads).where(leads.c.id.in_([winner_id, loser_id]))).all()
+    }
     if len(rows) < 2:
         raise MergeError(f"lead {winner_id if winner_id not in rows else loser_id} does not exist")
     winner, loser = rows[winner_id], rows[loser_id]
@@ -158,25 +211,46 @@ def merge(conn: sa.Connection, winner_id: int, loser_id: int, *, method: str, si
         raise MergeError("one of the two leads is already merged into another; undo that merge first")
     moved: dict[str, list[int]] = {}
     for table in lead_tables():
-        ids = list(conn.execute(sa.select(table.c.id).where(table.c.lead_id == loser_id).order_by(table.c.id)).scalars())
+        ids = list(
+            conn.execute(
+                sa.select(table.c.id).where(table.c.lead_id == loser_id).order_by(table.c.id)
+            ).scalars()
+        )
         if ids:
             conn.execute(table.update().where(table.c.lead_id == loser_id).values(lead_id=winner_id))
             moved[table.name] = ids
-    filled = {f: getattr(loser, f) for f in FILLED_FIELDS if getattr(winner, f) is None and getattr(loser, f) is not None}
+    filled = {
+        f: getattr(loser, f)
+        for f in FILLED_FIELDS
+        if getattr(winner, f) is None and getattr(loser, f) is not None
+    }
     if filled:
         conn.execute(leads.update().where(leads.c.id == winner_id).values(**filled))
     else:
-        conn.execute(leads.update().where(leads.c.id == winner_id).values(updated_at=utcnow()))  # re-score the survivor
+        conn.execute(
+            leads.update().where(leads.c.id == winner_id).values(updated_at=utcnow())
+        )  # re-score the survivor
     conn.execute(leads.update().where(leads.c.id == loser_id).values(merged_into_id=winner_id))
     pair = (min(winner_id, loser_id), max(winner_id, loser_id))
-    conn.execute(merge_candidates.update().where(
-        merge_candidates.c.lead_id == pair[0], merge_candidates.c.other_lead_id == pair[1]).values(
-        status="merged", decided_at=utcnow(), decided_by=actor))
+    conn.execute(
+        merge_candidates.update()
+        .where(merge_candidates.c.lead_id == pair[0], merge_candidates.c.other_lead_id == pair[1])
+        .values(status="merged", decided_at=utcnow(), decided_by=actor)
+    )
     undo = {"moved": moved, "filled": sorted(filled)}
-    return conn.execute(lead_merges.insert().values(
-        winner_id=winner_id, loser_id=loser_id, method=method, similarity=similarity, undo=undo,
-        merged_at=utcnow(), merged_by=actor,
-    ).returning(lead_merges.c.id)).scalar_one()
+    return conn.execute(
+        lead_merges.insert()
+        .values(
+            winner_id=winner_id,
+            loser_id=loser_id,
+            method=method,
+            similarity=similarity,
+            undo=undo,
+            merged_at=utcnow(),
+            merged_by=actor,
+        )
+        .returning(lead_merges.c.id)
+    ).scalar_one()
 
 
 def undo_merge(conn: sa.Connection, merge_id: int, *, actor: str) -> None:
@@ -190,31 +264,54 @@ def undo_merge(conn: sa.Connection, merge_id: int, *, actor: str) -> None:
     for name, ids in row.undo.get("moved", {}).items():
         table = tables[name]
         for i in range(0, len(ids), 1000):
-            conn.execute(table.update().where(table.c.id.in_(ids[i:i + 1000]), table.c.lead_id == row.winner_id)
-                         .values(lead_id=row.loser_id))
+            conn.execute(
+                table.update()
+                .where(table.c.id.in_(ids[i : i + 1000]), table.c.lead_id == row.winner_id)
+                .values(lead_id=row.loser_id)
+            )
     blanks = {f: None for f in row.undo.get("filled", [])}
     conn.execute(leads.update().where(leads.c.id == row.winner_id).values(**blanks, updated_at=utcnow()))
-    conn.execute(leads.update().where(leads.c.id == row.loser_id).values(merged_into_id=None, updated_at=utcnow()))
-    conn.execute(lead_merges.update().where(lead_merges.c.id == merge_id).values(undone_at=utcnow(), undone_by=actor))
+    conn.execute(
+        leads.update().where(leads.c.id == row.loser_id).values(merged_into_id=None, updated_at=utcnow())
+    )
+    conn.execute(
+        lead_merges.update().where(lead_merges.c.id == merge_id).values(undone_at=utcnow(), undone_by=actor)
+    )
     pair = (min(row.winner_id, row.loser_id), max(row.winner_id, row.loser_id))
-    updated = conn.execute(merge_candidates.update().where(
-        merge_candidates.c.lead_id == pair[0], merge_candidates.c.other_lead_id == pair[1]).values(
-        status="rejected", decided_at=utcnow(), decided_by=actor)).rowcount
+    updated = conn.execute(
+        merge_candidates.update()
+        .where(merge_candidates.c.lead_id == pair[0], merge_candidates.c.other_lead_id == pair[1])
+        .values(status="rejected", decided_at=utcnow(), decided_by=actor)
+    ).rowcount
     if not updated:
-        conn.execute(merge_candidates.insert().values(
-            lead_id=pair[0], other_lead_id=pair[1], similarity=row.similarity or 0.0, evidence={"undone_merge": merge_id},
-            status="rejected", found_at=utcnow(), decided_at=utcnow(), decided_by=actor))
+        conn.execute(
+            merge_candidates.insert().values(
+                lead_id=pair[0],
+                other_lead_id=pair[1],
+                similarity=row.similarity or 0.0,
+                evidence={"undone_merge": merge_id},
+                status="rejected",
+                found_at=utcnow(),
+                decided_at=utcnow(),
+                decided_by=actor,
+            )
+        )
 
 
 def accept(conn: sa.Connection, candidate_id: int, *, actor: str) -> int:
     cand = _pending(conn, candidate_id)
-    return merge(conn, cand.lead_id, cand.other_lead_id, method="review", similarity=cand.similarity, actor=actor)
+    return merge(
+        conn, cand.lead_id, cand.other_lead_id, method="review", similarity=cand.similarity, actor=actor
+    )
 
 
 def reject(conn: sa.Connection, candidate_id: int, *, actor: str) -> None:
     _pending(conn, candidate_id)
-    conn.execute(merge_candidates.update().where(merge_candidates.c.id == candidate_id).values(
-        status="rejected", decided_at=utcnow(), decided_by=actor))
+    conn.execute(
+        merge_candidates.update()
+        .where(merge_candidates.c.id == candidate_id)
+        .values(status="rejected", decided_at=utcnow(), decided_by=actor)
+    )
 
 
 def _pending(conn: sa.Connection, candidate_id: int):

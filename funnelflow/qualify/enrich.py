@@ -93,7 +93,9 @@ class ReferenceProvider:
 
     def __init__(self, path: Path | None = None) -> None:
         raw = settings.env("FUNNELFLOW_REFERENCE_COMPANIES")
-        self.path = path or (Path(raw) if raw else settings.REPO_ROOT / "funnelflow" / "data" / "companies.csv")
+        self.path = path or (
+            Path(raw) if raw else settings.REPO_ROOT / "funnelflow" / "data" / "companies.csv"
+        )
         if not self.path.is_absolute():
             self.path = settings.REPO_ROOT / self.path
         self._by_domain: dict[str, Firmographics] | None = None
@@ -124,8 +126,15 @@ class ReferenceProvider:
 
 # Clearbit's employee ranges onto ours.
 _EMPLOYEE_BANDS = {
-    "1-10": "1-10", "11-50": "11-50", "51-250": "51-200", "251-1K": "201-500", "1K-5K": "1001-5000",
-    "5K-10K": "5001+", "10K-50K": "5001+", "50K-100K": "5001+", "100K+": "5001+",
+    "1-10": "1-10",
+    "11-50": "11-50",
+    "51-250": "51-200",
+    "251-1K": "201-500",
+    "1K-5K": "1001-5000",
+    "5K-10K": "5001+",
+    "10K-50K": "5001+",
+    "50K-100K": "5001+",
+    "100K+": "5001+",
 }
 
 
@@ -135,15 +144,21 @@ class HttpProvider:
     name = "http"
     confidence = 0.8
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 2, transport=None) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout: float = 10.0, retries: int = 2, transport=None
+    ) -> None:
         import httpx
 
         if not api_key:
-            raise EnrichmentError("the enrichment API key is empty: set the password of the enrichment connection")
+            raise EnrichmentError(
+                "the enrichment API key is empty: set the password of the enrichment connection"
+            )
         self.retries = retries
         self.client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
-            timeout=timeout, transport=transport,
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -155,7 +170,9 @@ class HttpProvider:
             if resp.status_code == 404:
                 return None
             if resp.status_code in (401, 403):
-                raise EnrichmentError(f"enrichment API refused the key (HTTP {resp.status_code}); check the connection's password")
+                raise EnrichmentError(
+                    f"enrichment API refused the key (HTTP {resp.status_code}); check the connection's password"
+                )
             if resp.status_code == 422:
                 return None  # the API judged the domain invalid: nothing to know
             if resp.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
@@ -170,7 +187,9 @@ class HttpProvider:
                 domain=domain,
                 name=body.get("name"),
                 industry=(body.get("category") or {}).get("industry"),
-                employee_band=_EMPLOYEE_BANDS.get(metrics.get("employeesRange") or "", metrics.get("employeesRange")),
+                employee_band=_EMPLOYEE_BANDS.get(
+                    metrics.get("employeesRange") or "", metrics.get("employeesRange")
+                ),
                 revenue_band=metrics.get("estimatedAnnualRevenue"),
                 country=country,
                 region=region_of(country),
@@ -188,7 +207,9 @@ def provider_from_settings(http_credentials: tuple[str, str] | None = None) -> E
         return ReferenceProvider()
     if kind == "http":
         if not http_credentials:
-            raise EnrichmentError("FUNNELFLOW_ENRICHMENT_PROVIDER=http needs the enrichment connection (base URL and key)")
+            raise EnrichmentError(
+                "FUNNELFLOW_ENRICHMENT_PROVIDER=http needs the enrichment connection (base URL and key)"
+            )
         return HttpProvider(*http_credentials)
     raise EnrichmentError(f"FUNNELFLOW_ENRICHMENT_PROVIDER must be reference or http, got {kind!r}")
 
@@ -196,16 +217,26 @@ def provider_from_settings(http_credentials: tuple[str, str] | None = None) -> E
 # --- cache -------------------------------------------------------------------------------------------
 
 
-def cached_lookup(conn: sa.Connection, provider: EnrichmentProvider, domains: Iterable[str], *, as_of: datetime,
-                  ttl_days: int) -> tuple[dict[str, Firmographics | None], int]:
+def cached_lookup(
+    conn: sa.Connection,
+    provider: EnrichmentProvider,
+    domains: Iterable[str],
+    *,
+    as_of: datetime,
+    ttl_days: int,
+) -> tuple[dict[str, Firmographics | None], int]:
     """Answers for the domains, from the cache when younger than the TTL; returns (answers, provider calls)."""
     wanted = sorted(set(domains))
     fresh_after = as_of - timedelta(days=ttl_days)
     answers: dict[str, Firmographics | None] = {}
     cached = {}
     for i in range(0, len(wanted), 1000):
-        rows = conn.execute(sa.select(enrichment_cache).where(
-            enrichment_cache.c.provider == provider.name, enrichment_cache.c.domain.in_(wanted[i:i + 1000]))).all()
+        rows = conn.execute(
+            sa.select(enrichment_cache).where(
+                enrichment_cache.c.provider == provider.name,
+                enrichment_cache.c.domain.in_(wanted[i : i + 1000]),
+            )
+        ).all()
         cached.update({r.domain: r for r in rows})
     stale = []
     for domain in wanted:
@@ -219,12 +250,21 @@ def cached_lookup(conn: sa.Connection, provider: EnrichmentProvider, domains: It
         now = utcnow()
         for domain in stale:
             found = fetched.get(domain)
-            values = {"found": found is not None, "payload": asdict(found) if found else None, "fetched_at": now}
+            values = {
+                "found": found is not None,
+                "payload": asdict(found) if found else None,
+                "fetched_at": now,
+            }
             if domain in cached:
-                conn.execute(enrichment_cache.update().where(
-                    enrichment_cache.c.provider == provider.name, enrichment_cache.c.domain == domain).values(**values))
+                conn.execute(
+                    enrichment_cache.update()
+                    .where(enrichment_cache.c.provider == provider.name, enrichment_cache.c.domain == domain)
+                    .values(**values)
+                )
             else:
-                conn.execute(enrichment_cache.insert().values(provider=provider.name, domain=domain, **values))
+                conn.execute(
+                    enrichment_cache.insert().values(provider=provider.name, domain=domain, **values)
+                )
             answers[domain] = found
     return answers, len(stale)
 
@@ -232,7 +272,9 @@ def cached_lookup(conn: sa.Connection, provider: EnrichmentProvider, domains: It
 # --- applying answers -----------------------------------------------------------------------------------
 
 
-def choose(current, current_source: dict | None, new, provider: EnrichmentProvider) -> tuple[object, dict | None]:
+def choose(
+    current, current_source: dict | None, new, provider: EnrichmentProvider
+) -> tuple[object, dict | None]:
     """The value to keep and its provenance: a typed value (or a more confident one) is never overwritten."""
     if new is None:
         return current, current_source
@@ -240,7 +282,10 @@ def choose(current, current_source: dict | None, new, provider: EnrichmentProvid
         current_source = TYPED  # present and never enriched: a person typed it
     if current is None or current_source is None:
         return new, {"source": provider.name, "confidence": provider.confidence}
-    if current_source.get("confidence", 1.0) <= provider.confidence and current_source.get("source") != "typed":
+    if (
+        current_source.get("confidence", 1.0) <= provider.confidence
+        and current_source.get("source") != "typed"
+    ):
         return new, {"source": provider.name, "confidence": provider.confidence}
     return current, current_source
 
@@ -249,15 +294,25 @@ def _account_id(conn: sa.Connection, firm: Firmographics, provider: EnrichmentPr
     row = conn.execute(sa.select(accounts).where(accounts.c.domain == firm.domain)).first()
     values = {k: getattr(firm, k) for k in ACCOUNT_FIELDS}
     if row is None:
-        return conn.execute(accounts.insert().values(
-            domain=firm.domain, enrichment_source=provider.name, enriched_at=utcnow(), **values,
-        ).returning(accounts.c.id)).scalar_one()
+        return conn.execute(
+            accounts.insert()
+            .values(
+                domain=firm.domain,
+                enrichment_source=provider.name,
+                enriched_at=utcnow(),
+                **values,
+            )
+            .returning(accounts.c.id)
+        ).scalar_one()
     if row.enrichment_source in (None, provider.name):
         # The same provider refreshes its own answer; blanks are filled; another provider's values stay.
         updates = {k: v for k, v in values.items() if v is not None and v != getattr(row, k)}
         if updates:
-            conn.execute(accounts.update().where(accounts.c.id == row.id).values(
-                enrichment_source=provider.name, enriched_at=utcnow(), **updates))
+            conn.execute(
+                accounts.update()
+                .where(accounts.c.id == row.id)
+                .values(enrichment_source=provider.name, enriched_at=utcnow(), **updates)
+            )
     else:
         blanks = {k: v for k, v in values.items() if v is not None and getattr(row, k) is None}
         if blanks:
@@ -273,20 +328,38 @@ class EnrichResult:
     enriched: int = 0
 
 
-def enrich_leads(engine: sa.Engine, provider: EnrichmentProvider, *, as_of: datetime, ttl_days: int | None = None,
-                 lead_ids: list[int] | None = None) -> EnrichResult:
+def enrich_leads(
+    engine: sa.Engine,
+    provider: EnrichmentProvider,
+    *,
+    as_of: datetime,
+    ttl_days: int | None = None,
+    lead_ids: list[int] | None = None,
+) -> EnrichResult:
     """Attach accounts and fill company/country for the leads that need qualifying (or the given ones)."""
     ttl = ttl_days if ttl_days is not None else settings.env_int("FUNNELFLOW_ENRICHMENT_TTL_DAYS", 30)
     result = EnrichResult()
-    business = sa.and_(leads.c.email.is_not(None), sa.func.coalesce(leads.c.email_free, sa.false()).is_(sa.false()),
-                       sa.func.coalesce(leads.c.email_disposable, sa.false()).is_(sa.false()))
+    business = sa.and_(
+        leads.c.email.is_not(None),
+        sa.func.coalesce(leads.c.email_free, sa.false()).is_(sa.false()),
+        sa.func.coalesce(leads.c.email_disposable, sa.false()).is_(sa.false()),
+    )
     where = sa.and_(needs_qualifying() if lead_ids is None else leads.c.id.in_(lead_ids), business)
-    cols = [leads.c.id, leads.c.email, leads.c.email_domain, leads.c.company, leads.c.country, leads.c.account_id,
-            leads.c.field_sources]
+    cols = [
+        leads.c.id,
+        leads.c.email,
+        leads.c.email_domain,
+        leads.c.company,
+        leads.c.country,
+        leads.c.account_id,
+        leads.c.field_sources,
+    ]
     last_id = 0
     while True:
         with engine.begin() as conn:
-            rows = conn.execute(sa.select(*cols).where(where, leads.c.id > last_id).order_by(leads.c.id).limit(CHUNK)).all()
+            rows = conn.execute(
+                sa.select(*cols).where(where, leads.c.id > last_id).order_by(leads.c.id).limit(CHUNK)
+            ).all()
             if not rows:
                 break
             last_id = rows[-1].id
@@ -304,14 +377,28 @@ def enrich_leads(engine: sa.Engine, provider: EnrichmentProvider, *, as_of: date
                     account_ids[firm.domain] = _account_id(conn, firm, provider)
                 sources = dict(r.field_sources or {})
                 company, sources["company"] = choose(r.company, sources.get("company"), firm.name, provider)
-                country, sources["country"] = choose(r.country, sources.get("country"), firm.country, provider)
+                country, sources["country"] = choose(
+                    r.country, sources.get("country"), firm.country, provider
+                )
                 sources = {k: v for k, v in sources.items() if v is not None}
                 sources["account"] = {"source": provider.name, "confidence": provider.confidence}
-                new = {"account_id": account_ids[firm.domain], "company": company, "country": country,
-                       "field_sources": sources}
+                new = {
+                    "account_id": account_ids[firm.domain],
+                    "company": company,
+                    "country": country,
+                    "field_sources": sources,
+                }
                 if any(new[k] != getattr(r, k) for k in new):
-                    conn.execute(leads.update().where(leads.c.id == r.id).values(**new, updated_at=leads.c.updated_at))
+                    conn.execute(
+                        leads.update().where(leads.c.id == r.id).values(**new, updated_at=leads.c.updated_at)
+                    )
                     result.enriched += 1
-    log.info("enrichment (%s): %d lead(s), %d domain(s), %d provider call(s), %d lead(s) changed",
-             provider.name, result.leads, result.domains, result.provider_calls, result.enriched)
+    log.info(
+        "enrichment (%s): %d lead(s), %d domain(s), %d provider call(s), %d lead(s) changed",
+        provider.name,
+        result.leads,
+        result.domains,
+        result.provider_calls,
+        result.enriched,
+    )
     return result

@@ -38,8 +38,16 @@ class StageSql:
     reason: ColumnElement
 
 
-def stage_expressions(rules: Rules, *, row: sa.Subquery, fit_grade: ColumnElement, total: ColumnElement,
-                      last_seen: dict[str, ColumnElement], as_of: ColumnElement, as_of_value: datetime) -> StageSql:
+def stage_expressions(
+    rules: Rules,
+    *,
+    row: sa.Subquery,
+    fit_grade: ColumnElement,
+    total: ColumnElement,
+    last_seen: dict[str, ColumnElement],
+    as_of: ColumnElement,
+    as_of_value: datetime,
+) -> StageSql:
     """The new stage and the reason of a lead, as SQL over its scored row (old_stage, clocks, disqualify hit)."""
     life = rules.scoring.lifecycle
     stage = row.c.old_stage
@@ -52,14 +60,17 @@ def stage_expressions(rules: Rules, *, row: sa.Subquery, fit_grade: ColumnElemen
         stage_ok = stage.in_(rule.from_stages)
         if "mql" in rule.from_stages:
             stage_ok = sa.or_(stage_ok, mql_now)
-        since = sa.bindparam(f"since_{rule.name}", as_of_value - timedelta(days=rule.within_days), type_=UTCDateTime())
+        since = sa.bindparam(
+            f"since_{rule.name}", as_of_value - timedelta(days=rule.within_days), type_=UTCDateTime()
+        )
         recent = sa.or_(*[last_seen[a] >= since for a in rule.recent_actions])
         cond = sa.and_(stage_ok, recent)
         if rule.grades:
             cond = sa.and_(cond, fit_grade.in_(rule.grades))
         sql_rules.append((cond, f"sql_rule:{rule.name}{version}"))
-    recycle_before = sa.bindparam("recycle_before", as_of_value - timedelta(days=life.recycle_after_days),
-                                  type_=UTCDateTime())
+    recycle_before = sa.bindparam(
+        "recycle_before", as_of_value - timedelta(days=life.recycle_after_days), type_=UTCDateTime()
+    )
     recycle = sa.and_(stage == "mql", below, row.c.below_threshold_since <= recycle_before)
     to_mql = sa.and_(stage.in_(PRE_MQL_STAGES), sa.not_(below))
     to_lead = sa.and_(stage == "subscriber", total >= life.lead_threshold)
@@ -84,7 +95,10 @@ def clock_expressions(staged: sa.Subquery, as_of: ColumnElement) -> tuple[Column
     is_mql = c.new_stage == "mql"
     mql_since = sa.case((sa.and_(is_mql, c.old_stage != "mql"), as_of), else_=c.mql_since)
     below_since = sa.case(
-        (sa.and_(is_mql, c.below), sa.func.coalesce(sa.case((c.old_stage == "mql", c.below_threshold_since)), as_of)),
+        (
+            sa.and_(is_mql, c.below),
+            sa.func.coalesce(sa.case((c.old_stage == "mql", c.below_threshold_since)), as_of),
+        ),
         else_=sa.null(),
     )
     return mql_since, below_since

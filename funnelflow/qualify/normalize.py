@@ -28,24 +28,46 @@ CHUNK = 5000
 
 SENIORITIES = ("c_level", "vp", "director", "manager", "individual_contributor", "student")
 DEPARTMENTS = (
-    "executive", "marketing", "sales", "customer_success", "engineering", "it", "data", "product",
-    "finance", "operations", "hr", "other",
+    "executive",
+    "marketing",
+    "sales",
+    "customer_success",
+    "engineering",
+    "it",
+    "data",
+    "product",
+    "finance",
+    "operations",
+    "hr",
+    "other",
 )
 
 # First match wins, so the order matters: "Vice President" before "President", "Intern" before all.
 _SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("student", r"\b(student|intern|internship|werkstudent\w*|stagiaire|trainee|apprentice|mba candidate|phd|graduate)\b"),
+    (
+        "student",
+        r"\b(student|intern|internship|werkstudent\w*|stagiaire|trainee|apprentice|mba candidate|phd|graduate)\b",
+    ),
     ("vp", r"\b(vp|svp|evp|avp|vice[- ]president|vizepräsident)\b"),
-    ("c_level", r"\b(chief|ceo|cto|cmo|cfo|coo|cio|cro|cso|founder|co-?founder|owner|president|managing director|"
-                r"geschäftsführer\w*|directeur général|partner)\b"),
+    (
+        "c_level",
+        r"\b(chief|ceo|cto|cmo|cfo|coo|cio|cro|cso|founder|co-?founder|owner|president|managing director|"
+        r"geschäftsführer\w*|directeur général|partner)\b",
+    ),
     ("director", r"\b(director|head|leiter|leiterin|\w+leiter(in)?|responsable|directeur|directrice)\b"),
     ("manager", r"\b(manager|lead|supervisor|chef de projet|teamleiter\w*)\b"),
 )
 _DEPARTMENT_PATTERNS: tuple[tuple[str, str], ...] = (
     ("marketing", r"(marketing|growth|demand gen|content|seo|brand|campaign|cmo\b|communications)"),
-    ("sales", r"(sales|account exec|account manager|business development|revenue|\bsdr\b|\bbdr\b|\bcro\b|commercial|vertrieb)"),
+    (
+        "sales",
+        r"(sales|account exec|account manager|business development|revenue|\bsdr\b|\bbdr\b|\bcro\b|commercial|vertrieb)",
+    ),
     ("customer_success", r"(customer success|customer support|support specialist)"),
-    ("executive", r"(\bceo\b|chief executive|founder|owner|managing director|president|geschäftsführer|directeur général|\bcoo\b)"),
+    (
+        "executive",
+        r"(\bceo\b|chief executive|founder|owner|managing director|president|geschäftsführer|directeur général|\bcoo\b)",
+    ),
     ("engineering", r"(engineer|developer|devops|software|architect|\bcto\b|chief technology|ingénieur)"),
     ("it", r"(\bit\b|information|systems admin|\bcio\b)"),
     ("data", r"(data|analyst|scientist|analytics)"),
@@ -181,9 +203,22 @@ def normalize_leads(engine: sa.Engine, *, lead_ids: list[int] | None = None) -> 
     ``funnelflow.qualify.state``).
     """
     check_mx = settings.env_bool("FUNNELFLOW_EMAIL_MX_CHECK", False)
-    cols = [leads.c.id, leads.c.email, leads.c.phone, leads.c.phone_e164, leads.c.country, leads.c.first_name,
-            leads.c.last_name, leads.c.job_title, leads.c.email_status, leads.c.email_free, leads.c.email_disposable,
-            leads.c.email_role, leads.c.seniority, leads.c.department]
+    cols = [
+        leads.c.id,
+        leads.c.email,
+        leads.c.phone,
+        leads.c.phone_e164,
+        leads.c.country,
+        leads.c.first_name,
+        leads.c.last_name,
+        leads.c.job_title,
+        leads.c.email_status,
+        leads.c.email_free,
+        leads.c.email_disposable,
+        leads.c.email_role,
+        leads.c.seniority,
+        leads.c.department,
+    ]
     where = needs_qualifying() if lead_ids is None else leads.c.id.in_(lead_ids)
     changed = 0
     last_id = 0
@@ -212,5 +247,15 @@ def normalize_leads(engine: sa.Engine, *, lead_ids: list[int] | None = None) -> 
     return changed
 
 
-_DERIVED = ("email_status", "email_free", "email_disposable", "email_role", "phone_e164", "first_name", "last_name",
-            "job_title", "seniority", "department")
+_DERIVED = (
+    "email_status",
+    "email_free",
+    "email_disposable",
+    "email_role",
+    "phone_e164",
+    "first_name",
+    "last_name",
+    "job_title",
+    "seniority",
+    "department",
+)

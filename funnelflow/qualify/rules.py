@@ -32,8 +32,17 @@ SALES_RULES_FILE = "sales_rules.yaml"
 Slug = Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")
 
 # What a fit or disqualify rule can test, and where the value lives (see score.py).
-TEXT_FIELDS = ("seniority", "department", "industry", "employee_band", "revenue_band", "country", "region",
-               "email_status", "email_domain")
+TEXT_FIELDS = (
+    "seniority",
+    "department",
+    "industry",
+    "employee_band",
+    "revenue_band",
+    "country",
+    "region",
+    "email_status",
+    "email_domain",
+)
 FLAG_FIELDS = ("competitor", "email_free", "email_disposable", "email_role")
 FIELDS = TEXT_FIELDS + FLAG_FIELDS
 KNOWN_VALUES = {"seniority": SENIORITIES, "department": DEPARTMENTS, "email_status": ("valid", "invalid")}
@@ -101,10 +110,13 @@ class Fit(_Strict):
 
 class HighIntentPage(_Strict):
     name: str = Slug
-    url_contains: str = Field(min_length=2, max_length=200, description="part of the page or clicked URL, e.g. /pricing")
+    url_contains: str = Field(
+        min_length=2, max_length=200, description="part of the page or clicked URL, e.g. /pricing"
+    )
     points: float = Field(ge=0, le=1000)
     touch_types: list[Literal[TOUCH_TYPES]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["page_view", "form_fill", "email_click"], min_length=1)
+        default_factory=lambda: ["page_view", "form_fill", "email_click"], min_length=1
+    )
 
 
 class Engagement(_Strict):
@@ -120,9 +132,13 @@ class Engagement(_Strict):
 
 
 class Lifecycle(_Strict):
-    lead_threshold: float = Field(default=1, ge=0, description="a subscriber with this total score becomes a lead")
+    lead_threshold: float = Field(
+        default=1, ge=0, description="a subscriber with this total score becomes a lead"
+    )
     mql_threshold: float = Field(gt=0, description="fit + engagement at which a lead becomes an MQL")
-    recycle_after_days: int = Field(ge=1, le=3650, description="an MQL under the threshold this long is recycled")
+    recycle_after_days: int = Field(
+        ge=1, le=3650, description="an MQL under the threshold this long is recycled"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Lifecycle:
@@ -193,8 +209,13 @@ def _parse(text: str, where: str, model: type[BaseModel]) -> tuple[BaseModel, ya
     return parse_yaml_model(text, where, model, RulesError, example="docs/qualification.md")
 
 
-def rules_from_text(scoring_text: str, sales_text: str, *, scoring_name: str = SCORING_FILE,
-                    sales_name: str = SALES_RULES_FILE) -> Rules:
+def rules_from_text(
+    scoring_text: str,
+    sales_text: str,
+    *,
+    scoring_name: str = SCORING_FILE,
+    sales_name: str = SALES_RULES_FILE,
+) -> Rules:
     scoring, _ = _parse(scoring_text, scoring_name, ScoringRules)
     sales, sales_node = _parse(sales_text, sales_name, SalesRules)
     pages = {p.name for p in scoring.engagement.high_intent_pages}
@@ -208,11 +229,14 @@ def rules_from_text(scoring_text: str, sales_text: str, *, scoring_name: str = S
             )
     digest = hashlib.sha256(f"{scoring_text}\0{sales_text}".encode()).hexdigest()[:8]
     version = f"{scoring.version}/{sales.version}#{digest}"
-    return Rules(scoring=scoring, sales=sales, version=version, scoring_text=scoring_text, sales_text=sales_text)
+    return Rules(
+        scoring=scoring, sales=sales, version=version, scoring_text=scoring_text, sales_text=sales_text
+    )
 
 
-def load_rules(config_dir: Path | None = None, *, scoring_path: Path | None = None,
-               sales_path: Path | None = None) -> Rules:
+def load_rules(
+    config_dir: Path | None = None, *, scoring_path: Path | None = None, sales_path: Path | None = None
+) -> Rules:
     """Load and validate both files (default: FUNNELFLOW_CONFIG_DIR); raise RulesError naming file, line, fix."""
     folder = config_dir or settings.config_dir()
     scoring_path = scoring_path or folder / SCORING_FILE
@@ -222,7 +246,9 @@ def load_rules(config_dir: Path | None = None, *, scoring_path: Path | None = No
         try:
             texts.append(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise RulesError(f"{path}, line 1: file not found; fix: create it (see docs/qualification.md)") from None
+            raise RulesError(
+                f"{path}, line 1: file not found; fix: create it (see docs/qualification.md)"
+            ) from None
     return rules_from_text(texts[0], texts[1], scoring_name=str(scoring_path), sales_name=str(sales_path))
 
 
@@ -246,12 +272,20 @@ def load_active_rules(engine: sa.Engine, config_dir: Path | None = None) -> Acti
             stored = get_state(conn, RULES_KEY)
         if not stored:
             raise
-        previous = rules_from_text(stored["scoring"], stored["sales"], scoring_name="last good scoring.yaml",
-                                   sales_name="last good sales_rules.yaml")
+        previous = rules_from_text(
+            stored["scoring"],
+            stored["sales"],
+            scoring_name="last good scoring.yaml",
+            sales_name="last good sales_rules.yaml",
+        )
         log.error("rules files are invalid, scoring keeps the last good rules %s:\n%s", previous.version, exc)
         return ActiveRules(previous, str(exc))
     with engine.begin() as conn:
         stored = get_state(conn, RULES_KEY)
         if not stored or stored.get("version") != rules.version:
-            put_state(conn, RULES_KEY, {"version": rules.version, "scoring": rules.scoring_text, "sales": rules.sales_text})
+            put_state(
+                conn,
+                RULES_KEY,
+                {"version": rules.version, "scoring": rules.scoring_text, "sales": rules.sales_text},
+            )
     return ActiveRules(rules, None)

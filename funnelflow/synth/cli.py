@@ -13,7 +13,9 @@ def _until(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--until must be an ISO timestamp like {DEFAULT_UNTIL}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--until must be an ISO timestamp like {DEFAULT_UNTIL}, got {text!r}"
+        ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -29,15 +31,21 @@ def _rate(text: str) -> float:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42, help="same seed, same data (default 42)")
-    p.add_argument("--until", type=_until, default=_until(DEFAULT_UNTIL),
-                   help=f"the synthetic 'now'; all timestamps fall before it (default {DEFAULT_UNTIL})")
+    p.add_argument(
+        "--until",
+        type=_until,
+        default=_until(DEFAULT_UNTIL),
+        help=f"the synthetic 'now'; all timestamps fall before it (default {DEFAULT_UNTIL})",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     synth = sub.add_parser("synth", help="make synthetic companies, leads, files and touchpoints (seeded)")
     ssub = synth.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
 
-    ref = ssub.add_parser("reference", help="write the reference universe of companies (funnelflow/data/companies.csv)")
+    ref = ssub.add_parser(
+        "reference", help="write the reference universe of companies (funnelflow/data/companies.csv)"
+    )
     ref.add_argument("--out", required=True, help="CSV file to write")
     ref.add_argument("--seed", type=int, default=None, help="default: the seed of the shipped file")
     ref.add_argument("--companies", type=int, default=None, help="how many (default 3000)")
@@ -46,24 +54,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     files = ssub.add_parser("files", help="write one lead export file with the mess of real exports")
     files.add_argument("--rows", type=int, required=True)
     files.add_argument("--out", required=True, help="file to write")
-    files.add_argument("--format", choices=("csv", "tsv", "xlsx"), default=None, help="default: from the file extension, else csv")
+    files.add_argument(
+        "--format",
+        choices=("csv", "tsv", "xlsx"),
+        default=None,
+        help="default: from the file extension, else csv",
+    )
     files.add_argument("--encoding", choices=("utf-8", "utf-8-sig", "utf-16", "cp1252"), default="utf-8")
     files.add_argument("--delimiter", choices=(",", ";", "tab", "|"), default=",")
-    files.add_argument("--header-style", choices=("plain", "hubspot", "salesforce", "german", "french", "webinar"), default="plain")
-    files.add_argument("--repeat-rate", type=_rate, default=0.05, help="share of rows repeating a person (default 0.05)")
-    files.add_argument("--broken-rate", type=_rate, default=0.02, help="share of rows with a malformed address (default 0.02)")
+    files.add_argument(
+        "--header-style",
+        choices=("plain", "hubspot", "salesforce", "german", "french", "webinar"),
+        default="plain",
+    )
+    files.add_argument(
+        "--repeat-rate", type=_rate, default=0.05, help="share of rows repeating a person (default 0.05)"
+    )
+    files.add_argument(
+        "--broken-rate",
+        type=_rate,
+        default=0.02,
+        help="share of rows with a malformed address (default 0.02)",
+    )
     files.add_argument("--weeks", type=int, default=4)
     _common(files)
     files.set_defaults(func=_files)
 
-    db = ssub.add_parser("db", help="load accounts, leads, touchpoints and consents into the marketing database")
+    db = ssub.add_parser(
+        "db", help="load accounts, leads, touchpoints and consents into the marketing database"
+    )
     db.add_argument("--leads", type=int, required=True)
-    db.add_argument("--touchpoints-per-lead", type=int, default=10, help="average touchpoints per lead (default 10; 0 for none)")
-    db.add_argument("--weeks", type=int, default=12, help="how far back first_seen_at and touchpoints go (default 12)")
+    db.add_argument(
+        "--touchpoints-per-lead",
+        type=int,
+        default=10,
+        help="average touchpoints per lead (default 10; 0 for none)",
+    )
+    db.add_argument(
+        "--weeks", type=int, default=12, help="how far back first_seen_at and touchpoints go (default 12)"
+    )
     _common(db)
     db.set_defaults(func=_db)
 
-    demo = ssub.add_parser("demo", help="the demo data set: export files in the inbox and web-form posts in lead_landing")
+    demo = ssub.add_parser(
+        "demo", help="the demo data set: export files in the inbox and web-form posts in lead_landing"
+    )
     demo.add_argument("--people", type=int, default=2000)
     _common(demo)
     demo.set_defaults(func=_demo)
@@ -72,7 +107,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _reference(args: argparse.Namespace) -> int:
     from funnelflow.synth.reference import REFERENCE_SEED, REFERENCE_SIZE, generate_companies, write_companies
 
-    frame = generate_companies(args.seed if args.seed is not None else REFERENCE_SEED, args.companies or REFERENCE_SIZE)
+    frame = generate_companies(
+        args.seed if args.seed is not None else REFERENCE_SEED, args.companies or REFERENCE_SIZE
+    )
     path = write_companies(args.out, frame)
     print(f"wrote {len(frame):,} companies ({int(frame['competitor'].sum())} competitors) to {path}")
     return 0
@@ -92,14 +129,29 @@ def _files(args: argparse.Namespace) -> int:
     if fmt == "xlsx" and args.rows > 1_048_575:
         raise CommandError("an XLSX sheet holds at most 1,048,575 data rows; use --format csv")
     started = time.perf_counter()
-    frame = make_arrivals(args.rows, args.seed, repeat_rate=args.repeat_rate, broken_rate=args.broken_rate,
-                          until=args.until, weeks=args.weeks)
-    path = write_export(frame, args.out, fmt=fmt, encoding=args.encoding, delimiter=args.delimiter,
-                        header_style=args.header_style, timestamp=args.until)
+    frame = make_arrivals(
+        args.rows,
+        args.seed,
+        repeat_rate=args.repeat_rate,
+        broken_rate=args.broken_rate,
+        until=args.until,
+        weeks=args.weeks,
+    )
+    path = write_export(
+        frame,
+        args.out,
+        fmt=fmt,
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+        header_style=args.header_style,
+        timestamp=args.until,
+    )
     counts = frame["_mess"].value_counts()
-    print(f"wrote {len(frame):,} rows ({args.header_style}, {fmt}, {args.encoding}) to {path} in "
-          f"{time.perf_counter() - started:.1f}s: {int(counts.get('repeat', 0)):,} repeats, "
-          f"{int(counts.get('broken', 0)):,} broken addresses")
+    print(
+        f"wrote {len(frame):,} rows ({args.header_style}, {fmt}, {args.encoding}) to {path} in "
+        f"{time.perf_counter() - started:.1f}s: {int(counts.get('repeat', 0)):,} repeats, "
+        f"{int(counts.get('broken', 0)):,} broken addresses"
+    )
     return 0
 
 
@@ -116,10 +168,18 @@ def _db(args: argparse.Namespace) -> int:
     check_reachable(engine)
     require_current_schema(engine)
     started = time.perf_counter()
-    result = load_database(engine, args.leads, seed=args.seed, until=args.until, weeks=args.weeks,
-                           touchpoints_per_lead=args.touchpoints_per_lead)
-    print(f"marketing_db {redact(engine.url)}: {result.accounts:,} accounts, {result.leads:,} leads, "
-          f"{result.touchpoints:,} touchpoints, {result.consents:,} consents in {time.perf_counter() - started:.1f}s")
+    result = load_database(
+        engine,
+        args.leads,
+        seed=args.seed,
+        until=args.until,
+        weeks=args.weeks,
+        touchpoints_per_lead=args.touchpoints_per_lead,
+    )
+    print(
+        f"marketing_db {redact(engine.url)}: {result.accounts:,} accounts, {result.leads:,} leads, "
+        f"{result.touchpoints:,} touchpoints, {result.consents:,} consents in {time.perf_counter() - started:.1f}s"
+    )
     return 0
 
 
@@ -134,5 +194,7 @@ def _demo(args: argparse.Namespace) -> int:
     result = write_demo(engine, seed=args.seed, until=args.until, people=args.people)
     for path, rows in result.files:
         print(f"  {path.name}: {rows:,} rows")
-    print(f"demo data: {sum(r for _, r in result.files):,} file rows in {result.inbox}, {result.landing:,} web-form posts in lead_landing")
+    print(
+        f"demo data: {sum(r for _, r in result.files):,} file rows in {result.inbox}, {result.landing:,} web-form posts in lead_landing"
+    )
     return 0

@@ -39,9 +39,26 @@ STAGES = ("lead", "mql", "sql", "customer", "subscriber", "opportunity")
 STAGE_P = (0.8, 0.09, 0.04, 0.03, 0.03, 0.01)
 CONSENT_STATUS_P = {"granted": 0.85, "pending": 0.12, "denied": 0.03}
 LEAD_COLUMNS = (
-    "id", "email", "email_key", "email_domain", "first_name", "last_name", "company", "job_title", "phone",
-    "phone_e164", "country", "account_id", "lifecycle_stage", "lifecycle_changed_at", "mql_since", "original_source",
-    "first_seen_at", "last_seen_at", "created_at", "updated_at",
+    "id",
+    "email",
+    "email_key",
+    "email_domain",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
+    "account_id",
+    "lifecycle_stage",
+    "lifecycle_changed_at",
+    "mql_since",
+    "original_source",
+    "first_seen_at",
+    "last_seen_at",
+    "created_at",
+    "updated_at",
 )
 CONSENT_COLUMNS = ("lead_id", "channel", "status", "legal_basis", "source", "wording_version", "recorded_at")
 HISTORY_COLUMNS = ("lead_id", "from_stage", "to_stage", "changed_at", "reason")
@@ -75,20 +92,38 @@ def _to_s(until: datetime) -> np.datetime64:
     return np.datetime64(until.astimezone(UTC).replace(tzinfo=None), "s")
 
 
-def ensure_accounts(conn: sa.Connection, companies: pd.DataFrame, until: datetime) -> tuple[dict[str, int], int]:
+def ensure_accounts(
+    conn: sa.Connection, companies: pd.DataFrame, until: datetime
+) -> tuple[dict[str, int], int]:
     """Accounts for every company of the universe (existing ones by domain are kept); domain -> id."""
-    existing = dict(conn.execute(sa.select(accounts.c.domain, accounts.c.id).where(accounts.c.domain.is_not(None))).all())
+    existing = dict(
+        conn.execute(sa.select(accounts.c.domain, accounts.c.id).where(accounts.c.domain.is_not(None))).all()
+    )
     missing = companies[~companies["domain"].isin(existing)]
     if len(missing):
         rows = [
-            {"domain": r.domain, "name": r.name, "industry": r.industry, "employee_band": r.employee_band,
-             "revenue_band": r.revenue_band, "country": r.country, "region": r.region,
-             "competitor": bool(r.competitor), "enrichment_source": ENRICHMENT_SOURCE, "enriched_at": until,
-             "created_at": until, "updated_at": until}
+            {
+                "domain": r.domain,
+                "name": r.name,
+                "industry": r.industry,
+                "employee_band": r.employee_band,
+                "revenue_band": r.revenue_band,
+                "country": r.country,
+                "region": r.region,
+                "competitor": bool(r.competitor),
+                "enrichment_source": ENRICHMENT_SOURCE,
+                "enriched_at": until,
+                "created_at": until,
+                "updated_at": until,
+            }
             for r in missing.itertuples(index=False)
         ]
         conn.execute(accounts.insert(), rows)
-        existing = dict(conn.execute(sa.select(accounts.c.domain, accounts.c.id).where(accounts.c.domain.is_not(None))).all())
+        existing = dict(
+            conn.execute(
+                sa.select(accounts.c.domain, accounts.c.id).where(accounts.c.domain.is_not(None))
+            ).all()
+        )
     return existing, len(missing)
 
 
@@ -108,7 +143,9 @@ def iter_blocks(
     """Rows for leads ``first_id``.. in blocks; deterministic for the seed (ids aside)."""
     end = _to_s(until)
     span = int(weeks * 7 * 86400)
-    for block, people in enumerate(iter_people(n_leads, seed, companies=companies, block_size=block_size, taken=taken)):
+    for block, people in enumerate(
+        iter_people(n_leads, seed, companies=companies, block_size=block_size, taken=taken)
+    ):
         rng = rng_for(seed, STREAM_DB, block)
         size = len(people)
         ids = first_id + people["person_id"].to_numpy(dtype=np.int64)
@@ -117,43 +154,75 @@ def iter_blocks(
         keys = np.array([email_key(e) for e in emails], dtype=object)
         touches: TouchCodes | None = None
         if touchpoints_per_lead > 0:
-            touches = touch_codes(ids, first_seen, until=until, seed=seed, per_lead=touchpoints_per_lead, block=block)
+            touches = touch_codes(
+                ids, first_seen, until=until, seed=seed, per_lead=touchpoints_per_lead, block=block
+            )
             starts = np.flatnonzero(touches.nth == 0)  # each lead's touches are contiguous, arrival first
             last_seen = np.maximum.reduceat(touches.occurred_at, starts)
             original_source = np.array(LOOKUPS["source"], dtype=object)[touches.codes["source"][starts]]
         else:
             last_seen = first_seen
-            sources = np.array(["website", "tradeshow-2026-berlin", "list-upload", "linkedin-lead-gen"], dtype=object)
+            sources = np.array(
+                ["website", "tradeshow-2026-berlin", "list-upload", "linkedin-lead-gen"], dtype=object
+            )
             original_source = sources[rng.integers(0, len(sources), size=size)]
         stage = np.array(STAGES, dtype=object)[rng.choice(len(STAGES), size=size, p=STAGE_P)]
-        changed = first_seen + ((last_seen - first_seen).astype(np.int64) * rng.random(size)).astype("timedelta64[s]")
+        changed = first_seen + ((last_seen - first_seen).astype(np.int64) * rng.random(size)).astype(
+            "timedelta64[s]"
+        )
         free = people["free_mail"].to_numpy(dtype=bool)
         domains = people["company_domain"].to_numpy(dtype=object)
-        account = np.array([None if f else account_ids.get(d) for f, d in zip(free, domains, strict=True)], dtype=object)
+        account = np.array(
+            [None if f else account_ids.get(d) for f, d in zip(free, domains, strict=True)], dtype=object
+        )
         title = people["job_title"].to_numpy(dtype=object).copy()
         title[title == ""] = None
         lead_cols = {
-            "id": ids, "email": emails, "email_key": keys, "email_domain": people["email_domain"].to_numpy(dtype=object),
-            "first_name": people["first_name"].to_numpy(dtype=object), "last_name": people["last_name"].to_numpy(dtype=object),
-            "company": people["company"].to_numpy(dtype=object), "job_title": title,
-            "phone": people["phone"].to_numpy(dtype=object), "phone_e164": people["phone_e164"].to_numpy(dtype=object),
-            "country": people["country"].to_numpy(dtype=object), "account_id": account, "lifecycle_stage": stage,
-            "lifecycle_changed_at": np.where(stage == "lead", np.datetime64("NaT"), changed).astype("datetime64[s]"),
+            "id": ids,
+            "email": emails,
+            "email_key": keys,
+            "email_domain": people["email_domain"].to_numpy(dtype=object),
+            "first_name": people["first_name"].to_numpy(dtype=object),
+            "last_name": people["last_name"].to_numpy(dtype=object),
+            "company": people["company"].to_numpy(dtype=object),
+            "job_title": title,
+            "phone": people["phone"].to_numpy(dtype=object),
+            "phone_e164": people["phone_e164"].to_numpy(dtype=object),
+            "country": people["country"].to_numpy(dtype=object),
+            "account_id": account,
+            "lifecycle_stage": stage,
+            "lifecycle_changed_at": np.where(stage == "lead", np.datetime64("NaT"), changed).astype(
+                "datetime64[s]"
+            ),
             "mql_since": np.where(stage == "mql", changed, np.datetime64("NaT")).astype("datetime64[s]"),
-            "original_source": original_source, "first_seen_at": first_seen, "last_seen_at": last_seen,
-            "created_at": first_seen, "updated_at": last_seen,
+            "original_source": original_source,
+            "first_seen_at": first_seen,
+            "last_seen_at": last_seen,
+            "created_at": first_seen,
+            "updated_at": last_seen,
         }
         status_names = list(CONSENT_STATUS_P)
-        status = np.array(status_names, dtype=object)[rng.choice(len(status_names), size=size, p=list(CONSENT_STATUS_P.values()))]
-        legal = np.where(status == "granted", np.where(rng.random(size) < 0.7, "consent", "legitimate_interest"), "consent").astype(object)
+        status = np.array(status_names, dtype=object)[
+            rng.choice(len(status_names), size=size, p=list(CONSENT_STATUS_P.values()))
+        ]
+        legal = np.where(
+            status == "granted", np.where(rng.random(size) < 0.7, "consent", "legitimate_interest"), "consent"
+        ).astype(object)
         consent_cols = {
-            "lead_id": ids, "channel": np.full(size, "email", dtype=object), "status": status, "legal_basis": legal,
-            "source": original_source, "wording_version": np.full(size, "2026-01", dtype=object), "recorded_at": first_seen,
+            "lead_id": ids,
+            "channel": np.full(size, "email", dtype=object),
+            "status": status,
+            "legal_basis": legal,
+            "source": original_source,
+            "wording_version": np.full(size, "2026-01", dtype=object),
+            "recorded_at": first_seen,
         }
         moved = stage != "lead"
         history_cols = {
-            "lead_id": ids[moved], "from_stage": np.where(stage[moved] == "subscriber", None, "lead").astype(object),
-            "to_stage": stage[moved], "changed_at": changed[moved],
+            "lead_id": ids[moved],
+            "from_stage": np.where(stage[moved] == "subscriber", None, "lead").astype(object),
+            "to_stage": stage[moved],
+            "changed_at": changed[moved],
             "reason": np.full(int(moved.sum()), HISTORY_REASON, dtype=object),
         }
         yield Block(lead_cols, touches, consent_cols, history_cols)
@@ -178,7 +247,11 @@ def load_database(
     companies = load_companies() if companies is None else companies
     if block_size is None:
         # About 100,000 touchpoints per block keeps memory flat at 10 per lead.
-        block_size = BLOCK_SIZE if touchpoints_per_lead <= 0 else max(2_000, min(BLOCK_SIZE, int(100_000 // touchpoints_per_lead)))
+        block_size = (
+            BLOCK_SIZE
+            if touchpoints_per_lead <= 0
+            else max(2_000, min(BLOCK_SIZE, int(100_000 // touchpoints_per_lead)))
+        )
     pg = is_postgres(engine)
     n_touch = n_consent = 0
     with engine.begin() as conn:
@@ -190,8 +263,11 @@ def load_database(
         first_id = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(leads.c.id), 0))).scalar_one()) + 1
         taken = None
         if first_id > 1:
-            rows = conn.execute(sa.select(leads.c.email_key).where(leads.c.email_key.is_not(None))
-                                .execution_options(stream_results=True, yield_per=50_000))
+            rows = conn.execute(
+                sa.select(leads.c.email_key)
+                .where(leads.c.email_key.is_not(None))
+                .execution_options(stream_results=True, yield_per=50_000)
+            )
             taken = {key for (key,) in rows}
         rebuild: list[tuple[str, str]] = []
         if pg and n_leads and _bulk_worthwhile(conn, n_leads):
@@ -199,9 +275,18 @@ def load_database(
         ref_prefix = f"synth-{seed}"
         if pg and touchpoints_per_lead > 0:
             conn.exec_driver_sql(_TOUCH_TEMP_DDL)
-        blocks = iter_blocks(n_leads, first_id=first_id, account_ids=account_ids, seed=seed, until=until, weeks=weeks,
-                             touchpoints_per_lead=touchpoints_per_lead, companies=companies, block_size=block_size,
-                             taken=taken)
+        blocks = iter_blocks(
+            n_leads,
+            first_id=first_id,
+            account_ids=account_ids,
+            seed=seed,
+            until=until,
+            weeks=weeks,
+            touchpoints_per_lead=touchpoints_per_lead,
+            companies=companies,
+            block_size=block_size,
+            taken=taken,
+        )
         # On PostgreSQL a thread makes and renders the next block while the server takes this one.
         items = _prefetch(_rendered(blocks)) if pg else ((b, "", "", "") for b in blocks)
         for i, (block, leads_text, consents_text, history_text) in enumerate(items):
@@ -221,7 +306,12 @@ def load_database(
                 if touches is not None and len(touches):
                     frame = decode(touches, ref_prefix)
                     frame["created_at"] = frame["occurred_at"]
-                    _insert(conn, touchpoints, TOUCH_DB_COLUMNS, {c: frame[c].to_numpy() for c in TOUCH_DB_COLUMNS})
+                    _insert(
+                        conn,
+                        touchpoints,
+                        TOUCH_DB_COLUMNS,
+                        {c: frame[c].to_numpy() for c in TOUCH_DB_COLUMNS},
+                    )
             n_touch += len(touches) if touches is not None else 0
             n_consent += len(block.consents["lead_id"])
             log.info("synth db: block %d loaded (%d touchpoints so far)", i, n_touch)
@@ -229,9 +319,15 @@ def load_database(
         for _drop, create in rebuild:
             conn.exec_driver_sql(create)
         if rebuild:
-            log.info("synth db: %d indexes and constraints rebuilt in %.1fs", len(rebuild), time.perf_counter() - started)
+            log.info(
+                "synth db: %d indexes and constraints rebuilt in %.1fs",
+                len(rebuild),
+                time.perf_counter() - started,
+            )
         if pg and n_leads:
-            conn.exec_driver_sql("select setval(pg_get_serial_sequence('leads', 'id'), (select max(id) from leads))")
+            conn.exec_driver_sql(
+                "select setval(pg_get_serial_sequence('leads', 'id'), (select max(id) from leads))"
+            )
             for table in LOADED_TABLES:
                 conn.exec_driver_sql(f"analyze {table}")
     return LoadResult(n_accounts, n_leads, n_touch, n_consent, first_id if n_leads else None)
@@ -239,7 +335,9 @@ def load_database(
 
 def _bulk_worthwhile(conn: sa.Connection, n_leads: int) -> bool:
     """Rebuilding indexes pays when we add at least as many leads as the table holds."""
-    existing = conn.exec_driver_sql("select count(*) from (select 1 from leads limit %(n)s) s", {"n": n_leads}).scalar_one()
+    existing = conn.exec_driver_sql(
+        "select count(*) from (select 1 from leads limit %(n)s) s", {"n": n_leads}
+    ).scalar_one()
     return n_leads >= existing
 
 
@@ -254,13 +352,22 @@ def _drop_secondary(conn: sa.Connection, tables: tuple[str, ...]) -> list[tuple[
     for table in tables:
         cons = conn.exec_driver_sql(
             "select conname, pg_get_constraintdef(oid) from pg_constraint "
-            "where conrelid = %(t)s::regclass and contype in ('u', 'f') order by contype desc, conname", {"t": table}).all()
+            "where conrelid = %(t)s::regclass and contype in ('u', 'f') order by contype desc, conname",
+            {"t": table},
+        ).all()
         idx = conn.exec_driver_sql(
             "select i.relname, pg_get_indexdef(i.oid) from pg_index x join pg_class i on i.oid = x.indexrelid "
             "where x.indrelid = %(t)s::regclass and not x.indisprimary "
-            "and not exists (select 1 from pg_constraint c where c.conindid = i.oid) order by i.relname", {"t": table}).all()
+            "and not exists (select 1 from pg_constraint c where c.conindid = i.oid) order by i.relname",
+            {"t": table},
+        ).all()
         for name, definition in cons:
-            statements.append((f'alter table {table} drop constraint "{name}"', f'alter table {table} add constraint "{name}" {definition}'))
+            statements.append(
+                (
+                    f'alter table {table} drop constraint "{name}"',
+                    f'alter table {table} add constraint "{name}" {definition}',
+                )
+            )
         for name, definition in idx:
             statements.append((f'drop index "{name}"', definition))
     for drop, _create in statements:
@@ -333,26 +440,36 @@ def _pg_text(values: np.ndarray) -> list:
 def csv_text(columns: tuple[str, ...], cols: dict[str, np.ndarray]) -> str:
     """Rows as COPY's CSV form: unquoted empty is NULL, timestamps carry their zone."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(zip(*[_pg_text(np.asarray(cols[c])) for c in columns], strict=True))
+    csv.writer(buf, lineterminator="\n").writerows(
+        zip(*[_pg_text(np.asarray(cols[c])) for c in columns], strict=True)
+    )
     return buf.getvalue()
 
 
 def _copy(conn: sa.Connection, table: str, columns: tuple[str, ...], text: str) -> None:
     raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
+    with (
+        raw.cursor() as cur,
+        cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy,
+    ):
         copy.write(text)
 
 
 def _rendered(blocks: Iterator[Block]) -> Iterator[tuple[Block, str, str, str]]:
     """Blocks with their rows already rendered as COPY text (done in the prefetch thread)."""
     for block in blocks:
-        yield (block, csv_text(LEAD_COLUMNS, block.leads), csv_text(CONSENT_COLUMNS, block.consents),
-               csv_text(HISTORY_COLUMNS, block.history))
+        yield (
+            block,
+            csv_text(LEAD_COLUMNS, block.leads),
+            csv_text(CONSENT_COLUMNS, block.consents),
+            csv_text(HISTORY_COLUMNS, block.history),
+        )
 
 
 _TOUCH_TEMP_DDL = (
     "create temp table synth_touch_codes (lead_id bigint, nth integer, occurred_at timestamptz, "
-    + ", ".join(f"c_{c} smallint" for c in CODED_COLUMNS) + ", scored boolean) on commit drop"
+    + ", ".join(f"c_{c} smallint" for c in CODED_COLUMNS)
+    + ", scored boolean) on commit drop"
 )
 # Column names come from our own constants; the lookup tables and prefix are bound parameters.
 _TOUCH_EXPAND_SQL = (
@@ -366,8 +483,15 @@ _PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
 
 def _binary_copy_payload(touches: TouchCodes) -> bytes:
     """The touches in PostgreSQL's binary COPY format, built as one numpy record array (no Python per row)."""
-    layout = [("nfields", ">i2"), ("len_lead", ">i4"), ("lead_id", ">i8"), ("len_nth", ">i4"), ("nth", ">i4"),
-              ("len_ts", ">i4"), ("ts", ">i8")]
+    layout = [
+        ("nfields", ">i2"),
+        ("len_lead", ">i4"),
+        ("lead_id", ">i8"),
+        ("len_nth", ">i4"),
+        ("nth", ">i4"),
+        ("len_ts", ">i4"),
+        ("ts", ">i8"),
+    ]
     for c in CODED_COLUMNS:
         layout += [(f"len_{c}", ">i4"), (c, ">i2")]
     layout += [("len_scored", ">i4"), ("scored", "u1")]
@@ -390,7 +514,9 @@ def _copy_touches(conn: sa.Connection, touches: TouchCodes, ref_prefix: str) -> 
     with raw.cursor() as cur:
         with cur.copy("copy synth_touch_codes from stdin with (format binary)") as copy:
             copy.write(_binary_copy_payload(touches))
-        cur.execute(_TOUCH_EXPAND_SQL, {**{c: list(LOOKUPS[c][1:]) for c in CODED_COLUMNS}, "prefix": ref_prefix})
+        cur.execute(
+            _TOUCH_EXPAND_SQL, {**{c: list(LOOKUPS[c][1:]) for c in CODED_COLUMNS}, "prefix": ref_prefix}
+        )
         cur.execute("truncate synth_touch_codes")
 
 
@@ -404,7 +530,13 @@ def _py(values: np.ndarray) -> list:
     return [None if (isinstance(v, float) and v != v) else v for v in values.tolist()]
 
 
-def _insert(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], cols: dict[str, np.ndarray], chunk: int = 5000) -> None:
+def _insert(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    cols: dict[str, np.ndarray],
+    chunk: int = 5000,
+) -> None:
     data = [_py(np.asarray(cols[c])) for c in columns]
     rows = [dict(zip(columns, r, strict=True)) for r in zip(*data, strict=True)]
     groups = [rows]

@@ -31,8 +31,20 @@ from funnelflow.synth.people import STREAM_FORMS, generate_people, rng_for
 WEB_FORM_SOURCE = "web_form"
 # The form's fields, exactly as the public app takes them (POST /funnelflow/leads).
 FORM_FIELDS = (
-    "email", "first_name", "last_name", "company", "job_title", "phone", "country", "consent",
-    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "page_url",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "country",
+    "consent",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "page_url",
 )
 
 
@@ -106,9 +118,14 @@ def web_form_rows(arrivals: pd.DataFrame, seed: int) -> list[dict]:
     pages = [vocab.SITE + p for p, _ in vocab.FORM_PAGES]
     page_p = np.array([w for _, w in vocab.FORM_PAGES])
     page_idx = rng.choice(len(pages), size=len(arrivals), p=page_p / page_p.sum())
-    ips = [f"{net}.{int(x)}" for net, x in zip(
-        np.array(["192.0.2", "198.51.100", "203.0.113"])[rng.integers(0, 3, len(arrivals))],
-        rng.integers(1, 255, len(arrivals)), strict=True)]
+    ips = [
+        f"{net}.{int(x)}"
+        for net, x in zip(
+            np.array(["192.0.2", "198.51.100", "203.0.113"])[rng.integers(0, 3, len(arrivals))],
+            rng.integers(1, 255, len(arrivals)),
+            strict=True,
+        )
+    ]
     rows = []
     records = arrivals.astype(object).where(arrivals.notna(), None).to_dict("records")
     from pydantic import ValidationError
@@ -126,8 +143,15 @@ def web_form_rows(arrivals: pd.DataFrame, seed: int) -> list[dict]:
         except ValidationError:
             continue  # the app answers 422 (no address, two @...): nothing lands
         received = pd.Timestamp(rec["registered_at"]).to_pydatetime()
-        rows.append({"source": WEB_FORM_SOURCE, "received_at": received, "payload": payload,
-                     "content_hash": content_hash(payload), "client_ip": ip})
+        rows.append(
+            {
+                "source": WEB_FORM_SOURCE,
+                "received_at": received,
+                "payload": payload,
+                "content_hash": content_hash(payload),
+                "client_ip": ip,
+            }
+        )
     rows.sort(key=lambda r: (r["received_at"], r["content_hash"]))
     return rows
 
@@ -139,16 +163,35 @@ def demo_frames(*, seed: int, until: datetime, people: int = 2000) -> tuple[list
     files = []
     for i, _spec in enumerate(DEMO_FILES):
         subset = everyone.iloc[slices[i]].reset_index(drop=True)
-        files.append(make_arrivals(len(subset) + int(len(subset) * 0.04), seed + 1000 * (i + 1), repeat_rate=0.04,
-                                   broken_rate=0.02, rates=MessRates(), until=until, weeks=2, people=subset))
+        files.append(
+            make_arrivals(
+                len(subset) + int(len(subset) * 0.04),
+                seed + 1000 * (i + 1),
+                repeat_rate=0.04,
+                broken_rate=0.02,
+                rates=MessRates(),
+                until=until,
+                weeks=2,
+                people=subset,
+            )
+        )
     form_people = everyone.iloc[slices[-1]].reset_index(drop=True)
-    forms = make_arrivals(len(form_people) + int(len(form_people) * 0.03), seed + 7000, repeat_rate=0.03,
-                          broken_rate=0.01, rates=MessRates(newline=0.0, formula=0.002), until=until, weeks=1,
-                          people=form_people)
+    forms = make_arrivals(
+        len(form_people) + int(len(form_people) * 0.03),
+        seed + 7000,
+        repeat_rate=0.03,
+        broken_rate=0.01,
+        rates=MessRates(newline=0.0, formula=0.002),
+        until=until,
+        weeks=1,
+        people=form_people,
+    )
     return files, forms
 
 
-def write_demo(engine: sa.Engine, *, seed: int, until: datetime, people: int = 2000, inbox: Path | None = None) -> DemoResult:
+def write_demo(
+    engine: sa.Engine, *, seed: int, until: datetime, people: int = 2000, inbox: Path | None = None
+) -> DemoResult:
     """Write the demo files into the inbox and the web-form posts into lead_landing."""
     inbox = inbox or settings.funnelflow_home() / "inbox" / "leads"
     inbox.mkdir(parents=True, exist_ok=True)
@@ -156,15 +199,30 @@ def write_demo(engine: sa.Engine, *, seed: int, until: datetime, people: int = 2
     result = DemoResult(inbox=inbox)
     for spec, frame in zip(DEMO_FILES, files, strict=True):
         target = inbox / spec.name
-        _atomic_write(target, lambda tmp, frame=frame, spec=spec: write_export(
-            frame, tmp, fmt=spec.fmt, encoding=spec.encoding, delimiter=spec.delimiter,
-            header_style=spec.header_style, timestamp=until))
+        _atomic_write(
+            target,
+            lambda tmp, frame=frame, spec=spec: write_export(
+                frame,
+                tmp,
+                fmt=spec.fmt,
+                encoding=spec.encoding,
+                delimiter=spec.delimiter,
+                header_style=spec.header_style,
+                timestamp=until,
+            ),
+        )
         result.files.append((target, len(frame)))
     rows = web_form_rows(forms, seed)
     result.landing_rows = rows
     with engine.begin() as conn:
-        existing = {(h, t) for h, t in conn.execute(
-            sa.select(lead_landing.c.content_hash, lead_landing.c.received_at).where(lead_landing.c.source == WEB_FORM_SOURCE))}
+        existing = {
+            (h, t)
+            for h, t in conn.execute(
+                sa.select(lead_landing.c.content_hash, lead_landing.c.received_at).where(
+                    lead_landing.c.source == WEB_FORM_SOURCE
+                )
+            )
+        }
         new = [r for r in rows if (r["content_hash"], r["received_at"]) not in existing]
         if new:
             conn.execute(lead_landing.insert(), new)

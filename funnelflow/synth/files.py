@@ -64,7 +64,10 @@ def _country(lang: int) -> Callable[[pd.DataFrame], list]:
 def _time(name: str, fmt: str) -> Callable[[pd.DataFrame], list]:
     def render(f: pd.DataFrame) -> list:
         col = f[name]
-        return [None if isinstance(v, float) else v for v in col.dt.strftime(fmt).astype(object).where(col.notna(), None).tolist()]
+        return [
+            None if isinstance(v, float) else v
+            for v in col.dt.strftime(fmt).astype(object).where(col.notna(), None).tolist()
+        ]
 
     return render
 
@@ -91,36 +94,107 @@ class HeaderStyle:
 HEADER_STYLES: dict[str, HeaderStyle] = {
     s.name: s
     for s in (
-        HeaderStyle("plain", tuple((c, _bool(c, "true", "false") if c in ("consent", "do_not_email") else _col(c)) for c in (
-            "email", "first_name", "last_name", "company", "job_title", "phone", "country", "consent", "do_not_email",
-            "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"))),
-        HeaderStyle("hubspot", (
-            ("Record ID", _serial("", 51_000_001)), ("First Name", _col("first_name")), ("Last Name", _col("last_name")),
-            ("Email", _col("email")), ("Company Name", _col("company")), ("Job Title", _col("job_title")),
-            ("Phone Number", _col("phone")), ("Country/Region", _country(2)), ("Original Source", _col("lead_source")),
-            ("Create Date", _time("registered_at", "%Y-%m-%d %H:%M")), ("Marketing contact status", _fixed("Marketing contact")),
-        )),
-        HeaderStyle("salesforce", (
-            ("Lead ID", _serial("00Q5g00000", 100_000)), ("First Name", _col("first_name")), ("Last Name", _col("last_name")),
-            ("Email", _col("email")), ("Company", _col("company")), ("Title", _col("job_title")), ("Phone", _col("phone")),
-            ("Mailing Country", _country(2)), ("Lead Source", _col("lead_source")), ("Email Opt Out", _bool("do_not_email", "1", "0")),
-            ("Lead Status", _fixed("Open - Not Contacted")),
-        )),
-        HeaderStyle("german", (
-            ("Vorname", _col("first_name")), ("Nachname", _col("last_name")), ("E-Mail", _col("email")), ("Firma", _col("company")),
-            ("Position", _col("job_title")), ("Telefon", _col("phone")), ("Land", _country(3)), ("Notizen", _fixed("Messestand B12")),
-        )),
-        HeaderStyle("french", (
-            ("Prénom", _col("first_name")), ("Nom", _col("last_name")), ("E-mail", _col("email")), ("Société", _col("company")),
-            ("Fonction", _col("job_title")), ("Téléphone", _col("phone")), ("Pays", _country(4)), ("Commentaire", _fixed("Salon Paris")),
-        )),
-        HeaderStyle("webinar", (
-            ("First Name", _col("first_name")), ("Last Name", _col("last_name")), ("Email", _col("email")),
-            ("Organization", _col("company")), ("Job Title", _col("job_title")), ("Country/Region", _country(2)),
-            ("Registration Time", _time("registered_at", "%m/%d/%Y %I:%M:%S %p")), ("Attended", _bool("attended", "Yes", "No")),
-            ("Join Time", _time("joined_at", "%m/%d/%Y %I:%M:%S %p")), ("Time in Session (minutes)", lambda f: [
-                str(30 + (int(i) * 7) % 31) if a else "" for i, a in zip(f.index, f["attended"].to_numpy(dtype=bool), strict=True)]),
-        )),
+        HeaderStyle(
+            "plain",
+            tuple(
+                (c, _bool(c, "true", "false") if c in ("consent", "do_not_email") else _col(c))
+                for c in (
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "company",
+                    "job_title",
+                    "phone",
+                    "country",
+                    "consent",
+                    "do_not_email",
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                    "utm_term",
+                    "utm_content",
+                )
+            ),
+        ),
+        HeaderStyle(
+            "hubspot",
+            (
+                ("Record ID", _serial("", 51_000_001)),
+                ("First Name", _col("first_name")),
+                ("Last Name", _col("last_name")),
+                ("Email", _col("email")),
+                ("Company Name", _col("company")),
+                ("Job Title", _col("job_title")),
+                ("Phone Number", _col("phone")),
+                ("Country/Region", _country(2)),
+                ("Original Source", _col("lead_source")),
+                ("Create Date", _time("registered_at", "%Y-%m-%d %H:%M")),
+                ("Marketing contact status", _fixed("Marketing contact")),
+            ),
+        ),
+        HeaderStyle(
+            "salesforce",
+            (
+                ("Lead ID", _serial("00Q5g00000", 100_000)),
+                ("First Name", _col("first_name")),
+                ("Last Name", _col("last_name")),
+                ("Email", _col("email")),
+                ("Company", _col("company")),
+                ("Title", _col("job_title")),
+                ("Phone", _col("phone")),
+                ("Mailing Country", _country(2)),
+                ("Lead Source", _col("lead_source")),
+                ("Email Opt Out", _bool("do_not_email", "1", "0")),
+                ("Lead Status", _fixed("Open - Not Contacted")),
+            ),
+        ),
+        HeaderStyle(
+            "german",
+            (
+                ("Vorname", _col("first_name")),
+                ("Nachname", _col("last_name")),
+                ("E-Mail", _col("email")),
+                ("Firma", _col("company")),
+                ("Position", _col("job_title")),
+                ("Telefon", _col("phone")),
+                ("Land", _country(3)),
+                ("Notizen", _fixed("Messestand B12")),
+            ),
+        ),
+        HeaderStyle(
+            "french",
+            (
+                ("Prénom", _col("first_name")),
+                ("Nom", _col("last_name")),
+                ("E-mail", _col("email")),
+                ("Société", _col("company")),
+                ("Fonction", _col("job_title")),
+                ("Téléphone", _col("phone")),
+                ("Pays", _country(4)),
+                ("Commentaire", _fixed("Salon Paris")),
+            ),
+        ),
+        HeaderStyle(
+            "webinar",
+            (
+                ("First Name", _col("first_name")),
+                ("Last Name", _col("last_name")),
+                ("Email", _col("email")),
+                ("Organization", _col("company")),
+                ("Job Title", _col("job_title")),
+                ("Country/Region", _country(2)),
+                ("Registration Time", _time("registered_at", "%m/%d/%Y %I:%M:%S %p")),
+                ("Attended", _bool("attended", "Yes", "No")),
+                ("Join Time", _time("joined_at", "%m/%d/%Y %I:%M:%S %p")),
+                (
+                    "Time in Session (minutes)",
+                    lambda f: [
+                        str(30 + (int(i) * 7) % 31) if a else ""
+                        for i, a in zip(f.index, f["attended"].to_numpy(dtype=bool), strict=True)
+                    ],
+                ),
+            ),
+        ),
     )
 }
 
@@ -130,7 +204,9 @@ def render_columns(frame: pd.DataFrame, header_style: str) -> tuple[list[str], l
     try:
         style = HEADER_STYLES[header_style]
     except KeyError:
-        raise ValueError(f"unknown header style {header_style!r}; use one of {', '.join(HEADER_STYLES)}") from None
+        raise ValueError(
+            f"unknown header style {header_style!r}; use one of {', '.join(HEADER_STYLES)}"
+        ) from None
     return style.header, [render(frame) for _, render in style.columns]
 
 
@@ -169,7 +245,11 @@ def write_export(
         return path
     # errors="replace": what Excel does with characters a legacy code page cannot hold.
     with path.open("w", encoding=encoding, errors="replace", newline="") as fh:
-        header = HEADER_STYLES[header_style].header if header_style in HEADER_STYLES else render_columns(frame, header_style)[0]
+        header = (
+            HEADER_STYLES[header_style].header
+            if header_style in HEADER_STYLES
+            else render_columns(frame, header_style)[0]
+        )
         fh.write(delim.join(map(_quote_for(delim), header)) + "\r\n")
         for start in range(0, len(frame), SLICE_ROWS):
             _, columns = render_columns(frame.iloc[start : start + SLICE_ROWS], header_style)
@@ -191,7 +271,9 @@ def _quote_for(delim: str) -> Callable[[object], str]:
     return quote
 
 
-def write_delimited(fh, header: list[str] | None, columns: list[list], delim: str, piece: int = 100_000) -> None:
+def write_delimited(
+    fh, header: list[str] | None, columns: list[list], delim: str, piece: int = 100_000
+) -> None:
     """CSV as the csv module writes it (minimal quoting, CRLF), built per column and joined in C.
 
     Quoting is decided once per distinct value where a column repeats itself
@@ -245,9 +327,13 @@ def _pin_xlsx(path: Path, when: datetime) -> None:
         for name, data in entries:
             if name == "docProps/core.xml":
                 text = data.decode("utf-8")
-                text = re.sub(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{stamp}\g<3>", text)
+                text = re.sub(
+                    r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{stamp}\g<3>", text
+                )
                 data = text.encode("utf-8")
-            info = zipfile.ZipInfo(name, date_time=(when.year, when.month, when.day, when.hour, when.minute, when.second))
+            info = zipfile.ZipInfo(
+                name, date_time=(when.year, when.month, when.day, when.hour, when.minute, when.second)
+            )
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, data)
     os.replace(tmp, path)

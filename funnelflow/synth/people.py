@@ -22,17 +22,31 @@ BLOCK_SIZE = 50_000
 STREAM_PEOPLE, STREAM_ARRIVALS, STREAM_TOUCHES, STREAM_DB, STREAM_FORMS = 1, 2, 3, 4, 5
 
 PEOPLE_COLUMNS = (
-    "person_id", "first_name", "last_name", "email", "email_domain", "free_mail", "company", "company_domain",
-    "job_title", "phone", "phone_e164", "country",
+    "person_id",
+    "first_name",
+    "last_name",
+    "email",
+    "email_domain",
+    "free_mail",
+    "company",
+    "company_domain",
+    "job_title",
+    "phone",
+    "phone_e164",
+    "country",
 )
 
 
 def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     """A DataFrame keeping text columns as Python objects (pandas 3 would convert them to Arrow strings, slowly)."""
-    return pd.DataFrame({
-        name: pd.Series(values, dtype=object, copy=False) if isinstance(values, np.ndarray) and values.dtype == np.dtype(object) else values
-        for name, values in columns.items()
-    })
+    return pd.DataFrame(
+        {
+            name: pd.Series(values, dtype=object, copy=False)
+            if isinstance(values, np.ndarray) and values.dtype == np.dtype(object)
+            else values
+            for name, values in columns.items()
+        }
+    )
 
 
 def rng_for(seed: int, stream: int, block: int = 0) -> np.random.Generator:
@@ -83,7 +97,9 @@ def _names() -> _NameTable:
     return _NAMES
 
 
-def _pick_in_ranges(rng: np.random.Generator, langs: np.ndarray, ranges: dict[str, tuple[int, int]], languages: list[str]) -> np.ndarray:
+def _pick_in_ranges(
+    rng: np.random.Generator, langs: np.ndarray, ranges: dict[str, tuple[int, int]], languages: list[str]
+) -> np.ndarray:
     out = np.empty(len(langs), dtype=np.int64)
     for li, lang in enumerate(languages):
         mask = langs == li
@@ -131,7 +147,9 @@ def make_phones(rng: np.random.Generator, countries: np.ndarray) -> tuple[np.nda
                 continue
             k = national.count("#")
             digits = rng.integers(0, 10, size=(len(rows), k), dtype=np.uint8)
-            digits[:, 0] = rng.integers(2, 10, size=len(rows), dtype=np.uint8)  # no trunk 0/1 after the prefix
+            digits[:, 0] = rng.integers(
+                2, 10, size=len(rows), dtype=np.uint8
+            )  # no trunk 0/1 after the prefix
             area = area_codes[rng.integers(0, len(area_codes), size=len(rows))] if "A" in national else None
             local[rows] = _fill(national, digits, area)
             e164[rows] = "+" + cc + _fill(body, digits, area)
@@ -148,7 +166,9 @@ class _Universe:
         self.name = self.frame["name"].to_numpy(dtype=object)
         self.country = self.frame["country"].to_numpy(dtype=object)
         comp = self.frame["competitor"].to_numpy(dtype=bool)
-        weight = np.array(self.frame["employee_band"].map(vocab.EMPLOYEE_BAND_PEOPLE_WEIGHT).fillna(1.0), dtype=float)
+        weight = np.array(
+            self.frame["employee_band"].map(vocab.EMPLOYEE_BAND_PEOPLE_WEIGHT).fillna(1.0), dtype=float
+        )
         weight[comp] = 0.3
         self.p = weight / weight.sum()
         # Each company writes addresses one way: first.last, flast, firstlast, first_last, f.last, first.
@@ -223,7 +243,9 @@ def iter_people(
         comp = rng.choice(len(universe.p), size=size, p=universe.p)
         country = universe.country[comp].copy()
         abroad = rng.random(size) < 0.08
-        country[abroad] = np.array(countries, dtype=object)[rng.choice(len(countries), size=int(abroad.sum()), p=country_p)]
+        country[abroad] = np.array(countries, dtype=object)[
+            rng.choice(len(countries), size=int(abroad.sum()), p=country_p)
+        ]
         cpos = np.fromiter((country_pos[c] for c in country), dtype=np.int64, count=size)
         lang = country_lang[cpos]
         mixed = rng.random(size) >= vocab.OWN_LANGUAGE_SHARE
@@ -233,7 +255,9 @@ def iter_people(
         free = rng.random(size) < free_mail_share
         free_dom = free_domains[rng.choice(len(free_domains), size=size, p=free_p)]
         # gmx.de / web.de are German-speaking, orange.fr French; elsewhere those people use Gmail.
-        wrong_region = ((free_dom == "gmx.de") | (free_dom == "web.de")) & ~np.isin(country, ["DE", "AT", "CH"])
+        wrong_region = ((free_dom == "gmx.de") | (free_dom == "web.de")) & ~np.isin(
+            country, ["DE", "AT", "CH"]
+        )
         wrong_region |= (free_dom == "orange.fr") & (country != "FR")
         free_dom[wrong_region] = "gmail.com"
         free_shape = rng.integers(0, 5, size=size)
@@ -252,7 +276,11 @@ def iter_people(
         domains = np.where(free, free_dom, comp_domain)
         for i in range(size):
             fs, ls, dom = first_slug[i], last_slug[i], domains[i]
-            local = _free_local(free_shape[i], fs, ls, numbers[i]) if free[i] else _business_local(pattern[i], fs, ls)
+            local = (
+                _free_local(free_shape[i], fs, ls, numbers[i])
+                if free[i]
+                else _business_local(pattern[i], fs, ls)
+            )
             key = email_key_fast(local, dom)
             if key in seen:
                 suffix = 2
@@ -262,20 +290,22 @@ def iter_people(
                 key = email_key_fast(local, dom)
             seen.add(key)
             emails[i] = f"{local}@{dom}"
-        yield object_frame({
-            "person_id": np.arange(start, start + size, dtype=np.int64),
-            "first_name": names.first[first_i],
-            "last_name": names.last[last_i],
-            "email": emails,
-            "email_domain": domains,
-            "free_mail": free,
-            "company": universe.name[comp],
-            "company_domain": comp_domain,
-            "job_title": title,
-            "phone": phone,
-            "phone_e164": phone_e164,
-            "country": country,
-        })
+        yield object_frame(
+            {
+                "person_id": np.arange(start, start + size, dtype=np.int64),
+                "first_name": names.first[first_i],
+                "last_name": names.last[last_i],
+                "email": emails,
+                "email_domain": domains,
+                "free_mail": free,
+                "company": universe.name[comp],
+                "company_domain": comp_domain,
+                "job_title": title,
+                "phone": phone,
+                "phone_e164": phone_e164,
+                "country": country,
+            }
+        )
 
 
 def generate_people(n: int, seed: int = 0, **kwargs) -> pd.DataFrame:

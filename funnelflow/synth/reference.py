@@ -43,11 +43,18 @@ def generate_companies(seed: int = REFERENCE_SEED, n: int = REFERENCE_SIZE) -> p
     seen: set[str] = set()
     for domain, name, country in vocab.COMPETITORS:
         seen.add(domain)
-        rows.append({
-            "domain": domain, "name": name, "industry": "Software", "employee_band": str(rng.choice(["51-200", "201-500", "501-1000"])),
-            "revenue_band": str(rng.choice(["$10M-$50M", "$50M-$100M"])), "country": country,
-            "region": vocab.COUNTRIES[country][1], "competitor": True,
-        })
+        rows.append(
+            {
+                "domain": domain,
+                "name": name,
+                "industry": "Software",
+                "employee_band": str(rng.choice(["51-200", "201-500", "501-1000"])),
+                "revenue_band": str(rng.choice(["$10M-$50M", "$50M-$100M"])),
+                "country": country,
+                "region": vocab.COUNTRIES[country][1],
+                "competitor": True,
+            }
+        )
     while len(rows) < n:
         country = countries[rng.choice(len(countries), p=country_p)]
         industry = industries[rng.choice(len(industries), p=industry_p)]
@@ -77,11 +84,18 @@ def generate_companies(seed: int = REFERENCE_SEED, n: int = REFERENCE_SIZE) -> p
         suffix = suffixes[rng.integers(len(suffixes))]
         band_idx = int(rng.choice(len(bands), p=band_p))
         rev_idx = int(np.clip(band_idx + rng.choice([-1, 0, 0, 0, 1]), 0, len(vocab.REVENUE_BANDS) - 1))
-        rows.append({
-            "domain": domain, "name": f"{brand} {suffix}".strip(), "industry": industry,
-            "employee_band": bands[band_idx], "revenue_band": vocab.REVENUE_BANDS[rev_idx], "country": country,
-            "region": vocab.COUNTRIES[country][1], "competitor": False,
-        })
+        rows.append(
+            {
+                "domain": domain,
+                "name": f"{brand} {suffix}".strip(),
+                "industry": industry,
+                "employee_band": bands[band_idx],
+                "revenue_band": vocab.REVENUE_BANDS[rev_idx],
+                "country": country,
+                "region": vocab.COUNTRIES[country][1],
+                "competitor": False,
+            }
+        )
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     # Competitors are scattered through the file, as they would be in any bought list.
     order = np.random.default_rng(seed + 1).permutation(len(frame))

@@ -25,8 +25,21 @@ from funnelflow.synth import vocab
 from funnelflow.synth.people import STREAM_TOUCHES, object_frame, rng_for
 
 TOUCH_COLUMNS = (
-    "lead_id", "occurred_at", "channel", "touch_type", "source", "campaign", "utm_source", "utm_medium",
-    "utm_campaign", "utm_term", "utm_content", "page_url", "detail", "source_ref", "scored",
+    "lead_id",
+    "occurred_at",
+    "channel",
+    "touch_type",
+    "source",
+    "campaign",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "page_url",
+    "detail",
+    "source_ref",
+    "scored",
 )
 # touch_type -> channel, fixed source (as named in sources config), weight as a later touch
 _TOUCH = {
@@ -40,10 +53,22 @@ _TOUCH = {
     "page_view": ("web", "website", 0.28),
 }
 FIRST_TOUCH_P = {"form_fill": 0.45, "import": 0.3, "ad_lead": 0.15, "webinar_registered": 0.1}
-IMPORT_SOURCES = ("tradeshow-2026-berlin", "tradeshow-2026-paris", "list-upload", "crm-export", "partner-referrals")
+IMPORT_SOURCES = (
+    "tradeshow-2026-berlin",
+    "tradeshow-2026-paris",
+    "list-upload",
+    "crm-export",
+    "partner-referrals",
+)
 AD_SOURCES = ("linkedin-lead-gen", "facebook-lead-ads")
 WEBINARS = ("webinar-lead-scoring-101", "webinar-attribution-2026", "webinar-email-deliverability")
-EMAIL_CAMPAIGNS = ("newsletter-weekly", "nurture-welcome", "nurture-pricing", "webinar-invite", "product-update-nov")
+EMAIL_CAMPAIGNS = (
+    "newsletter-weekly",
+    "nurture-welcome",
+    "nurture-pricing",
+    "webinar-invite",
+    "product-update-nov",
+)
 if not set(_TOUCH) <= set(TOUCH_TYPES):
     raise RuntimeError("synth touch types must be funnelflow.db.schema.TOUCH_TYPES")
 
@@ -135,7 +160,9 @@ def touch_codes(
 
     type_of = {t: _code("touch_type", t) for t in _TYPES}
     later = rng.choice(len(_TYPES), size=total, p=_p([_TOUCH[t][2] for t in _TYPES])) + 1
-    arrival = np.array([type_of[t] for t in FIRST_TOUCH_P])[rng.choice(len(FIRST_TOUCH_P), size=total, p=_p(list(FIRST_TOUCH_P.values())))]
+    arrival = np.array([type_of[t] for t in FIRST_TOUCH_P])[
+        rng.choice(len(FIRST_TOUCH_P), size=total, p=_p(list(FIRST_TOUCH_P.values())))
+    ]
     ttype = np.where(first, arrival, later).astype(np.int16)
     by_type = np.zeros(len(LOOKUPS["touch_type"]), dtype=np.int16)
     for t in _TYPES:
@@ -147,7 +174,9 @@ def touch_codes(
     source = src_by_type[ttype]
     is_import = ttype == type_of["import"]
     is_ad = ttype == type_of["ad_lead"]
-    source[is_import] = _pick(rng, _code("source", IMPORT_SOURCES[0]), len(IMPORT_SOURCES), int(is_import.sum()))
+    source[is_import] = _pick(
+        rng, _code("source", IMPORT_SOURCES[0]), len(IMPORT_SOURCES), int(is_import.sum())
+    )
     source[is_ad] = _pick(rng, _code("source", AD_SOURCES[0]), len(AD_SOURCES), int(is_ad.sum()))
     is_email = (ttype == type_of["email_open"]) | (ttype == type_of["email_click"])
     is_webinar = (ttype == type_of["webinar_registered"]) | (ttype == type_of["webinar_attended"])
@@ -155,21 +184,29 @@ def touch_codes(
     # UTM fields: web touches carry the visit's UTMs; email touches their campaign; ad leads the ad; imports none.
     us = rng.choice(len(_UTM_SOURCES), size=total, p=_p([vocab.UTM_SOURCES[s][1] for s in _UTM_SOURCES]))
     utm_source = (us + 1).astype(np.int16)
-    med_first = np.array([_code("utm_medium", vocab.UTM_SOURCES[s][0][0]) for s in _UTM_SOURCES], dtype=np.int16)
-    med_last = np.array([_code("utm_medium", vocab.UTM_SOURCES[s][0][-1]) for s in _UTM_SOURCES], dtype=np.int16)
+    med_first = np.array(
+        [_code("utm_medium", vocab.UTM_SOURCES[s][0][0]) for s in _UTM_SOURCES], dtype=np.int16
+    )
+    med_last = np.array(
+        [_code("utm_medium", vocab.UTM_SOURCES[s][0][-1]) for s in _UTM_SOURCES], dtype=np.int16
+    )
     utm_medium = np.where(rng.random(total) < 0.7, med_first[us], med_last[us]).astype(np.int16)
     utm_campaign = _pick(rng, 1, len(vocab.UTM_CAMPAIGNS), total)
     n_terms, n_contents = len(LOOKUPS["utm_term"]), len(LOOKUPS["utm_content"])
     # About a third of visits have no term / content.
     utm_term = np.where(rng.random(total) < 0.35, 0, rng.integers(1, n_terms, size=total)).astype(np.int16)
-    utm_content = np.where(rng.random(total) < 0.35, 0, rng.integers(1, n_contents, size=total)).astype(np.int16)
+    utm_content = np.where(rng.random(total) < 0.35, 0, rng.integers(1, n_contents, size=total)).astype(
+        np.int16
+    )
     email_campaign = _pick(rng, _code("utm_campaign", EMAIL_CAMPAIGNS[0]), len(EMAIL_CAMPAIGNS), total)
     utm_source[is_email] = _code("utm_source", "newsletter")
     utm_medium[is_email] = _code("utm_medium", "email")
     utm_campaign[is_email] = email_campaign[is_email]
     utm_term[is_email] = 0
     linkedin = source == _code("source", "linkedin-lead-gen")
-    utm_source[is_ad] = np.where(linkedin[is_ad], _code("utm_source", "linkedin"), _code("utm_source", "facebook"))
+    utm_source[is_ad] = np.where(
+        linkedin[is_ad], _code("utm_source", "linkedin"), _code("utm_source", "facebook")
+    )
     utm_medium[is_ad] = _code("utm_medium", "cpc")
     no_utm = is_import | (~is_email & ~is_ad & (rng.random(total) < 0.3))
     for arr in (utm_source, utm_medium, utm_campaign, utm_term, utm_content):
@@ -177,15 +214,21 @@ def touch_codes(
     # campaign: the UTM campaign (same names in both tables), the webinar, or the import's list.
     campaign = np.zeros(total, dtype=np.int16)
     named = utm_campaign > 0
-    campaign[named] = np.array([_code("campaign", c) for c in LOOKUPS["utm_campaign"][1:]], dtype=np.int16)[utm_campaign[named] - 1]
+    campaign[named] = np.array([_code("campaign", c) for c in LOOKUPS["utm_campaign"][1:]], dtype=np.int16)[
+        utm_campaign[named] - 1
+    ]
     campaign[is_webinar] = _pick(rng, _code("campaign", WEBINARS[0]), len(WEBINARS), int(is_webinar.sum()))
-    src_to_campaign = np.array([_code("campaign", s) if s in IMPORT_SOURCES else 0 for s in LOOKUPS["source"]], dtype=np.int16)
+    src_to_campaign = np.array(
+        [_code("campaign", s) if s in IMPORT_SOURCES else 0 for s in LOOKUPS["source"]], dtype=np.int16
+    )
     campaign[is_import] = src_to_campaign[source[is_import]]
 
     page_url = np.zeros(total, dtype=np.int16)
     detail = np.zeros(total, dtype=np.int16)
     is_form = ttype == type_of["form_fill"]
-    page_url[is_form] = 1 + rng.choice(len(_FORM_PAGES), size=int(is_form.sum()), p=_p([w for _, w in vocab.FORM_PAGES]))
+    page_url[is_form] = 1 + rng.choice(
+        len(_FORM_PAGES), size=int(is_form.sum()), p=_p([w for _, w in vocab.FORM_PAGES])
+    )
     is_view = ttype == type_of["page_view"]
     view = rng.choice(len(_VIEW_PAGES), size=int(is_view.sum()), p=_p([w for _, w in vocab.VIEW_PAGES]))
     page_url[is_view] = 1 + len(_FORM_PAGES) + view
@@ -195,9 +238,17 @@ def touch_codes(
     # Apple Mail privacy opens: kept, not scored.
     scored = ~((ttype == type_of["email_open"]) & (rng.random(total) < 0.15))
     codes = {
-        "touch_type": ttype, "channel": channel, "source": source, "campaign": campaign, "utm_source": utm_source,
-        "utm_medium": utm_medium, "utm_campaign": utm_campaign, "utm_term": utm_term, "utm_content": utm_content,
-        "page_url": page_url, "detail": detail,
+        "touch_type": ttype,
+        "channel": channel,
+        "source": source,
+        "campaign": campaign,
+        "utm_source": utm_source,
+        "utm_medium": utm_medium,
+        "utm_campaign": utm_campaign,
+        "utm_term": utm_term,
+        "utm_content": utm_content,
+        "page_url": page_url,
+        "detail": detail,
     }
     return TouchCodes(lead, nth, occurred, codes, scored)
 
@@ -233,4 +284,6 @@ def generate_touchpoints(
 
     ``occurred_at`` is datetime64[s] in UTC; ``source_ref`` is unique per lead id and touch number.
     """
-    return decode(touch_codes(lead_ids, first_seen, until=until, seed=seed, per_lead=per_lead, block=block), ref_prefix)
+    return decode(
+        touch_codes(lead_ids, first_seen, until=until, seed=seed, per_lead=per_lead, block=block), ref_prefix
+    )

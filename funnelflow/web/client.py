@@ -22,7 +22,9 @@ def parse_networks(raw: str | None) -> tuple[Network, ...]:
             try:
                 nets.append(ipaddress.ip_network(part, strict=False))
             except ValueError:
-                raise ValueError(f"FUNNELFLOW_TRUSTED_PROXIES: {part!r} is not an address or network") from None
+                raise ValueError(
+                    f"FUNNELFLOW_TRUSTED_PROXIES: {part!r} is not an address or network"
+                ) from None
     return tuple(nets)
 
 

@@ -27,8 +27,22 @@ from funnelflow.web.client import client_address, trusted_proxies
 
 router = APIRouter()
 
-FORM_FIELDS = ("email", "first_name", "last_name", "company", "job_title", "phone", "country", "consent",
-               "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "page_url")
+FORM_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "country",
+    "consent",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "page_url",
+)
 HONEYPOT = "website"
 RATE_WINDOW_SECONDS = 60.0
 
@@ -91,8 +105,13 @@ def configure_app(app: FastAPI) -> None:
 
     origins = [o.strip() for o in (settings.env("FUNNELFLOW_FORM_ORIGINS") or "").split(",") if o.strip()]
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["POST"],
-                           allow_headers=["Content-Type"], max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["POST"],
+            allow_headers=["Content-Type"],
+            max_age=600,
+        )
     configure_app_state_only(app)
 
 
@@ -134,7 +153,9 @@ def _parse(body: bytes, content_type: str) -> dict[str, Any] | str:
 
 
 def content_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
 
 
 @router.post("/leads", status_code=202)
@@ -147,7 +168,11 @@ async def post_lead(request: Request) -> JSONResponse:
     client = client_address(request, state.lead_form_trusted)
     allowed, retry_after = state.lead_form_limiter.allow(client)
     if not allowed:
-        return _problem(429, "too many submissions from this address; try again shortly", {"Retry-After": str(retry_after)})
+        return _problem(
+            429,
+            "too many submissions from this address; try again shortly",
+            {"Retry-After": str(retry_after)},
+        )
     body = await _read_capped(request, state.lead_form_max_bytes)
     if body is None:
         return _problem(413, f"request body larger than {state.lead_form_max_bytes} bytes")
@@ -157,7 +182,9 @@ async def post_lead(request: Request) -> JSONResponse:
     try:
         form = LeadForm.model_validate(data)
     except ValidationError as exc:
-        return _problem(422, [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()])
+        return _problem(
+            422, [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        )
     if form.website:
         return JSONResponse({"status": "accepted", "id": secrets.randbelow(10**9)}, status_code=202)
     payload = form.model_dump(include=set(FORM_FIELDS))
@@ -167,8 +194,14 @@ async def post_lead(request: Request) -> JSONResponse:
     engine = engine_of(request)
     with engine.begin() as conn:
         landing_id = conn.execute(
-            schema.lead_landing.insert().values(source="web_form", received_at=utcnow(), payload=payload,
-                                                content_hash=content_hash(payload), client_ip=client[:45])
+            schema.lead_landing.insert()
+            .values(
+                source="web_form",
+                received_at=utcnow(),
+                payload=payload,
+                content_hash=content_hash(payload),
+                client_ip=client[:45],
+            )
             .returning(schema.lead_landing.c.id)
         ).scalar_one()
     return JSONResponse({"status": "accepted", "id": landing_id}, status_code=202)

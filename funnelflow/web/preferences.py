@@ -39,11 +39,23 @@ SECURITY_HEADERS = {
 }
 
 _MESSAGES = {
-    "invalid": (404, "Link not valid", "This link is not valid. Please use the link from your most recent email."),
+    "invalid": (
+        404,
+        "Link not valid",
+        "This link is not valid. Please use the link from your most recent email.",
+    ),
     "unsubscribed": (200, "You are unsubscribed", "You will not receive our marketing emails any more."),
     "confirmed": (200, "Subscription confirmed", "Thank you: your subscription is confirmed."),
-    "already_confirmed": (200, "Already confirmed", "Your subscription was already confirmed. There is nothing more to do."),
-    "superseded": (410, "Link no longer valid", "You unsubscribed after this link was sent, so it no longer confirms anything."),
+    "already_confirmed": (
+        200,
+        "Already confirmed",
+        "Your subscription was already confirmed. There is nothing more to do.",
+    ),
+    "superseded": (
+        410,
+        "Link no longer valid",
+        "You unsubscribed after this link was sent, so it no longer confirms anything.",
+    ),
     "gone": (410, "Link no longer valid", "This link no longer applies."),
 }
 
@@ -52,7 +64,11 @@ _MESSAGES = {
 def _jinja():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True), undefined=StrictUndefined)
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+    )
 
 
 def _page(template: str, status: int = 200, **context) -> HTMLResponse:
@@ -109,7 +125,9 @@ async def confirm_page(token: str, request: Request) -> HTMLResponse:
     outcome = await run_in_threadpool(preview_confirm, engine_of(request), consent_id)
     if outcome.status == "ready":
         return _page("confirm.html", title="Confirm your subscription")
-    return _message({"already": "already_confirmed", "unknown": "invalid"}.get(outcome.status, outcome.status))
+    return _message(
+        {"already": "already_confirmed", "unknown": "invalid"}.get(outcome.status, outcome.status)
+    )
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -119,8 +137,12 @@ async def confirm_action(token: str, request: Request) -> HTMLResponse:
     consent_id = _subject("confirm", token)
     if consent_id is None:
         return _message("invalid")
-    outcome = await run_in_threadpool(confirm, engine_of(request), consent_id, utcnow(), client_address(request))
+    outcome = await run_in_threadpool(
+        confirm, engine_of(request), consent_id, utcnow(), client_address(request)
+    )
     log.info("double opt-in via link: consent %d (%s)", consent_id, outcome.status)
     if outcome.status == "done":
         return _message("confirmed")
-    return _message({"already": "already_confirmed", "unknown": "invalid"}.get(outcome.status, outcome.status))
+    return _message(
+        {"already": "already_confirmed", "unknown": "invalid"}.get(outcome.status, outcome.status)
+    )

@@ -57,7 +57,9 @@ def verify(body: bytes, signature: str | None, timestamp: str | None, now: float
     """Raise ``WebhookRefused`` unless the body is signed by SendGrid's key and fresh enough."""
     public_key = settings.env("FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY")
     if not public_key:
-        raise WebhookRefused(503, "webhook verification key not configured (FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY)")
+        raise WebhookRefused(
+            503, "webhook verification key not configured (FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY)"
+        )
     if not signature or not timestamp:
         raise WebhookRefused(401, "missing signature headers")
     verifier = _verifier(public_key)

@@ -37,7 +37,9 @@ def test_every_dag_has_owner_tags_retries_docs_and_alert(dagbag):
     allowed = {t.value for t in Tag}
     for dag in dagbag.dags.values():
         assert dag.doc_md and "Owner" in dag.doc_md, f"{dag.dag_id}: doc_md with an Owner section"
-        assert dag.tags and set(dag.tags) <= allowed, f"{dag.dag_id}: tags {dag.tags} not in {sorted(allowed)}"
+        assert dag.tags and set(dag.tags) <= allowed, (
+            f"{dag.dag_id}: tags {dag.tags} not in {sorted(allowed)}"
+        )
         assert dag.catchup is False, f"{dag.dag_id}: catchup must be off"
         for task in dag.tasks:
             assert task.owner == OWNER, f"{dag.dag_id}.{task.task_id}: owner {task.owner!r}"
@@ -71,12 +73,24 @@ spec.loader.exec_module(mod)
 print(json.dumps({"new": sorted(set(sys.modules) - before), "opened": opened}))
 """
 
-HEAVY = ("pandas", "numpy", "sendgrid", "psycopg", "sqlalchemy", "funnelflow.db.engine", "openpyxl", "matplotlib", "fastapi")
+HEAVY = (
+    "pandas",
+    "numpy",
+    "sendgrid",
+    "psycopg",
+    "sqlalchemy",
+    "funnelflow.db.engine",
+    "openpyxl",
+    "matplotlib",
+    "fastapi",
+)
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
 def test_dag_file_import_is_light_and_offline(path):
-    out = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, cwd=REPO, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, cwd=REPO, check=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["opened"] == []
     heavy = [m for m in result["new"] if m.split(".")[0] in HEAVY or m in HEAVY]

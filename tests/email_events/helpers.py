@@ -15,12 +15,26 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 def add_lead(conn: sa.Connection, email: str, first_name: str = "Jane", **extra) -> int:
     return conn.execute(
         sa.insert(leads)
-        .values(email=email.lower(), email_key=email_key(email), email_domain=email.split("@")[1], first_name=first_name, **extra)
+        .values(
+            email=email.lower(),
+            email_key=email_key(email),
+            email_domain=email.split("@")[1],
+            first_name=first_name,
+            **extra,
+        )
         .returning(leads.c.id)
     ).scalar_one()
 
 
-def add_send(conn: sa.Connection, lead_id: int | None, email: str, key: str = "welcome:1", status: str = "sent", claimed_at=T0, **extra) -> int:
+def add_send(
+    conn: sa.Connection,
+    lead_id: int | None,
+    email: str,
+    key: str = "welcome:1",
+    status: str = "sent",
+    claimed_at=T0,
+    **extra,
+) -> int:
     return conn.execute(
         sa.insert(email_sends)
         .values(
@@ -41,5 +55,7 @@ def add_send(conn: sa.Connection, lead_id: int | None, email: str, key: str = "w
 
 def add_consent(conn: sa.Connection, lead_id: int, status: str, at=T0, **extra) -> int:
     return conn.execute(
-        sa.insert(consents).values(lead_id=lead_id, channel="email", status=status, recorded_at=at, **extra).returning(consents.c.id)
+        sa.insert(consents)
+        .values(lead_id=lead_id, channel="email", status=status, recorded_at=at, **extra)
+        .returning(consents.c.id)
     ).scalar_one()

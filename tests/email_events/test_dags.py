@@ -36,20 +36,32 @@ def _engaged_events() -> int:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).filter(
-            AssetModel.uri == "funnelflow://leads/engaged"
-        ).count()
+        return (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == "funnelflow://leads/engaged")
+            .count()
+        )
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_email_engagement_dag_writes_touchpoints_settles_and_announces(airflow_db, marketing_db_env, funnelflow_home):
+def test_email_engagement_dag_writes_touchpoints_settles_and_announces(
+    airflow_db, marketing_db_env, funnelflow_home
+):
     engine = make_engine(marketing_db_env)
     with engine.begin() as conn:
         lead = add_lead(conn, "jane@example.com")
         sent = add_send(conn, lead, "jane@example.com", key="n:1", status="claimed")
-        stale = add_send(conn, lead, "jane@example.com", key="n:2", status="claimed", claimed_at=RUN_AT - timedelta(days=5))
-    store_events(engine, [event("delivered", 1, "jane@example.com", send_id=sent, at=int(T0.timestamp())),
-                          event("open", 2, "jane@example.com", send_id=sent, at=int(T0.timestamp()) + 600)])
+        stale = add_send(
+            conn, lead, "jane@example.com", key="n:2", status="claimed", claimed_at=RUN_AT - timedelta(days=5)
+        )
+    store_events(
+        engine,
+        [
+            event("delivered", 1, "jane@example.com", send_id=sent, at=int(T0.timestamp())),
+            event("open", 2, "jane@example.com", send_id=sent, at=int(T0.timestamp()) + 600),
+        ],
+    )
     dag = _dag("email_engagement")
     before = _engaged_events()
     run = dag.test(logical_date=RUN_AT)
@@ -57,7 +69,10 @@ def test_email_engagement_dag_writes_touchpoints_settles_and_announces(airflow_d
     assert _engaged_events() == before + 1
     with engine.connect() as conn:
         assert conn.execute(sa.select(touchpoints.c.touch_type)).scalars().all() == ["email_open"]
-        assert dict(conn.execute(sa.select(email_sends.c.id, email_sends.c.status)).all()) == {sent: "delivered", stale: "unsettled"}
+        assert dict(conn.execute(sa.select(email_sends.c.id, email_sends.c.status)).all()) == {
+            sent: "delivered",
+            stale: "unsettled",
+        }
     # Nothing new: the announcement is skipped and no asset event is emitted.
     run = dag.test(logical_date=RUN_AT + timedelta(minutes=10))
     assert _states(run)["announce_engagement"] == "skipped"
@@ -66,7 +81,9 @@ def test_email_engagement_dag_writes_touchpoints_settles_and_announces(airflow_d
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_suppression_sync_dag_skips_without_sendgrid_and_syncs_with_it(airflow_db, marketing_db_env, funnelflow_home, monkeypatch):
+def test_suppression_sync_dag_skips_without_sendgrid_and_syncs_with_it(
+    airflow_db, marketing_db_env, funnelflow_home, monkeypatch
+):
     monkeypatch.delenv("AIRFLOW_CONN_SENDGRID_DEFAULT", raising=False)
     dag = _dag("sendgrid_suppression_sync")
     run = dag.test(logical_date=RUN_AT)
@@ -75,15 +92,26 @@ def test_suppression_sync_dag_skips_without_sendgrid_and_syncs_with_it(airflow_d
     standin = SuppressionStandIn()
     url = standin.start()
     try:
-        standin.add("bounces", email="gone@example.com", created=int((RUN_AT + timedelta(days=1) - timedelta(hours=30)).timestamp()), reason="550", status="5.1.1")
-        monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT", json.dumps({"conn_type": "email", "host": url, "password": standin.api_key}))
+        standin.add(
+            "bounces",
+            email="gone@example.com",
+            created=int((RUN_AT + timedelta(days=1) - timedelta(hours=30)).timestamp()),
+            reason="550",
+            status="5.1.1",
+        )
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SENDGRID_DEFAULT",
+            json.dumps({"conn_type": "email", "host": url, "password": standin.api_key}),
+        )
         run = dag.test(logical_date=RUN_AT + timedelta(days=1))
         assert _states(run) == {"pull_suppressions": "success"}
     finally:
         standin.stop()
     engine = make_engine(marketing_db_env)
     with engine.connect() as conn:
-        assert conn.execute(sa.select(suppressions.c.email_hash, suppressions.c.reason)).all() == [(email_hash("gone@example.com"), "bounce")]
+        assert conn.execute(sa.select(suppressions.c.email_hash, suppressions.c.reason)).all() == [
+            (email_hash("gone@example.com"), "bounce")
+        ]
     engine.dispose()
 
 

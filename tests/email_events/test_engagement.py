@@ -34,8 +34,12 @@ def test_opens_and_clicks_become_touchpoints_machine_ones_unscored(engine):
             event("delivered", 2, "jane@example.com", send_id=sent, at=TS + 60),
             event("open", 3, "jane@example.com", send_id=sent, at=TS + 600),
             event("open", 4, "jane@example.com", send_id=sent, at=TS + 61, sg_machine_open=True),
-            event("click", 5, "jane@example.com", send_id=sent, at=TS + 62, url="https://example.com/a"),  # 2 s after delivery
-            event("click", 6, "jane@example.com", send_id=sent, at=TS + 900, url="https://example.com/pricing"),
+            event(
+                "click", 5, "jane@example.com", send_id=sent, at=TS + 62, url="https://example.com/a"
+            ),  # 2 s after delivery
+            event(
+                "click", 6, "jane@example.com", send_id=sent, at=TS + 900, url="https://example.com/pricing"
+            ),
         ],
     )
     result = process_events(engine, AS_OF)
@@ -43,7 +47,9 @@ def test_opens_and_clicks_become_touchpoints_machine_ones_unscored(engine):
     with engine.connect() as conn:
         touches = conn.execute(sa.select(touchpoints).order_by(touchpoints.c.occurred_at)).all()
         states = dict(conn.execute(sa.select(email_sends.c.id, email_sends.c.status)).all())
-        unprocessed = conn.execute(sa.select(sa.func.count()).where(email_events.c.processed_at.is_(None))).scalar_one()
+        unprocessed = conn.execute(
+            sa.select(sa.func.count()).where(email_events.c.processed_at.is_(None))
+        ).scalar_one()
     assert [(t.touch_type, t.scored) for t in touches] == [
         ("email_open", False),
         ("email_click", False),
@@ -67,7 +73,10 @@ def test_scanner_clicking_every_link_at_once_is_not_scored(engine):
     lead, _, sent = _setup(engine)
     store_events(
         engine,
-        [event("click", i, "jane@example.com", send_id=sent, at=TS + 3600, url=f"https://example.com/{i}") for i in range(3)],
+        [
+            event("click", i, "jane@example.com", send_id=sent, at=TS + 3600, url=f"https://example.com/{i}")
+            for i in range(3)
+        ],
     )
     result = process_events(engine, AS_OF)
     assert result.touchpoints == 3 and result.unscored == 3
@@ -78,20 +87,43 @@ def test_bounces_spam_reports_unsubscribes_and_invalid_drops_suppress(engine):
     store_events(
         engine,
         [
-            event("bounce", 1, "hard@example.com", type="bounce", status="5.1.1", reason="550 5.1.1 <hard@example.com> unknown", at=TS),
-            event("bounce", 2, "blocked@example.com", type="blocked", status="4.0.0", reason="try later", at=TS),
+            event(
+                "bounce",
+                1,
+                "hard@example.com",
+                type="bounce",
+                status="5.1.1",
+                reason="550 5.1.1 <hard@example.com> unknown",
+                at=TS,
+            ),
+            event(
+                "bounce", 2, "blocked@example.com", type="blocked", status="4.0.0", reason="try later", at=TS
+            ),
             event("dropped", 3, "bad@example.com", reason="Invalid", at=TS),
             event("dropped", 4, "hdr@example.com", reason="Invalid SMTPAPI header", at=TS),
             event("spamreport", 5, "spam@example.com", at=TS),
             event("unsubscribe", 6, "jane@example.com", send_id=sent, at=TS + 5),
             event("group_unsubscribe", 7, "group@example.com", asm_group_id=42, at=TS),
-            event("bounce", 8, "jane@example.com", send_id=claimed, type="bounce", status="5.1.1", reason="gone", at=TS + 10),
+            event(
+                "bounce",
+                8,
+                "jane@example.com",
+                send_id=claimed,
+                type="bounce",
+                status="5.1.1",
+                reason="gone",
+                at=TS + 10,
+            ),
         ],
     )
     result = process_events(engine, AS_OF)
     with engine.connect() as conn:
         rows = {(r.email_hash, r.reason): r for r in conn.execute(sa.select(suppressions))}
-        consent_rows = conn.execute(sa.select(consents.c.status, consents.c.source).where(consents.c.lead_id == lead).order_by(consents.c.id)).all()
+        consent_rows = conn.execute(
+            sa.select(consents.c.status, consents.c.source)
+            .where(consents.c.lead_id == lead)
+            .order_by(consents.c.id)
+        ).all()
         states = dict(conn.execute(sa.select(email_sends.c.id, email_sends.c.status)).all())
     expected = {
         (email_hash("hard@example.com"), "bounce"),
@@ -111,16 +143,31 @@ def test_bounces_spam_reports_unsubscribes_and_invalid_drops_suppress(engine):
     store_events(engine, [event("group_resubscribe", 9, "group@example.com", asm_group_id=42, at=TS + 99)])
     process_events(engine, AS_OF)
     with engine.connect() as conn:
-        reasons = conn.execute(sa.select(suppressions.c.reason).where(suppressions.c.email_hash == email_hash("group@example.com"))).all()
+        reasons = conn.execute(
+            sa.select(suppressions.c.reason).where(
+                suppressions.c.email_hash == email_hash("group@example.com")
+            )
+        ).all()
     assert reasons == []
 
 
 def test_claimed_rows_no_event_settles_become_unsettled_after_the_window(engine):
     with engine.begin() as conn:
         lead = add_lead(conn, "jane@example.com")
-        old = add_send(conn, lead, "jane@example.com", key="a", status="claimed", claimed_at=AS_OF - timedelta(hours=49))
-        recent = add_send(conn, lead, "jane@example.com", key="b", status="claimed", claimed_at=AS_OF - timedelta(hours=47))
-        done = add_send(conn, lead, "jane@example.com", key="c", status="delivered", claimed_at=AS_OF - timedelta(hours=90))
+        old = add_send(
+            conn, lead, "jane@example.com", key="a", status="claimed", claimed_at=AS_OF - timedelta(hours=49)
+        )
+        recent = add_send(
+            conn, lead, "jane@example.com", key="b", status="claimed", claimed_at=AS_OF - timedelta(hours=47)
+        )
+        done = add_send(
+            conn,
+            lead,
+            "jane@example.com",
+            key="c",
+            status="delivered",
+            claimed_at=AS_OF - timedelta(hours=90),
+        )
     assert mark_unsettled(engine, AS_OF, after_hours=48) == 1
     assert mark_unsettled(engine, AS_OF, after_hours=48) == 0  # rerun: same database
     with engine.connect() as conn:
@@ -134,7 +181,11 @@ def test_claimed_rows_no_event_settles_become_unsettled_after_the_window(engine)
 def test_events_of_an_erased_person_are_scrubbed_and_make_no_touchpoints(engine):
     lead, _, sent = _setup(engine)
     with engine.begin() as conn:
-        conn.execute(sa.insert(suppressions).values(email_hash=email_hash("jane@example.com"), reason="erased", created_at=T0))
+        conn.execute(
+            sa.insert(suppressions).values(
+                email_hash=email_hash("jane@example.com"), reason="erased", created_at=T0
+            )
+        )
     store_events(engine, [event("open", 1, "jane@example.com", send_id=sent, at=TS, ip="203.0.113.9")])
     result = process_events(engine, AS_OF)
     assert result.scrubbed == 1 and result.touchpoints == 0
@@ -145,13 +196,21 @@ def test_events_of_an_erased_person_are_scrubbed_and_make_no_touchpoints(engine)
 
 def test_processing_works_in_chunks(engine):
     lead, _, sent = _setup(engine)
-    store_events(engine, [event("open", i, "jane@example.com", send_id=sent, at=TS + 3600 + i) for i in range(7)])
+    store_events(
+        engine, [event("open", i, "jane@example.com", send_id=sent, at=TS + 3600 + i) for i in range(7)]
+    )
     result = process_events(engine, AS_OF, chunk=3)
     assert result.events == 7 and result.touchpoints == 7
 
 
 def test_the_same_suppression_twice_in_one_batch_is_one_row(engine):
-    store_events(engine, [event("bounce", i, "hard@example.com", type="bounce", status="5.1.1", reason="550", at=TS + i) for i in range(3)])
+    store_events(
+        engine,
+        [
+            event("bounce", i, "hard@example.com", type="bounce", status="5.1.1", reason="550", at=TS + i)
+            for i in range(3)
+        ],
+    )
     assert process_events(engine, AS_OF).suppressions == 1
     with engine.connect() as conn:
         assert conn.execute(sa.select(suppressions.c.reason)).scalars().all() == ["bounce"]

@@ -14,7 +14,9 @@ from tests.email_events.helpers import T0, add_consent, add_lead, add_send
 def _consent_log(engine, lead_id):
     with engine.connect() as conn:
         return conn.execute(
-            sa.select(consents.c.status, consents.c.client_ip, consents.c.source).where(consents.c.lead_id == lead_id).order_by(consents.c.id)
+            sa.select(consents.c.status, consents.c.client_ip, consents.c.source)
+            .where(consents.c.lead_id == lead_id)
+            .order_by(consents.c.id)
         ).all()
 
 
@@ -22,7 +24,9 @@ def _assert_private_page(resp):
     assert resp.headers["referrer-policy"] == "no-referrer"
     assert "no-store" in resp.headers["cache-control"]
     body = resp.text
-    assert "http://" not in body and "https://" not in body and "<script" not in body  # nothing loaded from elsewhere
+    assert (
+        "http://" not in body and "https://" not in body and "<script" not in body
+    )  # nothing loaded from elsewhere
 
 
 def test_unsubscribe_get_shows_a_button_and_changes_nothing(client, engine):
@@ -127,7 +131,10 @@ def test_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(c
     from funnelflow.web.app import create_standalone_app
 
     proxied = TestClient(create_standalone_app(engine), client=("127.0.0.1", 5000))
-    proxied.post(f"/funnelflow/confirm/{make_token('confirm', second)}", headers={"X-Forwarded-For": "203.0.113.5, 127.0.0.1"})
+    proxied.post(
+        f"/funnelflow/confirm/{make_token('confirm', second)}",
+        headers={"X-Forwarded-For": "203.0.113.5, 127.0.0.1"},
+    )
     assert _consent_log(engine, lead2)[-1].client_ip == "203.0.113.5"
 
 

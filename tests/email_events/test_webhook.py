@@ -24,7 +24,13 @@ def test_valid_batch_is_stored_once_per_event_without_the_address(client, engine
     events = [
         event("delivered", 1, email="Jane.Doe+news@Example.com", send_id=7),
         event("open", 2, send_id=7, sg_machine_open=True),
-        event("bounce", 3, reason="550 5.1.1 <jane.doe@example.com>: user unknown", type="bounce", status="5.1.1"),
+        event(
+            "bounce",
+            3,
+            reason="550 5.1.1 <jane.doe@example.com>: user unknown",
+            type="bounce",
+            status="5.1.1",
+        ),
     ]
     resp = client.post(URL, **webhook_env.post_args(events))
     assert resp.status_code == 200
@@ -36,8 +42,12 @@ def test_valid_batch_is_stored_once_per_event_without_the_address(client, engine
     assert delivered.send_id == 7
     assert delivered.occurred_at == datetime.fromtimestamp(events[0]["timestamp"], UTC)
     assert rows["ev-open-2"].machine_open is True
-    stored_text = json.dumps([dict(r._mapping["payload"]) for r in rows.values()]) + "".join(r.reason or "" for r in rows.values())
-    assert "@" not in stored_text.replace("<msg", "")  # no address anywhere: payload stripped, bounce text redacted
+    stored_text = json.dumps([dict(r._mapping["payload"]) for r in rows.values()]) + "".join(
+        r.reason or "" for r in rows.values()
+    )
+    assert "@" not in stored_text.replace(
+        "<msg", ""
+    )  # no address anywhere: payload stripped, bounce text redacted
     assert "email" not in delivered.payload
     assert delivered.payload["campaign_id"] == "welcome"
 
@@ -67,7 +77,9 @@ def test_forged_signature_is_refused_and_nothing_stored(client, engine, webhook_
 
 
 def test_missing_signature_is_401(client, engine):
-    resp = client.post(URL, content=json.dumps([event("open", 1)]), headers={"Content-Type": "application/json"})
+    resp = client.post(
+        URL, content=json.dumps([event("open", 1)]), headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 401
     assert _count(engine) == 0
 
@@ -96,8 +108,13 @@ def test_malformed_items_are_set_aside_and_good_ones_kept(client, engine, webhoo
     resp = client.post(URL, **webhook_env.post_args(items))
     assert resp.json() == {"received": 3, "stored": 1, "rejected": 2}
     with engine.connect() as conn:
-        rejects = conn.execute(sa.select(ingest_rejects.c.source, ingest_rejects.c.reason, ingest_rejects.c.raw)).all()
-    assert sorted(r.reason for r in rejects) == ["event has no numeric 'timestamp'", "event is a str, not an object"]
+        rejects = conn.execute(
+            sa.select(ingest_rejects.c.source, ingest_rejects.c.reason, ingest_rejects.c.raw)
+        ).all()
+    assert sorted(r.reason for r in rejects) == [
+        "event has no numeric 'timestamp'",
+        "event is a str, not an object",
+    ]
     assert all(r.source == "sendgrid-events" for r in rejects)
     assert "x@example.com" not in json.dumps([r.raw for r in rejects])
 
@@ -121,4 +138,7 @@ def test_nul_characters_do_not_sink_the_batch(client, engine, webhook_env):
     resp = client.post(URL, **webhook_env.post_args(items))
     assert resp.status_code == 200 and resp.json()["stored"] == 2
     with engine.connect() as conn:
-        assert conn.execute(sa.select(email_events.c.url).where(email_events.c.event == "click")).scalar() == "https://example.com/ab"
+        assert (
+            conn.execute(sa.select(email_events.c.url).where(email_events.c.event == "click")).scalar()
+            == "https://example.com/ab"
+        )

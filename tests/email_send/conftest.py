@@ -79,12 +79,16 @@ def add_person(
     """A lead with its consent log (oldest first); default one `granted` an hour before AS_OF."""
     lead_id = conn.execute(
         sa.insert(leads).values(
-            email=email.lower(), email_key=email_key(email), first_name=first_name,
+            email=email.lower(),
+            email_key=email_key(email),
+            first_name=first_name,
             erased_at=AS_OF - timedelta(days=1) if erased else None,
         )
     ).inserted_primary_key[0]
     for status, at in consent if consent is not None else [("granted", AS_OF - timedelta(hours=1))]:
-        conn.execute(sa.insert(consents).values(lead_id=lead_id, status=status, recorded_at=at, source="website"))
+        conn.execute(
+            sa.insert(consents).values(lead_id=lead_id, status=status, recorded_at=at, source="website")
+        )
     return lead_id
 
 

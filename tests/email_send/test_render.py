@@ -7,7 +7,11 @@ import pytest
 from funnelflow.email import render
 
 NASTY = "<script>alert('x')</script> & \"Bob\""
-CONTEXT = {"first_name": NASTY, "start_url": "https://example.com/guide", "unsubscribe_url": "https://u.example/1"}
+CONTEXT = {
+    "first_name": NASTY,
+    "start_url": "https://example.com/guide",
+    "unsubscribe_url": "https://u.example/1",
+}
 
 
 def test_missing_variable_is_an_error_not_a_blank():
@@ -28,7 +32,9 @@ def test_html_escapes_text_stays_plain_css_inlined_footer_has_address():
     assert NASTY in out.text  # the text part is not HTML: no entities there
     assert out.subject == f"Welcome to funnelflow, {NASTY}"
     assert 'style="' in out.html and "<p style=" in out.html  # CSS inlined onto elements
-    assert "Acme Inc, 500 Test Road, Testville" in out.html and "Acme Inc, 500 Test Road, Testville" in out.text
+    assert (
+        "Acme Inc, 500 Test Road, Testville" in out.html and "Acme Inc, 500 Test Road, Testville" in out.text
+    )
     assert "https://u.example/1" in out.html and "Unsubscribe: https://u.example/1" in out.text
 
 
@@ -44,7 +50,10 @@ def test_batched_rendering_with_substitutions_equals_rendering_per_person():
     tagged = render.render_with_tags("welcome", {"start_url": CONTEXT["start_url"]}, per_person)
     assert NASTY not in tagged.html and render.html_tag("first_name") in tagged.html
     nasty = render.substitutions_for({"first_name": NASTY})
-    assert nasty[render.html_tag("first_name")] == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;Bob&#34;"
+    assert (
+        nasty[render.html_tag("first_name")]
+        == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;Bob&#34;"
+    )
     assert nasty[render.text_tag("first_name")] == NASTY
     subs = render.substitutions_for({k: context[k] for k in per_person})
     direct = render.render("welcome", context)

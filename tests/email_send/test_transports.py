@@ -15,13 +15,26 @@ from tests.fakes.sendgrid_standin import service_rules
 def _body(n: int = 1, **extra) -> dict:
     tagged = render.render_with_tags("welcome", {"start_url": "https://e.example/g"}, ("first_name",))
     personalizations = [
-        {"to": [{"email": f"p{i}@example.com"}], "custom_args": {"send_id": str(i + 1), "campaign_id": ""},
-         "substitutions": render.substitutions_for({"first_name": "<b>Al</b>"}),
-         "headers": {"List-Unsubscribe": f"<https://u.example/{i}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}
+        {
+            "to": [{"email": f"p{i}@example.com"}],
+            "custom_args": {"send_id": str(i + 1), "campaign_id": ""},
+            "substitutions": render.substitutions_for({"first_name": "<b>Al</b>"}),
+            "headers": {
+                "List-Unsubscribe": f"<https://u.example/{i}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        }
         for i in range(n)
     ]
-    body = {"personalizations": personalizations, "from": {"email": "hello@example.com", "name": "funnelflow"},
-            "subject": tagged.subject, "content": [{"type": "text/plain", "value": tagged.text}, {"type": "text/html", "value": tagged.html}]}
+    body = {
+        "personalizations": personalizations,
+        "from": {"email": "hello@example.com", "name": "funnelflow"},
+        "subject": tagged.subject,
+        "content": [
+            {"type": "text/plain", "value": tagged.text},
+            {"type": "text/html", "value": tagged.html},
+        ],
+    }
     body.update(extra)
     return body
 
@@ -49,8 +62,14 @@ def test_ops_alert_goes_out_through_the_sending_layer_and_never_raises(monkeypat
 
     monkeypatch.setenv("FUNNELFLOW_EMAIL_TRANSPORT", "outbox")
     monkeypatch.setenv("FUNNELFLOW_OPS_EMAIL", "oncall@example.com")
-    alert = failure_alert(dag_id="welcome_emails", task_id="send_welcomes", run_id="r1", try_number=1, log_url=None,
-                          error_type="SendingAborted")
+    alert = failure_alert(
+        dag_id="welcome_emails",
+        task_id="send_welcomes",
+        run_id="r1",
+        try_number=1,
+        log_url=None,
+        error_type="SendingAborted",
+    )
     common.send_ops_alert(alert)
     [eml] = (funnelflow_home / "outbox").iterdir()
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
@@ -62,7 +81,9 @@ def test_ops_alert_goes_out_through_the_sending_layer_and_never_raises(monkeypat
 
 def test_standin_is_as_strict_as_the_service(mail_validator):
     def errors(body):
-        return [e.message for e in mail_validator.iter_errors(body)] + [e["message"] for e in service_rules(body)]
+        return [e.message for e in mail_validator.iter_errors(body)] + [
+            e["message"] for e in service_rules(body)
+        ]
 
     assert errors(_body(3)) == []
     assert any("too long" in e or "1000" in e for e in errors(_body(1001)))
@@ -72,7 +93,9 @@ def test_standin_is_as_strict_as_the_service(mail_validator):
     no_from = _body(1)
     del no_from["from"]
     assert any("'from' is a required property" in e for e in errors(no_from))
-    html_first = _body(1, content=[{"type": "text/html", "value": "<p>x</p>"}, {"type": "text/plain", "value": "x"}])
+    html_first = _body(
+        1, content=[{"type": "text/html", "value": "<p>x</p>"}, {"type": "text/plain", "value": "x"}]
+    )
     assert any("text/plain content must be first" in e for e in errors(html_first))
     reserved = _body(1)
     reserved["personalizations"][0]["headers"]["Subject"] = "x"

@@ -17,10 +17,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_welcome_emails_dag_sends_confirmation_and_welcome_once(airflow_db, marketing_db_env, standin, monkeypatch):
+def test_welcome_emails_dag_sends_confirmation_and_welcome_once(
+    airflow_db, marketing_db_env, standin, monkeypatch
+):
     monkeypatch.setenv("FUNNELFLOW_EMAIL_TRANSPORT", "sendgrid")
-    monkeypatch.setenv("AIRFLOW_CONN_SENDGRID_DEFAULT",
-                       json.dumps({"conn_type": "email", "host": standin.base_url, "password": API_KEY}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SENDGRID_DEFAULT",
+        json.dumps({"conn_type": "email", "host": standin.base_url, "password": API_KEY}),
+    )
     engine = make_engine(marketing_db_env)
     with engine.begin() as conn:
         add_person(conn, "pending@example.com", consent=[("pending", AS_OF - timedelta(minutes=4))])

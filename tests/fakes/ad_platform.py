@@ -29,10 +29,18 @@ class FakeAdPlatform(LoopbackServer):
         self._lock = threading.Lock()
         self._listen(self._handler())
 
-    def add_lead(self, lead_id: str, created_time: str, fields: dict[str, str], campaign: str = "Demo Q4") -> None:
+    def add_lead(
+        self, lead_id: str, created_time: str, fields: dict[str, str], campaign: str = "Demo Q4"
+    ) -> None:
         with self._lock:
-            self.leads.append({"id": lead_id, "created_time": created_time, "campaign_name": campaign,
-                               "field_data": [{"name": k, "values": [v]} for k, v in fields.items()]})
+            self.leads.append(
+                {
+                    "id": lead_id,
+                    "created_time": created_time,
+                    "campaign_name": campaign,
+                    "field_data": [{"name": k, "values": [v]} for k, v in fields.items()],
+                }
+            )
             self.leads.sort(key=lambda lead: (lead["created_time"], lead["id"]))
 
     def fail_page(self, page: int, status: int, times: int = 1) -> None:
@@ -91,12 +99,20 @@ class FakeAdPlatform(LoopbackServer):
                 faults = fake._faults.get(page_no)
                 if faults:
                     status = faults.pop(0)
-                    return self._send(status, {"error": "try later"}, {"Retry-After": "0"} if status == 429 else None)
+                    return self._send(
+                        status, {"error": "try later"}, {"Retry-After": "0"} if status == 429 else None
+                    )
                 with fake._lock:
                     matching = [lead for lead in fake.leads if not since or lead["created_time"] >= since]
-                page = matching[offset:offset + limit]
+                page = matching[offset : offset + limit]
                 more = offset + limit < len(matching)
-                cursor = base64.urlsafe_b64encode(json.dumps({"o": offset + limit, "p": page_no + 1, "s": since}).encode()).decode() if more else None
+                cursor = (
+                    base64.urlsafe_b64encode(
+                        json.dumps({"o": offset + limit, "p": page_no + 1, "s": since}).encode()
+                    ).decode()
+                    if more
+                    else None
+                )
                 self._send(200, {"data": page, "paging": {"next_cursor": cursor}})
 
         return Handler

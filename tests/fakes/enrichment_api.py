@@ -18,7 +18,6 @@ from tests.fakes import LoopbackServer
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-
 class FakeEnrichmentApi(LoopbackServer):
     def __init__(self, api_key: str = "test-key") -> None:
         self.api_key = api_key
@@ -26,9 +25,13 @@ class FakeEnrichmentApi(LoopbackServer):
         self.requests: list[dict] = []
         self._listen(self._handler())
 
-    def add_company(self, domain: str, name: str, industry: str, employees: str, revenue: str, country: str) -> None:
+    def add_company(
+        self, domain: str, name: str, industry: str, employees: str, revenue: str, country: str
+    ) -> None:
         self.companies[domain] = {
-            "id": f"c-{len(self.companies) + 1}", "name": name, "domain": domain,
+            "id": f"c-{len(self.companies) + 1}",
+            "name": name,
+            "domain": domain,
             "category": {"industry": industry, "sector": None},
             "metrics": {"employeesRange": employees, "estimatedAnnualRevenue": revenue},
             "geo": {"countryCode": country},

@@ -38,13 +38,27 @@ import jsonschema
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_RECIPIENTS = 1000
-FORBIDDEN_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
-                     "content-transfer-encoding", "to", "from", "subject", "reply-to", "cc", "bcc"}
+FORBIDDEN_HEADERS = {
+    "x-sg-id",
+    "x-sg-eid",
+    "received",
+    "dkim-signature",
+    "content-type",
+    "content-transfer-encoding",
+    "to",
+    "from",
+    "subject",
+    "reply-to",
+    "cc",
+    "bcc",
+}
 
 
 def load_validator(spec_path: Path) -> jsonschema.protocols.Validator:
     spec = json.loads(Path(spec_path).read_text())
-    schema = copy.deepcopy(spec["components"]["requestBodies"]["PostMailSend"]["content"]["application/json"]["schema"])
+    schema = copy.deepcopy(
+        spec["components"]["requestBodies"]["PostMailSend"]["content"]["application/json"]["schema"]
+    )
     # Where the service differs from the spec: custom_args is an object of strings (see specs/README.md).
     string_map = {"type": "object", "additionalProperties": {"type": "string"}}
     schema["properties"]["custom_args"] = string_map
@@ -66,23 +80,47 @@ def service_rules(body: dict[str, Any]) -> list[dict[str, Any]]:
     ps = body.get("personalizations") or []
     recipients = sum(len(p.get(k) or []) for p in ps for k in ("to", "cc", "bcc"))
     if recipients > MAX_RECIPIENTS:
-        errors.append(_error(f"The total number of recipients must be {MAX_RECIPIENTS} or fewer", "personalizations"))
+        errors.append(
+            _error(f"The total number of recipients must be {MAX_RECIPIENTS} or fewer", "personalizations")
+        )
     if not body.get("template_id"):
         content = body.get("content") or []
         if not content:
-            errors.append(_error("Unless a valid template_id is provided, the content parameter is required.", "content"))
+            errors.append(
+                _error(
+                    "Unless a valid template_id is provided, the content parameter is required.", "content"
+                )
+            )
         elif any(c.get("type") == "text/plain" for c in content) and content[0].get("type") != "text/plain":
-            errors.append(_error("If present, text/plain content must be first, followed by any other content.", "content"))
+            errors.append(
+                _error(
+                    "If present, text/plain content must be first, followed by any other content.", "content"
+                )
+            )
         if not body.get("subject") and not all(p.get("subject") for p in ps):
-            errors.append(_error("The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.", "subject"))
+            errors.append(
+                _error(
+                    "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.",
+                    "subject",
+                )
+            )
     for i, p in enumerate(ps):
         for name in {**(body.get("headers") or {}), **(p.get("headers") or {})}:
             if name.lower() in FORBIDDEN_HEADERS:
-                errors.append(_error(f"The header {name} is reserved and cannot be set.", f"personalizations.{i}.headers"))
+                errors.append(
+                    _error(
+                        f"The header {name} is reserved and cannot be set.", f"personalizations.{i}.headers"
+                    )
+                )
         for key in ("substitutions", "custom_args"):
             size = len(json.dumps(p.get(key) or {}).encode())
             if size > 10_000:
-                errors.append(_error(f"The total size of {key} may not exceed 10,000 bytes per personalization.", f"personalizations.{i}.{key}"))
+                errors.append(
+                    _error(
+                        f"The total size of {key} may not exceed 10,000 bytes per personalization.",
+                        f"personalizations.{i}.{key}",
+                    )
+                )
     return errors
 
 
@@ -99,9 +137,18 @@ class StandIn:
     sample: int = 1  # validate one request in `sample`; record bodies only when 1
     sent: list[Recorded] = field(default_factory=list)
     cues: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    routes: dict[tuple[str, str], Callable[[dict[str, Any] | None], tuple[int, Any]]] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=lambda: {"requests": 0, "accepted": 0, "personalizations": 0,
-                                                           "validated": 0, "invalid": 0})
+    routes: dict[tuple[str, str], Callable[[dict[str, Any] | None], tuple[int, Any]]] = field(
+        default_factory=dict
+    )
+    stats: dict[str, int] = field(
+        default_factory=lambda: {
+            "requests": 0,
+            "accepted": 0,
+            "personalizations": 0,
+            "validated": 0,
+            "invalid": 0,
+        }
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -113,7 +160,11 @@ class StandIn:
 
     def cue(self, status: int, reset: float | None = None, times: int = 1) -> None:
         """Answer the next ``times`` mail/send requests with ``status`` (429 carries ``X-RateLimit-Reset``)."""
-        headers = {"X-RateLimit-Reset": str(int(reset if reset is not None else time.time() + 1))} if status == 429 else {}
+        headers = (
+            {"X-RateLimit-Reset": str(int(reset if reset is not None else time.time() + 1))}
+            if status == 429
+            else {}
+        )
         with self.lock:
             self.cues.extend([(status, headers)] * times)
 
@@ -123,19 +174,33 @@ class StandIn:
     # -- the mail/send logic ----------------------------------------------------------------------
     def mail_send(self, raw: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         if headers.get("authorization") != f"Bearer {self.api_key}":
-            return 401, {}, {"errors": [_error("The provided authorization grant is invalid, expired, or revoked")]}
+            return (
+                401,
+                {},
+                {"errors": [_error("The provided authorization grant is invalid, expired, or revoked")]},
+            )
         with self.lock:
             self.stats["requests"] += 1
             n = self.stats["requests"]
             cue = self.cues.pop(0) if self.cues else None
         if cue:
             status, extra = cue
-            messages = {400: "Bad Request", 401: "The provided authorization grant is invalid, expired, or revoked",
-                        403: "access forbidden", 413: "Payload Too Large", 429: "too many requests", 500: "internal error",
-                        503: "service unavailable"}
+            messages = {
+                400: "Bad Request",
+                401: "The provided authorization grant is invalid, expired, or revoked",
+                403: "access forbidden",
+                413: "Payload Too Large",
+                429: "too many requests",
+                500: "internal error",
+                503: "service unavailable",
+            }
             return status, extra, {"errors": [_error(messages.get(status, "error"))]}
         if len(raw) > MAX_BODY_BYTES:
-            return 413, {}, {"errors": [_error("The JSON payload you have included in your request is too large.")]}
+            return (
+                413,
+                {},
+                {"errors": [_error("The JSON payload you have included in your request is too large.")]},
+            )
         try:
             body = json.loads(raw)
         except ValueError:
@@ -208,7 +273,9 @@ class StandIn:
                 if handler is None:
                     self._answer(404, {}, {"errors": [_error("not found")]})
                     return
-                status, payload = handler({"query": self.path.partition("?")[2], "body": json.loads(raw) if raw else None})
+                status, payload = handler(
+                    {"query": self.path.partition("?")[2], "body": json.loads(raw) if raw else None}
+                )
                 self._answer(status, {}, payload)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

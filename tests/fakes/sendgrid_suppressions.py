@@ -89,7 +89,7 @@ class SuppressionStandIn:
             status, extra = self._failures.pop(0)
             return done(status, {"errors": [{"field": None, "message": "queued failure"}]}, extra)
         prefix = "/v3/suppression/"
-        name = parts.path[len(prefix):] if parts.path.startswith(prefix) else None
+        name = parts.path[len(prefix) :] if parts.path.startswith(prefix) else None
         if name not in LISTS:
             return error(404, "resource not found")
         if "application/json" not in (headers.get("Accept") or ""):
@@ -114,7 +114,9 @@ class SuppressionStandIn:
         if start is not None and end is not None and start > end:
             return error(400, "start_time must not be after end_time", "start_time")
         entries = [
-            e for e in self.lists[name] if (start is None or e["created"] >= start) and (end is None or e["created"] <= end)
+            e
+            for e in self.lists[name]
+            if (start is None or e["created"] >= start) and (end is None or e["created"] <= end)
         ]
         entries.sort(key=lambda e: (-e["created"], e["email"]))
         return done(200, entries[offset : offset + limit])

@@ -25,7 +25,9 @@ class WebhookSigner:
         der = self._key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        self.public_key = base64.b64encode(der).decode("ascii")  # what FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY holds
+        self.public_key = base64.b64encode(der).decode(
+            "ascii"
+        )  # what FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY holds
 
     def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
         ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -41,7 +43,14 @@ class WebhookSigner:
         return {"content": body, "headers": self.sign(body, timestamp)}
 
 
-def event(kind: str, n: int, email: str = "person@example.com", send_id: int | None = None, at: int = 1_795_000_000, **extra: Any) -> dict[str, Any]:
+def event(
+    kind: str,
+    n: int,
+    email: str = "person@example.com",
+    send_id: int | None = None,
+    at: int = 1_795_000_000,
+    **extra: Any,
+) -> dict[str, Any]:
     """One event as SendGrid posts it (custom_args at the top level)."""
     item: dict[str, Any] = {
         "email": email,

@@ -35,8 +35,15 @@ def inbox(tmp_path: Path) -> Path:
 
 
 def run_inbox(engine: sa.Engine, inbox: Path, config_dir: Path, chunk_rows: int = 1000):
-    return ingest_inbox(engine, fsspec.filesystem("file"), str(inbox), load_sources(config_dir),
-                        load_header_mapping(config_dir), AS_OF, chunk_rows=chunk_rows)
+    return ingest_inbox(
+        engine,
+        fsspec.filesystem("file"),
+        str(inbox),
+        load_sources(config_dir),
+        load_header_mapping(config_dir),
+        AS_OF,
+        chunk_rows=chunk_rows,
+    )
 
 
 def rows(engine: sa.Engine, sql: str, **params) -> list[dict]:

@@ -15,8 +15,16 @@ SOURCE = "linkedin-leadgen"
 
 def _leads(fake: FakeAdPlatform, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
-        fake.add_lead(f"L{i:03d}", f"2026-11-20T10:{i % 60:02d}:00+00:00",
-                      {"email": f"person{i}@example.com", "first_name": f"P{i}", "company_name": "Acme", "phone_number": ""})
+        fake.add_lead(
+            f"L{i:03d}",
+            f"2026-11-20T10:{i % 60:02d}:00+00:00",
+            {
+                "email": f"person{i}@example.com",
+                "first_name": f"P{i}",
+                "company_name": "Acme",
+                "phone_number": "",
+            },
+        )
 
 
 @pytest.fixture
@@ -26,8 +34,9 @@ def fake():
 
 
 def _endpoint(fake: FakeAdPlatform, **kw) -> AdPlatformEndpoint:
-    return AdPlatformEndpoint(base_url=fake.base_url, token=fake.token, form_id=fake.form_id, page_size=5,
-                              backoff_seconds=0, **kw)
+    return AdPlatformEndpoint(
+        base_url=fake.base_url, token=fake.token, form_id=fake.form_id, page_size=5, backoff_seconds=0, **kw
+    )
 
 
 def test_pages_land_then_become_ad_leads_and_the_next_run_asks_only_since(engine, fake):
@@ -35,10 +44,23 @@ def test_pages_land_then_become_ad_leads_and_the_next_run_asks_only_since(engine
     report = fetch_new_leads(engine, _endpoint(fake), SOURCE, sleep=lambda s: None)
     assert (report.pages, report.fetched, report.landed) == (3, 12, 12)
     totals = process_landing(engine, load_sources(), load_header_mapping())
-    assert totals[SOURCE].as_dict() == {"rows_in": 12, "inserted": 12, "updated": 0, "rejected": 0, "duplicates": 0}
-    touch = rows(engine, "select channel, touch_type, source, campaign, source_ref from touchpoints order by id")[0]
-    assert touch == {"channel": "ad_form", "touch_type": "ad_lead", "source": SOURCE, "campaign": "Demo Q4",
-                     "source_ref": f"ad:{SOURCE}:L000"}
+    assert totals[SOURCE].as_dict() == {
+        "rows_in": 12,
+        "inserted": 12,
+        "updated": 0,
+        "rejected": 0,
+        "duplicates": 0,
+    }
+    touch = rows(
+        engine, "select channel, touch_type, source, campaign, source_ref from touchpoints order by id"
+    )[0]
+    assert touch == {
+        "channel": "ad_form",
+        "touch_type": "ad_lead",
+        "source": SOURCE,
+        "campaign": "Demo Q4",
+        "source_ref": f"ad:{SOURCE}:L000",
+    }
     assert rows(engine, "select company from leads order by id")[0]["company"] == "Acme"
 
     fake.requests.clear()
@@ -74,7 +96,8 @@ def test_a_failure_halfway_resumes_at_the_failed_page_without_skipping(engine, f
     assert report.landed == 10
     process_landing(engine, load_sources(), load_header_mapping())
     assert sorted(r["email_key"] for r in rows(engine, "select email_key from leads")) == sorted(
-        f"person{i}@example.com" for i in range(15))
+        f"person{i}@example.com" for i in range(15)
+    )
 
 
 def test_a_wrong_token_is_an_error_not_an_empty_page(engine, fake):

@@ -27,7 +27,13 @@ def test_a_file_becomes_leads_touchpoints_rejects_and_a_receipt(engine, inbox: P
     [report] = run_inbox(engine, inbox, config_dir)
 
     assert report.status == "ingested"
-    assert report.counts.as_dict() == {"rows_in": 5, "inserted": 2, "updated": 0, "rejected": 2, "duplicates": 1}
+    assert report.counts.as_dict() == {
+        "rows_in": 5,
+        "inserted": 2,
+        "updated": 0,
+        "rejected": 2,
+        "duplicates": 1,
+    }
     assert report.unknown_columns == ("Favourite Colour",)
     leads = {r["email_key"]: r for r in rows(engine, "select * from leads")}
     assert set(leads) == {"jane.doe@example.com", "max@example.org"}
@@ -35,13 +41,36 @@ def test_a_file_becomes_leads_touchpoints_rejects_and_a_receipt(engine, inbox: P
     assert (jane["company"], jane["country"], jane["phone_e164"]) == ("ACME GmbH", "DE", "+49301234567")
     touches = rows(engine, "select * from touchpoints order by id")
     assert len(touches) == 2  # the exact repeat in the same file adds none
-    assert {k: touches[0][k] for k in ("channel", "touch_type", "source", "utm_source", "utm_medium", "utm_campaign",
-                                       "utm_term", "utm_content")} == {
-        "channel": "file_import", "touch_type": "import", "source": "crm-export", "utm_source": "linkedin",
-        "utm_medium": "cpc", "utm_campaign": "q4-launch", "utm_term": "crm", "utm_content": "hero"}
+    assert {
+        k: touches[0][k]
+        for k in (
+            "channel",
+            "touch_type",
+            "source",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+        )
+    } == {
+        "channel": "file_import",
+        "touch_type": "import",
+        "source": "crm-export",
+        "utm_source": "linkedin",
+        "utm_medium": "cpc",
+        "utm_campaign": "q4-launch",
+        "utm_term": "crm",
+        "utm_content": "hero",
+    }
     rejects = rows(engine, "select * from ingest_rejects order by line_number")
-    assert [(r["line_number"], r["reason"]) for r in rejects] == [(5, "malformed email"), (6, "no email and no phone")]
-    assert all(r["source"] == "crm-export" and r["source_file"].endswith("-hubspot-export.csv") for r in rejects)
+    assert [(r["line_number"], r["reason"]) for r in rejects] == [
+        (5, "malformed email"),
+        (6, "no email and no phone"),
+    ]
+    assert all(
+        r["source"] == "crm-export" and r["source_file"].endswith("-hubspot-export.csv") for r in rejects
+    )
     raw = rejects[0]["raw"] if isinstance(rejects[0]["raw"], dict) else json.loads(rejects[0]["raw"])
     assert raw["Email"] == "not-an-email" and raw["Record ID"] == "103"
     supp = rows(engine, "select email_hash, reason from suppressions")
@@ -65,15 +94,22 @@ def test_same_content_again_adds_nothing_and_a_rerun_is_a_no_op(engine, inbox: P
     assert count(engine, "ingest_files") == 1
 
 
-def test_same_person_in_another_file_is_a_new_touchpoint_and_fills_only_blanks(engine, inbox: Path, config_dir: Path):
+def test_same_person_in_another_file_is_a_new_touchpoint_and_fills_only_blanks(
+    engine, inbox: Path, config_dir: Path
+):
     (inbox / "a.csv").write_text("email,company,job title\nsam@example.com,Old Co,\n", encoding="utf-8")
     run_inbox(engine, inbox, config_dir)
-    (inbox / "webinar-b.csv").write_text("Email,Company,Job Title,First Name\nSAM@example.com,,Head of IT,Sam\n", encoding="utf-8")
+    (inbox / "webinar-b.csv").write_text(
+        "Email,Company,Job Title,First Name\nSAM@example.com,,Head of IT,Sam\n", encoding="utf-8"
+    )
     [report] = run_inbox(engine, inbox, config_dir)
     assert report.counts.updated == 1 and report.counts.inserted == 0
     [lead] = rows(engine, "select * from leads")
     assert (lead["company"], lead["job_title"], lead["first_name"]) == ("Old Co", "Head of IT", "Sam")
-    assert [t["source"] for t in rows(engine, "select source from touchpoints order by id")] == ["list-upload", "webinar"]
+    assert [t["source"] for t in rows(engine, "select source from touchpoints order by id")] == [
+        "list-upload",
+        "webinar",
+    ]
 
 
 def test_every_reject_reason_is_recorded_with_line_and_raw_row(engine, inbox: Path, config_dir: Path):
@@ -89,15 +125,26 @@ def test_every_reject_reason_is_recorded_with_line_and_raw_row(engine, inbox: Pa
     )
     (inbox / "list.csv").write_text(text, encoding="utf-8")
     [report] = run_inbox(engine, inbox, config_dir)
-    assert report.counts.as_dict() == {"rows_in": 6, "inserted": 2, "updated": 0, "rejected": 4, "duplicates": 0}
-    got = {r["line_number"]: r["reason"] for r in rows(engine, "select line_number, reason from ingest_rejects")}
+    assert report.counts.as_dict() == {
+        "rows_in": 6,
+        "inserted": 2,
+        "updated": 0,
+        "rejected": 4,
+        "duplicates": 0,
+    }
+    got = {
+        r["line_number"]: r["reason"] for r in rows(engine, "select line_number, reason from ingest_rejects")
+    }
     assert got[2] == "no email and no phone"
     assert got[3] == "malformed email"
     assert got[4] == "field too long: company (300 characters, at most 255)"
     assert got[7] == "row has 4 fields, the header has 3"
     phone_lead = rows(engine, "select phone_e164 from leads where email_key is null")
     assert phone_lead == [{"phone_e164": "+442079460958"}]
-    assert rows(engine, "select company from leads where email_key = 'ok@example.com'")[0]["company"] == "Multi\nLine Inc"
+    assert (
+        rows(engine, "select company from leads where email_key = 'ok@example.com'")[0]["company"]
+        == "Multi\nLine Inc"
+    )
 
 
 def test_formula_cells_and_html_are_stored_as_text(engine, inbox: Path, config_dir: Path):
@@ -124,22 +171,30 @@ def test_unreadable_files_fail_with_a_reason_and_do_not_hold_up_others(engine, i
     reports = {r.name: r for r in run_inbox(engine, inbox, config_dir)}
     assert reports["a-empty.csv"].status == "failed" and "empty file" in reports["a-empty.csv"].reason
     assert reports["b-binary.csv"].status == "failed" and "binary" in reports["b-binary.csv"].reason
-    assert reports["c-header-only.csv"].status == "ingested" and reports["c-header-only.csv"].counts.rows_in == 0
+    assert (
+        reports["c-header-only.csv"].status == "ingested" and reports["c-header-only.csv"].counts.rows_in == 0
+    )
     assert reports["d-good.csv"].counts.inserted == 1
     failed = sorted(p.name for p in (inbox / "failed").iterdir())
     assert len([n for n in failed if not n.endswith(".receipt.json")]) == 2
     receipt = json.loads(next((inbox / "failed").glob("*a-empty.csv.receipt.json")).read_text())
     assert receipt["status"] == "failed" and receipt["reason"].startswith("empty file")
-    assert rows(engine, "select status from ingest_files where file_name = 'b-binary.csv'") == [{"status": "failed"}]
+    assert rows(engine, "select status from ingest_files where file_name = 'b-binary.csv'") == [
+        {"status": "failed"}
+    ]
 
 
 @pytest.mark.parametrize(
     ("encoding", "delimiter", "header"),
-    [("utf-16", "\t", "E-Mail\tVorname\tFirma\tLand"),
-     ("cp1252", ";", "E-Mail;Vorname;Firma;Land"),
-     ("utf-8-sig", ",", "Courriel,Prénom,Société,Pays")],
+    [
+        ("utf-16", "\t", "E-Mail\tVorname\tFirma\tLand"),
+        ("cp1252", ";", "E-Mail;Vorname;Firma;Land"),
+        ("utf-8-sig", ",", "Courriel,Prénom,Société,Pays"),
+    ],
 )
-def test_encodings_delimiters_and_german_french_headers(engine, inbox: Path, config_dir: Path, encoding, delimiter, header):
+def test_encodings_delimiters_and_german_french_headers(
+    engine, inbox: Path, config_dir: Path, encoding, delimiter, header
+):
     row = delimiter.join(["jürgen@example.de", "Jürgen", "Müller & Söhne", "Österreich"])
     (inbox / "export.txt").write_bytes((header + "\r\n" + row + "\r\n").encode(encoding))
     [report] = run_inbox(engine, inbox, config_dir)
@@ -154,15 +209,20 @@ def test_xlsx_with_formula_cells(engine, inbox: Path, config_dir: Path):
     book = Workbook()
     sheet = book.active
     sheet.append(["Email", "First Name", "Company", "Phone"])
-    sheet.append(["x@example.com", "=HYPERLINK(\"http://evil.example\")", "=1+1", 4930123456])
+    sheet.append(["x@example.com", '=HYPERLINK("http://evil.example")', "=1+1", 4930123456])
     book.save(inbox / "tradeshow-leads.xlsx")
     [report] = run_inbox(engine, inbox, config_dir)
     assert report.counts.inserted == 1
     [lead] = rows(engine, "select first_name, company, phone from leads")
-    assert lead == {"first_name": '=HYPERLINK("http://evil.example")', "company": "=1+1", "phone": "4930123456"}
+    assert lead == {
+        "first_name": '=HYPERLINK("http://evil.example")',
+        "company": "=1+1",
+        "phone": "4930123456",
+    }
     # the trade-show entry's legal basis applies when no consent column is mapped
     assert rows(engine, "select status, legal_basis, source from consents") == [
-        {"status": "granted", "legal_basis": "legitimate_interest", "source": "tradeshow"}]
+        {"status": "granted", "legal_basis": "legitimate_interest", "source": "tradeshow"}
+    ]
 
 
 def test_a_claimed_file_is_not_taken_twice(engine):
@@ -184,12 +244,19 @@ def test_a_50_mb_file_streams_through_in_chunks(engine, inbox: Path, config_dir:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert path.stat().st_size > 50_000_000
     [report] = run_inbox(engine, inbox, config_dir, chunk_rows=5000)
-    assert report.counts.as_dict() == {"rows_in": 25_000, "inserted": 25_000, "updated": 0, "rejected": 0, "duplicates": 0}
+    assert report.counts.as_dict() == {
+        "rows_in": 25_000,
+        "inserted": 25_000,
+        "updated": 0,
+        "rejected": 0,
+        "duplicates": 0,
+    }
     assert count(engine, "touchpoints") == 25_000
 
 
-def test_a_failing_file_is_reported_without_addresses_and_others_still_land(engine, inbox: Path, config_dir: Path,
-                                                                             monkeypatch, caplog):
+def test_a_failing_file_is_reported_without_addresses_and_others_still_land(
+    engine, inbox: Path, config_dir: Path, monkeypatch, caplog
+):
     import funnelflow.ingest.files as files
 
     (inbox / "a_bad.csv").write_text("email\nbroken@example.com\n")
@@ -199,7 +266,9 @@ def test_a_failing_file_is_reported_without_addresses_and_others_still_land(engi
     def failing(engine_, inbox_, name, *args):
         if "a_bad" in name:
             # What PostgreSQL's unique violation looks like: it quotes the key it failed on.
-            raise RuntimeError("duplicate key value; DETAIL: Key (email_key)=(broken@example.com) already exists.")
+            raise RuntimeError(
+                "duplicate key value; DETAIL: Key (email_key)=(broken@example.com) already exists."
+            )
         return real(engine_, inbox_, name, *args)
 
     monkeypatch.setattr(files, "ingest_file", failing)
@@ -211,22 +280,45 @@ def test_a_failing_file_is_reported_without_addresses_and_others_still_land(engi
 
 
 @pytest.mark.parametrize("chunk_rows", [1000, 1])
-def test_one_person_under_two_match_keys_counts_one_insert(engine, inbox: Path, config_dir: Path, chunk_rows: int):
+def test_one_person_under_two_match_keys_counts_one_insert(
+    engine, inbox: Path, config_dir: Path, chunk_rows: int
+):
     # Row 2 has no email: it is matched by phone to the lead row 1 creates, in the same chunk or the next.
-    (inbox / "list.csv").write_text("Email,Phone,Country\nann@example.com,+49 30 1111111,DE\n,030 1111111,DE\n")
+    (inbox / "list.csv").write_text(
+        "Email,Phone,Country\nann@example.com,+49 30 1111111,DE\n,030 1111111,DE\n"
+    )
     [report] = run_inbox(engine, inbox, config_dir, chunk_rows=chunk_rows)
-    assert report.counts.as_dict() == {"rows_in": 2, "inserted": 1, "updated": 1, "rejected": 0, "duplicates": 0}
+    assert report.counts.as_dict() == {
+        "rows_in": 2,
+        "inserted": 1,
+        "updated": 1,
+        "rejected": 0,
+        "duplicates": 0,
+    }
     [lead] = rows(engine, "select id from leads")
-    assert [t["lead_id"] for t in rows(engine, "select lead_id from touchpoints order by id")] == [lead["id"]] * 2
+    assert [t["lead_id"] for t in rows(engine, "select lead_id from touchpoints order by id")] == [
+        lead["id"]
+    ] * 2
 
 
 def test_a_row_naming_an_erased_person_is_set_aside_with_its_raw_row(engine, inbox: Path, config_dir: Path):
     with engine.begin() as conn:
-        conn.execute(sa.text("insert into leads (email_key, lifecycle_stage, erased_at, created_at, updated_at) "
-                             "values ('gone@example.com', 'lead', :t, :t, :t)"), {"t": AS_OF})
+        conn.execute(
+            sa.text(
+                "insert into leads (email_key, lifecycle_stage, erased_at, created_at, updated_at) "
+                "values ('gone@example.com', 'lead', :t, :t, :t)"
+            ),
+            {"t": AS_OF},
+        )
     (inbox / "list.csv").write_text("Email,First Name\nnew@example.com,New\nGone@example.com,Gone\n")
     [report] = run_inbox(engine, inbox, config_dir)
-    assert report.counts.as_dict() == {"rows_in": 2, "inserted": 1, "updated": 0, "rejected": 1, "duplicates": 0}
+    assert report.counts.as_dict() == {
+        "rows_in": 2,
+        "inserted": 1,
+        "updated": 0,
+        "rejected": 1,
+        "duplicates": 0,
+    }
     [reject] = rows(engine, "select line_number, reason, raw from ingest_rejects")
     raw = reject["raw"] if isinstance(reject["raw"], dict) else json.loads(reject["raw"])
     assert (reject["line_number"], raw) == (3, {"Email": "Gone@example.com", "First Name": "Gone"})
@@ -234,8 +326,9 @@ def test_a_row_naming_an_erased_person_is_set_aside_with_its_raw_row(engine, inb
     assert count(engine, "touchpoints") == 1  # nothing attached to the erased lead
 
 
-def test_a_worker_that_dies_leaves_the_file_in_the_inbox_and_writes_nothing(engine, inbox: Path, config_dir: Path,
-                                                                            monkeypatch):
+def test_a_worker_that_dies_leaves_the_file_in_the_inbox_and_writes_nothing(
+    engine, inbox: Path, config_dir: Path, monkeypatch
+):
     import sys
 
     import funnelflow.ingest.files as files
@@ -248,8 +341,9 @@ def test_a_worker_that_dies_leaves_the_file_in_the_inbox_and_writes_nothing(engi
     assert (count(engine, "leads"), count(engine, "ingest_files")) == (0, 0)  # claim released for the retry
 
 
-def test_a_database_error_mid_file_rolls_back_the_whole_file_and_keeps_it(engine, inbox: Path, config_dir: Path,
-                                                                           monkeypatch):
+def test_a_database_error_mid_file_rolls_back_the_whole_file_and_keeps_it(
+    engine, inbox: Path, config_dir: Path, monkeypatch
+):
     import funnelflow.ingest.files as files
 
     (inbox / "list.csv").write_text("email\na@example.com\nb@example.com\nc@example.com\n")

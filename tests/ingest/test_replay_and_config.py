@@ -12,19 +12,27 @@ from funnelflow.ingest.store import AccountingError, Counts
 from tests.ingest.conftest import AS_OF, count, rows, run_inbox
 
 
-def test_rejects_from_an_unknown_language_are_replayed_after_a_mapping_fix(engine, inbox: Path, config_dir: Path):
+def test_rejects_from_an_unknown_language_are_replayed_after_a_mapping_fix(
+    engine, inbox: Path, config_dir: Path
+):
     (inbox / "lista.csv").write_text(
-        "Correo electrónico,Nombre,Empresa\nana@example.es,Ana,Hola SL\nluis@example.es,Luis,Adios SA\n", encoding="utf-8")
+        "Correo electrónico,Nombre,Empresa\nana@example.es,Ana,Hola SL\nluis@example.es,Luis,Adios SA\n",
+        encoding="utf-8",
+    )
     [report] = run_inbox(engine, inbox, config_dir)
     assert report.counts.rejected == 2 and count(engine, "leads") == 0
     assert "config/header_mapping.yaml" in rows(engine, "select reason from ingest_rejects")[0]["reason"]
 
     (config_dir / "header_mapping.yaml").write_text(
-        'aliases:\n  email: ["Correo electrónico"]\n  first_name: ["Nombre"]\n  company: ["Empresa"]\n', encoding="utf-8")
+        'aliases:\n  email: ["Correo electrónico"]\n  first_name: ["Nombre"]\n  company: ["Empresa"]\n',
+        encoding="utf-8",
+    )
     counts = replay_rejects(engine, load_sources(config_dir), load_header_mapping(config_dir), AS_OF)
     assert counts.as_dict() == {"rows_in": 2, "inserted": 2, "updated": 0, "rejected": 0, "duplicates": 0}
     assert {r["first_name"] for r in rows(engine, "select first_name from leads")} == {"Ana", "Luis"}
-    assert {r["replay_outcome"] for r in rows(engine, "select replay_outcome from ingest_rejects")} == {"inserted"}
+    assert {r["replay_outcome"] for r in rows(engine, "select replay_outcome from ingest_rejects")} == {
+        "inserted"
+    }
     touch = rows(engine, "select source, channel from touchpoints")
     assert touch == [{"source": "list-upload", "channel": "file_import"}] * 2
     again = replay_rejects(engine, load_sources(config_dir), load_header_mapping(config_dir), AS_OF)
@@ -37,14 +45,18 @@ def test_a_reject_that_fails_again_keeps_a_current_reason(engine, inbox: Path, c
     counts = replay_rejects(engine, load_sources(config_dir), load_header_mapping(config_dir), AS_OF)
     assert counts.rejected == 1
     got = rows(engine, "select reason, replay_outcome from ingest_rejects order by id")
-    assert got == [{"reason": "malformed email", "replay_outcome": "rejected"},
-                   {"reason": "malformed email", "replay_outcome": None}]
+    assert got == [
+        {"reason": "malformed email", "replay_outcome": "rejected"},
+        {"reason": "malformed email", "replay_outcome": None},
+    ]
 
 
 def test_a_wrong_sources_file_names_file_line_and_fix(tmp_path: Path):
     (tmp_path / "sources.yaml").write_text(
         "web_form:\n  consent_wording_version: v1\nfiles:\n  - name: tradeshow\n    match: '*'\n"
-        "    consent: {status: granted, legal_basis: because}\n", encoding="utf-8")
+        "    consent: {status: granted, legal_basis: because}\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError) as err:
         load_sources(tmp_path)
     message = str(err.value)
@@ -63,8 +75,9 @@ def test_counts_that_do_not_add_up_fail_loudly():
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_rejects_commands_list_and_replay_by_file_and_line(engine, marketing_db_env, inbox: Path, config_dir: Path,
-                                                               monkeypatch, capsys):
+def test_the_rejects_commands_list_and_replay_by_file_and_line(
+    engine, marketing_db_env, inbox: Path, config_dir: Path, monkeypatch, capsys
+):
     from funnelflow.cli import main
 
     (inbox / "tradeshow.csv").write_text("Correo electrónico,Nombre\nana@example.es,Ana\n", encoding="utf-8")
@@ -73,7 +86,9 @@ def test_the_rejects_commands_list_and_replay_by_file_and_line(engine, marketing
     assert main(["rejects", "list"]) == 0
     listed = capsys.readouterr().out
     assert "tradeshow.csv:2" in listed and "no email and no phone" in listed and "ana@" not in listed
-    (config_dir / "header_mapping.yaml").write_text('aliases:\n  email: ["Correo electrónico"]\n', encoding="utf-8")
+    (config_dir / "header_mapping.yaml").write_text(
+        'aliases:\n  email: ["Correo electrónico"]\n', encoding="utf-8"
+    )
     assert main(["rejects", "replay", "--source", "tradeshow"]) == 0
     assert '"inserted": 1' in capsys.readouterr().out
     assert count(engine, "leads") == 1

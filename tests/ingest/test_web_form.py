@@ -14,9 +14,19 @@ from funnelflow.web.app import create_standalone_app
 from tests.ingest.conftest import count, rows
 
 FORM = {
-    "email": "Ada@Example.com", "first_name": "Ada", "last_name": "Lovelace", "company": "Engines Ltd",
-    "job_title": "CTO", "phone": "+44 20 7946 0000", "country": "GB", "consent": True, "utm_source": "google",
-    "utm_medium": "cpc", "utm_campaign": "brand", "utm_term": "marketing automation", "utm_content": "ad-1",
+    "email": "Ada@Example.com",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "company": "Engines Ltd",
+    "job_title": "CTO",
+    "phone": "+44 20 7946 0000",
+    "country": "GB",
+    "consent": True,
+    "utm_source": "google",
+    "utm_medium": "cpc",
+    "utm_campaign": "brand",
+    "utm_term": "marketing automation",
+    "utm_content": "ad-1",
     "page_url": "https://www.example.com/demo",
 }
 
@@ -46,12 +56,16 @@ def test_a_json_post_is_landed_at_once_and_answered_202(engine, client_for):
     assert response.json()["id"] == row["id"]
     assert row["source"] == "web_form" and row["client_ip"] == "203.0.113.7" and row["processed_at"] is None
     assert row["payload"]["email"] == "Ada@Example.com" and row["payload"]["consent"] is True
-    expected = hashlib.sha256(json.dumps(row["payload"], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    expected = hashlib.sha256(
+        json.dumps(row["payload"], sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
     assert row["content_hash"] == expected
 
 
 def test_a_browser_form_post_is_accepted_with_its_checkbox(engine, client_for):
-    response = client_for().post("/funnelflow/leads", data={"email": "b@example.com", "consent": "on", "company": ""})
+    response = client_for().post(
+        "/funnelflow/leads", data={"email": "b@example.com", "consent": "on", "company": ""}
+    )
     assert response.status_code == 202
     [row] = _landing(engine)
     assert row["payload"]["consent"] is True and row["payload"]["company"] is None
@@ -59,8 +73,12 @@ def test_a_browser_form_post_is_accepted_with_its_checkbox(engine, client_for):
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({**FORM, "consent": "maybe"}, "consent"), ({**FORM, "email": 12345}, "email"),
-     ({k: v for k, v in FORM.items() if k != "email"}, "email"), ({**FORM, "favourite": "x"}, "favourite")],
+    [
+        ({**FORM, "consent": "maybe"}, "consent"),
+        ({**FORM, "email": 12345}, "email"),
+        ({k: v for k, v in FORM.items() if k != "email"}, "email"),
+        ({**FORM, "favourite": "x"}, "favourite"),
+    ],
     ids=["wrong-type-consent", "wrong-type-email", "missing-email", "unknown-field"],
 )
 def test_bad_shapes_get_422_naming_the_field_and_store_nothing(engine, client_for, body, field):
@@ -85,9 +103,12 @@ def test_the_honeypot_answers_like_success_and_stores_nothing(engine, client_for
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(engine, client_for):
     forged = {"X-Forwarded-For": "198.51.100.99"}
-    client_for(peer="203.0.113.7", FUNNELFLOW_TRUSTED_PROXIES="10.0.0.0/8").post("/funnelflow/leads", json=FORM, headers=forged)
+    client_for(peer="203.0.113.7", FUNNELFLOW_TRUSTED_PROXIES="10.0.0.0/8").post(
+        "/funnelflow/leads", json=FORM, headers=forged
+    )
     client_for(peer="10.1.2.3", FUNNELFLOW_TRUSTED_PROXIES="10.0.0.0/8").post(
-        "/funnelflow/leads", json=FORM, headers={"X-Forwarded-For": "198.51.100.99, 10.9.9.9"})
+        "/funnelflow/leads", json=FORM, headers={"X-Forwarded-For": "198.51.100.99, 10.9.9.9"}
+    )
     assert [r["client_ip"] for r in _landing(engine)] == ["203.0.113.7", "198.51.100.99"]
 
 
@@ -114,16 +135,34 @@ def test_landed_posts_become_leads_with_pending_consent_and_a_touchpoint_each(en
     client.post("/funnelflow/leads", json={**FORM, "utm_campaign": "retargeting", "consent": False})
     client.post("/funnelflow/leads", json={**FORM, "email": "broken@nowhere"})
     totals = process_landing(engine, load_sources(), load_header_mapping())
-    assert totals["web_form"].as_dict() == {"rows_in": 4, "inserted": 1, "updated": 1, "rejected": 1, "duplicates": 1}
+    assert totals["web_form"].as_dict() == {
+        "rows_in": 4,
+        "inserted": 1,
+        "updated": 1,
+        "rejected": 1,
+        "duplicates": 1,
+    }
     [lead] = rows(engine, "select * from leads")
     assert lead["email_key"] == "ada@example.com" and lead["phone_e164"] == "+442079460000"
-    touches = rows(engine, "select channel, touch_type, utm_campaign, utm_term, page_url from touchpoints order by id")
+    touches = rows(
+        engine, "select channel, touch_type, utm_campaign, utm_term, page_url from touchpoints order by id"
+    )
     assert [t["utm_campaign"] for t in touches] == ["brand", "retargeting"]
-    assert touches[0] == {"channel": "web_form", "touch_type": "form_fill", "utm_campaign": "brand",
-                          "utm_term": "marketing automation", "page_url": "https://www.example.com/demo"}
+    assert touches[0] == {
+        "channel": "web_form",
+        "touch_type": "form_fill",
+        "utm_campaign": "brand",
+        "utm_term": "marketing automation",
+        "page_url": "https://www.example.com/demo",
+    }
     [consent] = rows(engine, "select status, legal_basis, source, wording_version, client_ip from consents")
-    assert consent == {"status": "pending", "legal_basis": "consent", "source": "web_form",
-                       "wording_version": "2026-01", "client_ip": "203.0.113.7"}
+    assert consent == {
+        "status": "pending",
+        "legal_basis": "consent",
+        "source": "web_form",
+        "wording_version": "2026-01",
+        "client_ip": "203.0.113.7",
+    }
     outcomes = [r["outcome"] for r in _landing(engine)]
     assert outcomes == ["inserted", "duplicate", "updated", "rejected"]
     assert rows(engine, "select source_file, reason from ingest_rejects")[0]["reason"] == "malformed email"

@@ -21,10 +21,22 @@ CSV = (
 
 def _job(**overrides) -> FileJob:
     data = CSV.encode()
-    values = dict(facts={"content_hash": "0" * 64, "size": len(data), "kind": "csv", "encoding": "utf-8",
-                         "delimiter": ","},
-                  chunk_rows=1000, as_of="2026-11-23T12:00:00+00:00", source="list-upload", campaign="spring",
-                  extra_aliases={}, ignore=[], postgres=True)
+    values = dict(
+        facts={
+            "content_hash": "0" * 64,
+            "size": len(data),
+            "kind": "csv",
+            "encoding": "utf-8",
+            "delimiter": ",",
+        },
+        chunk_rows=1000,
+        as_of="2026-11-23T12:00:00+00:00",
+        source="list-upload",
+        campaign="spring",
+        extra_aliases={},
+        ignore=[],
+        postgres=True,
+    )
     return FileJob(**{**values, **overrides})
 
 
@@ -38,23 +50,43 @@ def test_the_worker_sends_headers_chunks_and_a_summary():
     _, rows_in, duplicates, rejects, people_csv, arrivals_csv = messages[1]
     assert (rows_in, duplicates) == (4, 1)
     assert [(line, reason) for line, reason, _ in rejects] == [(5, "malformed email")]
-    assert rejects[0][2] == {"Email": "broken@", "First Name": "Bob", "Phone": "", "Country": "", "Do Not Email": ""}
+    assert rejects[0][2] == {
+        "Email": "broken@",
+        "First Name": "Bob",
+        "Phone": "",
+        "Country": "",
+        "Do Not Email": "",
+    }
     [person] = [dict(zip(PEOPLE_COLUMNS, row, strict=True)) for row in csv.reader(io.StringIO(people_csv))]
-    assert (person["match_key"], person["first_name"], person["phone_e164"], person["arrivals"], person["first_pos"]) == (
-        "e:ann@example.com", "Ann", "+49301234567", "2", "2")
+    assert (
+        person["match_key"],
+        person["first_name"],
+        person["phone_e164"],
+        person["arrivals"],
+        person["first_pos"],
+    ) == ("e:ann@example.com", "Ann", "+49301234567", "2", "2")
     arrivals = [dict(zip(ARRIVAL_COLUMNS, row, strict=True)) for row in csv.reader(io.StringIO(arrivals_csv))]
-    assert [(a["pos"], a["campaign"], a["source_ref"]) for a in arrivals] == [("2", "spring", ""), ("3", "spring", "")]
-    assert arrivals[0]["dne_hash"] == "" and len(arrivals[1]["dne_hash"]) == 64  # "Do Not Email: yes" on line 3
+    assert [(a["pos"], a["campaign"], a["source_ref"]) for a in arrivals] == [
+        ("2", "spring", ""),
+        ("3", "spring", ""),
+    ]
+    assert (
+        arrivals[0]["dne_hash"] == "" and len(arrivals[1]["dne_hash"]) == 64
+    )  # "Do Not Email: yes" on line 3
     assert messages[2][1]["worker_peak_mb"] > 0
 
 
 def test_an_unreadable_file_is_reported_not_raised():
-    job = _job(facts={"content_hash": "0" * 64, "size": 10, "kind": "csv", "encoding": "utf-8", "delimiter": ","})
+    job = _job(
+        facts={"content_hash": "0" * 64, "size": 10, "kind": "csv", "encoding": "utf-8", "delimiter": ","}
+    )
     messages = list(job.run(io.BytesIO(b"\n\n")))
     assert messages[-1][0] == "unreadable" and "no header row" in messages[-1][1]
 
 
 def test_a_worker_error_reaches_the_caller_with_addresses_masked():
     with pytest.raises(WorkerFailed) as err:
-        list(_job(as_of="ann@example.com").run(io.BytesIO(CSV.encode())))  # not a time: the worker fails at once
+        list(
+            _job(as_of="ann@example.com").run(io.BytesIO(CSV.encode()))
+        )  # not a time: the worker fails at once
     assert "ann@example.com" not in str(err.value) and "[address]" in str(err.value)

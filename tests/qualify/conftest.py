@@ -35,23 +35,48 @@ def rules_with(scoring_edit=None, sales_edit=None) -> Rules:
 
 def add_account(engine: sa.Engine, domain: str, **values) -> int:
     with engine.begin() as conn:
-        return conn.execute(accounts.insert().values(domain=domain, **values).returning(accounts.c.id)).scalar_one()
+        return conn.execute(
+            accounts.insert().values(domain=domain, **values).returning(accounts.c.id)
+        ).scalar_one()
 
 
 def add_lead(engine: sa.Engine, email: str | None, **values) -> int:
     with engine.begin() as conn:
-        return conn.execute(leads.insert().values(
-            email=email, email_key=email, email_domain=email.rpartition("@")[2] if email else None, **values,
-        ).returning(leads.c.id)).scalar_one()
+        return conn.execute(
+            leads.insert()
+            .values(
+                email=email,
+                email_key=email,
+                email_domain=email.rpartition("@")[2] if email else None,
+                **values,
+            )
+            .returning(leads.c.id)
+        ).scalar_one()
 
 
-def touch(engine: sa.Engine, lead_id: int, touch_type: str, days_ago: float, page_url: str | None = None,
-          *, as_of: datetime = AS_OF, scored: bool = True, detail: dict | None = None) -> None:
+def touch(
+    engine: sa.Engine,
+    lead_id: int,
+    touch_type: str,
+    days_ago: float,
+    page_url: str | None = None,
+    *,
+    as_of: datetime = AS_OF,
+    scored: bool = True,
+    detail: dict | None = None,
+) -> None:
     with engine.begin() as conn:
-        conn.execute(touchpoints.insert().values(
-            lead_id=lead_id, occurred_at=as_of - timedelta(days=days_ago), channel="web", touch_type=touch_type,
-            page_url=page_url, scored=scored, detail=detail,
-        ))
+        conn.execute(
+            touchpoints.insert().values(
+                lead_id=lead_id,
+                occurred_at=as_of - timedelta(days=days_ago),
+                channel="web",
+                touch_type=touch_type,
+                page_url=page_url,
+                scored=scored,
+                detail=detail,
+            )
+        )
 
 
 def lead_row(engine: sa.Engine, lead_id: int):

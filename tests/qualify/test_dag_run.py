@@ -13,10 +13,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_lead_qualification_dag_scores_stages_and_announces_new_sqls_once(airflow_db, marketing_db_env, funnelflow_home):
+def test_lead_qualification_dag_scores_stages_and_announces_new_sqls_once(
+    airflow_db, marketing_db_env, funnelflow_home
+):
     engine = make_engine(marketing_db_env)
-    demo = add_lead(engine, "Jane.Doe@Acme.example", first_name="JANE", last_name="doe", job_title="VP Marketing",
-                    phone="030 1234567", country="DE")
+    demo = add_lead(
+        engine,
+        "Jane.Doe@Acme.example",
+        first_name="JANE",
+        last_name="doe",
+        job_title="VP Marketing",
+        phone="030 1234567",
+        country="DE",
+    )
     touch(engine, demo, "form_fill", 1, "https://www.example.com/demo")
     quiet = add_lead(engine, "someone@gmail.com")
     from airflow.dag_processing.dagbag import DagBag
@@ -31,7 +40,12 @@ def test_lead_qualification_dag_scores_stages_and_announces_new_sqls_once(airflo
     assert states[1]["announce_sales_qualified"] == "skipped"
     row = lead_row(engine, demo)
     assert (row.lifecycle_stage, row.seniority, row.department, row.phone_e164, row.first_name) == (
-        "sql", "vp", "marketing", "+49301234567", "Jane")
+        "sql",
+        "vp",
+        "marketing",
+        "+49301234567",
+        "Jane",
+    )
     assert row.scored_at == AS_OF and row.score_breakdown["engagement"]["demo_request"] > 0
     assert [h[1:3] for h in history(engine)] == [("lead", "sql")]
     assert lead_row(engine, quiet).email_free is True

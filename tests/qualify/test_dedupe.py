@@ -24,20 +24,26 @@ def _rows_of(engine, table, lead_id):
 def _with_history(engine, lead_id, stage):
     with engine.begin() as conn:
         conn.execute(consents.insert().values(lead_id=lead_id, status="granted", recorded_at=AS_OF))
-        conn.execute(lifecycle_history.insert().values(lead_id=lead_id, from_stage=None, to_stage=stage,
-                                                       changed_at=AS_OF, reason="test"))
+        conn.execute(
+            lifecycle_history.insert().values(
+                lead_id=lead_id, from_stage=None, to_stage=stage, changed_at=AS_OF, reason="test"
+            )
+        )
     touch(engine, lead_id, "page_view", 1, "https://www.example.com/")
 
 
 def test_a_sure_duplicate_is_merged_with_all_its_rows_and_the_merge_can_be_undone(engine):
     person = dict(first_name="Jane", last_name="Doe", company="Acme GmbH", phone_e164="+4930123456")
     work = add_lead(engine, "jane.doe@acme.example", **person)
-    private = add_lead(engine, "janedoe77@gmail.com", email_free=True, job_title="CMO",
-                       **{**person, "company": "ACME GmbH"})
+    private = add_lead(
+        engine, "janedoe77@gmail.com", email_free=True, job_title="CMO", **{**person, "company": "ACME GmbH"}
+    )
     for lead_id in (work, private):
         _with_history(engine, lead_id, "lead")
-    before = {t.name: (_rows_of(engine, t, work), _rows_of(engine, t, private))
-              for t in (touchpoints, consents, lifecycle_history)}
+    before = {
+        t.name: (_rows_of(engine, t, work), _rows_of(engine, t, private))
+        for t in (touchpoints, consents, lifecycle_history)
+    }
 
     result = find_and_merge(engine)
 

@@ -57,7 +57,12 @@ def test_blank_values_are_filled_with_provenance_and_typed_values_are_kept(engin
     with engine.connect() as conn:
         acct = conn.execute(sa.select(accounts).where(accounts.c.id == b.account_id)).one()
     assert (acct.industry, acct.employee_band, acct.region, acct.competitor, acct.enrichment_source) == (
-        "Software", "51-200", "EMEA", False, "reference")
+        "Software",
+        "51-200",
+        "EMEA",
+        False,
+        "reference",
+    )
 
 
 def test_a_lower_confidence_provider_never_overwrites_a_more_confident_value(engine, reference):
@@ -96,8 +101,14 @@ def test_http_provider_speaks_the_api_and_is_refused_without_the_key():
         provider = HttpProvider(api.base_url, "k-123", retries=0)
         found = provider.lookup(["globex.example", "nothing.example"])
         assert found["globex.example"] == Firmographics(
-            domain="globex.example", name="Globex", industry="Manufacturing", employee_band="201-500",
-            revenue_band="$50M-$100M", country="US", region="NA")
+            domain="globex.example",
+            name="Globex",
+            industry="Manufacturing",
+            employee_band="201-500",
+            revenue_band="$50M-$100M",
+            country="US",
+            region="NA",
+        )
         assert found["nothing.example"] is None
         assert api.lookups() == ["globex.example", "nothing.example"]
         assert {r["auth"] for r in api.requests} == {"Bearer k-123"}

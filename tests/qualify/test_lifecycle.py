@@ -21,8 +21,12 @@ def test_each_forward_transition_records_its_rule(engine, rules):
     subscriber = add_lead(engine, "sub@gmail.com", lifecycle_stage="subscriber", email_free=True)
     touch(engine, subscriber, "webinar_registered", 1)  # ~8 + ~15 - 10 (free mail): a lead, not an MQL
     touch(engine, subscriber, "webinar_attended", 1)
-    good_fit = add_lead(engine, "vp@target.example", account_id=target, seniority="vp", department="marketing")
-    hot = add_lead(engine, "dir@target.example", account_id=target, seniority="director", department="marketing")
+    good_fit = add_lead(
+        engine, "vp@target.example", account_id=target, seniority="vp", department="marketing"
+    )
+    hot = add_lead(
+        engine, "dir@target.example", account_id=target, seniority="director", department="marketing"
+    )
     touch(engine, hot, "page_view", 3, "https://www.example.com/pricing")
     demo = add_lead(engine, "student@gmail.com", email_free=True, seniority="student")
     touch(engine, demo, "form_fill", 2, "https://www.example.com/demo")
@@ -30,16 +34,27 @@ def test_each_forward_transition_records_its_rule(engine, rules):
     rival = add_lead(engine, "spy@rival.example", account_id=competitor_acct)
     touch(engine, rival, "form_fill", 2, "https://www.example.com/demo")
     bounced = add_lead(engine, "nobody@target.example", email_status="invalid")
-    deal = add_lead(engine, "buyer@target.example", account_id=target, lifecycle_stage="opportunity", seniority="vp")
+    deal = add_lead(
+        engine, "buyer@target.example", account_id=target, lifecycle_stage="opportunity", seniority="vp"
+    )
 
     result = score_and_stage(engine, rules, as_of=AS_OF, run_id="run-1")
 
-    assert _stage_and_reason(engine, subscriber) == ("lead", [("subscriber", "lead", "lead:score_at_least_1")])
+    assert _stage_and_reason(engine, subscriber) == (
+        "lead",
+        [("subscriber", "lead", "lead:score_at_least_1")],
+    )
     assert _stage_and_reason(engine, good_fit) == ("mql", [("lead", "mql", "mql:score_at_least_60")])
     assert _stage_and_reason(engine, hot) == ("sql", [("lead", "sql", "sql_rule:hot_mql")])
     assert _stage_and_reason(engine, demo) == ("sql", [("lead", "sql", "sql_rule:demo_request")])
-    assert _stage_and_reason(engine, rival) == ("disqualified", [("lead", "disqualified", "disqualify:competitor")])
-    assert _stage_and_reason(engine, bounced) == ("disqualified", [("lead", "disqualified", "disqualify:invalid_email")])
+    assert _stage_and_reason(engine, rival) == (
+        "disqualified",
+        [("lead", "disqualified", "disqualify:competitor")],
+    )
+    assert _stage_and_reason(engine, bounced) == (
+        "disqualified",
+        [("lead", "disqualified", "disqualify:invalid_email")],
+    )
     assert _stage_and_reason(engine, deal) == ("opportunity", [])  # sales' stage: scoring never moves it
     assert lead_row(engine, good_fit).mql_since == AS_OF
     assert result.became_sql == 2
@@ -47,9 +62,12 @@ def test_each_forward_transition_records_its_rule(engine, rules):
 
     # The analysts' report over the same history.
     report = sa.text((REPO / "include" / "sql" / "qualify_stage_changes_by_rule.sql").read_text()).bindparams(
-        sa.bindparam("since", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime()))
+        sa.bindparam("since", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime())
+    )
     with engine.connect() as conn:
-        rows = conn.execute(report, {"since": AS_OF - timedelta(days=1), "until": AS_OF + timedelta(days=1)}).all()
+        rows = conn.execute(
+            report, {"since": AS_OF - timedelta(days=1), "until": AS_OF + timedelta(days=1)}
+        ).all()
     by_move = {(r.from_stage, r.to_stage, r.rule.split(" @")[0]): r.leads for r in rows}
     assert by_move[("lead", "sql", "sql_rule:hot_mql")] == 1 and sum(by_move.values()) == 6
 
@@ -73,7 +91,10 @@ def test_decay_keeps_an_mql_until_the_recycle_rule_fires(engine, rules):
     score_and_stage(engine, rules, as_of=AS_OF + timedelta(days=41), scope="all")  # under for 31 days
     stage, moves = _stage_and_reason(engine, lead_id)
     assert stage == "recycled"
-    assert moves == [("lead", "mql", "mql:score_at_least_60"), ("mql", "recycled", "recycle:below_mql_threshold_30d")]
+    assert moves == [
+        ("lead", "mql", "mql:score_at_least_60"),
+        ("mql", "recycled", "recycle:below_mql_threshold_30d"),
+    ]
     assert lead_row(engine, lead_id).below_threshold_since is None
 
     # New engagement brings a recycled lead back to MQL.

@@ -13,10 +13,22 @@ from tests.qualify.conftest import AS_OF, REPO, add_lead, lead_row, touch
 
 BAD_EDITS = {
     # (replace, with) in scoring.yaml -> what the error must say
-    "negative half-life": (("half_life_days: 30", "half_life_days: -3"), ("line 30", "engagement.half_life_days", "fix:")),
-    "unknown seniority": (("in: [manager]", "in: [boss]"), ("line 13", "unknown seniority value(s) ['boss']", "fix:")),
-    "unknown touch type": (("    page_view: 1\n", "    page_visit: 1\n"), ("engagement.points", "page_visit", "fix:")),
-    "grades out of order": (("    A: 60", "    A: 30"), ("line 25", "grade bars must fall A > B > C", "fix:")),
+    "negative half-life": (
+        ("half_life_days: 30", "half_life_days: -3"),
+        ("line 30", "engagement.half_life_days", "fix:"),
+    ),
+    "unknown seniority": (
+        ("in: [manager]", "in: [boss]"),
+        ("line 13", "unknown seniority value(s) ['boss']", "fix:"),
+    ),
+    "unknown touch type": (
+        ("    page_view: 1\n", "    page_visit: 1\n"),
+        ("engagement.points", "page_visit", "fix:"),
+    ),
+    "grades out of order": (
+        ("    A: 60", "    A: 30"),
+        ("line 25", "grade bars must fall A > B > C", "fix:"),
+    ),
     "bad YAML": (("  mql_threshold: 60 ", "  mql_threshold: [60 "), ("line 49", "not valid YAML", "fix")),
 }
 
@@ -49,7 +61,9 @@ def test_a_wrong_rules_file_names_the_file_the_line_and_the_fix(tmp_path, case):
 def test_sql_rules_may_only_name_high_intent_pages_marketing_defined(tmp_path):
     folder = _config(tmp_path)
     sales = folder / "sales_rules.yaml"
-    sales.write_text(sales.read_text().replace("recent_actions: [demo_request]", "recent_actions: [demo_requets]"))
+    sales.write_text(
+        sales.read_text().replace("recent_actions: [demo_request]", "recent_actions: [demo_requets]")
+    )
     with pytest.raises(RulesError, match=r"sales_rules.yaml, line 10: .*demo_requets.*fix: use some of"):
         load_rules(folder)
 
@@ -70,7 +84,9 @@ def test_broken_rules_with_no_last_good_ones_stop_the_run(engine, tmp_path):
         load_active_rules(engine, _config(tmp_path, ("mql_threshold: 60", "mql_threshold: sixty")))
 
 
-def test_dry_run_reports_what_a_changed_file_would_do_without_writing(engine, marketing_db_env, tmp_path, capsys, rules):
+def test_dry_run_reports_what_a_changed_file_would_do_without_writing(
+    engine, marketing_db_env, tmp_path, capsys, rules
+):
     from funnelflow.cli import main
     from funnelflow.qualify.score import score_and_stage
 
@@ -93,17 +109,20 @@ def test_dry_run_reports_what_a_changed_file_would_do_without_writing(engine, ma
     assert "scoring.yaml, line 30" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("title", "seniority", "department"), [
-    ("Chief Marketing Officer", "c_level", "marketing"),
-    ("Vice President, Demand Generation", "vp", "marketing"),
-    ("Head of Sales", "director", "sales"),
-    ("Marketingleiterin", "director", "marketing"),
-    ("Senior Software Engineer", "individual_contributor", "engineering"),
-    ("Werkstudent Marketing", "student", "marketing"),
-    ("Account Executive", "individual_contributor", "sales"),
-    ("Geschäftsführer", "c_level", "executive"),
-    ("Project Manager", "manager", "operations"),
-])
+@pytest.mark.parametrize(
+    ("title", "seniority", "department"),
+    [
+        ("Chief Marketing Officer", "c_level", "marketing"),
+        ("Vice President, Demand Generation", "vp", "marketing"),
+        ("Head of Sales", "director", "sales"),
+        ("Marketingleiterin", "director", "marketing"),
+        ("Senior Software Engineer", "individual_contributor", "engineering"),
+        ("Werkstudent Marketing", "student", "marketing"),
+        ("Account Executive", "individual_contributor", "sales"),
+        ("Geschäftsführer", "c_level", "executive"),
+        ("Project Manager", "manager", "operations"),
+    ],
+)
 def test_job_titles_map_to_seniority_and_department(title, seniority, department):
     assert (seniority_of(title), department_of(title)) == (seniority, department)
 

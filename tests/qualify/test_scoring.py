@@ -13,21 +13,45 @@ CASES = {
     "vp_marketing_at_target_company": (
         dict(seniority="vp", department="marketing"),
         dict(industry="Software", employee_band="51-200", region="EMEA"),
-        {"exec_buyer": 25, "buying_department": 15, "target_industry": 15, "mid_market": 20, "core_region": 10}, "A"),
+        {
+            "exec_buyer": 25,
+            "buying_department": 15,
+            "target_industry": 15,
+            "mid_market": 20,
+            "core_region": 10,
+        },
+        "A",
+    ),
     "director_at_enterprise": (
         dict(seniority="director", department="engineering"),
         dict(industry="Manufacturing", employee_band="5001+", region="APAC"),
-        {"director": 20, "enterprise": 15}, "C"),
+        {"director": 20, "enterprise": 15},
+        "C",
+    ),
     "manager_in_sales_na": (
-        dict(seniority="manager", department="sales"), dict(region="NA", employee_band="11-50"),
-        {"manager": 10, "buying_department": 15, "core_region": 10}, "C"),
+        dict(seniority="manager", department="sales"),
+        dict(region="NA", employee_band="11-50"),
+        {"manager": 10, "buying_department": 15, "core_region": 10},
+        "C",
+    ),
     "student_on_free_mail": (
-        dict(seniority="student", email_free=True), None, {"student": -30, "free_mail": -10}, "D"),
+        dict(seniority="student", email_free=True),
+        None,
+        {"student": -30, "free_mail": -10},
+        "D",
+    ),
     "competitor": (
-        dict(seniority="c_level", department="executive"), dict(competitor=True, region="EMEA"),
-        {"exec_buyer": 25, "buying_department": 15, "core_region": 10, "competitor": -100}, "D"),
+        dict(seniority="c_level", department="executive"),
+        dict(competitor=True, region="EMEA"),
+        {"exec_buyer": 25, "buying_department": 15, "core_region": 10, "competitor": -100},
+        "D",
+    ),
     "disposable_role_mailbox": (
-        dict(email_disposable=True, email_role=True), None, {"disposable_mail": -50, "role_mailbox": -5}, "D"),
+        dict(email_disposable=True, email_role=True),
+        None,
+        {"disposable_mail": -50, "role_mailbox": -5},
+        "D",
+    ),
 }
 
 
@@ -56,7 +80,13 @@ def test_engagement_points_per_touch_type_and_high_intent_page(engine, rules):
     score_and_stage(engine, rules, as_of=AS_OF, scope="all")
     row = lead_row(engine, lead_id)
     assert row.score_breakdown["engagement"] == {
-        "form_fill": 10, "page_view": 1, "email_click": 4, "webinar_attended": 15, "demo_request": 40, "pricing_page": 20}
+        "form_fill": 10,
+        "page_view": 1,
+        "email_click": 4,
+        "webinar_attended": 15,
+        "demo_request": 40,
+        "pricing_page": 20,
+    }
     assert row.engagement_score == pytest.approx(90)
 
 

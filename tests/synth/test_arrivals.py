@@ -64,8 +64,17 @@ def test_repeats_share_the_email_key_of_their_original(arrivals):
             continue  # the original's address was made unusable on purpose
         assert email_key(email) == email_key(original)
         if email != original:
-            kinds.add("upper" if email == original.upper() else "plus" if "+" in email else
-                      "padded" if email != email.strip() else "dots" if "gmail" in email else "case")
+            kinds.add(
+                "upper"
+                if email == original.upper()
+                else "plus"
+                if "+" in email
+                else "padded"
+                if email != email.strip()
+                else "dots"
+                if "gmail" in email
+                else "case"
+            )
     assert {"upper", "plus", "padded"} <= kinds
 
 
@@ -89,9 +98,24 @@ def test_other_mess_is_present(arrivals):
 
 
 def test_custom_mess_rates_and_bad_rates():
-    quiet = make_arrivals(2000, seed=1, until=UNTIL, rates=MessRates(disposable=0, role=0, missing_email=0, no_contact=0,
-                                                                     missing_field=0, whitespace=0, html=0, formula=0, newline=0),
-                          repeat_rate=0, broken_rate=0)
+    quiet = make_arrivals(
+        2000,
+        seed=1,
+        until=UNTIL,
+        rates=MessRates(
+            disposable=0,
+            role=0,
+            missing_email=0,
+            no_contact=0,
+            missing_field=0,
+            whitespace=0,
+            html=0,
+            formula=0,
+            newline=0,
+        ),
+        repeat_rate=0,
+        broken_rate=0,
+    )
     assert (quiet["_mess"] == "").all()
     assert quiet["email"].map(lambda e: bool(VALID.match(e))).all()
     with pytest.raises(ValueError, match="between 0 and 1"):

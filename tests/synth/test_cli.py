@@ -13,8 +13,31 @@ from funnelflow.db.schema import lead_landing, leads
 
 def test_files_command(tmp_path, capsys):
     out = tmp_path / "export.csv"
-    assert main(["synth", "files", "--rows", "500", "--out", str(out), "--header-style", "german", "--encoding", "cp1252",
-                 "--delimiter", ";", "--repeat-rate", "0.1", "--broken-rate", "0.05", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "files",
+                "--rows",
+                "500",
+                "--out",
+                str(out),
+                "--header-style",
+                "german",
+                "--encoding",
+                "cp1252",
+                "--delimiter",
+                ";",
+                "--repeat-rate",
+                "0.1",
+                "--broken-rate",
+                "0.05",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "500 rows" in capsys.readouterr().out
     with out.open(encoding="cp1252", newline="") as fh:
         rows = list(csv.reader(fh, delimiter=";"))
@@ -27,7 +50,9 @@ def test_files_xlsx_from_extension(tmp_path):
     assert out.read_bytes()[:2] == b"PK"
 
 
-@pytest.mark.parametrize("bad", [["--repeat-rate", "1.5"], ["--until", "yesterday"], ["--encoding", "latin-9"]])
+@pytest.mark.parametrize(
+    "bad", [["--repeat-rate", "1.5"], ["--until", "yesterday"], ["--encoding", "latin-9"]]
+)
 def test_files_rejects_bad_options(tmp_path, bad, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["synth", "files", "--rows", "5", "--out", str(tmp_path / "x.csv"), *bad])
@@ -42,7 +67,10 @@ def test_reference_command(tmp_path):
 
 def test_db_and_demo_commands(marketing_db_env, funnelflow_home, capsys):
     assert main(["synth", "db", "--leads", "40", "--touchpoints-per-lead", "3", "--seed", "2"]) == 0
-    assert main(["synth", "demo", "--seed", "42", "--until", "2026-11-23T12:00:00+00:00", "--people", "300"]) == 0
+    assert (
+        main(["synth", "demo", "--seed", "42", "--until", "2026-11-23T12:00:00+00:00", "--people", "300"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "40 leads" in out and "web-form posts in lead_landing" in out
     assert len(list((funnelflow_home / "inbox" / "leads").iterdir())) == 5
@@ -54,8 +82,18 @@ def test_db_and_demo_commands(marketing_db_env, funnelflow_home, capsys):
 
 
 def test_files_are_byte_identical_for_a_seed(tmp_path):
-    args = ["synth", "files", "--rows", "300", "--header-style", "hubspot", "--encoding", "utf-8-sig",
-            "--until", "2026-11-23T12:00:00+00:00"]
+    args = [
+        "synth",
+        "files",
+        "--rows",
+        "300",
+        "--header-style",
+        "hubspot",
+        "--encoding",
+        "utf-8-sig",
+        "--until",
+        "2026-11-23T12:00:00+00:00",
+    ]
     for name, seed in (("a.csv", "4"), ("b.csv", "4"), ("c.csv", "5")):
         assert main([*args, "--out", str(tmp_path / name), "--seed", seed]) == 0
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

@@ -30,9 +30,14 @@ UNTIL = datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 def _structure(engine: sa.Engine) -> dict:
     insp = sa.inspect(engine)
-    return {t: (sorted(i["name"] for i in insp.get_indexes(t)), sorted(str(u["name"]) for u in insp.get_unique_constraints(t)),
-                sorted(str(f["name"]) for f in insp.get_foreign_keys(t)))
-            for t in ("leads", "touchpoints", "consents", "lifecycle_history")}
+    return {
+        t: (
+            sorted(i["name"] for i in insp.get_indexes(t)),
+            sorted(str(u["name"]) for u in insp.get_unique_constraints(t)),
+            sorted(str(f["name"]) for f in insp.get_foreign_keys(t)),
+        )
+        for t in ("leads", "touchpoints", "consents", "lifecycle_history")
+    }
 
 
 def test_load_is_consistent(engine):
@@ -42,7 +47,11 @@ def test_load_is_consistent(engine):
     assert _structure(engine) == before
     with engine.connect() as conn:
         lead_rows = conn.execute(sa.select(leads)).mappings().all()
-        touch_rows = conn.execute(sa.select(touchpoints).order_by(touchpoints.c.lead_id, touchpoints.c.occurred_at)).mappings().all()
+        touch_rows = (
+            conn.execute(sa.select(touchpoints).order_by(touchpoints.c.lead_id, touchpoints.c.occurred_at))
+            .mappings()
+            .all()
+        )
         consent_rows = conn.execute(sa.select(consents)).mappings().all()
         account_rows = {r.id: r for r in conn.execute(sa.select(accounts))}
         history = {r.lead_id: r for r in conn.execute(sa.select(lifecycle_history))}
@@ -66,7 +75,10 @@ def test_load_is_consistent(engine):
     moved = {r["id"]: r for r in lead_rows if r["lifecycle_stage"] != "lead"}
     assert set(history) == set(moved)
     for lead_id, h in history.items():
-        assert h.to_stage == moved[lead_id]["lifecycle_stage"] and h.changed_at == moved[lead_id]["lifecycle_changed_at"]
+        assert (
+            h.to_stage == moved[lead_id]["lifecycle_stage"]
+            and h.changed_at == moved[lead_id]["lifecycle_changed_at"]
+        )
     stages = [r["lifecycle_stage"] for r in lead_rows]
     assert stages.count("lead") > 150 and {"mql", "sql", "customer"} & set(stages)
 
@@ -109,8 +121,11 @@ def test_second_load_appends_new_people(engine):
         refs = conn.execute(sa.select(touchpoints.c.source_ref)).scalars().all()
         assert len(refs) == len(set(refs)) == first.touchpoints + second.touchpoints
         # The id sequence was moved past the loaded ids: a normal insert still works.
-        new_id = conn.execute(leads.insert().values(email="x@example.org", email_key="x@example.org", created_at=UNTIL,
-                                                    updated_at=UNTIL).returning(leads.c.id)).scalar_one()
+        new_id = conn.execute(
+            leads.insert()
+            .values(email="x@example.org", email_key="x@example.org", created_at=UNTIL, updated_at=UNTIL)
+            .returning(leads.c.id)
+        ).scalar_one()
         assert new_id > first.first_lead_id + 179
 
 
@@ -118,14 +133,27 @@ def test_blocks_are_deterministic():
     ids = {d: i for i, d in enumerate(load_companies()["domain"], start=1)}
 
     def run(seed):
-        return list(iter_blocks(250, first_id=1, account_ids=ids, seed=seed, until=UNTIL, weeks=4, touchpoints_per_lead=3, block_size=100))
+        return list(
+            iter_blocks(
+                250,
+                first_id=1,
+                account_ids=ids,
+                seed=seed,
+                until=UNTIL,
+                weeks=4,
+                touchpoints_per_lead=3,
+                block_size=100,
+            )
+        )
 
     a, b, c = run(1), run(1), run(2)
     assert len(a) == 3
     for x, y in zip(a, b, strict=True):
         assert all(pd.Series(x.leads[k]).equals(pd.Series(y.leads[k])) for k in x.leads)
         assert np.array_equal(x.touchpoints.occurred_at, y.touchpoints.occurred_at)
-        assert all(np.array_equal(x.touchpoints.codes[k], y.touchpoints.codes[k]) for k in x.touchpoints.codes)
+        assert all(
+            np.array_equal(x.touchpoints.codes[k], y.touchpoints.codes[k]) for k in x.touchpoints.codes
+        )
     assert not np.array_equal(a[0].leads["email"], c[0].leads["email"])
 
 
@@ -134,7 +162,12 @@ def test_no_touchpoints(engine):
     assert result.touchpoints == 0
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(touchpoints)).scalar_one() == 0
-        assert conn.execute(sa.select(sa.func.count()).select_from(leads).where(leads.c.original_source.is_not(None))).scalar_one() == 50
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(leads).where(leads.c.original_source.is_not(None))
+            ).scalar_one()
+            == 50
+        )
 
 
 def test_prefetch_stops_its_thread_when_the_consumer_fails():

@@ -52,7 +52,11 @@ def test_landing_rows_are_what_the_public_app_writes(engine, tmp_path):
         assert payload["email"] and payload["email"].count("@") == 1
         assert payload["page_url"].startswith("https://www.example.com/")
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        assert content_hash == hashlib.sha256(canonical.encode("utf-8")).hexdigest() == public_form.content_hash(payload)
+        assert (
+            content_hash
+            == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+            == public_form.content_hash(payload)
+        )
         assert client_ip.startswith(("192.0.2.", "198.51.100.", "203.0.113."))
         public_form.LeadForm.model_validate(payload)  # the app would accept it as it is
 

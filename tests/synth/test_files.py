@@ -34,7 +34,9 @@ def _expected(frame, style, encoding):
 @pytest.mark.parametrize("style", list(HEADER_STYLES))
 def test_csv_reads_back(tmp_path, frame, style, encoding):
     delimiter = {"utf-16": "tab", "cp1252": ";"}.get(encoding, ",")
-    path = write_export(frame, tmp_path / "export.csv", encoding=encoding, delimiter=delimiter, header_style=style)
+    path = write_export(
+        frame, tmp_path / "export.csv", encoding=encoding, delimiter=delimiter, header_style=style
+    )
     data = path.read_bytes()
     if encoding in BOMS:
         assert data.startswith(BOMS[encoding])
@@ -51,17 +53,54 @@ def test_csv_reads_back(tmp_path, frame, style, encoding):
 
 def test_header_styles_name_the_columns_real_tools_export():
     assert HEADER_STYLES["plain"].header == [
-        "email", "first_name", "last_name", "company", "job_title", "phone", "country", "consent", "do_not_email",
-        "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"]
-    assert {"First Name", "Email", "Company Name", "Country/Region", "Original Source"} <= set(HEADER_STYLES["hubspot"].header)
-    assert {"Email Opt Out", "Mailing Country", "Lead Source", "Title"} <= set(HEADER_STYLES["salesforce"].header)
-    assert HEADER_STYLES["german"].header[:7] == ["Vorname", "Nachname", "E-Mail", "Firma", "Position", "Telefon", "Land"]
-    assert HEADER_STYLES["french"].header[:7] == ["Prénom", "Nom", "E-mail", "Société", "Fonction", "Téléphone", "Pays"]
-    assert {"Organization", "Registration Time", "Attended", "Join Time"} <= set(HEADER_STYLES["webinar"].header)
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "job_title",
+        "phone",
+        "country",
+        "consent",
+        "do_not_email",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+    ]
+    assert {"First Name", "Email", "Company Name", "Country/Region", "Original Source"} <= set(
+        HEADER_STYLES["hubspot"].header
+    )
+    assert {"Email Opt Out", "Mailing Country", "Lead Source", "Title"} <= set(
+        HEADER_STYLES["salesforce"].header
+    )
+    assert HEADER_STYLES["german"].header[:7] == [
+        "Vorname",
+        "Nachname",
+        "E-Mail",
+        "Firma",
+        "Position",
+        "Telefon",
+        "Land",
+    ]
+    assert HEADER_STYLES["french"].header[:7] == [
+        "Prénom",
+        "Nom",
+        "E-mail",
+        "Société",
+        "Fonction",
+        "Téléphone",
+        "Pays",
+    ]
+    assert {"Organization", "Registration Time", "Attended", "Join Time"} <= set(
+        HEADER_STYLES["webinar"].header
+    )
 
 
 def test_cp1252_is_really_cp1252_and_line_breaks_are_quoted(tmp_path, frame):
-    path = write_export(frame, tmp_path / "messe.csv", encoding="cp1252", delimiter=";", header_style="german")
+    path = write_export(
+        frame, tmp_path / "messe.csv", encoding="cp1252", delimiter=";", header_style="german"
+    )
     data = path.read_bytes()
     assert "Deutschland".encode("cp1252") in data or "Vereinigte Staaten".encode("cp1252") in data
     assert b"\xc3" not in data  # no UTF-8 sequences
@@ -78,7 +117,9 @@ def test_tsv_format(tmp_path, frame):
 
 
 def test_xlsx_opens_and_keeps_formulas_as_text(tmp_path, frame):
-    path = write_export(frame, tmp_path / "upload.xlsx", fmt="xlsx", header_style="salesforce", timestamp=UNTIL)
+    path = write_export(
+        frame, tmp_path / "upload.xlsx", fmt="xlsx", header_style="salesforce", timestamp=UNTIL
+    )
     wb = load_workbook(path)
     ws = wb.active
     rows = list(ws.iter_rows(values_only=True))
@@ -88,10 +129,17 @@ def test_xlsx_opens_and_keeps_formulas_as_text(tmp_path, frame):
     got = [["" if v is None else str(v) for v in row] for row in rows[1:]]
     # XML keeps a line break as \n; a \r\n inside a cell comes back as \n.
     assert got == [[v.replace("\r\n", "\n") for v in row] for row in expected]
-    formula_like = [c for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    formula_like = [
+        c
+        for row in ws.iter_rows(min_row=2)
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith("=")
+    ]
     assert formula_like and all(c.data_type == "s" for c in formula_like)
     # Same data, same timestamp: the same bytes (openpyxl's clock stamp is pinned).
-    again = write_export(frame, tmp_path / "again.xlsx", fmt="xlsx", header_style="salesforce", timestamp=UNTIL)
+    again = write_export(
+        frame, tmp_path / "again.xlsx", fmt="xlsx", header_style="salesforce", timestamp=UNTIL
+    )
     assert again.read_bytes() == path.read_bytes()
 
 

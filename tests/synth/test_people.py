@@ -61,9 +61,14 @@ def test_phones_parse_to_their_e164_in_the_persons_country(people):
     with_phone = people[people["phone"].notna()].head(2000)
     assert len(with_phone) > 1000
     agree = 0
-    for phone, e164, country in zip(with_phone["phone"], with_phone["phone_e164"], with_phone["country"], strict=True):
+    for phone, e164, country in zip(
+        with_phone["phone"], with_phone["phone_e164"], with_phone["country"], strict=True
+    ):
         parsed = phonenumbers.parse(phone, country)
-        agree += phonenumbers.is_valid_number(parsed) and phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == e164
+        agree += (
+            phonenumbers.is_valid_number(parsed)
+            and phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == e164
+        )
     # Nearly all are valid numbers whose E.164 is what phonenumbers computes; a few are not, as in life.
     assert agree / len(with_phone) > 0.93
     assert people["phone_e164"].dropna().str.fullmatch(r"\+\d{8,15}").all()

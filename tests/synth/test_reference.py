@@ -38,6 +38,10 @@ def test_universe_shape():
 
 
 def test_generation_is_seeded():
-    a, b, c = generate_companies(seed=5, n=300), generate_companies(seed=5, n=300), generate_companies(seed=6, n=300)
+    a, b, c = (
+        generate_companies(seed=5, n=300),
+        generate_companies(seed=5, n=300),
+        generate_companies(seed=6, n=300),
+    )
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)

@@ -18,7 +18,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "ingest_files",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("file_name", sa.String(length=500), nullable=False),
         sa.Column("source", sa.String(length=120), nullable=True),
@@ -33,7 +35,9 @@ def upgrade() -> None:
         ),
         sa.Column("stored_as", sa.String(length=1000), nullable=True),
         sa.Column("reason", sa.String(length=500), nullable=True),
-        sa.CheckConstraint("status in ('claimed', 'ingested', 'failed')", name=op.f("ck_ingest_files_status")),
+        sa.CheckConstraint(
+            "status in ('claimed', 'ingested', 'failed')", name=op.f("ck_ingest_files_status")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_files")),
         sa.UniqueConstraint("content_hash", name=op.f("uq_ingest_files_content_hash")),
     )

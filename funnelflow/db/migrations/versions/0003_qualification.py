@@ -68,10 +68,15 @@ def upgrade() -> None:
             ["lead_id"], ["leads.id"], name=op.f("fk_merge_candidates_lead_id_leads"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["other_lead_id"], ["leads.id"], name=op.f("fk_merge_candidates_other_lead_id_leads"), ondelete="CASCADE"
+            ["other_lead_id"],
+            ["leads.id"],
+            name=op.f("fk_merge_candidates_other_lead_id_leads"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merge_candidates")),
-        sa.UniqueConstraint("lead_id", "other_lead_id", name=op.f("uq_merge_candidates_lead_id_other_lead_id")),
+        sa.UniqueConstraint(
+            "lead_id", "other_lead_id", name=op.f("uq_merge_candidates_lead_id_other_lead_id")
+        ),
     )
     op.create_table(
         "lead_merges",
