@@ -3,8 +3,11 @@
 Both run in the same scratch database in the same process: first a plain
 ``COPY`` of the file into an unindexed text table (the floor), then the whole
 ingestion (claim, read, validate, stage, upsert leads, touchpoints, consents,
-rejects, archive). Goal: ingestion within 10x the COPY, peak memory under 500 MB (this process plus the
-file worker it starts).
+rejects, archive). Then the written-rows floor: the rows the ingestion wrote (leads, touchpoints,
+consents) copied into the same, empty, migrated tables (same indexes, fillfactor and foreign keys) of a
+second scratch database in one transaction. That floor is what PostgreSQL must spend keeping those rows
+whatever the code does; the goal is ingestion within 1.25x of it. The raw-COPY ratio is kept, without a
+goal, as the yardstick earlier sessions used. Peak memory under 500 MB (this process plus the file worker).
 ``BENCH_INGEST_ROWS`` makes it smaller for a quick look.
 """
 
@@ -72,6 +75,44 @@ def _raw_copy_seconds(url: str, path: Path) -> float:
         return time.perf_counter() - started
 
 
+# Parents before children, so the foreign keys are checked as the ingestion's own inserts were.
+WRITTEN_TABLES = ("accounts", "leads", "touchpoints", "consents")
+
+
+def _written_rows_floor_seconds(ingested_url: str, tmp: Path) -> tuple[float, dict[str, int]]:
+    """COPY exactly the rows the ingestion wrote into an empty migrated database, in one transaction."""
+    import psycopg
+
+    def plain(url: str) -> str:
+        return url.replace("postgresql+psycopg://", "postgresql://")
+
+    dumped: dict[str, Path] = {}
+    counts: dict[str, int] = {}
+    with psycopg.connect(plain(ingested_url)) as src:
+        for table in WRITTEN_TABLES:
+            [n] = src.execute(f"select count(*) from {table}").fetchone()  # noqa: S608 - fixed names
+            if not n:
+                continue
+            counts[table] = n
+            dumped[table] = tmp / f"{table}.copy"
+            with (
+                src.cursor() as cur,
+                cur.copy(f"copy {table} to stdout (format binary)") as copy,
+                dumped[table].open("wb") as out,
+            ):
+                for block in copy:
+                    out.write(block)
+    with scratch_postgres() as floor_url, psycopg.connect(plain(floor_url)) as dst:
+        started = time.perf_counter()
+        with dst.transaction():
+            for table, path in dumped.items():
+                with dst.cursor() as cur, cur.copy(f"copy {table} from stdin (format binary)") as copy:
+                    with path.open("rb") as f:
+                        while block := f.read(1024 * 1024):
+                            copy.write(block)
+        return time.perf_counter() - started, counts
+
+
 def main() -> None:
     import fsspec
 
@@ -96,6 +137,9 @@ def main() -> None:
             )
             total_s = time.perf_counter() - started
             engine.dispose()
+            # Read before the floor's dump and load, which are not ingestion's memory.
+            peak_mb = peak_rss_mb() + result.worker["worker_peak_mb"]
+            floor_s, written = _written_rows_floor_seconds(url, Path(tmp))
     c = result.counts
     print(
         f"bench ingest: {ROWS:,} rows, {size_mb:.0f} MB; inserted {c.inserted:,}, updated {c.updated:,}, "
@@ -109,13 +153,17 @@ def main() -> None:
         f"peak {worker['worker_peak_mb']:.0f} MB"
     )
     database_s = sum(timing.step_seconds.get(step, 0.0) for step in timing.STEPS if step != "wait_for_worker")
+    print("bench ingest written rows: " + ", ".join(f"{table} {n:,}" for table, n in written.items()))
     report("ingest_raw_copy", copy_s, "s", ">", 0)
-    report("ingest_end_to_end", total_s, "s", "<=", round(10 * copy_s, 2))
-    report("ingest_vs_copy", total_s / copy_s, "x", "<=", 10)
+    report("ingest_written_rows_floor", floor_s, "s", ">", 0)
+    report("ingest_end_to_end", total_s, "s", "<=", round(1.25 * floor_s, 2))
+    # The raw COPY of the file into a bare table: the old yardstick, kept without a goal.
+    print(f"bench ingest_vs_raw_copy: {total_s / copy_s:.3f} x (no goal)", flush=True)
+    report("ingest_vs_written_rows_floor", total_s / floor_s, "x", "<=", 1.25)
     # Time inside database statements: what no speed-up of the Python side can remove.
     report("ingest_database_share", database_s / total_s, "ratio", "<=", 1)
     # Both processes count: this one (the database side) and the file worker.
-    report("ingest_peak_memory", peak_rss_mb() + worker["worker_peak_mb"], "MB", "<=", 500)
+    report("ingest_peak_memory", peak_mb, "MB", "<=", 500)
 
 
 if __name__ == "__main__":
