@@ -19,12 +19,14 @@ export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin
 export AIRFLOW__API__PORT ?= 8080
 
-.PHONY: help install install-dev demo test lint bench airflow lock clean
+.PHONY: help install install-dev demo test lint bench airflow stack stack-stop lock clean
 
 help:
 	@echo "make demo     build a fresh local database, synthetic leads, and run every DAG once"
 	@echo "make test     ruff and the whole test suite (SQLite, and PostgreSQL when it answers)"
 	@echo "make airflow  airflow standalone with funnelflow's DAGs and plugin on :8080"
+	@echo "make stack    the production shape on this machine: CeleryExecutor, each part its own process"
+	@echo "make stack-stop  end exactly the processes make stack started"
 	@echo "make bench    the benchmarks"
 	@echo "make lock     recompile requirements*.txt from requirements*.in"
 
@@ -68,6 +70,12 @@ airflow: $(BIN)/.installed $(AIRFLOW_HOME)/airflow.db
 	  echo "login (user: password): $$(cat $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"; \
 	else echo "login: admin, with the password airflow standalone prints below on this first start"; fi
 	$(BIN)/airflow standalone
+
+stack: $(BIN)/.installed
+	$(BIN)/python -m funnelflow_airflow.stack start
+
+stack-stop: $(BIN)/.installed
+	$(BIN)/python -m funnelflow_airflow.stack stop
 
 lock:
 	$(BIN)/python -m pip install --quiet uv
