@@ -93,7 +93,8 @@ TOUCH_TYPES = (
     "import",  # a row in a dropped file (trade show, list upload, CRM export)
     "ad_lead",  # an ad-platform lead form
     "webinar_registered",
-    "webinar_attended",
+    "webinar_attended",  # detail.minutes: time in session, rejoins summed
+    "webinar_no_show",
     "email_open",
     "email_click",  # detail.url is the link clicked
     "page_view",  # detail.url; high-intent pages (pricing, demo) score more
@@ -439,4 +440,60 @@ erasures = Table(
     Column("run_id", String(250)),
     _ts("erased_at", nullable=False),
     Column("summary", Json, nullable=False),  # counts per place erased or anonymized
+)
+
+
+# --- webinars (issue 12, migration 0013) ---
+
+WEBINAR_STATUSES = ("scheduled", "cancelled")
+REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled", "attended", "no_show")
+
+webinars = Table(
+    # One row per config/webinars/<slug>.yaml, kept in step with the file on every run.
+    "webinars",
+    metadata,
+    _id(),
+    Column("slug", String(120), nullable=False, unique=True),
+    Column("title", String(255), nullable=False),
+    _ts("starts_at", nullable=False),  # UTC, from the file's local time and IANA zone
+    _ts("ends_at", nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    # Seats held by registered (and attended) people. The database enforces the capacity: a seat is
+    # taken by one conditional update, and this check refuses any write that would overbook.
+    Column("seats_taken", Integer, nullable=False, default=0, server_default="0"),
+    Column("status", String(20), nullable=False, default="scheduled", server_default="scheduled"),
+    Column("sequence", Integer, nullable=False, default=0, server_default="0"),  # iCalendar SEQUENCE
+    Column(
+        "schedule_hash", String(64), nullable=False
+    ),  # of start, end, zone and status: a change bumps sequence
+    Column("join_url", Text, nullable=False),
+    Column("recording_url", Text),
+    Column("host", String(255)),
+    _ts("attendance_loaded_at"),  # when the first attendee report arrived: no-shows are marked then
+    _ts("created_at", nullable=False, default=utcnow),
+    _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
+    CheckConstraint(_in("status", WEBINAR_STATUSES), name="status"),
+    CheckConstraint("seats_taken >= 0 and seats_taken <= capacity", name="seats"),
+)
+
+webinar_registrations = Table(
+    # At most one per person and webinar; status moves registered/waitlisted -> attended/no_show/cancelled.
+    "webinar_registrations",
+    metadata,
+    _id(),
+    Column("webinar_id", BigInteger, ForeignKey("webinars.id", ondelete="CASCADE"), nullable=False),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("source", String(40), nullable=False),  # form, invitation (one-click), attendance, api
+    Column("holds_seat", Boolean, nullable=False, default=False, server_default="0"),
+    _ts("registered_at", nullable=False),  # arrival order: the waitlist is served by (registered_at, id)
+    _ts("promoted_at"),
+    _ts("cancelled_at"),
+    Column("minutes_attended", Integer),
+    _ts("first_joined_at"),
+    _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
+    UniqueConstraint("webinar_id", "lead_id"),
+    CheckConstraint(_in("status", REGISTRATION_STATUSES), name="status"),
+    Index("ix_webinar_registrations_waitlist", "webinar_id", "status", "registered_at"),
 )
