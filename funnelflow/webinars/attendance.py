@@ -90,7 +90,9 @@ def parse_minutes(value: str) -> float | None:
         return h * 60 + mi + s / 60 if m[3] is not None else int(m[1]) + int(m[2]) / 60
     total = 0.0
     found = False
-    for amount, unit in re.findall(r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", text):
+    for amount, unit in re.findall(
+        r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", text
+    ):
         found = True
         n = float(amount)
         total += n * 60 if unit.startswith("h") else n / 60 if unit.startswith("s") else n
@@ -163,28 +165,25 @@ def parse_report(data: bytes, zone: tzinfo) -> AttendeeReport:
             continue
         table_rows += 1
         raw = {header[i]: cells[i] for i in range(min(len(header), len(cells)))}
+        value = {name: cells[i] if i is not None and i < len(cells) else "" for name, i in cols.items()}
 
-        def cell(name: str) -> str:
-            i = cols.get(name)
-            return cells[i] if i is not None and i < len(cells) else ""
-
-        if cell("role").lower() in NOT_ATTENDEE_ROLES:
+        if value["role"].lower() in NOT_ATTENDEE_ROLES:
             continue
-        if cell("attended").lower() == "no":
+        if value["attended"].lower() == "no":
             continue  # Zoom lists registrants who never joined; they are not attendees
-        address = cell("email")
+        address = value["email"]
         key = email_key(address) if address else None
         if not key:
             rejects.append((line, "no valid email address in the attendee row", raw))
             continue
-        minutes = parse_minutes(cell("minutes"))
+        minutes = parse_minutes(value["minutes"])
         if minutes is None:
-            rejects.append((line, f"time in session {cell('minutes')[:40]!r} is not a duration", raw))
+            rejects.append((line, f"time in session {value['minutes'][:40]!r} is not a duration", raw))
             continue
-        joined = _when(cell("join"), zone)
-        first, last = cell("first"), cell("last")
-        if not (first or last) and cell("name"):
-            first, _, last = re.sub(r"\s*\(.*\)$", "", cell("name")).partition(" ")
+        joined = _when(value["join"], zone)
+        first, last = value["first"], value["last"]
+        if not (first or last) and value["name"]:
+            first, _, last = re.sub(r"\s*\(.*\)$", "", value["name"]).partition(" ")
         person = by_key.get(key)
         if person is None:
             by_key[key] = Attendee(address.strip().lower(), key, first, last, minutes, joined, [line])

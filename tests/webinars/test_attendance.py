@@ -41,7 +41,9 @@ def test_gotowebinar_durations_in_words_and_a_bad_one_set_aside():
     assert people["ada@example.org"].minutes == 105
     assert people["bo@example.org"].minutes == 4
     [(line, reason, raw)] = report.rejects
-    assert line == 10 and "'a while' is not a duration" in reason and raw["email address"] == "otto@example.org"
+    assert (
+        line == 10 and "'a while' is not a duration" in reason and raw["email address"] == "otto@example.org"
+    )
 
 
 def test_teams_utf16_participants_without_organizer_or_activity_rows():
@@ -50,7 +52,10 @@ def test_teams_utf16_participants_without_organizer_or_activity_rows():
     people = _by_email(report)
     assert set(people) == {"ada@example.org", "bo@example.org", "emile@example.org"}
     assert people["ada@example.org"].minutes == pytest.approx(44.5)
-    assert (people["emile@example.org"].first_name, people["emile@example.org"].last_name) == ("Émile", "Zola")
+    assert (people["emile@example.org"].first_name, people["emile@example.org"].last_name) == (
+        "Émile",
+        "Zola",
+    )
     assert people["bo@example.org"].first_joined_at == datetime(2026, 12, 10, 15, 5, tzinfo=UTC)
 
 
@@ -61,7 +66,15 @@ def test_a_file_without_an_attendee_table_is_refused_with_its_reason():
 
 @pytest.mark.parametrize(
     ("text", "minutes"),
-    [("45", 45), ("45.5", 45.5), ("1 hour 5 minutes", 65), ("1h 2m 30s", 62.5), ("01:05:30", 65.5), ("2 hrs", 120), ("x", None)],
+    [
+        ("45", 45),
+        ("45.5", 45.5),
+        ("1 hour 5 minutes", 65),
+        ("1h 2m 30s", 62.5),
+        ("01:05:30", 65.5),
+        ("2 hrs", 120),
+        ("x", None),
+    ],
 )
 def test_durations(text, minutes):
     assert parse_minutes(text) == minutes
