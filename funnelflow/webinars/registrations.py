@@ -134,7 +134,20 @@ def _take_seat(conn: Connection, webinar_id: int) -> bool:
 
 
 def _touch(conn: Connection, lead_id: int, slug: str, touch_type: str, at: datetime, detail: dict) -> None:
-    """One touch per person, webinar and kind: the source_ref makes a rerun add nothing."""
+    """One touch per person, webinar and kind, however it arrived (a new attendee's came with its lead)."""
+    source_ref = f"webinar:{slug}:{touch_type}:{lead_id}"
+    already = conn.execute(
+        sa.select(touchpoints.c.id)
+        .where(
+            touchpoints.c.lead_id == lead_id,
+            touchpoints.c.touch_type == touch_type,
+            touchpoints.c.channel == "webinar",
+            touchpoints.c.campaign == slug,
+        )
+        .limit(1)
+    ).first()
+    if already:
+        return
     conn.execute(
         _insert(conn, touchpoints)
         .values(
@@ -145,7 +158,7 @@ def _touch(conn: Connection, lead_id: int, slug: str, touch_type: str, at: datet
             source="webinar",
             campaign=slug,
             detail=detail,
-            source_ref=f"webinar:{slug}:{touch_type}:{lead_id}",
+            source_ref=source_ref,
             scored=True,
             created_at=at,
         )

@@ -1,0 +1,104 @@
+"""An attendee report into the database: known people marked, new people become leads, reruns add nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from funnelflow.db.schema import consents, ingest_rejects, leads, touchpoints, webinar_registrations
+from funnelflow.identity import email_key
+from funnelflow.ingest.config import ConsentDefault, FileSource
+from funnelflow.webinars import registrations as regs
+from funnelflow.webinars.attendance_import import import_report
+from funnelflow.webinars.config import load_webinar
+
+DATA = Path(__file__).parent / "data"
+AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+AFTER = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
+FILE = """title: Retirement planning
+starts_at: "2026-12-10T16:00:00"
+timezone: Europe/Berlin
+duration_minutes: 60
+join_url: https://zoom.example.com/j/1
+capacity: 10
+host: Dana
+"""
+SOURCE = FileSource(
+    name="webinar",
+    match=["*webinar*"],
+    campaign="webinar",
+    consent=ConsentDefault(status="granted", legal_basis="legitimate_interest"),
+)
+
+
+def _setup(engine, tmp_path):
+    path = tmp_path / "webinars" / "rp.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(FILE)
+    webinar = load_webinar(path)
+    regs.sync_webinars(engine, [webinar], AT)
+    with engine.begin() as conn:
+        ids = [
+            conn.execute(
+                leads.insert()
+                .values(email=e, email_key=email_key(e), created_at=AT, updated_at=AT)
+                .returning(leads.c.id)
+            ).scalar_one()
+            for e in ("ada@example.org", "cy@example.org")
+        ]
+    for lead in ids:
+        regs.register(engine, "rp", lead, "form", AT)
+    return webinar, ids
+
+
+def _snapshot(engine):
+    with engine.connect() as conn:
+        return (
+            conn.execute(sa.select(sa.func.count()).select_from(leads)).scalar_one(),
+            sorted(conn.execute(sa.select(touchpoints.c.lead_id, touchpoints.c.touch_type)).all()),
+            sorted(
+                conn.execute(sa.select(webinar_registrations.c.lead_id, webinar_registrations.c.status)).all()
+            ),
+            conn.execute(sa.select(sa.func.count()).select_from(ingest_rejects)).scalar_one(),
+        )
+
+
+def test_zoom_report_marks_known_people_and_lands_new_ones(engine, tmp_path):
+    webinar, (ada, cy) = _setup(engine, tmp_path)
+    data = (DATA / "zoom_attendee_report.csv").read_bytes()
+    result = import_report(engine, webinar, data, "zoom-webinar-rp.csv", SOURCE, AFTER)
+    assert (result.platform, result.attendees, result.new_leads) == ("zoom", 2, 1)
+    assert (result.attended, result.no_show, result.rejected) == (1, 2, 1)  # ada; bo (6 min) and cy (absent)
+    with engine.connect() as conn:
+        bo = conn.execute(sa.select(leads.c.id).where(leads.c.email_key == "bo@example.org")).scalar_one()
+        bo_consent = conn.execute(
+            sa.select(consents.c.status, consents.c.legal_basis).where(consents.c.lead_id == bo)
+        ).one()
+        minutes = dict(
+            conn.execute(
+                sa.select(webinar_registrations.c.lead_id, webinar_registrations.c.minutes_attended)
+            ).all()
+        )
+        [reject] = conn.execute(sa.select(ingest_rejects.c.line_number, ingest_rejects.c.reason)).all()
+    assert bo_consent == ("granted", "legitimate_interest")
+    assert minutes == {ada: 44, cy: 0, bo: 6}
+    assert reject == (17, "no valid email address in the attendee row")
+    count, touches, statuses, _ = _snapshot(engine)
+    assert count == 3
+    assert [t for t in touches if t[1] != "webinar_registered"] == sorted(
+        [(ada, "webinar_attended"), (bo, "webinar_no_show"), (cy, "webinar_no_show")]
+    )
+    assert statuses == sorted([(ada, "attended"), (bo, "no_show"), (cy, "no_show")])
+
+
+@pytest.mark.parametrize("report", ["teams_attendance.csv", "zoom_attendee_report.csv"])
+def test_importing_the_same_report_again_changes_nothing(engine, tmp_path, report):
+    webinar, _ = _setup(engine, tmp_path)
+    data = (DATA / report).read_bytes()
+    import_report(engine, webinar, data, f"{report}", SOURCE, AFTER)
+    before = _snapshot(engine)
+    import_report(engine, webinar, data, f"{report}", SOURCE, AFTER)
+    assert _snapshot(engine) == before
