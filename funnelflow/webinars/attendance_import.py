@@ -24,7 +24,7 @@ from funnelflow.ingest.normalize import normalize_frame
 from funnelflow.ingest.stage import Arrival
 from funnelflow.ingest.store import write_arrivals, write_rejects
 from funnelflow.webinars import registrations
-from funnelflow.webinars.attendance import parse_report
+from funnelflow.webinars.attendance import AttendeeReport, parse_report
 from funnelflow.webinars.config import Webinar
 
 
@@ -47,9 +47,24 @@ def import_report(
     source: FileSource | None,
     as_of: datetime,
 ) -> AttendanceImport:
+    """An attendee report file (Zoom, GoToWebinar, Teams)."""
     report = parse_report(data, webinar.zone)
+    return import_attendees(
+        engine, webinar, report, file_name, hashlib.sha256(data).hexdigest()[:16], source, as_of
+    )
+
+
+def import_attendees(
+    engine: Engine,
+    webinar: Webinar,
+    report: AttendeeReport,
+    file_name: str,
+    file_ref: str,
+    source: FileSource | None,
+    as_of: datetime,
+) -> AttendanceImport:
+    """Attendees from a file or the platform's API; ``file_ref`` names this report's content."""
     source_name = source.name if source else "webinar-attendance"
-    file_ref = hashlib.sha256(data).hexdigest()[:16]
     with engine.begin() as conn:
         known = registrations.lead_ids_by_email_key(conn, [a.email_key for a in report.attendees])
         new = [a for a in report.attendees if a.email_key not in known]

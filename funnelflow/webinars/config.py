@@ -36,6 +36,12 @@ class Invitations(_Strict):
     waves: list[datetime] = Field(default_factory=list, description="local times in the webinar's zone")
 
 
+class PlatformLink(_Strict):
+    # The Airflow HTTP connection of the webinar platform (host = API base URL, password = token).
+    conn_id: str = Field(min_length=1, max_length=250)
+    webinar_id: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_-]+$")
+
+
 class WebinarFile(_Strict):
     title: str = Field(min_length=1, max_length=255)
     description: str = Field(default="", max_length=4000)
@@ -48,6 +54,7 @@ class WebinarFile(_Strict):
     recording_url: HttpUrl | None = None
     invitations: Invitations | None = None
     attended_min_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    platform: PlatformLink | None = None  # attendance from the platform's API once the webinar ends
     cancelled: bool = False
 
     @field_validator("timezone")
