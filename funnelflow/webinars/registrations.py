@@ -394,6 +394,23 @@ def numbers(engine: Engine, slug: str) -> dict[str, int]:
     return counts
 
 
+def invited(engine: Engine, slug: str) -> int:
+    """People sent at least one invitation to this webinar (ledger rows of its invitation waves)."""
+    from funnelflow.db.schema import email_sends
+
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count(sa.distinct(email_sends.c.recipient_hash))).where(
+                email_sends.c.message_key.like(f"{invitation_key_prefix(slug)}%"),
+                email_sends.c.status.in_(["sent", "delivered", "bounced", "unsettled"]),
+            )
+        ).scalar_one()
+
+
+def invitation_key_prefix(slug: str) -> str:
+    return f"webinar:{slug}:invitation:"
+
+
 def lead_ids_by_email_key(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
     """Live (not merged away, not erased) leads by email key."""
     keys = list(set(keys))
