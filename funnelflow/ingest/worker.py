@@ -47,6 +47,9 @@ NO_IDENTITY_HINT = (
 )
 
 
+DEFAULT_MEMORY_MB = 2048
+
+
 class WorkerFailed(RuntimeError):
     """The worker process stopped without finishing the file (crash, kill, out of memory)."""
 
@@ -234,7 +237,24 @@ def _send(out: IO[bytes], message: tuple) -> None:
     out.flush()
 
 
+def _limit_memory() -> int:
+    """Cap the worker's address space (``FUNNELFLOW_INGEST_WORKER_MEMORY_MB``): a file too big to read fails alone.
+
+    Past the cap an allocation raises ``MemoryError`` here instead of the machine's out-of-memory killer
+    picking a process (maybe the database's) to end.
+    """
+    from funnelflow import settings
+
+    limit_mb = settings.env_int("FUNNELFLOW_INGEST_WORKER_MEMORY_MB", DEFAULT_MEMORY_MB)
+    if limit_mb > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        wanted = limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (min(wanted, hard) if hard > 0 else wanted, hard))
+    return limit_mb
+
+
 def main() -> None:
+    limit_mb = _limit_memory()
     job = FileJob(**json.loads(sys.argv[1]))
     facts = FileFacts(**job.facts)
     out = sys.stdout.buffer
@@ -259,6 +279,16 @@ def main() -> None:
             _send(out, message)
     except FileUnreadable as exc:
         _send(out, ("unreadable", str(exc)))
+        return
+    except MemoryError:
+        _send(
+            out,
+            (
+                "unreadable",
+                f"reading the file needs more than the worker's {limit_mb} MB of memory "
+                "(FUNNELFLOW_INGEST_WORKER_MEMORY_MB); split the list or export it as CSV",
+            ),
+        )
         return
     except (
         Exception
