@@ -40,6 +40,11 @@ FIELD_LIMITS: dict[str, int] = {
 REASON_NO_CONTACT = "no email and no phone"
 REASON_BAD_EMAIL = "malformed email"
 REASON_BAD_PHONE = "no email and the phone is not a valid number"
+REASON_EMAIL_TOO_LONG = "email too long"
+# RFC 5321 section 4.5.3.1: a local part of at most 64 octets; a path of 256 octets, less the angle
+# brackets, leaves 254 for the whole address.
+MAX_LOCAL_PART_OCTETS = 64
+MAX_EMAIL_OCTETS = 254
 
 # Local part: anything but spaces, quotes, brackets and separators; domain checked per domain below.
 # An apostrophe is fine before the @ (o'brien@...), never after it.
@@ -244,7 +249,25 @@ def email_facts(raw: str) -> tuple[str, str | None, str | None]:
     # RFC 5321 dot-atom: no leading, trailing or doubled dot in the local part.
     if local.startswith(".") or local.endswith(".") or ".." in local or not valid_domain(domain):
         return email, None, None
+    if email_length_problem(email):
+        return email, None, None
     return email, email_key(email), domain
+
+
+def email_length_problem(email: str) -> str:
+    """Why an address is longer than RFC 5321 lets it be ("" when it is not): no server would deliver it."""
+    local = email.rpartition("@")[0]
+    if len(email) <= MAX_EMAIL_OCTETS and len(local) <= MAX_LOCAL_PART_OCTETS and email.isascii():
+        return ""  # the common case: characters are octets
+    local_octets, octets = len(local.encode("utf-8")), len(email.encode("utf-8"))
+    if local_octets > MAX_LOCAL_PART_OCTETS:
+        return (
+            f"{REASON_EMAIL_TOO_LONG}: the part before the @ has {local_octets} octets, "
+            f"at most {MAX_LOCAL_PART_OCTETS} (RFC 5321)"
+        )
+    if octets > MAX_EMAIL_OCTETS:
+        return f"{REASON_EMAIL_TOO_LONG}: {octets} octets, at most {MAX_EMAIL_OCTETS} (RFC 5321)"
+    return ""
 
 
 _PHONE_EXT = re.compile(r"(?i)\s*(ext\.?|x|durchwahl)\s*\d+$")
@@ -426,7 +449,7 @@ class RecordNormalizer:
                     break
         if not reason:
             if email and key is None:
-                reason = REASON_BAD_EMAIL
+                reason = email_length_problem(email) or REASON_BAD_EMAIL
             elif not email and not phone:
                 reason = REASON_NO_CONTACT
             elif not email and e164 is None and not external_id:
