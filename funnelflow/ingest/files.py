@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from funnelflow import settings
 from funnelflow.db import schema
 from funnelflow.db.schema import utcnow
+from funnelflow.ingest.company import write_company_facts
 from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, inspect_file, read_records
 from funnelflow.ingest.stage import (
@@ -449,7 +450,7 @@ def _ingest_claimed(
                     break
                 if message[0] == "unreadable":
                     raise FileUnreadable(message[1])
-                _, rows_in, duplicates, rejects, people_csv, arrivals_csv = message
+                _, rows_in, duplicates, rejects, people_csv, arrivals_csv, company_csv = message
                 counts.rows_in += rows_in
                 counts.duplicates += duplicates
                 with timed("stage"):
@@ -457,6 +458,7 @@ def _ingest_claimed(
                     load_csv(conn, "ingest_people", PEOPLE_COLUMNS, people_csv)
                     load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
                 result = apply_batch(conn, arrival, now, ref_prefix=ref_prefix)
+                write_company_facts(conn, company_csv, source.name)
                 counts.inserted += result.inserted
                 counts.updated += result.updated
                 unresolved += result.unresolved

@@ -9,8 +9,9 @@ may be S3 or SFTP, which a child process cannot reopen) and yields what it
 sends back on stdout, each message a pickled tuple:
 
 - ``("headers", headers, columns, unknown, ignored)`` once, first;
-- ``("chunk", rows_in, duplicates, rejects, people_csv, arrivals_csv)`` per chunk, the two CSV texts ready
-  for ``COPY`` into the stage (``funnelflow.ingest.stage``);
+- ``("chunk", rows_in, duplicates, rejects, people_csv, arrivals_csv, company_csv)`` per chunk, the CSV texts
+  ready for ``COPY`` into the stage (``funnelflow.ingest.stage``; the company facts, "" when the chunk has
+  none, into ``funnelflow.ingest.company``'s);
 - ``("done", stats)`` last, or ``("unreadable", reason)`` when the file's structure breaks, or
   ``("failed", message)`` for any other error (addresses masked: the message reaches the task log).
 
@@ -38,7 +39,7 @@ from funnelflow.identity import hash_key
 from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
-from funnelflow.ingest.rows import collapse_people, csv_text, time_text
+from funnelflow.ingest.rows import collapse_company, collapse_people, csv_text, time_text
 from funnelflow.privacy import redact_addresses
 
 NO_IDENTITY_HINT = (
@@ -138,7 +139,7 @@ class ChunkPreparer:
         for line, problem, cells in chunk.malformed:
             names = headers + [f"extra {i + 1}" for i in range(len(cells) - len(headers))]
             rejects.append((line, problem, dict(zip(names, cells, strict=False))))
-        people, arrivals, duplicates = [], [], 0
+        people, arrivals, company_facts, duplicates = [], [], [], 0
         times, postgres, source, campaign = self.times, job.postgres, job.source, job.campaign
         for row, line in zip(chunk.rows, chunk.lines, strict=True):
             fingerprint = hash(tuple(row))
@@ -179,8 +180,17 @@ class ChunkPreparer:
                 status,
                 legal,
                 do_not_email,
+                industry,
+                employee_count,
+                employee_band,
+                annual_revenue,
+                revenue_band,
             ) = values
             by_id = key[0] == "x"
+            if industry or employee_band or revenue_band:
+                company_facts.append(
+                    [key, industry, employee_count, employee_band, annual_revenue, revenue_band]
+                )
             at_text = times.get(at)
             if at_text is None:
                 at_text = times[at] = time_text(at, postgres)
@@ -229,7 +239,8 @@ class ChunkPreparer:
             )
         collapsed = collapse_people(people)
         rows_in = len(chunk.rows) + len(chunk.malformed)
-        return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals)
+        company_csv = csv_text(collapse_company(company_facts)) if company_facts else ""
+        return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals), company_csv
 
 
 def _send(out: IO[bytes], message: tuple) -> None:
