@@ -297,7 +297,7 @@ def main() -> None:
             (
                 "unreadable",
                 f"reading the file needs more than the worker's {limit_mb} MB of memory "
-                "(FUNNELFLOW_INGEST_WORKER_MEMORY_MB); split the list or export it as CSV",
+                "(FUNNELFLOW_INGEST_WORKER_MEMORY_MB); split the list into smaller files",
             ),
         )
         return
