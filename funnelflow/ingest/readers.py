@@ -112,21 +112,37 @@ def inspect_file(stream: IO[bytes]) -> FileFacts:
 
 
 def _count_utf8_lines(stream: IO[bytes]) -> tuple[int, int]:
-    """(lines with non-ASCII bytes that are valid UTF-8, lines that are not), reading the stream again."""
+    """(lines with non-ASCII bytes that are valid UTF-8, lines that are not), reading the stream again.
+
+    Read in blocks, so a file without line breaks never sits in memory whole (a line is cut at 1 MB).
+    """
     try:
         stream.seek(0)
     except (AttributeError, OSError, ValueError):
         return 0, 1  # cannot read it twice: decoded as a whole in the fallback encoding, as before
     good = bad = 0
-    for line in stream:
-        if line.isascii():
-            continue
-        try:
-            line.decode("utf-8")
-            good += 1
-        except UnicodeDecodeError:
-            bad += 1
-    return good, bad
+    tail = b""
+    while True:
+        block = stream.read(1024 * 1024)
+        data = tail + block
+        if block:
+            cut = data.rfind(b"\n") + 1
+            lines, tail = (data[:cut], data[cut:]) if cut else (b"", data)
+            if len(tail) >= 1024 * 1024:
+                lines, tail = data, b""
+        else:
+            lines, tail = data, b""
+        if not lines.isascii():
+            for line in lines.split(b"\n"):
+                if line.isascii():
+                    continue
+                try:
+                    line.decode("utf-8")
+                    good += 1
+                except UnicodeDecodeError:
+                    bad += 1
+        if not block:
+            return good, bad
 
 
 def _decodes(sample: bytes, encoding: str) -> bool:

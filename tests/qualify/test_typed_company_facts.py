@@ -171,3 +171,22 @@ def test_rows_without_company_columns_stage_no_facts(engine, tmp_path):
 
 def test_the_shipped_reference_data_does_not_know_the_unknown_company():
     assert "unknown-software.example" not in (REPO / "funnelflow" / "data" / "companies.csv").read_text()
+
+
+def test_an_ad_platform_lead_form_carries_company_facts(engine):
+    from funnelflow.ingest.adplatform import fetch_new_leads
+    from funnelflow.ingest.landing import process_landing
+    from tests.fakes.ad_platform import FakeAdPlatform
+    from tests.ingest.test_ad_platform import SOURCE, _endpoint
+
+    with FakeAdPlatform() as fake:
+        fake.add_lead(
+            "L1",
+            "2026-11-20T10:00:00+00:00",
+            {"email": "ada@ads.example", "company_size": "1001-5000", "industry": "Computer Software"},
+        )
+        fetch_new_leads(engine, _endpoint(fake), SOURCE, sleep=lambda s: None)
+    process_landing(engine, load_sources(), load_header_mapping())
+    row = lead_row(engine, _lead_id(engine, "ada@ads.example"))
+    assert (row.industry, row.employee_band, row.employee_count) == ("Software", "1001-5000", None)
+    assert row.field_sources["employee_band"] == {"source": "typed", "confidence": 1.0, "origin": SOURCE}
