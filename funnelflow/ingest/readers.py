@@ -25,6 +25,8 @@ XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls / .doc
 # What an XLSX may inflate to by default: a million rows by twenty columns is about 0.7 GB of sheet XML.
 DEFAULT_MAX_INFLATED_MB = 1024
+# How a reject for a line in another encoding than its UTF-8 file starts (replay recognises it).
+NOT_UTF8_REASON = "is not UTF-8 like the rest of the file"
 csv.field_size_limit(10 * 1024 * 1024)
 
 
@@ -287,7 +289,7 @@ def _lines_marking_foreign(stream: IO[bytes], encoding: str, foreign: set[int]) 
 def _foreign_reason(line: int, encoding: str | None) -> str:
     if encoding in ("utf-8", "utf-8-sig"):
         return (
-            f"line {line} is not UTF-8 like the rest of the file (another encoding, e.g. cp1252); "
+            f"line {line} {NOT_UTF8_REASON} (another encoding, e.g. cp1252); "
             "its bytes are kept as \\xNN in the raw row"
         )
     return f"line {line} is UTF-8 text while the rest of the file is {encoding}"

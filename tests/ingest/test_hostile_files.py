@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from funnelflow.ingest.readers import FileUnreadable, inspect_file, read_records
-from tests.ingest.conftest import count, rows, run_inbox
+from tests.ingest.conftest import AS_OF, count, rows, run_inbox
 
 SHEET = "xl/worksheets/sheet1.xml"
 
@@ -242,6 +242,19 @@ def test_one_cp1252_line_in_a_utf8_file_is_rejected_not_the_whole_file_garbled(
     }
     receipt = json.loads(next((inbox / "archive").glob("*mixed.csv.receipt.json")).read_text())
     assert (receipt["encoding"], receipt["foreign_encoding_lines"]) == ("utf-8", 1)
+
+    # A replay (after some mapping fix) cannot restore the line's bytes: it stays set aside.
+    from funnelflow.ingest.config import load_header_mapping, load_sources
+    from funnelflow.ingest.replay import replay_rejects
+
+    replayed = replay_rejects(engine, load_sources(config_dir), load_header_mapping(config_dir), AS_OF)
+    assert (replayed.rejected, replayed.inserted) == (1, 0)
+    assert count(engine, "leads") == 300
+    latest = rows(engine, "select reason from ingest_rejects where replayed_at is null")
+    assert [r["reason"] for r in latest] == [
+        "not UTF-8 like the rest of its file: replay cannot restore its bytes; "
+        "export the list again as UTF-8 and drop the new file"
+    ]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
