@@ -307,7 +307,7 @@ def ingest_file(
     content_hash = facts.content_hash if facts else _hash_of(inbox, name)
     token, existing = claim(engine, content_hash, name, source.name, now)
     max_attempts = settings.env_int("FUNNELFLOW_INGEST_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
-    if token is not None and existing is not None and existing["attempts"] > max_attempts and problem is None:
+    if token is not None and existing and existing["attempts"] > max_attempts and problem is None:
         # Tried enough: whatever stopped it (a worker killed for memory, a crash) would stop it again.
         last = existing.get("reason") or "the process ended without reporting (killed, e.g. out of memory)"
         problem = f"not ingested after {existing['attempts'] - 1} attempts; the last one: {last}"

@@ -105,6 +105,8 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
         for i in positions
     ]
     facts = {name: _column(rows, name) for name in COMPANY_FACTS}
+    for name in ("employee_count", "annual_revenue"):  # whole numbers, even if a frame made them floats
+        facts[name] = [None if v is None else int(v) for v in facts[name]]
     company = [
         [person["match_key"][i], *(facts[name][i] for name in COMPANY_FACTS)]
         for i in positions

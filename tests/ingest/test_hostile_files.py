@@ -3,6 +3,7 @@ worker, mixed encodings. Each is set aside with its reason and never holds up th
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
@@ -297,3 +298,19 @@ def test_utf8_files_are_not_read_twice():
 
     facts = inspect_file(OneWay(b"Email,Name\n" + b"".join(_utf8_rows(10))))
     assert (facts.encoding, facts.foreign_lines) == ("utf-8", 0)
+
+
+def test_a_bom_marked_utf8_file_with_a_cp1252_line_rejects_that_line_only():
+    data = (
+        codecs.BOM_UTF8
+        + b"Email;Vorname\r\n"
+        + "a@example.de;Jürgen\r\n".encode()
+        + "b@example.de;Jürgen\r\n".encode("cp1252")
+    )
+    facts = inspect_file(io.BytesIO(data))
+    assert (facts.encoding, facts.foreign_lines, facts.delimiter) == ("utf-8-sig", 1, ";")
+    headers, chunks = read_records(io.BytesIO(data), facts, 100)
+    [chunk] = list(chunks)
+    assert headers == ["Email", "Vorname"] and chunk.rows == [["a@example.de", "Jürgen"]]
+    [(line, reason, cells)] = chunk.malformed
+    assert (line, cells) == (3, ["b@example.de", "J\\xfcrgen"]) and "line 3 is not UTF-8" in reason
