@@ -78,6 +78,23 @@ SETTINGS: tuple[Setting, ...] = (
         "Rows read, validated and written per chunk when ingesting a file (bounds memory).",
     ),
     Setting(
+        "FUNNELFLOW_INGEST_MAX_INFLATED_MB",
+        "1024",
+        "Most an XLSX may inflate to, all its parts together (declared sizes checked first, bytes counted while "
+        "reading; the shared strings at most a quarter of it); a larger one goes to failed/ as a zip bomb.",
+    ),
+    Setting(
+        "FUNNELFLOW_INGEST_WORKER_MEMORY_MB",
+        "2048",
+        "Address space the file worker process may use (0: no limit); a file that needs more goes to failed/.",
+    ),
+    Setting(
+        "FUNNELFLOW_INGEST_MAX_ATTEMPTS",
+        "3",
+        "Tries per file (counted per content hash); a file whose tries all stopped (worker killed, crash) goes "
+        "to failed/ with the last reason.",
+    ),
+    Setting(
         "FUNNELFLOW_FORM_ORIGINS",
         "",
         "Comma-separated marketing-site origins allowed to post the lead form from a browser (CORS), e.g. https://www.example.com.",

@@ -11,6 +11,10 @@ its ``account_id`` and, where nobody typed one, its company and country.
 Precedence: every value on a lead has a source and a confidence in
 ``leads.field_sources``. A value a person typed has confidence 1.0 and is never
 replaced; a provider's value only replaces one of lower or equal confidence.
+Company facts typed in an export or a form (``leads.industry``,
+``employee_count``/``employee_band``, ``annual_revenue``/``revenue_band``, see
+``funnelflow.ingest.company``) are never written here: the provider's answer
+goes on the account, and scoring takes the lead's typed value first.
 """
 
 from __future__ import annotations
