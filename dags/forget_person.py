@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox, run_as_of
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 @dag(
@@ -56,6 +56,7 @@ def forget_person():
         from funnelflow import settings
         from funnelflow.privacy.forget import forget_person as forget_everywhere
         from funnelflow.privacy.forget import parse_subject
+        from funnelflow_airflow.connections import lead_inbox
         from funnelflow_airflow.db import marketing_engine
 
         subject = parse_subject((params or {}).get("person"))

@@ -31,7 +31,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 
 from funnelflow_airflow.assets import LEADS_INGESTED
-from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox, run_as_of
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 @dag(
@@ -60,11 +60,9 @@ def lead_ingestion():
         """Land new ad-platform leads page by page; a missing connection skips that source."""
         import logging
 
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        from funnelflow.ingest.adplatform import endpoint_from_connection, fetch_new_leads
+        from funnelflow.ingest.adplatform import fetch_new_leads
         from funnelflow.ingest.config import load_sources
+        from funnelflow_airflow.connections import ad_platform_endpoint
         from funnelflow_airflow.db import marketing_engine
 
         log = logging.getLogger(__name__)
@@ -72,21 +70,11 @@ def lead_ingestion():
         landed: dict[str, int] = {}
         engine = None
         for ad in sources.ad_platforms:
-            try:
-                conn = BaseHook.get_connection(ad.conn_id)
-            except AirflowNotFoundException:
+            endpoint = ad_platform_endpoint(ad)
+            if endpoint is None:
                 log.info("ad source %r skipped: no Airflow connection %r", ad.name, ad.conn_id)
                 continue
             engine = engine or marketing_engine()
-            endpoint = endpoint_from_connection(
-                conn.host,
-                conn.schema,
-                conn.port,
-                conn.password,
-                conn.extra_dejson or {},
-                ad.form_id,
-                ad.page_size,
-            )
             report = fetch_new_leads(engine, endpoint, ad.name)
             log.info(report.log_line())
             landed[ad.name] = report.landed
@@ -100,6 +88,7 @@ def lead_ingestion():
         from funnelflow.ingest.config import load_header_mapping, load_sources
         from funnelflow.ingest.files import ingest_inbox
         from funnelflow.ingest.store import Counts
+        from funnelflow_airflow.connections import lead_inbox
         from funnelflow_airflow.db import marketing_engine
 
         log = logging.getLogger(__name__)

@@ -76,22 +76,12 @@ def lead_qualification():
 
         from funnelflow import settings
         from funnelflow.qualify.enrich import enrich_leads, provider_from_settings
+        from funnelflow_airflow.connections import enrichment_api
         from funnelflow_airflow.db import marketing_engine
 
         as_of, _, _ = _run_facts(data_interval_end)
-        credentials = None
-        if settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference") == "http":
-            from airflow.sdk import BaseHook
-
-            conn = BaseHook.get_connection(settings.env("FUNNELFLOW_ENRICHMENT_CONN_ID", "enrichment_api"))
-            host = conn.host or ""
-            base = (
-                host
-                if "://" in host
-                else f"{conn.schema or 'https'}://{host}{f':{conn.port}' if conn.port else ''}"
-            )
-            credentials = (base, conn.password or "")
-        provider = provider_from_settings(credentials)
+        uses_api = settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference") == "http"
+        provider = provider_from_settings(enrichment_api() if uses_api else None)
         return asdict(enrich_leads(marketing_engine(), provider, as_of=as_of))
 
     @task
@@ -118,19 +108,13 @@ def lead_qualification():
         engine = marketing_engine()
         active = load_active_rules(engine)
         if active.problem:
-            from funnelflow.alerts import OpsAlert
+            from funnelflow.alerts import rules_rejected_alert
             from funnelflow_airflow.common import send_ops_alert
 
             logging.getLogger(__name__).error(
                 "rules files rejected, last good rules %s used:\n%s", active.rules.version, active.problem
             )
-            send_ops_alert(
-                OpsAlert(
-                    subject="[funnelflow] scoring rules rejected; the last good rules keep running",
-                    body=f"{active.problem}\n\nScoring used rules {active.rules.version}. Fix the file and check it "
-                    "with `python -m funnelflow rules check`.",
-                )
-            )
+            send_ops_alert(rules_rejected_alert(active.problem, active.rules.version), as_of, engine)
         scope = "all" if run_type.lower().endswith("scheduled") else "changed"
         result = run_scoring(
             engine,

@@ -40,19 +40,14 @@ def sendgrid_suppression_sync():
         """SendGrid's suppression lists for the window -> the suppressions we lacked."""
         from datetime import timedelta
 
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from funnelflow.email.suppression_sync import sync_suppressions
-        from funnelflow.email.transports import sendgrid_base_url_from_host
+        from funnelflow_airflow.connections import SENDGRID_CONN_ID, sendgrid_settings
         from funnelflow_airflow.db import marketing_engine
-        from funnelflow_airflow.sending import SENDGRID_CONN_ID
 
-        try:
-            conn = BaseHook.get_connection(SENDGRID_CONN_ID)
-        except AirflowNotFoundException:
-            conn = None
-        if conn is None or not conn.password:
+        sendgrid = sendgrid_settings()
+        if sendgrid is None:
             raise AirflowSkipException(
                 f"connection {SENDGRID_CONN_ID!r} is not configured: no SendGrid lists to sync"
             )
@@ -60,7 +55,7 @@ def sendgrid_suppression_sync():
         # Airflow 3's @daily gives a zero-length interval: the window is at least the day before the run.
         start = min(data_interval_start or end, end - timedelta(days=1))
         return sync_suppressions(
-            marketing_engine(), conn.password, sendgrid_base_url_from_host(conn.host), start, end
+            marketing_engine(), sendgrid.api_key, sendgrid.base_url, start, end
         ).as_dict()
 
     pull_suppressions()

@@ -52,15 +52,16 @@ def welcome_emails():
     @task(trigger_rule="all_done")
     def send_welcomes(data_interval_end=None) -> dict:
         """The welcome email to people whose consent was just granted (paused by the circuit breaker)."""
-        from funnelflow.email.ops import alert_once_per_day, breaker_alert
+        from funnelflow.alerts import breaker_alert
         from funnelflow.email.welcome import send_welcomes as send
+        from funnelflow_airflow.common import send_ops_alert
         from funnelflow_airflow.db import marketing_engine
         from funnelflow_airflow.sending import email_transport
 
         engine, transport, as_of = marketing_engine(), email_transport(), run_as_of(data_interval_end)
 
         def on_breaker(state) -> None:
-            alert_once_per_day(engine, transport, breaker_alert(state, as_of), "breaker", as_of)
+            send_ops_alert(breaker_alert(state, as_of), as_of, engine)
 
         return send(engine, transport, as_of, on_breaker=on_breaker).as_dict()
 

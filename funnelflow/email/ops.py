@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from funnelflow.alerts import OpsAlert, ops_address
 from funnelflow.db.schema import pipeline_state, utcnow
 from funnelflow.email import render
-from funnelflow.email.policy import BreakerState
 from funnelflow.email.send import sender_address
 from funnelflow.email.transports import Accepted, Transport
 
@@ -37,20 +36,6 @@ def ops_alert_body(alert: OpsAlert, to: str | None = None) -> dict:
 def send_ops_alert(transport: Transport, alert: OpsAlert, to: str | None = None) -> Accepted:
     """Deliver one alert to operations; raises the transport's error (callers that must not raise catch it)."""
     return transport.deliver(ops_alert_body(alert, to))
-
-
-def breaker_alert(state: BreakerState, as_of: datetime) -> OpsAlert:
-    body = "\n".join(
-        [
-            f"Marketing email is paused: {state.reason}.",
-            f"Recent marketing sends: {state.sends}; bounce rate {state.bounce_rate:.2%}; spam-report rate {state.spam_rate:.2%}.",
-            "Transactional email (confirmations, alerts) still goes out.",
-            "Sends resume by themselves once the rates of the last 7 days fall under the thresholds",
-            "(FUNNELFLOW_BREAKER_BOUNCE_RATE, FUNNELFLOW_BREAKER_SPAM_RATE). Check the list source that caused it.",
-            f"As of: {as_of.isoformat()}",
-        ]
-    )
-    return OpsAlert(subject="[funnelflow] marketing email paused by the circuit breaker", body=body)
 
 
 def alert_once_per_day(

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from funnelflow import settings
 from funnelflow.db.schema import accounts, enrichment_cache, leads, utcnow
 from funnelflow.qualify.state import needs_qualifying
+from funnelflow.service_settings import HttpApiSettings
 
 log = logging.getLogger(__name__)
 TYPED = {"source": "typed", "confidence": 1.0}
@@ -200,17 +201,17 @@ class HttpProvider:
         return {d: self._find(d) for d in domains}
 
 
-def provider_from_settings(http_credentials: tuple[str, str] | None = None) -> EnrichmentProvider:
-    """The provider FUNNELFLOW_ENRICHMENT_PROVIDER names; ``http`` needs (base URL, API key) from the caller."""
+def provider_from_settings(http_api: HttpApiSettings | None = None) -> EnrichmentProvider:
+    """The provider FUNNELFLOW_ENRICHMENT_PROVIDER names; ``http`` needs the API's settings from the caller."""
     kind = settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference")
     if kind == "reference":
         return ReferenceProvider()
     if kind == "http":
-        if not http_credentials:
+        if http_api is None:
             raise EnrichmentError(
                 "FUNNELFLOW_ENRICHMENT_PROVIDER=http needs the enrichment connection (base URL and key)"
             )
-        return HttpProvider(*http_credentials)
+        return HttpProvider(http_api.base_url, http_api.token)
     raise EnrichmentError(f"FUNNELFLOW_ENRICHMENT_PROVIDER must be reference or http, got {kind!r}")
 
 
