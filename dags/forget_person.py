@@ -18,6 +18,16 @@ What happens (details in docs/email_events_privacy.md):
 
 Idempotent: rerunning changes nothing more.
 
+## If it fails
+- **Look at:** the task's log (what was changed, as counts; never the person) and the
+  `erasures` table. A run refused before it starts had a `person` that was not a lead id or a
+  64-character hash (never an address). An inbox or outbox error names the file and folder.
+- **Safe to rerun:** yes, trigger it again with the same `person`. The `erased` suppression is
+  committed first, so even a failed run already stops every email to the person; a rerun
+  finishes the rest and changes nothing already done.
+- **Tell:** the privacy owner who asked for the erasure (an erasure request has a legal
+  deadline), and marketing-ops (privacy) if it fails twice.
+
 ## Owner
 marketing-ops (privacy). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email_events_privacy.md.
 """

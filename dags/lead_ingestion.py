@@ -22,6 +22,20 @@ loudly if not. Logs carry counts per source and file names, never addresses or
 names. Sources not configured (no connection, no inbox folder) are skipped with
 one log line.
 
+## If it fails
+- **Look at:** the failed task's log: counts per source and the file names, never addresses.
+  A file that cannot be read is in the inbox's `failed/` folder with a receipt that says why;
+  rows set aside are in `ingest_rejects` with their reason (`python -m funnelflow status`
+  counts them). An ad-platform source that fails names its connection and the API's HTTP
+  status: check the connection's host and token.
+- **Safe to rerun:** yes, clear the failed task or the run. Files are claimed by content hash
+  (an archived file is never ingested twice), ad-platform pages land with their cursor in one
+  transaction, and landed rows are keyed by content hash. After fixing
+  `config/header_mapping.yaml`, trigger a run with `replay_rejects` on to take the rejects
+  again.
+- **Tell:** marketing-ops (ingest) on call; the owner of a source whose files keep failing
+  (the receipt says which source); sales ops when new leads are more than an hour late.
+
 ## Owner
 marketing-ops (ingest). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/ingestion.md.
 """

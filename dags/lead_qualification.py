@@ -23,6 +23,18 @@ updated, and daily at 03:00 UTC so engagement scores decay.
 Steps 1-3 touch only leads changed since the last run and keep `updated_at`;
 every step is idempotent. Logs carry counts, never addresses or names.
 
+## If it fails
+- **Look at:** the failed task's log (counts only). A broken rules file does not fail the
+  run: the last good rules keep running and operations get one alert a day with the file,
+  the line and the fix (`python -m funnelflow rules check`). An enrichment failure names its
+  connection (`FUNNELFLOW_ENRICHMENT_CONN_ID`); a schema error names `python -m funnelflow db
+  upgrade`.
+- **Safe to rerun:** yes, clear the failed task or the run: every step is idempotent and
+  computes as of the run's own time, so a rerun gives the same scores and stages, writes no
+  second `lifecycle_history` row and announces no lead twice.
+- **Tell:** marketing-ops (qualify) on call; sales ops when new SQLs are more than an hour
+  late; marketing when their scoring file was rejected.
+
 ## Owner
 marketing-ops (qualify). Scoring rules: marketing; SQL rules: sales. Failures
 alert FUNNELFLOW_OPS_EMAIL. See docs/qualification.md.

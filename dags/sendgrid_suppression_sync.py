@@ -13,6 +13,16 @@ Needs the `sendgrid_default` connection (API key in the password; a host that
 is a full URL replaces SendGrid's API base). Without it the run skips, with one
 log line: the local demo has no SendGrid.
 
+## If it fails
+- **Look at:** the task's log: SendGrid's HTTP status. 401/403: the key in `sendgrid_default`
+  expired or lacks the suppressions read scope; 429 or 5xx: SendGrid was busy, the retries
+  ran out.
+- **Safe to rerun:** yes, clear the failed run: each run reads its own window (plus a day of
+  overlap) and inserts are keyed by (email hash, reason). If several days failed, clear each
+  failed run so their windows are read.
+- **Tell:** marketing-ops (email) on call; the privacy owner when it failed for more than a
+  day (suppressions the webhook missed waited that long).
+
 ## Owner
 marketing-ops (email). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email_events_privacy.md.
 """

@@ -14,6 +14,17 @@ whose consent was just granted.
 - "Just" means recorded within `FUNNELFLOW_WELCOME_WINDOW_HOURS` before the run's
   data interval end.
 
+## If it fails
+- **Look at:** the failed task's log (counts sent and skipped by reason; SendGrid's HTTP
+  status on a refusal) and `python -m funnelflow status` (sends by status: `claimed` rows
+  a failed run left behind become `unsettled` after `FUNNELFLOW_EMAIL_UNSETTLED_AFTER_H`).
+  A circuit-breaker pause is not a failure: operations get one alert a day until it lifts.
+- **Safe to rerun:** yes, clear the failed task or the run: every message is claimed in the
+  send ledger before its request, so a retry or rerun never sends anything twice. Messages
+  SendGrid certainly did not accept are released and go out on the next run.
+- **Tell:** marketing-ops (email) on call; marketing when welcomes are more than an hour
+  late (people who just signed up are waiting).
+
 ## Owner
 marketing-ops (email). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email.md.
 """

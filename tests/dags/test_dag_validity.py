@@ -47,6 +47,18 @@ def test_every_dag_has_owner_tags_retries_docs_and_alert(dagbag):
             assert task.on_failure_callback, f"{dag.dag_id}.{task.task_id}: no failure alert"
 
 
+def test_every_dag_has_a_runbook(dagbag):
+    """doc_md says, for whoever is on call: what to look at, what is safe to rerun, who to tell."""
+    for dag in dagbag.dags.values():
+        doc = dag.doc_md or ""
+        assert "## If it fails" in doc, f"{dag.dag_id}: doc_md needs an '## If it fails' section"
+        runbook = doc.split("## If it fails", 1)[1].split("\n## ", 1)[0]
+        for part in ("**Look at:**", "**Safe to rerun:**", "**Tell:**"):
+            assert part in runbook, f"{dag.dag_id}: the 'If it fails' section needs {part}"
+            text = runbook.split(part, 1)[1].split("\n- **", 1)[0].strip()
+            assert len(text) > 20, f"{dag.dag_id}: {part} says nothing useful: {text!r}"
+
+
 def test_every_dag_is_part_of_the_demo(dagbag):
     from funnelflow_airflow.demo import DEMO_DAGS
 
