@@ -1,4 +1,4 @@
-"""Defaults every funnelflow DAG uses: owner, tags, retries, the failure alert."""
+"""Defaults every funnelflow DAG uses: owner, tags, retries, the failure alert, masked task logs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import logging
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from funnelflow_airflow.task_logs import mask_task_logs
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -90,6 +92,8 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "on_failure_callback": alert_operations,
+        # Before anything else in the task's process: no email address in its log (task_logs.py).
+        "pre_execute": mask_task_logs,
     }
     args.update(overrides)
     return args
