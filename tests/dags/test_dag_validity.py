@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from funnelflow_airflow.common import OWNER, Tag
+from funnelflow_airflow.task_logs import mask_task_logs
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
@@ -45,6 +46,9 @@ def test_every_dag_has_owner_tags_retries_docs_and_alert(dagbag):
             assert task.owner == OWNER, f"{dag.dag_id}.{task.task_id}: owner {task.owner!r}"
             assert task.retries >= 1, f"{dag.dag_id}.{task.task_id}: no retries"
             assert task.on_failure_callback, f"{dag.dag_id}.{task.task_id}: no failure alert"
+            assert task._pre_execute_hook is mask_task_logs, (
+                f"{dag.dag_id}.{task.task_id}: its log is not masked (default_args' pre_execute)"
+            )
 
 
 def test_every_dag_has_a_runbook(dagbag):
