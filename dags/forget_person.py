@@ -54,7 +54,10 @@ from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
             type="string",
             pattern=r"^([0-9]+|[0-9a-f]{64})$",
             title="Lead id or email hash",
-            description="A lead id, or the SHA-256 of the normalized email (python -m funnelflow privacy hash). Never the address.",
+            description=(
+                "A lead id, or the SHA-256 of the normalized email (python -m funnelflow privacy hash). "
+                "Never the address."
+            ),
         )
     },
 )

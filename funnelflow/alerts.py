@@ -34,7 +34,10 @@ def failure_alert(
     log_url: str | None,
     error_type: str | None,
 ) -> OpsAlert:
-    """A DAG task failed: ids, the error's class and the log link; the error's text may quote data, so never it."""
+    """A DAG task failed: ids, the error's class and the log link.
+
+    Never the error's text: it may quote data.
+    """
     where = f"{dag_id}.{task_id}" if task_id else dag_id
     lines = [
         f"DAG:    {dag_id}",
@@ -64,7 +67,8 @@ def breaker_alert(state: BreakerState, as_of: datetime) -> OpsAlert:
             f"spam-report rate {state.spam_rate:.2%}.",
             "Transactional email (confirmations, alerts) still goes out.",
             "Sends resume by themselves once the rates of the last 7 days fall under the thresholds",
-            "(FUNNELFLOW_BREAKER_BOUNCE_RATE, FUNNELFLOW_BREAKER_SPAM_RATE). Check the list source that caused it.",
+            "(FUNNELFLOW_BREAKER_BOUNCE_RATE, FUNNELFLOW_BREAKER_SPAM_RATE). "
+            "Check the list source that caused it.",
             f"As of: {as_of.isoformat()}",
         ]
     )

@@ -49,7 +49,7 @@ class MaskedTraceback(Exception):
 
 
 def masked_exc_info(exc_info: Any) -> Any:
-    """``exc_info`` (a tuple, an exception or True), replaced by a ``MaskedTraceback`` when its text has an address.
+    """``exc_info`` (a tuple, an exception or True); a ``MaskedTraceback`` when its text has an address.
 
     The traceback is formatted once, with chained causes, then masked; an
     exception whose text has no address is returned as it was.

@@ -101,7 +101,8 @@ def _status(args: argparse.Namespace) -> int:
         print(f"breaker:      TRIPPED, marketing email paused: {breaker['reason']}")
     else:
         print(
-            f"breaker:      not tripped, marketing email flows ({breaker['sends']:,} marketing sends in 7 days; "
+            f"breaker:      not tripped, marketing email flows "
+            f"({breaker['sends']:,} marketing sends in 7 days; "
             f"bounce rate {breaker['bounce_rate']:.2%}, spam-report rate {breaker['spam_rate']:.2%})"
         )
     outbox = settings.funnelflow_home() / "outbox"

@@ -100,7 +100,7 @@ def default_args(**overrides: Any) -> dict[str, Any]:
 
 
 def run_as_of(data_interval_end: datetime | None = None) -> datetime:
-    """The time a run computes "as of": its data interval end, else (asset-triggered or manual runs) run_after.
+    """The time a run computes "as of": its data interval end, else (asset-triggered, manual) run_after.
 
     Never the wall clock, so a rerun of the same run computes the same answer.
     """

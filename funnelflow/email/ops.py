@@ -34,14 +34,17 @@ def ops_alert_body(alert: OpsAlert, to: str | None = None) -> dict:
 
 
 def send_ops_alert(transport: Transport, alert: OpsAlert, to: str | None = None) -> Accepted:
-    """Deliver one alert to operations; raises the transport's error (callers that must not raise catch it)."""
+    """Deliver one alert to operations; raises the transport's error for the caller to catch."""
     return transport.deliver(ops_alert_body(alert, to))
 
 
 def alert_once_per_day(
     engine: sa.Engine, transport: Transport, alert: OpsAlert, topic: str, as_of: datetime
 ) -> bool:
-    """Send ``alert`` unless one on ``topic`` already went out for ``as_of``'s day (runs every 5 minutes must not flood)."""
+    """Send ``alert`` unless one on ``topic`` already went out for ``as_of``'s day.
+
+    Runs every 5 minutes must not flood operations with the same alert.
+    """
     key = f"email.ops_alert.{topic}"
     day = as_of.date().isoformat()
     with engine.begin() as conn:

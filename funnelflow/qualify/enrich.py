@@ -87,7 +87,10 @@ def _flag(value: str | None) -> bool | None:
 
 
 class ReferenceProvider:
-    """Companies from a CSV with columns domain,name,industry,employee_band,revenue_band,country,region,competitor."""
+    """Companies from a CSV.
+
+    Columns: domain,name,industry,employee_band,revenue_band,country,region,competitor.
+    """
 
     name = "reference"
     confidence = 0.9
@@ -172,7 +175,8 @@ class HttpProvider:
                 return None
             if resp.status_code in (401, 403):
                 raise EnrichmentError(
-                    f"enrichment API refused the key (HTTP {resp.status_code}); check the connection's password"
+                    f"enrichment API refused the key (HTTP {resp.status_code}); "
+                    "check the connection's password"
                 )
             if resp.status_code == 422:
                 return None  # the API judged the domain invalid: nothing to know
@@ -202,7 +206,7 @@ class HttpProvider:
 
 
 def provider_from_settings(http_api: HttpApiSettings | None = None) -> EnrichmentProvider:
-    """The provider FUNNELFLOW_ENRICHMENT_PROVIDER names; ``http`` needs the API's settings from the caller."""
+    """The provider FUNNELFLOW_ENRICHMENT_PROVIDER names; ``http`` needs the API's settings."""
     kind = settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference")
     if kind == "reference":
         return ReferenceProvider()
@@ -226,7 +230,10 @@ def cached_lookup(
     as_of: datetime,
     ttl_days: int,
 ) -> tuple[dict[str, Firmographics | None], int]:
-    """Answers for the domains, from the cache when younger than the TTL; returns (answers, provider calls)."""
+    """Answers for the domains, from the cache when younger than the TTL.
+
+    Returns (answers, provider calls).
+    """
     wanted = sorted(set(domains))
     fresh_after = as_of - timedelta(days=ttl_days)
     answers: dict[str, Firmographics | None] = {}
