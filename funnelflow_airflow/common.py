@@ -73,11 +73,9 @@ def send_ops_alert(alert: OpsAlert, as_of: datetime | None, engine: sa.Engine | 
         transport = email_transport()
         if as_of is not None:
             try:
-                engine = engine or marketing_engine()
-            except Exception as exc:
+                return alert_once_per_day(engine or marketing_engine(), transport, alert, alert.topic, as_of)
+            except Exception as exc:  # the database (or the first try of the transport) failed
                 log.warning("alert %r sent without de-duplication: %s", alert.topic, type(exc).__name__)
-            else:
-                return alert_once_per_day(engine, transport, alert, alert.topic, as_of)
         deliver(transport, alert)
         return True
     except Exception as exc:  # the failure being reported matters more than the alert's own
