@@ -75,8 +75,8 @@ def _mask_value(value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         return {k: _mask_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return type(value)(_mask_value(v) for v in value) if not hasattr(value, "_fields") else value
+    if isinstance(value, list | tuple | set | frozenset) and not hasattr(value, "_fields"):
+        return type(value)(_mask_value(v) for v in value)  # a named tuple falls through to its text
     try:
         text = str(value)
     except Exception:

@@ -60,20 +60,16 @@ def http_base_url(conn: Connection) -> str:
 
 
 def http_api_settings(conn: Connection) -> HttpApiSettings:
+    """An HTTP connection as settings: base URL, token, and ``timeout``/``attempts`` from its extra."""
+    base_url = http_base_url(conn)
     extra: dict[str, Any] = conn.extra_dejson or {}
     try:
-        return HttpApiSettings(
-            base_url=http_base_url(conn),
-            token=conn.password or "",
-            timeout=float(extra.get("timeout", 30)),
-            attempts=int(extra.get("attempts", 4)),
-        )
+        timeout, attempts = float(extra.get("timeout", 30)), int(extra.get("attempts", 4))
     except (TypeError, ValueError) as exc:
-        if isinstance(exc, ConnectionProblem):
-            raise
         raise ConnectionProblem(
             f"connection {conn.conn_id!r}: extra timeout and attempts must be numbers ({exc})"
         ) from None
+    return HttpApiSettings(base_url=base_url, token=conn.password or "", timeout=timeout, attempts=attempts)
 
 
 def sendgrid_settings(conn_id: str = SENDGRID_CONN_ID) -> SendGridSettings | None:

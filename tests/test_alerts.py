@@ -1,8 +1,12 @@
-"""The failure alert names the DAG, task, run and log, and nothing about a person."""
+"""Alerts name the DAG, task, run and log, nothing about a person, and go out once per topic and day."""
 
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from funnelflow.alerts import failure_alert
+from funnelflow.alerts import breaker_alert, failure_alert, rules_rejected_alert
+from funnelflow.email.transports import Accepted
+
+RUN_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def test_failure_alert_carries_ids_and_the_log_link_only():
@@ -45,13 +49,6 @@ def test_callback_builds_the_alert_from_airflow_context_without_the_error_text(m
 
 
 # --- once a day per topic -------------------------------------------------------------------------
-
-from datetime import UTC, datetime, timedelta  # noqa: E402
-
-from funnelflow.alerts import breaker_alert, rules_rejected_alert  # noqa: E402
-from funnelflow.email.transports import Accepted  # noqa: E402
-
-RUN_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 class RecordingTransport:
