@@ -29,6 +29,9 @@ ROUTER_MODULES: tuple[str, ...] = (
 
 def create_app(engine: Engine | None = None) -> FastAPI:
     """The app with its routes relative to its mount point; ``engine`` defaults to the marketing DB."""
+    from funnelflow.logmask import install_log_masking
+
+    install_log_masking()  # no address in any log line of the app's process, request errors included
     app = FastAPI(title="funnelflow public app", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine = engine
 

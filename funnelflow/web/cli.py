@@ -18,7 +18,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from funnelflow.db.engine import check_reachable, make_engine
     from funnelflow.db.migrate import require_current_schema
+    from funnelflow.logmask import install_log_masking
 
+    install_log_masking()  # each worker's create_app installs it again, for its own process
     engine = make_engine()
     check_reachable(engine)
     require_current_schema(engine)
