@@ -1,4 +1,7 @@
-"""The public pages in a real browser: without JavaScript, on a 375-pixel-wide screen, and the lead form across origins."""
+"""The public pages in a real browser.
+
+Without JavaScript, on a 375-pixel-wide screen; the lead form across origins.
+"""
 
 from __future__ import annotations
 
@@ -116,7 +119,8 @@ document.getElementById('demo').addEventListener('submit', async (event) => {
   const form = new FormData(event.target);
   try {
     const resp = await fetch(endpoint, {method: 'POST', headers: {'Content-Type': 'application/json'},
-      body: JSON.stringify({email: form.get('email'), consent: form.get('consent') === 'on', utm_source: 'site'})});
+      body: JSON.stringify({email: form.get('email'), consent: form.get('consent') === 'on',
+                            utm_source: 'site'})});
     document.getElementById('result').textContent = 'status ' + resp.status;
   } catch (err) {
     document.getElementById('result').textContent = 'blocked';
