@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from funnelflow.db.schema import (
 )
 from funnelflow.identity import email_hash
 from funnelflow.privacy import redact_addresses
+from funnelflow.web.inputs import has_lone_surrogate, json_problem
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ INSERT_CHUNK = 1000
 PROCESS_CHUNK = 5000
 # Two clicks on different links of one message this close together come from a scanner, not a hand.
 SCANNER_BURST_S = 1.0
+# SendGrid events are two levels deep at most (an object holding a list of categories).
+MAX_EVENT_DEPTH = 8
 
 
 def _insert(conn: sa.Connection, table: sa.Table):
@@ -84,17 +88,35 @@ class StoreResult:
     rejected: int = 0
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
+BIGINT_MAX = (
+    2**63 - 1
+)  # email_sends.id is a BIGINT on PostgreSQL and an INTEGER on SQLite: both 64-bit signed
+
+
+def _send_id(value: Any) -> int | None:
+    """The ledger id in ``custom_args.send_id`` (digits, or an integer); ``ValueError`` when it is no such id."""
+    if value is None or value == "":
         return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise ValueError("event 'send_id' is not a whole number")
+    if not 0 <= number <= BIGINT_MAX:
+        raise ValueError("event 'send_id' is out of range")
+    return number
 
 
-def _event_row(item: Any, received_at: datetime) -> dict[str, Any]:
+def _event_row(item: Any, received_at: datetime, strip_nul: bool = True) -> dict[str, Any]:
     """One ``email_events`` row from a webhook item; ``ValueError`` says why it is not an event."""
     if not isinstance(item, dict):
         raise ValueError(f"event is a {type(item).__name__}, not an object")
+    problem = json_problem(item, MAX_EVENT_DEPTH)  # iterative: safe before anything recurses into it
+    if problem:
+        raise ValueError(f"event {problem}")
+    if strip_nul:  # one NUL would otherwise fail the whole batch on PostgreSQL, forever
+        item = _strip_nul(item)
     name = item.get("event")
     if not isinstance(name, str) or not name or len(name) > 40:
         raise ValueError("event has no 'event' name")
@@ -118,7 +140,7 @@ def _event_row(item: Any, received_at: datetime) -> dict[str, Any]:
     return {
         "sg_event_id": sg_event_id,
         "event": name,
-        "send_id": _int_or_none(item.get("send_id")),
+        "send_id": _send_id(item.get("send_id")),
         "sg_message_id": str(item["sg_message_id"])[:255] if item.get("sg_message_id") else None,
         "email_hash": email_hash(email) if isinstance(email, str) else None,
         "occurred_at": occurred_at,
@@ -166,55 +188,104 @@ def _strip_nul(value: Any) -> Any:
     return value
 
 
+def _storable(value: Any, depth: int = 1) -> Any:
+    """``value`` as any JSON column can hold it, for a set-aside item: addresses redacted, no NUL,
+    lone surrogates and NaN/Infinity turned into text, nothing deeper than MAX_EVENT_DEPTH."""
+    if isinstance(value, str):
+        text = value.replace("\x00", "")
+        if has_lone_surrogate(text):
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        return redact_addresses(str(text))
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict | list) and depth > MAX_EVENT_DEPTH:
+        return f"[nested deeper than {MAX_EVENT_DEPTH} levels: not kept]"
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v, depth + 1) for v in value]
+    return value
+
+
+def _reject(position: int, reason: str, item: Any, received_at: datetime) -> dict[str, Any]:
+    """An ``ingest_rejects`` row for the webhook item at ``position`` (0-based), without its address."""
+    raw = {k: v for k, v in item.items() if k != "email"} if isinstance(item, dict) else item
+    return {
+        "source": REJECT_SOURCE,
+        "line_number": position + 1,
+        "reason": reason[:500],
+        "raw": {"item": _storable(raw)},
+        "received_at": received_at,
+    }
+
+
+def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert event rows, skipping ``sg_event_id``s already stored; how many were new."""
+    if conn.dialect.name == "postgresql":
+        return _store_postgres(conn, rows)
+    # One cached statement; SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
+    stmt = (
+        _insert(conn, email_events)
+        .on_conflict_do_nothing(index_elements=["sg_event_id"])
+        .returning(email_events.c.id)
+    )
+    return len(conn.execute(stmt, rows).all())
+
+
+# What the database may refuse about one row's values; a lost connection (OperationalError) is not
+# one row's fault and still fails the post, so SendGrid retries it.
+_ROW_REFUSED = (sa.exc.DataError, sa.exc.IntegrityError, ValueError, OverflowError)
+
+
 def store_events(
     engine: sa.Engine, events: Any, received_at: datetime | None = None, may_contain_nul: bool = True
 ) -> StoreResult:
     """Store a verified webhook batch (the parsed JSON array): each event once, malformed items set aside.
 
     ``may_contain_nul=False`` skips the NUL scrub when the caller saw no ``\\u0000`` in the raw body.
+    Items are checked one by one, so a bad one is set aside with its reason and the rest stored; should
+    the database still refuse the batch for one row's values, each row is retried on its own.
     """
     received_at = received_at or utcnow()
     if not isinstance(events, list):
         events = [events]
-    if may_contain_nul:
-        events = _strip_nul(events)  # one NUL would otherwise fail the whole batch on PostgreSQL, forever
     result = StoreResult(received=len(events))
     rows: list[dict[str, Any]] = []
+    positions: list[int] = []
     rejects: list[dict[str, Any]] = []
     seen: set[str] = set()
     for position, item in enumerate(events):
         try:
-            row = _event_row(item, received_at)
+            row = _event_row(item, received_at, may_contain_nul)
         except ValueError as exc:
-            raw = redact_addresses(
-                {k: v for k, v in item.items() if k != "email"} if isinstance(item, dict) else item
-            )
-            rejects.append(
-                {
-                    "source": REJECT_SOURCE,
-                    "line_number": position + 1,
-                    "reason": str(exc),
-                    "raw": {"item": raw},
-                    "received_at": received_at,
-                }
-            )
+            rejects.append(_reject(position, str(exc), item, received_at))
             continue
         if row["sg_event_id"] in seen:  # a repeat inside one batch: one row, as across batches
             continue
         seen.add(row["sg_event_id"])
         rows.append(row)
-    with engine.begin() as conn:
-        if rows and conn.dialect.name == "postgresql":
-            result.stored = _store_postgres(conn, rows)
-        elif rows:
-            # One cached statement; SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
-            stmt = (
-                _insert(conn, email_events)
-                .on_conflict_do_nothing(index_elements=["sg_event_id"])
-                .returning(email_events.c.id)
-            )
-            result.stored = len(conn.execute(stmt, rows).all())
-        if rejects:
+        positions.append(position)
+    try:
+        with engine.begin() as conn:
+            if rows:
+                result.stored = _insert_events(conn, rows)
+            if rejects:
+                conn.execute(sa.insert(ingest_rejects), rejects)
+    except _ROW_REFUSED as exc:
+        log.warning(
+            "webhook batch of %d refused by the database (%s); storing its events one by one",
+            len(rows),
+            type(exc).__name__,
+        )
+        result.stored = 0
+        for position, row in zip(positions, rows, strict=True):
+            try:
+                with engine.begin() as conn:
+                    result.stored += _insert_events(conn, [row])
+            except _ROW_REFUSED as row_exc:
+                reason = f"event refused by the database ({type(row_exc).__name__})"
+                rejects.append(_reject(position, reason, events[position], received_at))
+        with engine.begin() as conn:
             conn.execute(sa.insert(ingest_rejects), rejects)
     result.rejected = len(rejects)
     if rejects:
