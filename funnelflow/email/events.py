@@ -102,7 +102,7 @@ def _send_id(value: Any) -> int | None:
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
-        raise ValueError("event 'send_id' is not a whole number")
+        raise ValueError("event 'send_id' is not an id (digits only)")
     if not 0 <= number <= BIGINT_MAX:
         raise ValueError("event 'send_id' is out of range")
     return number
