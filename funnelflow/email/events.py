@@ -43,7 +43,7 @@ from funnelflow.db.schema import (
 )
 from funnelflow.identity import email_hash
 from funnelflow.privacy import redact_addresses
-from funnelflow.web.inputs import has_lone_surrogate, json_problem
+from funnelflow.web.inputs import has_lone_surrogate, scalar_problem
 
 log = logging.getLogger(__name__)
 
@@ -108,46 +108,83 @@ def _send_id(value: Any) -> int | None:
     return number
 
 
+def _clean(value: Any, strip_nul: bool, depth: int = 1, skip: str | None = None) -> Any:
+    """``value`` ready to store (NULs stripped, addresses redacted); ``ValueError`` for what no column holds.
+
+    One pass over each event (exact-type checks first: this runs for every value the webhook
+    receives); the depth is checked before each step down, so a deeply nested item never recurses
+    far. ``skip`` leaves one key of a top-level object out (the address).
+    """
+    kind = type(value)
+    if kind is str:
+        if not value.isascii() and has_lone_surrogate(value):
+            raise ValueError("event holds text that is not valid Unicode (a lone surrogate)")
+        if strip_nul and "\x00" in value:  # PostgreSQL text and jsonb cannot hold NUL
+            value = value.replace("\x00", "")
+        return redact_addresses(value) if "@" in value else value  # bounce texts quote the address
+    if kind is int or kind is bool or value is None:
+        return value
+    if kind is dict or kind is list:
+        if depth > MAX_EVENT_DEPTH:
+            raise ValueError(f"event is nested deeper than {MAX_EVENT_DEPTH} levels")
+        if kind is list:
+            return [_clean(v, strip_nul, depth + 1) for v in value]
+        out = {}
+        for key, child in value.items():
+            if key == skip:
+                continue
+            if not key.isascii() and has_lone_surrogate(key):
+                raise ValueError("event holds a key that is not valid Unicode (a lone surrogate)")
+            out[key.replace("\x00", "") if strip_nul else key] = _clean(child, strip_nul, depth + 1)
+        return out
+    problem = scalar_problem(value)  # NaN/Infinity (literal, or a number too large for a float)
+    if problem:
+        raise ValueError(f"event {problem}")
+    if isinstance(value, str | dict | list):  # a subclass, from a caller other than the JSON parser
+        return _clean(json.loads(json.dumps(value)), strip_nul, depth, skip)
+    return value
+
+
 def _event_row(item: Any, received_at: datetime, strip_nul: bool = True) -> dict[str, Any]:
     """One ``email_events`` row from a webhook item; ``ValueError`` says why it is not an event."""
     if not isinstance(item, dict):
         raise ValueError(f"event is a {type(item).__name__}, not an object")
-    problem = json_problem(item, MAX_EVENT_DEPTH)  # iterative: safe before anything recurses into it
-    if problem:
-        raise ValueError(f"event {problem}")
-    if strip_nul:  # one NUL would otherwise fail the whole batch on PostgreSQL, forever
-        item = _strip_nul(item)
-    name = item.get("event")
+    # The payload is the event without the address (the hash is enough), checked and cleaned.
+    payload = _clean(item, strip_nul, skip="email")
+    email = item.get("email")  # hashed, never stored
+    if isinstance(email, str):
+        if has_lone_surrogate(email):
+            raise ValueError("event holds text that is not valid Unicode (a lone surrogate)")
+        email = email.replace("\x00", "") if strip_nul else email
+    name = payload.get("event")
     if not isinstance(name, str) or not name or len(name) > 40:
         raise ValueError("event has no 'event' name")
-    ts = item.get("timestamp")
+    ts = payload.get("timestamp")
     if isinstance(ts, bool) or not isinstance(ts, int | float):
         raise ValueError("event has no numeric 'timestamp'")
     try:
         occurred_at = datetime.fromtimestamp(ts, UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError("event 'timestamp' is out of range") from None
-    payload = {k: v for k, v in item.items() if k != "email"}
-    payload = redact_addresses(payload)  # bounce texts quote the address; the hash is enough
-    sg_event_id = item.get("sg_event_id")
+    sg_event_id = payload.get("sg_event_id")
     if not isinstance(sg_event_id, str) or not sg_event_id or len(sg_event_id) > 255:
         # Old-style events carry no id: derive one from the content so a repeat still dedupes.
-        canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+        whole = _strip_nul(item) if strip_nul else item  # depth already checked: recursion is bounded
+        canonical = json.dumps(whole, sort_keys=True, separators=(",", ":"), default=str)
         sg_event_id = "derived:" + hashlib.sha256(canonical.encode()).hexdigest()
-    email = item.get("email")
-    url = item.get("url")
-    reason = item.get("reason") or item.get("response")
+    url = payload.get("url")
+    reason = payload.get("reason") or payload.get("response")
     return {
         "sg_event_id": sg_event_id,
         "event": name,
-        "send_id": _send_id(item.get("send_id")),
-        "sg_message_id": str(item["sg_message_id"])[:255] if item.get("sg_message_id") else None,
+        "send_id": _send_id(payload.get("send_id")),
+        "sg_message_id": str(payload["sg_message_id"])[:255] if payload.get("sg_message_id") else None,
         "email_hash": email_hash(email) if isinstance(email, str) else None,
         "occurred_at": occurred_at,
         "received_at": received_at,
-        "url": redact_addresses(url) if isinstance(url, str) else None,
+        "url": url if isinstance(url, str) else None,
         "reason": redact_addresses(str(reason)) if reason else None,
-        "machine_open": bool(item.get("sg_machine_open")) if name == "open" else False,
+        "machine_open": bool(payload.get("sg_machine_open")) if name == "open" else False,
         "payload": payload,
     }
 

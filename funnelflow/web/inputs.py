@@ -59,33 +59,47 @@ class NonFinite(str):
     """A ``NaN``/``Infinity`` literal: Python's json accepts them, JSON and PostgreSQL do not."""
 
 
+def scalar_problem(value: Any, check_text: bool = True) -> str | None:
+    """Why a parsed JSON scalar cannot be stored (NaN/Infinity, a lone surrogate), or None."""
+    if isinstance(value, str):
+        if isinstance(value, NonFinite):
+            return f"holds the number {value}, which JSON does not allow"
+        if check_text and not value.isascii() and has_lone_surrogate(value):
+            return "holds text that is not valid Unicode (a lone surrogate)"
+    elif isinstance(value, float) and not math.isfinite(value):  # 1e400 parses as inf
+        return f"holds the number {value}, which JSON does not allow"
+    return None
+
+
 def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH, check_text: bool = True) -> str | None:
     """Why parsed JSON ``value`` cannot be stored as it is, or None.
 
     Iterative, so a deeply nested value costs no stack: nested deeper than
     ``max_depth``, a NaN/Infinity, or (``check_text``) a key or string with a
-    lone surrogate.
+    lone surrogate. Runs once per webhook event, so scalars are checked in place.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    if not isinstance(value, dict | list):
+        return scalar_problem(value, check_text)
+    stack: list[tuple[dict | list, int]] = [(value, 1)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, NonFinite) or (isinstance(item, float) and not math.isfinite(item)):
-            return f"holds the number {item}, which JSON does not allow"  # 1e400 parses as inf
-        if isinstance(item, str):
-            if check_text and has_lone_surrogate(item):
-                return "holds text that is not valid Unicode (a lone surrogate)"
-            continue
-        if isinstance(item, dict):
-            if depth > max_depth:
-                return f"is nested deeper than {max_depth} levels"
-            for key, child in item.items():
-                if check_text and has_lone_surrogate(key):
-                    return "holds a key that is not valid Unicode (a lone surrogate)"
+        container, depth = stack.pop()
+        if depth > max_depth:
+            return f"is nested deeper than {max_depth} levels"
+        if isinstance(container, dict):
+            if check_text:
+                for key in container:
+                    if not key.isascii() and has_lone_surrogate(key):
+                        return "holds a key that is not valid Unicode (a lone surrogate)"
+            children = container.values()
+        else:
+            children = container
+        for child in children:
+            if isinstance(child, dict | list):
                 stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            if depth > max_depth:
-                return f"is nested deeper than {max_depth} levels"
-            stack.extend((child, depth + 1) for child in item)
+            elif child is not None and not isinstance(child, bool | int):
+                problem = scalar_problem(child, check_text)
+                if problem:
+                    return problem
     return None
 
 

@@ -171,11 +171,12 @@ def test_one_malformed_event_is_set_aside_and_the_rest_of_the_batch_stored(clien
         json.dumps(event("open", 7))[:-1] + ', "ip": NaN}',
         json.dumps(event("open", 8))[:-1] + ', "score": 1e400}',
         json.dumps(event("open", 9))[:-1] + ', "deep": ' + "[" * 300 + "]" * 300 + "}",
+        json.dumps(event("open", 10, email="jane\udc80@example.com")),  # hashing it would fail
     ]
     body = ("[" + ", ".join([json.dumps(good[0]), *bad, json.dumps(good[1])]) + "]").encode()
     resp = client.post(URL, **_signed(webhook_env, body))
     assert resp.status_code == 200
-    assert resp.json() == {"received": 9, "stored": 2, "rejected": 7}
+    assert resp.json() == {"received": 10, "stored": 2, "rejected": 8}
     with engine.connect() as conn:
         stored = set(conn.execute(sa.select(email_events.c.sg_event_id)).scalars())
     assert stored == {"ev-bounce-1", "ev-delivered-2"}
@@ -188,6 +189,7 @@ def test_one_malformed_event_is_set_aside_and_the_rest_of_the_batch_stored(clien
         (6, "event holds the number NaN, which JSON does not allow"),
         (7, "event holds the number inf, which JSON does not allow"),
         (8, "event is nested deeper than 8 levels"),
+        (9, "event holds text that is not valid Unicode (a lone surrogate)"),
     ]
     kept = json.dumps([r.raw for r in rejects])
     assert "person@example.com" not in kept  # set aside without the address
