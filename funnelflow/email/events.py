@@ -88,9 +88,8 @@ class StoreResult:
     rejected: int = 0
 
 
-BIGINT_MAX = (
-    2**63 - 1
-)  # email_sends.id is a BIGINT on PostgreSQL and an INTEGER on SQLite: both 64-bit signed
+# email_sends.id is a BIGINT on PostgreSQL and an INTEGER on SQLite: both 64-bit signed.
+BIGINT_MAX = 2**63 - 1
 
 
 def _send_id(value: Any) -> int | None:
@@ -108,6 +107,11 @@ def _send_id(value: Any) -> int | None:
     return number
 
 
+def _refuse(problem: str | None) -> None:
+    if problem:
+        raise ValueError(f"event {problem}")
+
+
 def _clean(value: Any, strip_nul: bool, depth: int = 1, skip: str | None = None) -> Any:
     """``value`` ready to store (NULs stripped, addresses redacted); ``ValueError`` for what no column holds.
 
@@ -117,8 +121,8 @@ def _clean(value: Any, strip_nul: bool, depth: int = 1, skip: str | None = None)
     """
     kind = type(value)
     if kind is str:
-        if not value.isascii() and has_lone_surrogate(value):
-            raise ValueError("event holds text that is not valid Unicode (a lone surrogate)")
+        if not value.isascii():
+            _refuse(scalar_problem(value))
         if strip_nul and "\x00" in value:  # PostgreSQL text and jsonb cannot hold NUL
             value = value.replace("\x00", "")
         return redact_addresses(value) if "@" in value else value  # bounce texts quote the address
@@ -133,15 +137,14 @@ def _clean(value: Any, strip_nul: bool, depth: int = 1, skip: str | None = None)
         for key, child in value.items():
             if key == skip:
                 continue
-            if not key.isascii() and has_lone_surrogate(key):
-                raise ValueError("event holds a key that is not valid Unicode (a lone surrogate)")
+            if not key.isascii():
+                _refuse(scalar_problem(key))
             out[key.replace("\x00", "") if strip_nul else key] = _clean(child, strip_nul, depth + 1)
         return out
-    problem = scalar_problem(value)  # NaN/Infinity (literal, or a number too large for a float)
-    if problem:
-        raise ValueError(f"event {problem}")
-    if isinstance(value, str | dict | list):  # a subclass, from a caller other than the JSON parser
-        return _clean(json.loads(json.dumps(value)), strip_nul, depth, skip)
+    _refuse(scalar_problem(value))  # NaN/Infinity (literal, or a number too large for a float)
+    for plain in (str, dict, list):  # a subclass, from a caller other than the JSON parser
+        if isinstance(value, plain):
+            return _clean(plain(value), strip_nul, depth, skip)
     return value
 
 
@@ -153,8 +156,7 @@ def _event_row(item: Any, received_at: datetime, strip_nul: bool = True) -> dict
     payload = _clean(item, strip_nul, skip="email")
     email = item.get("email")  # hashed, never stored
     if isinstance(email, str):
-        if has_lone_surrogate(email):
-            raise ValueError("event holds text that is not valid Unicode (a lone surrogate)")
+        _refuse(scalar_problem(email))
         email = email.replace("\x00", "") if strip_nul else email
     name = payload.get("event")
     if not isinstance(name, str) or not name or len(name) > 40:

@@ -76,7 +76,7 @@ def json_problem(value: Any, max_depth: int = MAX_JSON_DEPTH, check_text: bool =
 
     Iterative, so a deeply nested value costs no stack: nested deeper than
     ``max_depth``, a NaN/Infinity, or (``check_text``) a key or string with a
-    lone surrogate. Runs once per webhook event, so scalars are checked in place.
+    lone surrogate.
     """
     if not isinstance(value, dict | list):
         return scalar_problem(value, check_text)
