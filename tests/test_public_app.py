@@ -104,3 +104,21 @@ def test_serve_runs_uvicorn_without_access_log_or_server_header(marketing_db_env
     assert main(["serve", "--port", "8123"]) == 0
     assert seen["server_header"] is False and seen["access_log"] is False
     assert (seen["host"], seen["port"]) == ("127.0.0.1", 8123)
+
+
+def test_a_new_public_form_inherits_the_text_checks():
+    """Campaign offers, webinar registrations and sales pages subclass PublicForm and get the same refusals."""
+    from pydantic import ValidationError
+
+    from funnelflow.web.inputs import PublicForm
+
+    class WebinarRegistration(PublicForm):
+        name: str
+        session: str | None = None
+
+    assert WebinarRegistration.model_validate({"name": " Ada "}).name == "Ada"
+    for bad in ({"name": "Ada\x00"}, {"name": "Ada", "session": "a\r\nBcc: x"}, {"name": "A\ud800"}):
+        with pytest.raises(ValidationError):
+            WebinarRegistration.model_validate(bad)
+    with pytest.raises(ValidationError):
+        WebinarRegistration.model_validate({"name": "Ada", "extra": "x"})
