@@ -41,7 +41,8 @@ def _refuse_landing_rows(engine) -> None:
             conn.exec_driver_sql("alter table lead_landing add constraint refuse_all check (id < 0)")
         else:
             conn.exec_driver_sql(
-                "create trigger refuse_all before insert on lead_landing begin select raise(abort, 'refused'); end"
+                "create trigger refuse_all before insert on lead_landing"
+                " begin select raise(abort, 'refused'); end"
             )
 
 
@@ -107,7 +108,7 @@ def test_serve_runs_uvicorn_without_access_log_or_server_header(marketing_db_env
 
 
 def test_a_new_public_form_inherits_the_text_checks():
-    """Campaign offers, webinar registrations and sales pages subclass PublicForm and get the same refusals."""
+    """Campaign offers, webinar registrations and sales pages subclass PublicForm: the same refusals."""
     from pydantic import ValidationError
 
     from funnelflow.web.inputs import PublicForm

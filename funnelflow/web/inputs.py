@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 MAX_JSON_DEPTH = 16
 # C0 and C1 controls (NUL, CR, LF, tab, ESC...), DEL, and the Unicode line and paragraph separators.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# A surrogate code point on its own: valid in a Python str, but not text (UTF-8, PostgreSQL and SQLite refuse it).
+# A surrogate code point on its own: valid in a Python str, but not text
+# (UTF-8, PostgreSQL and SQLite refuse it).
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 

@@ -4,9 +4,10 @@ The form is validated for shape only (types, lengths, an email present); the
 DAG ``lead_ingestion`` turns landed rows into leads within 10 minutes. Filling
 the hidden ``website`` field marks a bot: it gets the very same answer as a
 person (202, no id) and nothing is stored. Reading and checking the body is
-``funnelflow.web.inputs.read_form``, shared by every public form. Bodies are capped, posts are rate-limited per client address, and the
-client address is taken from ``X-Forwarded-For`` only when the direct peer is
-a configured trusted proxy. CORS admits the configured marketing-site origins.
+``funnelflow.web.inputs.read_form``, shared by every public form. Bodies are
+capped, posts are rate-limited per client address, and the client address is
+taken from ``X-Forwarded-For`` only when the direct peer is a configured
+trusted proxy. CORS admits the configured marketing-site origins.
 """
 
 from __future__ import annotations
