@@ -19,7 +19,7 @@ export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin
 export AIRFLOW__API__PORT ?= 8080
 
-.PHONY: help install install-dev demo test lint bench airflow stack stack-stop test-stack lock clean
+.PHONY: help install install-dev demo test lint bench airflow stack stack-stop test-stack test-browser lock clean
 
 help:
 	@echo "make demo     build a fresh local database, synthetic leads, and run every DAG once"
@@ -63,6 +63,10 @@ test: $(BIN)/.installed-dev lint
 # The funnel under the real scheduler and Celery worker; starts and stops its own stack.
 test-stack: $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -q -m stack tests/stack $(PYTEST_ARGS)
+
+# What people see, in headless Chromium (Debian's chromium and chromium-driver; .ci/run installs them).
+test-browser: $(BIN)/.installed-dev
+	$(BIN)/python -m pytest -q -m browser tests/browser $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench $(BENCH_ARGS)

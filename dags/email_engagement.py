@@ -19,6 +19,18 @@ Every 10 minutes: SendGrid's events, stored by the public app's webhook
 Idempotent: each chunk of events is processed and marked in one transaction,
 touchpoints are keyed by the event id, suppressions by (hash, reason).
 
+## If it fails
+- **Look at:** the failed task's log (counts per event type, never addresses). A schema error
+  names the command to run (`python -m funnelflow db upgrade`). `python -m funnelflow status`
+  shows the events still waiting to be processed; if that number only grows, the task cannot
+  keep up or keeps failing on one chunk (its log says which event type).
+- **Safe to rerun:** yes, clear the failed task or the whole run. Each chunk of events is
+  processed and marked in one transaction, touchpoints are keyed by the event id and
+  suppressions by (hash, reason), so a rerun adds nothing twice. Events keep arriving through
+  the webhook meanwhile and wait in `email_events` for the next run: nothing is lost.
+- **Tell:** marketing-ops (email) on call. If it was down for more than a day, also the privacy
+  owner: unsubscribes and spam reports waited that long to be honoured.
+
 ## Owner
 marketing-ops (email). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email_events_privacy.md.
 """

@@ -18,6 +18,16 @@ What happens (details in docs/email_events_privacy.md):
 
 Idempotent: rerunning changes nothing more.
 
+## If it fails
+- **Look at:** the task's log (what was changed, as counts; never the person) and the
+  `erasures` table. A run refused before it starts had a `person` that was not a lead id or a
+  64-character hash (never an address). An inbox or outbox error names the file and folder.
+- **Safe to rerun:** yes, trigger it again with the same `person`. The `erased` suppression is
+  committed first, so even a failed run already stops every email to the person; a rerun
+  finishes the rest and changes nothing already done.
+- **Tell:** the privacy owner who asked for the erasure (an erasure request has a legal
+  deadline), and marketing-ops (privacy) if it fails twice.
+
 ## Owner
 marketing-ops (privacy). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email_events_privacy.md.
 """
@@ -26,7 +36,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox, run_as_of
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 @dag(
@@ -44,7 +54,10 @@ from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox,
             type="string",
             pattern=r"^([0-9]+|[0-9a-f]{64})$",
             title="Lead id or email hash",
-            description="A lead id, or the SHA-256 of the normalized email (python -m funnelflow privacy hash). Never the address.",
+            description=(
+                "A lead id, or the SHA-256 of the normalized email (python -m funnelflow privacy hash). "
+                "Never the address."
+            ),
         )
     },
 )
@@ -56,6 +69,7 @@ def forget_person():
         from funnelflow import settings
         from funnelflow.privacy.forget import forget_person as forget_everywhere
         from funnelflow.privacy.forget import parse_subject
+        from funnelflow_airflow.connections import lead_inbox
         from funnelflow_airflow.db import marketing_engine
 
         subject = parse_subject((params or {}).get("person"))

@@ -22,6 +22,20 @@ loudly if not. Logs carry counts per source and file names, never addresses or
 names. Sources not configured (no connection, no inbox folder) are skipped with
 one log line.
 
+## If it fails
+- **Look at:** the failed task's log: counts per source and the file names, never addresses.
+  A file that cannot be read is in the inbox's `failed/` folder with a receipt that says why;
+  rows set aside are in `ingest_rejects` with their reason (`python -m funnelflow status`
+  counts them). An ad-platform source that fails names its connection and the API's HTTP
+  status: check the connection's host and token.
+- **Safe to rerun:** yes, clear the failed task or the run. Files are claimed by content hash
+  (an archived file is never ingested twice), ad-platform pages land with their cursor in one
+  transaction, and landed rows are keyed by content hash. After fixing
+  `config/header_mapping.yaml`, trigger a run with `replay_rejects` on to take the rejects
+  again.
+- **Tell:** marketing-ops (ingest) on call; the owner of a source whose files keep failing
+  (the receipt says which source); sales ops when new leads are more than an hour late.
+
 ## Owner
 marketing-ops (ingest). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/ingestion.md.
 """
@@ -31,7 +45,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, task
 
 from funnelflow_airflow.assets import LEADS_INGESTED
-from funnelflow_airflow.common import START_DATE, Tag, default_args, lead_inbox, run_as_of
+from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 
 @dag(
@@ -60,11 +74,9 @@ def lead_ingestion():
         """Land new ad-platform leads page by page; a missing connection skips that source."""
         import logging
 
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        from funnelflow.ingest.adplatform import endpoint_from_connection, fetch_new_leads
+        from funnelflow.ingest.adplatform import fetch_new_leads
         from funnelflow.ingest.config import load_sources
+        from funnelflow_airflow.connections import ad_platform_endpoint
         from funnelflow_airflow.db import marketing_engine
 
         log = logging.getLogger(__name__)
@@ -72,21 +84,11 @@ def lead_ingestion():
         landed: dict[str, int] = {}
         engine = None
         for ad in sources.ad_platforms:
-            try:
-                conn = BaseHook.get_connection(ad.conn_id)
-            except AirflowNotFoundException:
+            endpoint = ad_platform_endpoint(ad)
+            if endpoint is None:
                 log.info("ad source %r skipped: no Airflow connection %r", ad.name, ad.conn_id)
                 continue
             engine = engine or marketing_engine()
-            endpoint = endpoint_from_connection(
-                conn.host,
-                conn.schema,
-                conn.port,
-                conn.password,
-                conn.extra_dejson or {},
-                ad.form_id,
-                ad.page_size,
-            )
             report = fetch_new_leads(engine, endpoint, ad.name)
             log.info(report.log_line())
             landed[ad.name] = report.landed
@@ -100,6 +102,7 @@ def lead_ingestion():
         from funnelflow.ingest.config import load_header_mapping, load_sources
         from funnelflow.ingest.files import ingest_inbox
         from funnelflow.ingest.store import Counts
+        from funnelflow_airflow.connections import lead_inbox
         from funnelflow_airflow.db import marketing_engine
 
         log = logging.getLogger(__name__)

@@ -23,6 +23,18 @@ updated, and daily at 03:00 UTC so engagement scores decay.
 Steps 1-3 touch only leads changed since the last run and keep `updated_at`;
 every step is idempotent. Logs carry counts, never addresses or names.
 
+## If it fails
+- **Look at:** the failed task's log (counts only). A broken rules file does not fail the
+  run: the last good rules keep running and operations get one alert a day with the file,
+  the line and the fix (`python -m funnelflow rules check`). An enrichment failure names its
+  connection (`FUNNELFLOW_ENRICHMENT_CONN_ID`); a schema error names `python -m funnelflow db
+  upgrade`.
+- **Safe to rerun:** yes, clear the failed task or the run: every step is idempotent and
+  computes as of the run's own time, so a rerun gives the same scores and stages, writes no
+  second `lifecycle_history` row and announces no lead twice.
+- **Tell:** marketing-ops (qualify) on call; sales ops when new SQLs are more than an hour
+  late; marketing when their scoring file was rejected.
+
 ## Owner
 marketing-ops (qualify). Scoring rules: marketing; SQL rules: sales. Failures
 alert FUNNELFLOW_OPS_EMAIL. See docs/qualification.md.
@@ -76,22 +88,12 @@ def lead_qualification():
 
         from funnelflow import settings
         from funnelflow.qualify.enrich import enrich_leads, provider_from_settings
+        from funnelflow_airflow.connections import enrichment_api
         from funnelflow_airflow.db import marketing_engine
 
         as_of, _, _ = _run_facts(data_interval_end)
-        credentials = None
-        if settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference") == "http":
-            from airflow.sdk import BaseHook
-
-            conn = BaseHook.get_connection(settings.env("FUNNELFLOW_ENRICHMENT_CONN_ID", "enrichment_api"))
-            host = conn.host or ""
-            base = (
-                host
-                if "://" in host
-                else f"{conn.schema or 'https'}://{host}{f':{conn.port}' if conn.port else ''}"
-            )
-            credentials = (base, conn.password or "")
-        provider = provider_from_settings(credentials)
+        uses_api = settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference") == "http"
+        provider = provider_from_settings(enrichment_api() if uses_api else None)
         return asdict(enrich_leads(marketing_engine(), provider, as_of=as_of))
 
     @task
@@ -118,19 +120,13 @@ def lead_qualification():
         engine = marketing_engine()
         active = load_active_rules(engine)
         if active.problem:
-            from funnelflow.alerts import OpsAlert
+            from funnelflow.alerts import rules_rejected_alert
             from funnelflow_airflow.common import send_ops_alert
 
             logging.getLogger(__name__).error(
                 "rules files rejected, last good rules %s used:\n%s", active.rules.version, active.problem
             )
-            send_ops_alert(
-                OpsAlert(
-                    subject="[funnelflow] scoring rules rejected; the last good rules keep running",
-                    body=f"{active.problem}\n\nScoring used rules {active.rules.version}. Fix the file and check it "
-                    "with `python -m funnelflow rules check`.",
-                )
-            )
+            send_ops_alert(rules_rejected_alert(active.problem, active.rules.version), as_of, engine)
         scope = "all" if run_type.lower().endswith("scheduled") else "changed"
         result = run_scoring(
             engine,

@@ -13,6 +13,16 @@ Needs the `sendgrid_default` connection (API key in the password; a host that
 is a full URL replaces SendGrid's API base). Without it the run skips, with one
 log line: the local demo has no SendGrid.
 
+## If it fails
+- **Look at:** the task's log: SendGrid's HTTP status. 401/403: the key in `sendgrid_default`
+  expired or lacks the suppressions read scope; 429 or 5xx: SendGrid was busy, the retries
+  ran out.
+- **Safe to rerun:** yes, clear the failed run: each run reads its own window (plus a day of
+  overlap) and inserts are keyed by (email hash, reason). If several days failed, clear each
+  failed run so their windows are read.
+- **Tell:** marketing-ops (email) on call; the privacy owner when it failed for more than a
+  day (suppressions the webhook missed waited that long).
+
 ## Owner
 marketing-ops (email). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email_events_privacy.md.
 """
@@ -40,19 +50,14 @@ def sendgrid_suppression_sync():
         """SendGrid's suppression lists for the window -> the suppressions we lacked."""
         from datetime import timedelta
 
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from funnelflow.email.suppression_sync import sync_suppressions
-        from funnelflow.email.transports import sendgrid_base_url_from_host
+        from funnelflow_airflow.connections import SENDGRID_CONN_ID, sendgrid_settings
         from funnelflow_airflow.db import marketing_engine
-        from funnelflow_airflow.sending import SENDGRID_CONN_ID
 
-        try:
-            conn = BaseHook.get_connection(SENDGRID_CONN_ID)
-        except AirflowNotFoundException:
-            conn = None
-        if conn is None or not conn.password:
+        sendgrid = sendgrid_settings()
+        if sendgrid is None:
             raise AirflowSkipException(
                 f"connection {SENDGRID_CONN_ID!r} is not configured: no SendGrid lists to sync"
             )
@@ -60,7 +65,7 @@ def sendgrid_suppression_sync():
         # Airflow 3's @daily gives a zero-length interval: the window is at least the day before the run.
         start = min(data_interval_start or end, end - timedelta(days=1))
         return sync_suppressions(
-            marketing_engine(), conn.password, sendgrid_base_url_from_host(conn.host), start, end
+            marketing_engine(), sendgrid.api_key, sendgrid.base_url, start, end
         ).as_dict()
 
     pull_suppressions()

@@ -14,6 +14,17 @@ whose consent was just granted.
 - "Just" means recorded within `FUNNELFLOW_WELCOME_WINDOW_HOURS` before the run's
   data interval end.
 
+## If it fails
+- **Look at:** the failed task's log (counts sent and skipped by reason; SendGrid's HTTP
+  status on a refusal) and `python -m funnelflow status` (sends by status: `claimed` rows
+  a failed run left behind become `unsettled` after `FUNNELFLOW_EMAIL_UNSETTLED_AFTER_H`).
+  A circuit-breaker pause is not a failure: operations get one alert a day until it lifts.
+- **Safe to rerun:** yes, clear the failed task or the run: every message is claimed in the
+  send ledger before its request, so a retry or rerun never sends anything twice. Messages
+  SendGrid certainly did not accept are released and go out on the next run.
+- **Tell:** marketing-ops (email) on call; marketing when welcomes are more than an hour
+  late (people who just signed up are waiting).
+
 ## Owner
 marketing-ops (email). Failures alert FUNNELFLOW_OPS_EMAIL. See docs/email.md.
 """
@@ -52,15 +63,16 @@ def welcome_emails():
     @task(trigger_rule="all_done")
     def send_welcomes(data_interval_end=None) -> dict:
         """The welcome email to people whose consent was just granted (paused by the circuit breaker)."""
-        from funnelflow.email.ops import alert_once_per_day, breaker_alert
+        from funnelflow.alerts import breaker_alert
         from funnelflow.email.welcome import send_welcomes as send
+        from funnelflow_airflow.common import send_ops_alert
         from funnelflow_airflow.db import marketing_engine
         from funnelflow_airflow.sending import email_transport
 
         engine, transport, as_of = marketing_engine(), email_transport(), run_as_of(data_interval_end)
 
         def on_breaker(state) -> None:
-            alert_once_per_day(engine, transport, breaker_alert(state, as_of), "breaker", as_of)
+            send_ops_alert(breaker_alert(state, as_of), as_of, engine)
 
         return send(engine, transport, as_of, on_breaker=on_breaker).as_dict()
 

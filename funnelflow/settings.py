@@ -65,7 +65,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_INBOX_URL",
         "file://$FUNNELFLOW_HOME/inbox/leads",
-        "Where lead files are dropped (an Airflow ObjectStoragePath URL: file://, s3://, sftp://); archive/ and failed/ are made inside it.",
+        (
+            "Where lead files are dropped (an Airflow ObjectStoragePath URL: file://, s3://, sftp://); "
+            "archive/ and failed/ are made inside it."
+        ),
     ),
     Setting(
         "FUNNELFLOW_INBOX_CONN_ID",
@@ -78,14 +81,37 @@ SETTINGS: tuple[Setting, ...] = (
         "Rows read, validated and written per chunk when ingesting a file (bounds memory).",
     ),
     Setting(
+        "FUNNELFLOW_INGEST_MAX_INFLATED_MB",
+        "1024",
+        "Most an XLSX may inflate to, all its parts together (declared sizes checked first, bytes counted while "
+        "reading; the shared strings at most a quarter of it); a larger one goes to failed/ as a zip bomb.",
+    ),
+    Setting(
+        "FUNNELFLOW_INGEST_WORKER_MEMORY_MB",
+        "2048",
+        "Address space the file worker process may use (0: no limit); a file that needs more goes to failed/.",
+    ),
+    Setting(
+        "FUNNELFLOW_INGEST_MAX_ATTEMPTS",
+        "3",
+        "Tries per file (counted per content hash); a file whose tries all stopped (worker killed, crash) goes "
+        "to failed/ with the last reason.",
+    ),
+    Setting(
         "FUNNELFLOW_FORM_ORIGINS",
         "",
-        "Comma-separated marketing-site origins allowed to post the lead form from a browser (CORS), e.g. https://www.example.com.",
+        (
+            "Comma-separated marketing-site origins allowed to post the lead form from a browser (CORS), "
+            "e.g. https://www.example.com."
+        ),
     ),
     Setting(
         "FUNNELFLOW_TRUSTED_PROXIES",
         "",
-        "Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is believed (e.g. 10.0.0.0/8).",
+        (
+            "Comma-separated addresses/networks of reverse proxies whose X-Forwarded-For is believed (e.g. "
+            "10.0.0.0/8)."
+        ),
     ),
     Setting(
         "FUNNELFLOW_FORM_RATE_LIMIT",
@@ -106,7 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_ENRICHMENT_PROVIDER",
         "reference",
-        "Where firmographics come from: `reference` (the companies shipped in funnelflow/data) or `http` (a Clearbit-style API, connection FUNNELFLOW_ENRICHMENT_CONN_ID).",
+        (
+            "Where firmographics come from: `reference` (the companies shipped in funnelflow/data) or `http` "
+            "(a Clearbit-style API, connection FUNNELFLOW_ENRICHMENT_CONN_ID)."
+        ),
     ),
     Setting(
         "FUNNELFLOW_ENRICHMENT_CONN_ID",
@@ -121,23 +150,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_REFERENCE_COMPANIES",
         "funnelflow/data/companies.csv",
-        "CSV of the `reference` enrichment provider (domain,name,industry,employee_band,revenue_band,country,region,competitor).",
+        (
+            "CSV of the `reference` enrichment provider "
+            "(domain,name,industry,employee_band,revenue_band,country,region,competitor)."
+        ),
     ),
     Setting(
         "FUNNELFLOW_MERGE_AUTO_SIMILARITY",
         "95",
-        "Likely duplicates at or above this similarity (0-100) are merged automatically (never two distinct business emails).",
+        (
+            "Likely duplicates at or above this similarity (0-100) are merged automatically (never two "
+            "distinct business emails)."
+        ),
     ),
     Setting(
         "FUNNELFLOW_MERGE_REVIEW_SIMILARITY",
         "85",
-        "Likely duplicates from this similarity up to the automatic bar go on the review list (`merges list`).",
+        (
+            "Likely duplicates from this similarity up to the automatic bar go on the review list (`merges "
+            "list`)."
+        ),
     ),
     # --- email sending (issue 5) ---
     Setting(
         "FUNNELFLOW_EMAIL_TRANSPORT",
         "outbox",
-        "How email leaves: `sendgrid` (production, connection `sendgrid_default`), `smtp` (Mailpit) or `outbox` (.eml files in FUNNELFLOW_HOME/outbox).",
+        (
+            "How email leaves: `sendgrid` (production, connection `sendgrid_default`), `smtp` (Mailpit) or "
+            "`outbox` (.eml files in FUNNELFLOW_HOME/outbox)."
+        ),
     ),
     Setting(
         "FUNNELFLOW_SMTP_HOST",
@@ -179,7 +220,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_BREAKER_SPAM_RATE",
         "0.003",
-        "Circuit breaker: pause marketing sends when spam reports / sends of the last 7 days pass this share.",
+        (
+            "Circuit breaker: pause marketing sends when spam reports / sends of the last 7 days pass this "
+            "share."
+        ),
     ),
     Setting(
         "FUNNELFLOW_BREAKER_MIN_SENDS",
@@ -194,23 +238,35 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_WELCOME_WINDOW_HOURS",
         "72",
-        'welcome_emails considers consents recorded this many hours before the run (older ones are not "just granted").',
+        (
+            "welcome_emails considers consents recorded this many hours before the run (older ones are not "
+            '"just granted").'
+        ),
     ),
     # --- email engagement, suppression sync and privacy (issue 5) ---
     Setting(
         "FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY",
         None,
-        "SendGrid Event Webhook verification key (base64 of the P-256 public key, from SendGrid's mail settings). Without it the webhook refuses every post.",
+        (
+            "SendGrid Event Webhook verification key (base64 of the P-256 public key, from SendGrid's mail "
+            "settings). Without it the webhook refuses every post."
+        ),
     ),
     Setting(
         "FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S",
         "86400",
-        "Oldest signed webhook timestamp accepted, in seconds (replay protection; 24 h covers SendGrid's retries); 0 turns the check off.",
+        (
+            "Oldest signed webhook timestamp accepted, in seconds (replay protection; 24 h covers SendGrid's "
+            "retries); 0 turns the check off."
+        ),
     ),
     Setting(
         "FUNNELFLOW_EMAIL_UNSETTLED_AFTER_H",
         "48",
-        "Hours after which a send still `claimed` with no SendGrid event is marked `unsettled` by email_engagement.",
+        (
+            "Hours after which a send still `claimed` with no SendGrid event is marked `unsettled` by "
+            "email_engagement."
+        ),
     ),
     Setting(
         "FUNNELFLOW_EMAIL_HUMAN_CLICK_DELAY_S",

@@ -1,4 +1,4 @@
-"""``settings``: every setting, its current value (secrets masked) and meaning; ``--markdown`` for the README."""
+"""``settings``: every setting, its value (secrets masked) and meaning; ``--markdown`` for the README."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Both the source config (ingestion) and the rules files (qualification) load
 through ``parse_yaml_model``, so a marketer sees one kind of message everywhere:
-``config/scoring.yaml, line 30: engagement.half_life_days: Input should be greater than 0; fix: use a larger number``.
+``config/scoring.yaml, line 30: engagement.half_life_days: Input should be greater than 0;
+fix: use a larger number``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ def parse_yaml_model(
     error: type[ConfigFileError] = ConfigFileError,
     example: str = "the documentation",
 ) -> tuple[M, yaml.Node | None]:
-    """Parse and validate YAML text; ``where`` names the file in messages. Returns the model and the node tree."""
+    """Parse and validate YAML text; ``where`` names the file in messages.
+
+    Returns the model and the node tree.
+    """
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -69,7 +73,8 @@ def parse_yaml_model(
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else "somewhere"
         raise error(
-            f"{where}, {line}: not valid YAML ({getattr(exc, 'problem', exc)}); fix: the indentation or quoting there"
+            f"{where}, {line}: not valid YAML ({getattr(exc, 'problem', exc)}); "
+            "fix: the indentation or quoting there"
         ) from None
     if data is None:
         data = {}

@@ -1,4 +1,4 @@
-"""The Airflow side of funnelflow: what every DAG shares (assets, defaults, alerts, the database).
+"""The Airflow side of funnelflow: what every DAG shares (assets, defaults, alerts, connections, database).
 
 Kept apart from the domain package so that ``funnelflow`` never imports Airflow,
 and apart from ``dags/`` so that no DAG file imports another. Modules here stay

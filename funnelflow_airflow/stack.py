@@ -39,7 +39,7 @@ MARKETING_DB = os.environ.get("FUNNELFLOW_STACK_MARKETING_DB", "funnelflow_stack
 API_PORT = int(os.environ.get("FUNNELFLOW_STACK_API_PORT", "8080"))
 PUBLIC_PORT = int(os.environ.get("FUNNELFLOW_STACK_PUBLIC_PORT", "8000"))
 SCHEDULER_HEALTH_PORT = int(os.environ.get("FUNNELFLOW_STACK_SCHEDULER_HEALTH_PORT", "8974"))
-START_TIMEOUT_S = float(os.environ.get("FUNNELFLOW_STACK_START_TIMEOUT", "120"))
+START_TIMEOUT_S = float(os.environ.get("FUNNELFLOW_STACK_START_TIMEOUT", "180"))
 STOP_TIMEOUT_S = 20.0
 ADMIN_USER = "admin"
 
@@ -243,10 +243,27 @@ def _record(entries: dict[str, dict[str, object]]) -> None:
     _pids_file().write_text(json.dumps(entries, indent=2) + "\n")
 
 
+def _ports_taken() -> list[int]:
+    import socket
+
+    taken = []
+    for port in (API_PORT, PUBLIC_PORT, SCHEDULER_HEALTH_PORT):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                taken.append(port)
+    return taken
+
+
 def start(timeout_s: float = START_TIMEOUT_S) -> int:
     running = {name: e for name, e in recorded().items() if _alive(e)}
     if running:
         print(f"the stack is already running ({', '.join(running)}); `make stack-stop` first")
+        return 1
+    if taken := _ports_taken():
+        print(
+            f"stack: port(s) {', '.join(map(str, taken))} already answer on 127.0.0.1; stop what holds them "
+            "or choose others (FUNNELFLOW_STACK_API_PORT, _PUBLIC_PORT, _SCHEDULER_HEALTH_PORT)"
+        )
         return 1
     started_at = time.monotonic()
     stack_dir().mkdir(parents=True, exist_ok=True)

@@ -90,7 +90,8 @@ def test_docker_compose_config_when_the_tool_is_present(tmp_path):
         cmd = ["docker", "compose"]
     else:
         pytest.skip(
-            "neither docker-compose nor the docker compose plugin is installed here; YAML checks above cover it"
+            "neither docker-compose nor the docker compose plugin is installed here; "
+            "YAML checks above cover it"
         )
     out = subprocess.run(
         [*cmd, "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"],

@@ -23,3 +23,33 @@ def test_demo_key_is_kept_in_home(funnelflow_home, monkeypatch):
     token = make_token("confirm", 7)
     assert (funnelflow_home / "secret_key").exists()
     assert read_token("confirm", token) == 7
+
+
+def test_only_the_canonical_spelling_of_a_token_is_accepted(monkeypatch):
+    monkeypatch.setenv("FUNNELFLOW_SECRET_KEY", "k1")
+    token = make_token("unsubscribe", 8)
+    kind, _, sig = token.split(".")
+    assert read_token("unsubscribe", f"{kind}.8.{sig}") == 8
+    for other_id in ("+08", "08", "+8", " 8", "8 ", "8_", "\uff18", "\u0668"):  # fullwidth and Arabic-Indic 8
+        with pytest.raises(InvalidToken):
+            read_token("unsubscribe", f"{kind}.{other_id}.{sig}")
+    with pytest.raises(InvalidToken):
+        read_token("unsubscribe", token + "\n")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["é" * 24, "ÿ" * 24, "\udc80" * 24, "a" * 23 + "é", "=" * 24],
+    ids=["latin1", "latin1-high", "surrogate", "one-char", "padding"],
+)
+def test_a_signature_that_is_not_ascii_base64_is_invalid_not_an_error(monkeypatch, signature):
+    monkeypatch.setenv("FUNNELFLOW_SECRET_KEY", "k1")
+    with pytest.raises(InvalidToken):
+        read_token("confirm", f"1.7.{signature}")
+
+
+def test_an_id_beyond_the_database_range_is_invalid(monkeypatch):
+    monkeypatch.setenv("FUNNELFLOW_SECRET_KEY", "k1")
+    assert read_token("confirm", make_token("confirm", 2**63 - 1)) == 2**63 - 1
+    with pytest.raises(InvalidToken):
+        read_token("confirm", make_token("confirm", 2**63))

@@ -29,8 +29,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def make_engine(url: str | URL | None = None, **kwargs) -> Engine:
-    """An engine for the marketing database (default: resolved from the environment)."""
+    """An engine for the marketing database (default: resolved from the environment).
+
+    Bound parameters never appear in SQLAlchemy's error messages or logs
+    (``hide_parameters``): they are addresses and names, and errors end up in logs.
+    """
     url = resolve_marketing_db_url() if url is None else make_url(str(url)) if isinstance(url, str) else url
+    kwargs.setdefault("hide_parameters", True)
     if url.drivername.startswith("sqlite"):
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -165,6 +165,13 @@ leads = Table(
     Column("department", String(60)),
     Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
     Column("original_source", String(60)),
+    # Company facts as a person or an export typed them (migration 0011); scoring prefers them to the
+    # account's enriched values, and enrichment never writes them. field_sources names where each came from.
+    Column("industry", String(120)),
+    Column("employee_count", Integer),
+    Column("employee_band", String(40)),
+    Column("annual_revenue", BigInteger),  # whole currency units, as typed
+    Column("revenue_band", String(40)),
     # qualification (issue 4, migration 0003): email checks, provenance, lifecycle clocks
     Column("email_status", String(20)),  # valid, invalid (syntax or domain), unchecked
     Column("email_free", Boolean),
@@ -372,7 +379,9 @@ ingest_files = Table(
     _ts("finished_at"),
     Column("counts", Json),  # rows_in, inserted, updated, rejected, duplicates
     Column("stored_as", String(1000)),  # where the file went: archive/... or failed/...
-    Column("reason", String(500)),  # why a file failed
+    Column("reason", String(500)),  # why a file failed (or why its last attempt stopped)
+    # Tries so far (migration 0011), counted when the file is claimed, so a try that kills the process counts.
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     CheckConstraint(_in("status", INGEST_FILE_STATUSES), name="status"),
 )
 

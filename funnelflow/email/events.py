@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from funnelflow.db.schema import (
 )
 from funnelflow.identity import email_hash
 from funnelflow.privacy import redact_addresses
+from funnelflow.web.inputs import has_lone_surrogate, scalar_problem
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ INSERT_CHUNK = 1000
 PROCESS_CHUNK = 5000
 # Two clicks on different links of one message this close together come from a scanner, not a hand.
 SCANNER_BURST_S = 1.0
+# SendGrid events are two levels deep at most (an object holding a list of categories).
+MAX_EVENT_DEPTH = 8
 
 
 def _insert(conn: sa.Connection, table: sa.Table):
@@ -84,48 +88,105 @@ class StoreResult:
     rejected: int = 0
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
+# email_sends.id is a BIGINT on PostgreSQL and an INTEGER on SQLite: both 64-bit signed.
+BIGINT_MAX = 2**63 - 1
+
+
+def _send_id(value: Any) -> int | None:
+    """The ledger id in ``custom_args.send_id`` (digits, or an integer); ``ValueError`` when it is no such id."""
+    if value is None or value == "":
         return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise ValueError("event 'send_id' is not an id (digits only)")
+    if not 0 <= number <= BIGINT_MAX:
+        raise ValueError("event 'send_id' is out of range")
+    return number
 
 
-def _event_row(item: Any, received_at: datetime) -> dict[str, Any]:
+def _refuse(problem: str | None) -> None:
+    if problem:
+        raise ValueError(f"event {problem}")
+
+
+def _clean(value: Any, strip_nul: bool, depth: int = 1, skip: str | None = None) -> Any:
+    """``value`` ready to store (NULs stripped, addresses redacted); ``ValueError`` for what no column holds.
+
+    One pass over each event (exact-type checks first: this runs for every value the webhook
+    receives); the depth is checked before each step down, so a deeply nested item never recurses
+    far. ``skip`` leaves one key of a top-level object out (the address).
+    """
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():
+            _refuse(scalar_problem(value))
+        if strip_nul and "\x00" in value:  # PostgreSQL text and jsonb cannot hold NUL
+            value = value.replace("\x00", "")
+        return redact_addresses(value) if "@" in value else value  # bounce texts quote the address
+    if kind is int or kind is bool or value is None:
+        return value
+    if kind is dict or kind is list:
+        if depth > MAX_EVENT_DEPTH:
+            raise ValueError(f"event is nested deeper than {MAX_EVENT_DEPTH} levels")
+        if kind is list:
+            return [_clean(v, strip_nul, depth + 1) for v in value]
+        out = {}
+        for key, child in value.items():
+            if key == skip:
+                continue
+            if not key.isascii():
+                _refuse(scalar_problem(key))
+            out[key.replace("\x00", "") if strip_nul else key] = _clean(child, strip_nul, depth + 1)
+        return out
+    _refuse(scalar_problem(value))  # NaN/Infinity (literal, or a number too large for a float)
+    for plain in (str, dict, list):  # a subclass, from a caller other than the JSON parser
+        if isinstance(value, plain):
+            return _clean(plain(value), strip_nul, depth, skip)
+    return value
+
+
+def _event_row(item: Any, received_at: datetime, strip_nul: bool = True) -> dict[str, Any]:
     """One ``email_events`` row from a webhook item; ``ValueError`` says why it is not an event."""
     if not isinstance(item, dict):
         raise ValueError(f"event is a {type(item).__name__}, not an object")
-    name = item.get("event")
+    # The payload is the event without the address (the hash is enough), checked and cleaned.
+    payload = _clean(item, strip_nul, skip="email")
+    email = item.get("email")  # hashed, never stored
+    if isinstance(email, str):
+        _refuse(scalar_problem(email))
+        email = email.replace("\x00", "") if strip_nul else email
+    name = payload.get("event")
     if not isinstance(name, str) or not name or len(name) > 40:
         raise ValueError("event has no 'event' name")
-    ts = item.get("timestamp")
+    ts = payload.get("timestamp")
     if isinstance(ts, bool) or not isinstance(ts, int | float):
         raise ValueError("event has no numeric 'timestamp'")
     try:
         occurred_at = datetime.fromtimestamp(ts, UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError("event 'timestamp' is out of range") from None
-    payload = {k: v for k, v in item.items() if k != "email"}
-    payload = redact_addresses(payload)  # bounce texts quote the address; the hash is enough
-    sg_event_id = item.get("sg_event_id")
+    sg_event_id = payload.get("sg_event_id")
     if not isinstance(sg_event_id, str) or not sg_event_id or len(sg_event_id) > 255:
         # Old-style events carry no id: derive one from the content so a repeat still dedupes.
-        canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+        whole = _strip_nul(item) if strip_nul else item  # depth already checked: recursion is bounded
+        canonical = json.dumps(whole, sort_keys=True, separators=(",", ":"), default=str)
         sg_event_id = "derived:" + hashlib.sha256(canonical.encode()).hexdigest()
-    email = item.get("email")
-    url = item.get("url")
-    reason = item.get("reason") or item.get("response")
+    url = payload.get("url")
+    reason = payload.get("reason") or payload.get("response")
     return {
         "sg_event_id": sg_event_id,
         "event": name,
-        "send_id": _int_or_none(item.get("send_id")),
-        "sg_message_id": str(item["sg_message_id"])[:255] if item.get("sg_message_id") else None,
+        "send_id": _send_id(payload.get("send_id")),
+        "sg_message_id": str(payload["sg_message_id"])[:255] if payload.get("sg_message_id") else None,
         "email_hash": email_hash(email) if isinstance(email, str) else None,
         "occurred_at": occurred_at,
         "received_at": received_at,
-        "url": redact_addresses(url) if isinstance(url, str) else None,
+        "url": url if isinstance(url, str) else None,
         "reason": redact_addresses(str(reason)) if reason else None,
-        "machine_open": bool(item.get("sg_machine_open")) if name == "open" else False,
+        "machine_open": bool(payload.get("sg_machine_open")) if name == "open" else False,
         "payload": payload,
     }
 
@@ -166,55 +227,104 @@ def _strip_nul(value: Any) -> Any:
     return value
 
 
+def _storable(value: Any, depth: int = 1) -> Any:
+    """``value`` as any JSON column can hold it, for a set-aside item: addresses redacted, no NUL,
+    lone surrogates and NaN/Infinity turned into text, nothing deeper than MAX_EVENT_DEPTH."""
+    if isinstance(value, str):
+        text = value.replace("\x00", "")
+        if has_lone_surrogate(text):
+            text = text.encode("utf-8", "replace").decode("utf-8")
+        return redact_addresses(str(text))
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict | list) and depth > MAX_EVENT_DEPTH:
+        return f"[nested deeper than {MAX_EVENT_DEPTH} levels: not kept]"
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v, depth + 1) for v in value]
+    return value
+
+
+def _reject(position: int, reason: str, item: Any, received_at: datetime) -> dict[str, Any]:
+    """An ``ingest_rejects`` row for the webhook item at ``position`` (0-based), without its address."""
+    raw = {k: v for k, v in item.items() if k != "email"} if isinstance(item, dict) else item
+    return {
+        "source": REJECT_SOURCE,
+        "line_number": position + 1,
+        "reason": reason[:500],
+        "raw": {"item": _storable(raw)},
+        "received_at": received_at,
+    }
+
+
+def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert event rows, skipping ``sg_event_id``s already stored; how many were new."""
+    if conn.dialect.name == "postgresql":
+        return _store_postgres(conn, rows)
+    # One cached statement; SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
+    stmt = (
+        _insert(conn, email_events)
+        .on_conflict_do_nothing(index_elements=["sg_event_id"])
+        .returning(email_events.c.id)
+    )
+    return len(conn.execute(stmt, rows).all())
+
+
+# What the database may refuse about one row's values; a lost connection (OperationalError) is not
+# one row's fault and still fails the post, so SendGrid retries it.
+_ROW_REFUSED = (sa.exc.DataError, sa.exc.IntegrityError, ValueError, OverflowError)
+
+
 def store_events(
     engine: sa.Engine, events: Any, received_at: datetime | None = None, may_contain_nul: bool = True
 ) -> StoreResult:
     """Store a verified webhook batch (the parsed JSON array): each event once, malformed items set aside.
 
     ``may_contain_nul=False`` skips the NUL scrub when the caller saw no ``\\u0000`` in the raw body.
+    Items are checked one by one, so a bad one is set aside with its reason and the rest stored; should
+    the database still refuse the batch for one row's values, each row is retried on its own.
     """
     received_at = received_at or utcnow()
     if not isinstance(events, list):
         events = [events]
-    if may_contain_nul:
-        events = _strip_nul(events)  # one NUL would otherwise fail the whole batch on PostgreSQL, forever
     result = StoreResult(received=len(events))
     rows: list[dict[str, Any]] = []
+    positions: list[int] = []
     rejects: list[dict[str, Any]] = []
     seen: set[str] = set()
     for position, item in enumerate(events):
         try:
-            row = _event_row(item, received_at)
+            row = _event_row(item, received_at, may_contain_nul)
         except ValueError as exc:
-            raw = redact_addresses(
-                {k: v for k, v in item.items() if k != "email"} if isinstance(item, dict) else item
-            )
-            rejects.append(
-                {
-                    "source": REJECT_SOURCE,
-                    "line_number": position + 1,
-                    "reason": str(exc),
-                    "raw": {"item": raw},
-                    "received_at": received_at,
-                }
-            )
+            rejects.append(_reject(position, str(exc), item, received_at))
             continue
         if row["sg_event_id"] in seen:  # a repeat inside one batch: one row, as across batches
             continue
         seen.add(row["sg_event_id"])
         rows.append(row)
-    with engine.begin() as conn:
-        if rows and conn.dialect.name == "postgresql":
-            result.stored = _store_postgres(conn, rows)
-        elif rows:
-            # One cached statement; SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
-            stmt = (
-                _insert(conn, email_events)
-                .on_conflict_do_nothing(index_elements=["sg_event_id"])
-                .returning(email_events.c.id)
-            )
-            result.stored = len(conn.execute(stmt, rows).all())
-        if rejects:
+        positions.append(position)
+    try:
+        with engine.begin() as conn:
+            if rows:
+                result.stored = _insert_events(conn, rows)
+            if rejects:
+                conn.execute(sa.insert(ingest_rejects), rejects)
+    except _ROW_REFUSED as exc:
+        log.warning(
+            "webhook batch of %d refused by the database (%s); storing its events one by one",
+            len(rows),
+            type(exc).__name__,
+        )
+        result.stored = 0
+        for position, row in zip(positions, rows, strict=True):
+            try:
+                with engine.begin() as conn:
+                    result.stored += _insert_events(conn, [row])
+            except _ROW_REFUSED as row_exc:
+                reason = f"event refused by the database ({type(row_exc).__name__})"
+                rejects.append(_reject(position, reason, events[position], received_at))
+        with engine.begin() as conn:
             conn.execute(sa.insert(ingest_rejects), rejects)
     result.rejected = len(rejects)
     if rejects:

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from funnelflow.alerts import OpsAlert, ops_address
 from funnelflow.db.schema import pipeline_state, utcnow
 from funnelflow.email import render
-from funnelflow.email.policy import BreakerState
 from funnelflow.email.send import sender_address
 from funnelflow.email.transports import Accepted, Transport
 
@@ -35,28 +34,17 @@ def ops_alert_body(alert: OpsAlert, to: str | None = None) -> dict:
 
 
 def send_ops_alert(transport: Transport, alert: OpsAlert, to: str | None = None) -> Accepted:
-    """Deliver one alert to operations; raises the transport's error (callers that must not raise catch it)."""
+    """Deliver one alert to operations; raises the transport's error for the caller to catch."""
     return transport.deliver(ops_alert_body(alert, to))
-
-
-def breaker_alert(state: BreakerState, as_of: datetime) -> OpsAlert:
-    body = "\n".join(
-        [
-            f"Marketing email is paused: {state.reason}.",
-            f"Recent marketing sends: {state.sends}; bounce rate {state.bounce_rate:.2%}; spam-report rate {state.spam_rate:.2%}.",
-            "Transactional email (confirmations, alerts) still goes out.",
-            "Sends resume by themselves once the rates of the last 7 days fall under the thresholds",
-            "(FUNNELFLOW_BREAKER_BOUNCE_RATE, FUNNELFLOW_BREAKER_SPAM_RATE). Check the list source that caused it.",
-            f"As of: {as_of.isoformat()}",
-        ]
-    )
-    return OpsAlert(subject="[funnelflow] marketing email paused by the circuit breaker", body=body)
 
 
 def alert_once_per_day(
     engine: sa.Engine, transport: Transport, alert: OpsAlert, topic: str, as_of: datetime
 ) -> bool:
-    """Send ``alert`` unless one on ``topic`` already went out for ``as_of``'s day (runs every 5 minutes must not flood)."""
+    """Send ``alert`` unless one on ``topic`` already went out for ``as_of``'s day.
+
+    Runs every 5 minutes must not flood operations with the same alert.
+    """
     key = f"email.ops_alert.{topic}"
     day = as_of.date().isoformat()
     with engine.begin() as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 from funnelflow import settings
@@ -44,13 +45,19 @@ def make_token(purpose: str, subject_id: int) -> str:
     return f"{PURPOSES.index(purpose)}.{int(subject_id)}.{_sign(purpose, subject_id)}"
 
 
+# Exactly what make_token writes: one spelling per id (no sign, no leading zero, ASCII digits, at most a
+# BIGINT), and the 24 URL-safe base64 characters of the signature. Anything else is not ours.
+_TOKEN_RE = re.compile(r"([0-9])\.(0|[1-9][0-9]{0,18})\.([A-Za-z0-9_-]{24})", re.ASCII)
+MAX_SUBJECT_ID = 2**63 - 1
+
+
 def read_token(purpose: str, token: str) -> int:
     """The subject id a valid token names; ``InvalidToken`` otherwise."""
-    try:
-        kind, raw_id, sig = token.split(".")
-        subject_id = int(raw_id)
-    except ValueError:
-        raise InvalidToken("malformed token") from None
+    match = _TOKEN_RE.fullmatch(token)
+    if match is None or int(match.group(2)) > MAX_SUBJECT_ID:
+        raise InvalidToken("malformed token")
+    kind, raw_id, sig = match.groups()
+    subject_id = int(raw_id)
     if kind != str(PURPOSES.index(purpose)) or not hmac.compare_digest(sig, _sign(purpose, subject_id)):
         raise InvalidToken("token signature does not match")
     return subject_id

@@ -186,30 +186,3 @@ def _land_page(
     report.landed += len(fresh)
     report.already_landed += len(leads) - len(fresh)
     return new_state
-
-
-def endpoint_from_connection(
-    host: str | None,
-    schema_: str | None,
-    port: int | None,
-    password: str | None,
-    extra: dict[str, Any],
-    form_id: str,
-    page_size: int,
-) -> AdPlatformEndpoint:
-    """Build the endpoint from an Airflow HTTP connection's fields (host may carry the scheme)."""
-    host = (host or "").rstrip("/")
-    if not host:
-        raise AdPlatformError("the ad-platform connection has no host; set it to the API base URL")
-    if "://" not in host:
-        host = f"{schema_ or 'https'}://{host}"
-    if port and host.count(":") < 2:
-        host = f"{host}:{port}"
-    return AdPlatformEndpoint(
-        base_url=host,
-        token=password or "",
-        form_id=form_id,
-        page_size=page_size,
-        timeout=float(extra.get("timeout", 30)),
-        attempts=int(extra.get("attempts", 4)),
-    )

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from funnelflow import settings
 from funnelflow.db import schema
 from funnelflow.db.schema import utcnow
+from funnelflow.ingest.company import write_company_facts
 from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, inspect_file, read_records
 from funnelflow.ingest.stage import (
@@ -54,6 +55,7 @@ ARCHIVE_DIR = "archive"
 FAILED_DIR = "failed"
 RECEIPT_SUFFIX = ".receipt.json"
 STALE_CLAIM = timedelta(hours=1)  # a claim this old belongs to a worker that died
+DEFAULT_MAX_ATTEMPTS = 3  # tries per file before it goes to failed/ (FUNNELFLOW_INGEST_MAX_ATTEMPTS)
 REASON_UNRESOLVED = "matches no single lead (its external id belongs to another lead)"
 
 
@@ -128,7 +130,13 @@ def _insert_ignore(conn, table, values: dict[str, Any]) -> int:
 def claim(
     engine: Engine, content_hash: str, name: str, source: str | None, now: datetime
 ) -> tuple[str | None, dict | None]:
-    """Take the file for this worker: returns (claim token, None) or (None, the existing registry row)."""
+    """Take the file for this worker: returns (claim token, the claim row) or (None, the existing row).
+
+    Every take counts one attempt, committed before the file is read, so a try that kills the process
+    (out of memory) is counted too. A claim is free to take again when its last attempt ended without a
+    result (``finished_at`` set while still ``claimed``), when it is stale (a dead worker), or when the file
+    had failed and was dropped again (the count starts over).
+    """
     token = secrets.token_hex(16)
     t = schema.ingest_files
     with engine.begin() as conn:
@@ -139,36 +147,63 @@ def claim(
             "status": "claimed",
             "claim_token": token,
             "claimed_at": now,
+            "attempts": 1,
         }
         if _insert_ignore(conn, t, row) == 1:
-            return token, None
+            return token, row
         existing = conn.execute(select(t).where(t.c.content_hash == content_hash)).mappings().one()
-        retake = existing["status"] == "failed" or (
-            existing["status"] == "claimed" and existing["claimed_at"] < now - STALE_CLAIM
+        again = existing["status"] == "failed"
+        retake = again or (
+            existing["status"] == "claimed"
+            and (existing["finished_at"] is not None or existing["claimed_at"] < now - STALE_CLAIM)
         )
         if retake:
+            values = {
+                "status": "claimed",
+                "claim_token": token,
+                "claimed_at": now,
+                "file_name": name[:500],
+                "source": source,
+                "finished_at": None,
+                "attempts": 1 if again else existing["attempts"] + 1,
+            }
+            if again:
+                values["reason"] = None
             taken = conn.execute(
                 update(t)
                 .where(t.c.id == existing["id"], t.c.claim_token == existing["claim_token"])
-                .values(
-                    status="claimed",
-                    claim_token=token,
-                    claimed_at=now,
-                    file_name=name[:500],
-                    source=source,
-                    reason=None,
-                    finished_at=None,
-                )
+                .values(**values)
             ).rowcount
             if taken == 1:
-                return token, None
+                return token, {**dict(existing), **values}
         return None, dict(existing)
 
 
-def release(engine: Engine, content_hash: str, token: str) -> None:
+def release(engine: Engine, content_hash: str, token: str, reason: str, now: datetime) -> None:
+    """End this attempt without a result: the file stays in the inbox, its attempt counted, free to retry."""
     t = schema.ingest_files
     with engine.begin() as conn:
-        conn.execute(t.delete().where(t.c.content_hash == content_hash, t.c.claim_token == token))
+        conn.execute(
+            update(t)
+            .where(t.c.content_hash == content_hash, t.c.claim_token == token)
+            .values(finished_at=now, reason=reason[:500])
+        )
+
+
+def _retried_names(engine: Engine, names: list[str]) -> set[str]:
+    """Drops whose last attempt stopped without a result: they wait until the fresh files are in."""
+    t = schema.ingest_files
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for i in range(0, len(names), 500):
+            found.update(
+                conn.execute(
+                    select(t.c.file_name).where(
+                        t.c.status == "claimed", t.c.file_name.in_(names[i : i + 500])
+                    )
+                ).scalars()
+            )
+    return found
 
 
 def _read_ahead(messages: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
@@ -227,7 +262,10 @@ def ingest_inbox(
         return []
     chunk_rows = chunk_rows or settings.env_int("FUNNELFLOW_INGEST_CHUNK_ROWS", 20_000)
     reports, errors = [], []
-    for name in inbox.drops():
+    drops = inbox.drops()
+    retried = _retried_names(engine, drops) if drops else set()
+    # A file that stopped an earlier run (it may kill this one too) goes after the others, never before them.
+    for name in sorted(drops, key=lambda n: (n in retried, n)):
         try:
             report = ingest_file(engine, inbox, name, sources, mapping, as_of, chunk_rows)
         except Exception as exc:
@@ -268,6 +306,11 @@ def ingest_file(
             facts, problem = None, str(exc)
     content_hash = facts.content_hash if facts else _hash_of(inbox, name)
     token, existing = claim(engine, content_hash, name, source.name, now)
+    max_attempts = settings.env_int("FUNNELFLOW_INGEST_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
+    if token is not None and existing and existing["attempts"] > max_attempts and problem is None:
+        # Tried enough: whatever stopped it (a worker killed for memory, a crash) would stop it again.
+        last = existing.get("reason") or "the process ended without reporting (killed, e.g. out of memory)"
+        problem = f"not ingested after {existing['attempts'] - 1} attempts; the last one: {last}"
     stored_name = f"{content_hash[:12]}-{name}"
     if token is None:
         if existing and existing["status"] == "ingested":
@@ -296,8 +339,8 @@ def ingest_file(
         )
     except FileUnreadable as exc:
         return _fail(engine, inbox, name, stored_name, content_hash, token, source.name, str(exc), now)
-    except BaseException:
-        release(engine, content_hash, token)
+    except BaseException as exc:
+        release(engine, content_hash, token, redact_addresses(f"{type(exc).__name__}: {exc}"), now)
         raise
     return report
 
@@ -407,7 +450,7 @@ def _ingest_claimed(
                     break
                 if message[0] == "unreadable":
                     raise FileUnreadable(message[1])
-                _, rows_in, duplicates, rejects, people_csv, arrivals_csv = message
+                _, rows_in, duplicates, rejects, people_csv, arrivals_csv, company_csv = message
                 counts.rows_in += rows_in
                 counts.duplicates += duplicates
                 with timed("stage"):
@@ -415,6 +458,7 @@ def _ingest_claimed(
                     load_csv(conn, "ingest_people", PEOPLE_COLUMNS, people_csv)
                     load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
                 result = apply_batch(conn, arrival, now, ref_prefix=ref_prefix)
+                write_company_facts(conn, company_csv, source.name)
                 counts.inserted += result.inserted
                 counts.updated += result.updated
                 unresolved += result.unresolved
@@ -447,6 +491,7 @@ def _ingest_claimed(
         "format": facts.kind,
         "encoding": facts.encoding,
         "delimiter": facts.delimiter,
+        "foreign_encoding_lines": facts.foreign_lines,  # lines rejected for not being in the file's encoding
         "counts": counts.as_dict(),
         "columns": columns,
         "unknown_columns": list(unknown),

@@ -38,6 +38,10 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "utm_content",
     "page_url",
     "occurred_at",
+    # company facts as typed (kept on the lead, preferred by scoring to enriched values)
+    "industry",
+    "employees",
+    "annual_revenue",
 )
 
 BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -236,6 +240,47 @@ BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
         "date de création",
         "date d'inscription",
         "date",
+    ),
+    "industry": (
+        "industry",  # HubSpot, Salesforce
+        "company industry",
+        "industry sector",
+        "sector",
+        "branche",
+        "industrie",
+        "secteur",
+        "secteur d'activité",
+        "secteur d'activite",
+    ),
+    "employees": (
+        "number of employees",  # HubSpot
+        "numberofemployees",  # Salesforce's API name
+        "employees",  # Salesforce's label
+        "employee count",
+        "no. of employees",
+        "company size",  # LinkedIn lead forms, trade-show scanners
+        "company_size",
+        "headcount",
+        "employee range",
+        "mitarbeiter",
+        "anzahl mitarbeiter",
+        "mitarbeiterzahl",
+        "unternehmensgröße",
+        "effectif",
+        "effectifs",
+        "nombre d'employés",
+        "nombre de salariés",
+        "taille de l'entreprise",
+    ),
+    "annual_revenue": (
+        "annual revenue",  # HubSpot, Salesforce's label
+        "annualrevenue",  # Salesforce's API name
+        "revenue",
+        "company revenue",
+        "jahresumsatz",
+        "umsatz",
+        "chiffre d'affaires",
+        "chiffre d'affaires annuel",
     ),
 }
 

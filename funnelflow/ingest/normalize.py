@@ -40,6 +40,11 @@ FIELD_LIMITS: dict[str, int] = {
 REASON_NO_CONTACT = "no email and no phone"
 REASON_BAD_EMAIL = "malformed email"
 REASON_BAD_PHONE = "no email and the phone is not a valid number"
+REASON_EMAIL_TOO_LONG = "email too long"
+# RFC 5321 section 4.5.3.1: a local part of at most 64 octets; a path of 256 octets, less the angle
+# brackets, leaves 254 for the whole address.
+MAX_LOCAL_PART_OCTETS = 64
+MAX_EMAIL_OCTETS = 254
 
 # Local part: anything but spaces, quotes, brackets and separators; domain checked per domain below.
 # An apostrophe is fine before the @ (o'brien@...), never after it.
@@ -244,7 +249,25 @@ def email_facts(raw: str) -> tuple[str, str | None, str | None]:
     # RFC 5321 dot-atom: no leading, trailing or doubled dot in the local part.
     if local.startswith(".") or local.endswith(".") or ".." in local or not valid_domain(domain):
         return email, None, None
+    if email_length_problem(email):
+        return email, None, None
     return email, email_key(email), domain
+
+
+def email_length_problem(email: str) -> str:
+    """Why an address is longer than RFC 5321 lets it be ("" when it is not): no server would deliver it."""
+    local = email.rpartition("@")[0]
+    if len(email) <= MAX_EMAIL_OCTETS and len(local) <= MAX_LOCAL_PART_OCTETS and email.isascii():
+        return ""  # the common case: characters are octets
+    local_octets, octets = len(local.encode("utf-8")), len(email.encode("utf-8"))
+    if local_octets > MAX_LOCAL_PART_OCTETS:
+        return (
+            f"{REASON_EMAIL_TOO_LONG}: the part before the @ has {local_octets} octets, "
+            f"at most {MAX_LOCAL_PART_OCTETS} (RFC 5321)"
+        )
+    if octets > MAX_EMAIL_OCTETS:
+        return f"{REASON_EMAIL_TOO_LONG}: {octets} octets, at most {MAX_EMAIL_OCTETS} (RFC 5321)"
+    return ""
 
 
 _PHONE_EXT = re.compile(r"(?i)\s*(ext\.?|x|durchwahl)\s*\d+$")
@@ -273,6 +296,211 @@ def phone_e164(phone: str, country: str | None) -> str | None:
     if not 8 <= len(number) <= 15 or number.startswith("0"):
         return None
     return "+" + number
+
+
+# --- company facts as typed in an export or a form ----------------------------------------------------
+# Bands in the vocabulary of the reference data and config/scoring.yaml.
+EMPLOYEE_BANDS: tuple[tuple[int, str], ...] = (
+    (1, "1-10"),
+    (11, "11-50"),
+    (51, "51-200"),
+    (201, "201-500"),
+    (501, "501-1000"),
+    (1001, "1001-5000"),
+    (5001, "5001+"),
+)
+REVENUE_BANDS: tuple[tuple[int, str], ...] = (
+    (0, "<$1M"),
+    (1_000_000, "$1M-$10M"),
+    (10_000_000, "$10M-$50M"),
+    (50_000_000, "$50M-$100M"),
+    (100_000_000, "$100M-$500M"),
+    (500_000_000, "$500M-$1B"),
+    (1_000_000_000, "$1B+"),
+)
+# Industry names as the reference data and scoring spell them; common export spellings map onto them
+# (HubSpot's "COMPUTER_SOFTWARE", LinkedIn's "Information Technology and Services", German and French).
+INDUSTRIES = (
+    "Software",
+    "IT Services",
+    "Manufacturing",
+    "Financial Services",
+    "Consulting",
+    "Healthcare",
+    "Retail",
+    "Logistics",
+    "Marketing & Advertising",
+    "E-commerce",
+    "Education",
+    "Insurance",
+    "Media & Publishing",
+    "Energy",
+    "Construction",
+    "Telecommunications",
+    "Automotive",
+    "Food & Beverage",
+    "Real Estate",
+    "Pharmaceuticals",
+)
+_INDUSTRY_SYNONYMS = {
+    "computer software": "Software",
+    "software development": "Software",
+    "saas": "Software",
+    "information technology and services": "IT Services",
+    "information technology & services": "IT Services",
+    "it services and it consulting": "IT Services",
+    "information technology": "IT Services",
+    "marketing and advertising": "Marketing & Advertising",
+    "advertising services": "Marketing & Advertising",
+    "ecommerce": "E-commerce",
+    "internet retail": "E-commerce",
+    "online retail": "E-commerce",
+    "financial services": "Financial Services",
+    "banking": "Financial Services",
+    "finance": "Financial Services",
+    "hospital & health care": "Healthcare",
+    "hospital and health care": "Healthcare",
+    "health care": "Healthcare",
+    "management consulting": "Consulting",
+    "pharmaceutical": "Pharmaceuticals",
+    "telecommunication": "Telecommunications",
+    "logistics and supply chain": "Logistics",
+    "transportation/trucking/railroad": "Logistics",
+    "food and beverages": "Food & Beverage",
+    "food & beverages": "Food & Beverage",
+    "food production": "Food & Beverage",
+    "e-learning": "Education",
+    "education management": "Education",
+    "higher education": "Education",
+    "automotive industry": "Automotive",
+    "media": "Media & Publishing",
+    "publishing": "Media & Publishing",
+    "online media": "Media & Publishing",
+    "softwareentwicklung": "Software",
+    "it-dienstleistungen": "IT Services",
+    "finanzdienstleistungen": "Financial Services",
+    "maschinenbau": "Manufacturing",
+    "logiciels": "Software",
+    "édition de logiciels": "Software",
+    "services informatiques": "IT Services",
+    "services financiers": "Financial Services",
+}
+_INDUSTRY_OF = {name.casefold(): name for name in INDUSTRIES} | _INDUSTRY_SYNONYMS
+_MULTIPLIERS = {
+    "k": 10**3,
+    "tsd": 10**3,
+    "m": 10**6,
+    "mm": 10**6,
+    "mn": 10**6,
+    "mio": 10**6,
+    "million": 10**6,
+    "millions": 10**6,
+    "b": 10**9,
+    "bn": 10**9,
+    "mrd": 10**9,
+    "md": 10**9,
+    "billion": 10**9,
+    "billions": 10**9,
+}
+_AMOUNT = re.compile(r"(\d[\d.,'’ \u00a0\u202f]*)\s*([a-z]*)\.?")
+_CURRENCY = re.compile(r"(?i)\b(usd|eur|gbp|chf|us\$)\b|[$€£]")
+
+
+def industry_of(raw: str) -> str | None:
+    """The reference spelling of a typed industry; an unknown one as typed (HubSpot's CAPS_CODES as words)."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.isupper() and "_" in text:  # HubSpot's internal value: COMPUTER_SOFTWARE
+        text = text.replace("_", " ").title()
+    return _INDUSTRY_OF.get(text.casefold(), text)[:120]
+
+
+def _number(digits: str, suffix: str) -> int | None:
+    """ "5,000" / "5.000" / "5 000" -> 5000; "1,5" with a suffix ("1,5 Mio") -> 1.5 million."""
+    digits = re.sub(r"[’' \u00a0\u202f]", "", digits).rstrip(".,")
+    multiplier = _MULTIPLIERS.get(suffix, 1) if suffix else 1
+    if suffix and suffix not in _MULTIPLIERS:
+        return None
+    groups = re.split(r"[.,]", digits)
+    if len(groups) > 1 and all(len(g) == 3 for g in groups[1:]) and not (multiplier > 1 and len(groups) == 2):
+        value = float("".join(groups))  # thousands separators
+    elif len(groups) == 2:
+        value = float(groups[0] + "." + groups[1])  # one decimal separator
+    elif len(groups) == 1:
+        value = float(groups[0])
+    else:
+        return None
+    return int(round(value * multiplier))
+
+
+def _amounts(raw: str) -> tuple[list[int], bool, bool] | None:
+    """The numbers in a typed count or amount, whether it is open-ended ("5001+", ">5000"), and "<1M"."""
+    text = (
+        _CURRENCY.sub("", raw.strip().casefold()).replace("–", "-").replace(" to ", "-").replace(" bis ", "-")
+    )
+    if not text:
+        return None
+    open_ended = text.endswith("+") or text.startswith((">", "over ", "more than ", "mehr als ", "plus de "))
+    below = text.startswith(("<", "under ", "less than ", "unter ", "moins de "))
+    parts = [p for p in re.split(r"\s*-\s*", text.strip("<>+ ")) if p]
+    values = []
+    for part in parts:
+        match = _AMOUNT.fullmatch(part.strip())
+        if not match:
+            return None
+        value = _number(match.group(1), match.group(2))
+        if value is None:
+            return None
+        values.append(value)
+    return (values, open_ended, below) if 1 <= len(values) <= 2 else None
+
+
+def _band(value: int, bands: tuple[tuple[int, str], ...]) -> str | None:
+    found = None
+    for floor, name in bands:
+        if value >= floor:
+            found = name
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _cached_industry(raw: str) -> str | None:
+    return industry_of(raw)
+
+
+@lru_cache(maxsize=4096)
+def employees_of(raw: str) -> tuple[int | None, str | None]:
+    """(employee count, band) from what an export says: "5000", "5,000", "1001-5000", "1K-5K", "5001+"."""
+    if raw.strip() in {b for _, b in EMPLOYEE_BANDS}:
+        return None, raw.strip()
+    parsed = _amounts(raw)
+    if parsed is None:
+        return None, None
+    values, open_ended, below = parsed
+    if len(values) == 1 and not open_ended and not below:
+        count = values[0]
+        return (count, _band(count, EMPLOYEE_BANDS)) if 0 < count < 10**8 else (None, None)
+    # A range is placed by its lower end (+1 for ranges written "1000-5000", which mean 1001-5000).
+    lower = 1 if below else values[0] + (1 if open_ended or len(values) == 2 else 0)
+    return None, _band(lower, EMPLOYEE_BANDS)
+
+
+@lru_cache(maxsize=4096)
+def revenue_of(raw: str) -> tuple[int | None, str | None]:
+    """(annual revenue, band) from "12500000", "$12.5M", "12,5 Mio. EUR", "$10M-$50M", "$1B+", "<$1M"."""
+    if raw.strip() in {b for _, b in REVENUE_BANDS}:
+        return None, raw.strip()
+    parsed = _amounts(raw)
+    if parsed is None:
+        return None, None
+    values, open_ended, below = parsed
+    if below:
+        return None, _band(max(values[0] - 1, 0), REVENUE_BANDS)
+    if len(values) == 1 and not open_ended:
+        amount = values[0]
+        return (amount, _band(amount, REVENUE_BANDS)) if amount < 10**15 else (None, None)
+    return None, _band(values[0], REVENUE_BANDS)
 
 
 def _fold_flag(value: str) -> bool | None:
@@ -324,6 +552,11 @@ NORMALIZED_FIELDS: tuple[str, ...] = (
     "consent_status",
     "legal_basis",
     "do_not_email",
+    "industry",
+    "employee_count",
+    "employee_band",
+    "annual_revenue",
+    "revenue_band",
 )
 _LIMITED = tuple((_CANONICAL_SLOT[name], name, limit) for name, limit in FIELD_LIMITS.items())
 _SHORTEST_LIMIT = min(FIELD_LIMITS.values())
@@ -369,6 +602,9 @@ class RecordNormalizer:
             utm_content,
             page_url,
             occurred,
+            industry_raw,
+            employees_raw,
+            revenue_raw,
         ) = map(str.strip, record)
         # Excel and exports pad names with invisible characters; control characters never belong in a field.
         if not (first + last + company + title).isprintable():
@@ -393,6 +629,10 @@ class RecordNormalizer:
         at = self._times.get(occurred)
         if at is None:
             at = self._times[occurred] = self._parse_time(occurred)
+        # Company facts: never a reason to reject a row; what cannot be read is left out.
+        industry = _cached_industry(industry_raw) if industry_raw else None
+        employee_count, employee_band = employees_of(employees_raw) if employees_raw else (None, None)
+        annual_revenue, revenue_band = revenue_of(revenue_raw) if revenue_raw else (None, None)
 
         reason = ""
         if (
@@ -426,7 +666,7 @@ class RecordNormalizer:
                     break
         if not reason:
             if email and key is None:
-                reason = REASON_BAD_EMAIL
+                reason = email_length_problem(email) or REASON_BAD_EMAIL
             elif not email and not phone:
                 reason = REASON_NO_CONTACT
             elif not email and e164 is None and not external_id:
@@ -460,6 +700,11 @@ class RecordNormalizer:
             status,
             legal,
             do_not_email,
+            industry,
+            employee_count,
+            employee_band,
+            annual_revenue,
+            revenue_band,
         )
         return values, reason
 

@@ -22,12 +22,17 @@ from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.landing import arrival_for, frame_from_payloads
 from funnelflow.ingest.mapping import map_headers
 from funnelflow.ingest.normalize import normalize_frame
+from funnelflow.ingest.readers import NOT_UTF8_REASON
 from funnelflow.ingest.stage import Arrival
 from funnelflow.ingest.store import Counts, write_arrivals, write_rejects
 
 log = logging.getLogger(__name__)
 
 LANDING_PREFIX = "lead_landing:"
+NOT_UTF8_REPLAY = (
+    "not UTF-8 like the rest of its file: replay cannot restore its bytes; "
+    "export the list again as UTF-8 and drop the new file"
+)
 
 
 def _file_arrival(source: str, source_file: str | None, sources: SourcesConfig) -> Arrival:
@@ -108,6 +113,10 @@ def _replay_group(
             dtype=object,
         ).fillna("")
     norm, reason = normalize_frame(frame, as_of)
+    # A line that was not UTF-8 is kept with its stray bytes as \xNN text: replaying it would store that
+    # text as a name. It stays set aside until the file is exported again.
+    stray_bytes = pd.Series([NOT_UTF8_REASON in (row["reason"] or "") for row in group], index=norm.index)
+    reason = reason.where(~stray_bytes, NOT_UTF8_REPLAY)
     if from_landing:
         norm["occurred_at"] = pd.to_datetime(
             pd.Series([row["received_at"] for row in group], index=norm.index), utc=True

@@ -53,6 +53,16 @@ ARRIVAL_COLUMNS: tuple[str, ...] = (
     "client_ip",
     "dne_hash",
 )
+# Company facts as typed, one row per match key (first non-blank value of each); only batches that carry
+# some stage them (``funnelflow.ingest.company``).
+COMPANY_FACTS: tuple[str, ...] = (
+    "industry",
+    "employee_count",
+    "employee_band",
+    "annual_revenue",
+    "revenue_band",
+)
+COMPANY_COLUMNS: tuple[str, ...] = ("match_key", *COMPANY_FACTS)
 _FIRST_SEEN = 1 + len(PERSON_FIELDS)  # positions in a people row
 _LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2
 
@@ -87,6 +97,20 @@ def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
         if row[_LAST_SEEN] > person[_LAST_SEEN]:
             person[_LAST_SEEN] = row[_LAST_SEEN]
         person[_ARRIVALS] += 1
+    return list(people.values())
+
+
+def collapse_company(rows: Iterable[list[Any]]) -> list[list[Any]]:
+    """One ``COMPANY_COLUMNS`` row per match key: the first non-blank value of each fact wins."""
+    people: dict[str, list[Any]] = {}
+    for row in rows:
+        held = people.get(row[0])
+        if held is None:
+            people[row[0]] = row
+            continue
+        for n in range(1, len(COMPANY_COLUMNS)):
+            if held[n] is None and row[n] is not None:
+                held[n] = row[n]
     return list(people.values())
 
 

@@ -18,7 +18,15 @@ from sqlalchemy import Connection
 
 from funnelflow.db import schema
 from funnelflow.identity import hash_key
-from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, collapse_people, time_text
+from funnelflow.ingest.company import write_company_rows
+from funnelflow.ingest.rows import (
+    ARRIVAL_COLUMNS,
+    COMPANY_FACTS,
+    PEOPLE_COLUMNS,
+    collapse_company,
+    collapse_people,
+    time_text,
+)
 from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, is_pg, load_rows, start_batch
 
 __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_rejects"]
@@ -96,10 +104,19 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
         )
         for i in positions
     ]
+    facts = {name: _column(rows, name) for name in COMPANY_FACTS}
+    for name in ("employee_count", "annual_revenue"):  # whole numbers, even if a frame made them floats
+        facts[name] = [None if v is None else int(v) for v in facts[name]]
+    company = [
+        [person["match_key"][i], *(facts[name][i] for name in COMPANY_FACTS)]
+        for i in positions
+        if any(facts[name][i] is not None for name in COMPANY_FACTS)
+    ]
     start_batch(conn)
     load_rows(conn, "ingest_people", PEOPLE_COLUMNS, collapse_people(people))
     load_rows(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals)
     apply_batch(conn, arrival, now)
+    write_company_rows(conn, collapse_company(company), arrival.source)
     outcome = batch_outcomes(conn)
     return pd.Series([outcome[i] for i in positions], index=rows.index, dtype=object)
 

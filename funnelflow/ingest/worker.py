@@ -9,8 +9,9 @@ may be S3 or SFTP, which a child process cannot reopen) and yields what it
 sends back on stdout, each message a pickled tuple:
 
 - ``("headers", headers, columns, unknown, ignored)`` once, first;
-- ``("chunk", rows_in, duplicates, rejects, people_csv, arrivals_csv)`` per chunk, the two CSV texts ready
-  for ``COPY`` into the stage (``funnelflow.ingest.stage``);
+- ``("chunk", rows_in, duplicates, rejects, people_csv, arrivals_csv, company_csv)`` per chunk, the CSV texts
+  ready for ``COPY`` into the stage (``funnelflow.ingest.stage``; the company facts, "" when the chunk has
+  none, into ``funnelflow.ingest.company``'s);
 - ``("done", stats)`` last, or ``("unreadable", reason)`` when the file's structure breaks, or
   ``("failed", message)`` for any other error (addresses masked: the message reaches the task log).
 
@@ -38,13 +39,16 @@ from funnelflow.identity import hash_key
 from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
-from funnelflow.ingest.rows import collapse_people, csv_text, time_text
+from funnelflow.ingest.rows import collapse_company, collapse_people, csv_text, time_text
 from funnelflow.privacy import redact_addresses
 
 NO_IDENTITY_HINT = (
     ": no column maps to email or phone; add the header as an alias in config/header_mapping.yaml, "
     "then run `python -m funnelflow rejects replay`"
 )
+
+
+DEFAULT_MEMORY_MB = 2048
 
 
 class WorkerFailed(RuntimeError):
@@ -135,7 +139,7 @@ class ChunkPreparer:
         for line, problem, cells in chunk.malformed:
             names = headers + [f"extra {i + 1}" for i in range(len(cells) - len(headers))]
             rejects.append((line, problem, dict(zip(names, cells, strict=False))))
-        people, arrivals, duplicates = [], [], 0
+        people, arrivals, company_facts, duplicates = [], [], [], 0
         times, postgres, source, campaign = self.times, job.postgres, job.source, job.campaign
         for row, line in zip(chunk.rows, chunk.lines, strict=True):
             fingerprint = hash(tuple(row))
@@ -176,8 +180,17 @@ class ChunkPreparer:
                 status,
                 legal,
                 do_not_email,
+                industry,
+                employee_count,
+                employee_band,
+                annual_revenue,
+                revenue_band,
             ) = values
             by_id = key[0] == "x"
+            if industry or employee_band or revenue_band:
+                company_facts.append(
+                    [key, industry, employee_count, employee_band, annual_revenue, revenue_band]
+                )
             at_text = times.get(at)
             if at_text is None:
                 at_text = times[at] = time_text(at, postgres)
@@ -226,7 +239,8 @@ class ChunkPreparer:
             )
         collapsed = collapse_people(people)
         rows_in = len(chunk.rows) + len(chunk.malformed)
-        return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals)
+        company_csv = csv_text(collapse_company(company_facts)) if company_facts else ""
+        return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals), company_csv
 
 
 def _send(out: IO[bytes], message: tuple) -> None:
@@ -234,7 +248,24 @@ def _send(out: IO[bytes], message: tuple) -> None:
     out.flush()
 
 
+def _limit_memory() -> int:
+    """Cap the worker's address space (``FUNNELFLOW_INGEST_WORKER_MEMORY_MB``): a file too big to read fails alone.
+
+    Past the cap an allocation raises ``MemoryError`` here instead of the machine's out-of-memory killer
+    picking a process (maybe the database's) to end.
+    """
+    from funnelflow import settings
+
+    limit_mb = settings.env_int("FUNNELFLOW_INGEST_WORKER_MEMORY_MB", DEFAULT_MEMORY_MB)
+    if limit_mb > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        wanted = limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (min(wanted, hard) if hard > 0 else wanted, hard))
+    return limit_mb
+
+
 def main() -> None:
+    limit_mb = _limit_memory()
     job = FileJob(**json.loads(sys.argv[1]))
     facts = FileFacts(**job.facts)
     out = sys.stdout.buffer
@@ -259,6 +290,16 @@ def main() -> None:
             _send(out, message)
     except FileUnreadable as exc:
         _send(out, ("unreadable", str(exc)))
+        return
+    except MemoryError:
+        _send(
+            out,
+            (
+                "unreadable",
+                f"reading the file needs more than the worker's {limit_mb} MB of memory "
+                "(FUNNELFLOW_INGEST_WORKER_MEMORY_MB); split the list into smaller files",
+            ),
+        )
         return
     except (
         Exception

@@ -58,7 +58,8 @@ def _forget(args: argparse.Namespace) -> int:
     url = settings.env("FUNNELFLOW_INBOX_URL") or f"file://{settings.funnelflow_home() / 'inbox' / 'leads'}"
     if not url.startswith("file://"):
         raise CommandError(
-            f"the inbox is not local ({url.split(':', 1)[0]}://): run the forget_person DAG, which has its connection"
+            f"the inbox is not local ({url.split(':', 1)[0]}://): "
+            "run the forget_person DAG, which has its connection"
         )
     engine = make_engine()
     require_current_schema(engine)

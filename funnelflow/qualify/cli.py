@@ -160,7 +160,8 @@ def _list(args: argparse.Namespace) -> int:
                 moved = sum(len(v) for v in r.undo.get("moved", {}).values())
                 state = f"undone {r.undone_at:%Y-%m-%d %H:%M}" if r.undone_at else "active"
                 print(
-                    f"merge {r.id}: lead {r.loser_id} into {r.winner_id} ({r.method}, {r.similarity or '-'}), "
+                    f"merge {r.id}: lead {r.loser_id} into {r.winner_id} "
+                    f"({r.method}, {r.similarity or '-'}), "
                     f"{moved} row(s) moved, {r.merged_at:%Y-%m-%d %H:%M} by {r.merged_by}, {state}"
                 )
             return 0

@@ -11,6 +11,10 @@ its ``account_id`` and, where nobody typed one, its company and country.
 Precedence: every value on a lead has a source and a confidence in
 ``leads.field_sources``. A value a person typed has confidence 1.0 and is never
 replaced; a provider's value only replaces one of lower or equal confidence.
+Company facts typed in an export or a form (``leads.industry``,
+``employee_count``/``employee_band``, ``annual_revenue``/``revenue_band``, see
+``funnelflow.ingest.company``) are never written here: the provider's answer
+goes on the account, and scoring takes the lead's typed value first.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sqlalchemy as sa
 from funnelflow import settings
 from funnelflow.db.schema import accounts, enrichment_cache, leads, utcnow
 from funnelflow.qualify.state import needs_qualifying
+from funnelflow.service_settings import HttpApiSettings
 
 log = logging.getLogger(__name__)
 TYPED = {"source": "typed", "confidence": 1.0}
@@ -86,7 +91,10 @@ def _flag(value: str | None) -> bool | None:
 
 
 class ReferenceProvider:
-    """Companies from a CSV with columns domain,name,industry,employee_band,revenue_band,country,region,competitor."""
+    """Companies from a CSV.
+
+    Columns: domain,name,industry,employee_band,revenue_band,country,region,competitor.
+    """
 
     name = "reference"
     confidence = 0.9
@@ -171,7 +179,8 @@ class HttpProvider:
                 return None
             if resp.status_code in (401, 403):
                 raise EnrichmentError(
-                    f"enrichment API refused the key (HTTP {resp.status_code}); check the connection's password"
+                    f"enrichment API refused the key (HTTP {resp.status_code}); "
+                    "check the connection's password"
                 )
             if resp.status_code == 422:
                 return None  # the API judged the domain invalid: nothing to know
@@ -200,17 +209,17 @@ class HttpProvider:
         return {d: self._find(d) for d in domains}
 
 
-def provider_from_settings(http_credentials: tuple[str, str] | None = None) -> EnrichmentProvider:
-    """The provider FUNNELFLOW_ENRICHMENT_PROVIDER names; ``http`` needs (base URL, API key) from the caller."""
+def provider_from_settings(http_api: HttpApiSettings | None = None) -> EnrichmentProvider:
+    """The provider FUNNELFLOW_ENRICHMENT_PROVIDER names; ``http`` needs the API's settings."""
     kind = settings.env("FUNNELFLOW_ENRICHMENT_PROVIDER", "reference")
     if kind == "reference":
         return ReferenceProvider()
     if kind == "http":
-        if not http_credentials:
+        if http_api is None:
             raise EnrichmentError(
                 "FUNNELFLOW_ENRICHMENT_PROVIDER=http needs the enrichment connection (base URL and key)"
             )
-        return HttpProvider(*http_credentials)
+        return HttpProvider(http_api.base_url, http_api.token)
     raise EnrichmentError(f"FUNNELFLOW_ENRICHMENT_PROVIDER must be reference or http, got {kind!r}")
 
 
@@ -225,7 +234,10 @@ def cached_lookup(
     as_of: datetime,
     ttl_days: int,
 ) -> tuple[dict[str, Firmographics | None], int]:
-    """Answers for the domains, from the cache when younger than the TTL; returns (answers, provider calls)."""
+    """Answers for the domains, from the cache when younger than the TTL.
+
+    Returns (answers, provider calls).
+    """
     wanted = sorted(set(domains))
     fresh_after = as_of - timedelta(days=ttl_days)
     answers: dict[str, Firmographics | None] = {}

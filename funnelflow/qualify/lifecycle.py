@@ -1,4 +1,4 @@
-"""Lifecycle stages: subscriber -> lead -> MQL -> SQL -> opportunity -> customer, plus recycled and disqualified.
+"""Lifecycle stages: subscriber -> lead -> MQL -> SQL -> opportunity -> customer; recycled, disqualified.
 
 The rules, in the order they are tried for each lead (the first that applies wins):
 
@@ -48,7 +48,10 @@ def stage_expressions(
     as_of: ColumnElement,
     as_of_value: datetime,
 ) -> StageSql:
-    """The new stage and the reason of a lead, as SQL over its scored row (old_stage, clocks, disqualify hit)."""
+    """The new stage and the reason of a lead, as SQL over its scored row.
+
+    The row carries old_stage, the clocks and the disqualify hit.
+    """
     life = rules.scoring.lifecycle
     stage = row.c.old_stage
     version = f" @{rules.version}"
@@ -90,7 +93,10 @@ def stage_expressions(
 
 
 def clock_expressions(staged: sa.Subquery, as_of: ColumnElement) -> tuple[ColumnElement, ColumnElement]:
-    """``mql_since`` (when the lead last became an MQL) and ``below_threshold_since`` (an MQL under the bar since)."""
+    """``mql_since`` (when the lead last became an MQL) and ``below_threshold_since``.
+
+    ``below_threshold_since``: since when an MQL has been under the bar.
+    """
     c = staged.c
     is_mql = c.new_stage == "mql"
     mql_since = sa.case((sa.and_(is_mql, c.old_stage != "mql"), as_of), else_=c.mql_since)

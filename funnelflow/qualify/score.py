@@ -149,10 +149,14 @@ def _json_object(
 # --- the rules as SQL expressions ------------------------------------------------------------
 
 
+# Company facts a person or an export typed (on the lead) win over the account's enriched ones.
+TYPED_FIRST = ("country", "industry", "employee_band", "revenue_band")
+
+
 def _field(name: str, lead: sa.Table, account: sa.Table) -> ColumnElement:
-    if name == "country":
-        return sa.func.coalesce(lead.c.country, account.c.country)
-    if name in ("industry", "employee_band", "revenue_band", "region", "competitor"):
+    if name in TYPED_FIRST:
+        return sa.func.coalesce(lead.c[name], account.c[name])
+    if name in ("region", "competitor"):
         return account.c[name]
     return lead.c[name]
 

@@ -74,7 +74,10 @@ class MessRates:
 
 
 def _broken(rng: np.random.Generator, emails: np.ndarray) -> np.ndarray:
-    """Addresses no validator accepts: missing or doubled @, spaces, trailing dot, no TLD, double dot, comma."""
+    """Addresses no validator accepts.
+
+    Missing or doubled @, spaces, trailing dot, no TLD, double dot, comma.
+    """
     kinds = rng.integers(0, 8, size=len(emails))
     out = np.empty(len(emails), dtype=object)
     for i, (email, kind) in enumerate(zip(emails, kinds, strict=True)):
@@ -137,7 +140,7 @@ def make_arrivals(
     weeks: int = 4,
     people: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``rows`` arrival rows with ``EXPORT_COLUMNS`` plus ``_person`` and ``_mess``; deterministic for the seed.
+    """``rows`` arrival rows with ``EXPORT_COLUMNS``, ``_person`` and ``_mess``; deterministic for the seed.
 
     ``repeat_rate`` of the rows repeat a person already in the list; ``broken_rate``
     of them have a malformed address. Timestamps fall in the ``weeks`` before ``until``.

@@ -178,7 +178,8 @@ def _db(args: argparse.Namespace) -> int:
     )
     print(
         f"marketing_db {redact(engine.url)}: {result.accounts:,} accounts, {result.leads:,} leads, "
-        f"{result.touchpoints:,} touchpoints, {result.consents:,} consents in {time.perf_counter() - started:.1f}s"
+        f"{result.touchpoints:,} touchpoints, {result.consents:,} consents "
+        f"in {time.perf_counter() - started:.1f}s"
     )
     return 0
 
@@ -195,6 +196,7 @@ def _demo(args: argparse.Namespace) -> int:
     for path, rows in result.files:
         print(f"  {path.name}: {rows:,} rows")
     print(
-        f"demo data: {sum(r for _, r in result.files):,} file rows in {result.inbox}, {result.landing:,} web-form posts in lead_landing"
+        f"demo data: {sum(r for _, r in result.files):,} file rows in {result.inbox}, "
+        f"{result.landing:,} web-form posts in lead_landing"
     )
     return 0

@@ -356,7 +356,8 @@ def _drop_secondary(conn: sa.Connection, tables: tuple[str, ...]) -> list[tuple[
             {"t": table},
         ).all()
         idx = conn.exec_driver_sql(
-            "select i.relname, pg_get_indexdef(i.oid) from pg_index x join pg_class i on i.oid = x.indexrelid "
+            "select i.relname, pg_get_indexdef(i.oid) "
+            "from pg_index x join pg_class i on i.oid = x.indexrelid "
             "where x.indrelid = %(t)s::regclass and not x.indisprimary "
             "and not exists (select 1 from pg_constraint c where c.conindid = i.oid) order by i.relname",
             {"t": table},
@@ -473,7 +474,8 @@ _TOUCH_TEMP_DDL = (
 )
 # Column names come from our own constants; the lookup tables and prefix are bound parameters.
 _TOUCH_EXPAND_SQL = (
-    f"insert into touchpoints (lead_id, occurred_at, {', '.join(CODED_COLUMNS)}, source_ref, scored, created_at) "  # noqa: S608
+    "insert into touchpoints (lead_id, occurred_at, "  # noqa: S608
+    f"{', '.join(CODED_COLUMNS)}, source_ref, scored, created_at) "
     "select lead_id, occurred_at, "
     + ", ".join(f"(%({c})s::text[])[c_{c}]" + ("::jsonb" if c == "detail" else "") for c in CODED_COLUMNS)
     + ", %(prefix)s || ':' || lead_id || ':' || nth, scored, occurred_at from synth_touch_codes"
@@ -509,7 +511,7 @@ def _binary_copy_payload(touches: TouchCodes) -> bytes:
 
 
 def _copy_touches(conn: sa.Connection, touches: TouchCodes, ref_prefix: str) -> None:
-    """Touches as codes through binary COPY into a temp table, expanded to text by PostgreSQL in one insert."""
+    """Touches as codes, binary-COPYed into a temp table and expanded to text by one insert."""
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
         with cur.copy("copy synth_touch_codes from stdin with (format binary)") as copy:
@@ -541,7 +543,7 @@ def _insert(
     rows = [dict(zip(columns, r, strict=True)) for r in zip(*data, strict=True)]
     groups = [rows]
     if "detail" in columns:
-        # JSON text becomes a dict; rows without detail leave the column out, so it is SQL NULL, not JSON null.
+        # JSON text becomes a dict; rows without detail leave the column out: SQL NULL, not JSON null.
         with_detail = [{**r, "detail": json.loads(r["detail"])} for r in rows if r["detail"] is not None]
         without = [{k: v for k, v in r.items() if k != "detail"} for r in rows if r["detail"] is None]
         groups = [with_detail, without]

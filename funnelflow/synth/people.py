@@ -1,7 +1,8 @@
 """Synthetic people: who they truly are, before any source gets their details wrong.
 
 ``iter_people`` yields fixed-size blocks (each from its own seeded generator, so
-memory stays flat for any count), with email keys unique across all blocks. ``generate_people`` is the same as one DataFrame.
+memory stays flat for any count), with email keys unique across all blocks.
+``generate_people`` is the same as one DataFrame.
 Everything is vectorized with numpy except building email addresses, which
 needs a set of the keys already used.
 """
@@ -38,7 +39,7 @@ PEOPLE_COLUMNS = (
 
 
 def object_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """A DataFrame keeping text columns as Python objects (pandas 3 would convert them to Arrow strings, slowly)."""
+    """A DataFrame keeping text columns as Python objects (pandas 3 would make them Arrow strings, slowly)."""
     return pd.DataFrame(
         {
             name: pd.Series(values, dtype=object, copy=False)
@@ -220,7 +221,7 @@ def iter_people(
     block_size: int = BLOCK_SIZE,
     taken: set[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """``n`` distinct people in blocks of ``block_size`` (the last may be shorter); keys unique over all blocks.
+    """``n`` distinct people in blocks of ``block_size`` (the last may be shorter); keys unique overall.
 
     Deterministic for (n, seed, block_size, companies). ``taken`` holds email keys that
     must not be used (people already in a database); it is extended in place.

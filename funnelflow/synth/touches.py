@@ -181,7 +181,8 @@ def touch_codes(
     is_email = (ttype == type_of["email_open"]) | (ttype == type_of["email_click"])
     is_webinar = (ttype == type_of["webinar_registered"]) | (ttype == type_of["webinar_attended"])
 
-    # UTM fields: web touches carry the visit's UTMs; email touches their campaign; ad leads the ad; imports none.
+    # UTM fields: web touches carry the visit's UTMs; email touches their campaign; ad leads the ad;
+    # imports none.
     us = rng.choice(len(_UTM_SOURCES), size=total, p=_p([vocab.UTM_SOURCES[s][1] for s in _UTM_SOURCES]))
     utm_source = (us + 1).astype(np.int16)
     med_first = np.array(
@@ -261,7 +262,7 @@ def source_refs(prefix: str, lead_id: np.ndarray, nth: np.ndarray) -> np.ndarray
 
 
 def decode(touches: TouchCodes, ref_prefix: str = "synth") -> pd.DataFrame:
-    """Touches as text columns (``TOUCH_COLUMNS``; ``occurred_at`` datetime64[s] UTC, ``detail`` JSON text)."""
+    """Touches as text columns (``TOUCH_COLUMNS``; ``occurred_at`` datetime64[s] UTC, ``detail`` JSON)."""
     frame = {"lead_id": touches.lead_id, "occurred_at": touches.occurred_at}
     for column in CODED_COLUMNS:
         frame[column] = np.array(LOOKUPS[column], dtype=object)[touches.codes[column]]

@@ -931,7 +931,10 @@ _TRANSLIT = {
 
 
 def ascii_slug(name: str) -> str:
-    """Lower-case ASCII letters, digits and hyphens of a name: "Jürgen" -> "juergen", "O'Brien" -> "obrien"."""
+    """Lower-case ASCII letters, digits and hyphens of a name.
+
+    "Jürgen" -> "juergen", "O'Brien" -> "obrien".
+    """
     out = []
     for ch in name:
         ch = _TRANSLIT.get(ch, ch)

@@ -4,7 +4,10 @@ One application. Airflow's api-server mounts it under ``/funnelflow`` (see
 ``plugins/funnelflow_public.py``) for a one-machine setup; ``python -m
 funnelflow serve`` runs it alone under the same prefix for production, where
 Airflow's own API stays private. Each area adds its routes as an APIRouter
-listed in ``ROUTER_MODULES``.
+listed in ``ROUTER_MODULES``. Every answer carries the same security headers,
+and an unexpected error is a bare 500 whose log line holds no request data
+(``funnelflow.web.middleware``); what a form or webhook accepts is checked in
+``funnelflow.web.inputs``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ ROUTER_MODULES: tuple[str, ...] = (
 
 def create_app(engine: Engine | None = None) -> FastAPI:
     """The app with its routes relative to its mount point; ``engine`` defaults to the marketing DB."""
+    from funnelflow.logmask import install_log_masking
+
+    install_log_masking()  # no address in any log line of the app's process, request errors included
     app = FastAPI(title="funnelflow public app", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine = engine
 
@@ -41,7 +47,16 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         app.include_router(module.router)
         if hasattr(module, "configure_app"):  # middleware a router cannot carry (CORS for the lead form)
             module.configure_app(app)
+    _harden(app)
     return app
+
+
+def _harden(app: FastAPI) -> None:
+    """Errors contained (innermost of the two), then the security headers on every answer, 500s included."""
+    from funnelflow.web.middleware import ContainErrors, SecurityHeaders
+
+    app.add_middleware(ContainErrors)
+    app.add_middleware(SecurityHeaders)
 
 
 def engine_of(request: Request) -> Engine:
@@ -58,4 +73,5 @@ def create_standalone_app(engine: Engine | None = None) -> FastAPI:
     """The app mounted under MOUNT_PATH, as ``python -m funnelflow serve`` runs it."""
     outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     outer.mount(MOUNT_PATH, create_app(engine))
+    _harden(outer)  # the 404s outside the mount path too
     return outer

@@ -2,28 +2,30 @@
 
 The form is validated for shape only (types, lengths, an email present); the
 DAG ``lead_ingestion`` turns landed rows into leads within 10 minutes. Filling
-the hidden ``website`` field marks a bot: it gets the same 202 and nothing is
-stored. Bodies are capped, posts are rate-limited per client address, and the
-client address is taken from ``X-Forwarded-For`` only when the direct peer is
-a configured trusted proxy. CORS admits the configured marketing-site origins.
+the hidden ``website`` field marks a bot: it gets the very same answer as a
+person (202, no id) and nothing is stored. Reading and checking the body is
+``funnelflow.web.inputs.read_form``, shared by every public form. Bodies are
+capped, posts are rate-limited per client address, and the client address is
+taken from ``X-Forwarded-For`` only when the direct peer is a configured
+trusted proxy. CORS admits the configured marketing-site origins.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from funnelflow import settings
 from funnelflow.web.client import client_address, trusted_proxies
+from funnelflow.web.inputs import PublicForm, problem_response, read_form
 
 router = APIRouter()
 
@@ -45,12 +47,17 @@ FORM_FIELDS = (
 )
 HONEYPOT = "website"
 RATE_WINDOW_SECONDS = 60.0
+# Addresses the rate limiter remembers at most (about 1 KB each); past that the least recently active go.
+RATE_MAX_CLIENTS = 20_000
 
 
-class LeadForm(BaseModel):
+def _accepted() -> JSONResponse:
+    """The one answer to every accepted post, landed or honeypot alike: no id, so a bot learns nothing."""
+    return JSONResponse({"status": "accepted"}, status_code=202)
+
+
+class LeadForm(PublicForm):
     """The shape of a form post; unknown fields are refused so a broken form is noticed, not half-stored."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: str = Field(min_length=3, max_length=320)
     first_name: str | None = Field(default=None, max_length=120)
@@ -77,25 +84,46 @@ class LeadForm(BaseModel):
 
 
 class RateLimiter:
-    """Sliding one-minute window per client address, in this process's memory."""
+    """Sliding one-minute window per client address, in this process's memory, bounded in size.
 
-    def __init__(self, per_minute: int) -> None:
+    Clients are kept in the order of their latest post, so the idle ones are at
+    the front: each call drops the front entries with no post left in the window
+    (O(1) amortised) and, past ``max_clients``, the least recently seen one. A
+    client forgotten that way only gets a fresh allowance; memory never grows with
+    the number of addresses seen, and a client that keeps posting is never the one
+    forgotten.
+    """
+
+    def __init__(self, per_minute: int, max_clients: int = RATE_MAX_CLIENTS) -> None:
         self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self.max_clients = max_clients
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
     def allow(self, client: str, now: float | None = None) -> tuple[bool, int]:
         now = time.monotonic() if now is None else now
+        horizon = now - RATE_WINDOW_SECONDS
         with self._lock:
-            hits = self._hits[client]
-            while hits and hits[0] <= now - RATE_WINDOW_SECONDS:
+            while self._hits:  # forget clients whose every post has left the window
+                oldest = next(iter(self._hits.values()))
+                if oldest and oldest[-1] > horizon:
+                    break
+                self._hits.popitem(last=False)
+            hits = self._hits.get(client)
+            if hits is None:
+                hits = self._hits[client] = deque()
+                while len(self._hits) > self.max_clients:
+                    self._hits.popitem(last=False)
+            else:
+                self._hits.move_to_end(client)
+            while hits and hits[0] <= horizon:
                 hits.popleft()
             if len(hits) >= self.per_minute:
-                return False, max(1, int(hits[0] + RATE_WINDOW_SECONDS - now) + 1)
+                return False, max(1, int(hits[0] + RATE_WINDOW_SECONDS - now) + 1) if hits else 60
             hits.append(now)
-            if len(self._hits) > 100_000:  # forget idle clients so memory stays bounded
-                for key in [k for k, v in self._hits.items() if not v]:
-                    del self._hits[key]
             return True, 0
 
 
@@ -115,43 +143,6 @@ def configure_app(app: FastAPI) -> None:
     configure_app_state_only(app)
 
 
-def _problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-
-
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
-def _parse(body: bytes, content_type: str) -> dict[str, Any] | str:
-    if content_type.startswith("application/json"):
-        try:
-            data = json.loads(body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return "body is not valid JSON"
-        return data if isinstance(data, dict) else "body must be a JSON object"
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        from urllib.parse import parse_qs
-
-        try:
-            pairs = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError:
-            return "form body is not UTF-8"
-        data: dict[str, Any] = {k: v[-1] for k, v in pairs.items()}
-        if "consent" in data:  # an HTML checkbox sends "on"/"true" when ticked
-            data["consent"] = str(data["consent"]).strip().lower() in {"on", "true", "1", "yes"}
-        return {k: (None if v == "" else v) for k, v in data.items()}
-    return "send application/json or application/x-www-form-urlencoded"
-
-
 def content_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -168,43 +159,32 @@ async def post_lead(request: Request) -> JSONResponse:
     client = client_address(request, state.lead_form_trusted)
     allowed, retry_after = state.lead_form_limiter.allow(client)
     if not allowed:
-        return _problem(
+        return problem_response(
             429,
             "too many submissions from this address; try again shortly",
             {"Retry-After": str(retry_after)},
         )
-    body = await _read_capped(request, state.lead_form_max_bytes)
-    if body is None:
-        return _problem(413, f"request body larger than {state.lead_form_max_bytes} bytes")
-    data = _parse(body, request.headers.get("content-type", "").lower())
-    if isinstance(data, str):
-        return _problem(415 if data.startswith("send ") else 400, data)
-    try:
-        form = LeadForm.model_validate(data)
-    except ValidationError as exc:
-        return _problem(
-            422, [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
-        )
+    form = await read_form(request, LeadForm, state.lead_form_max_bytes)
+    if not isinstance(form, LeadForm):
+        return form
     if form.website:
-        return JSONResponse({"status": "accepted", "id": secrets.randbelow(10**9)}, status_code=202)
+        return _accepted()
     payload = form.model_dump(include=set(FORM_FIELDS))
     from funnelflow.db import schema
     from funnelflow.db.schema import utcnow
 
     engine = engine_of(request)
     with engine.begin() as conn:
-        landing_id = conn.execute(
-            schema.lead_landing.insert()
-            .values(
+        conn.execute(
+            schema.lead_landing.insert().values(
                 source="web_form",
                 received_at=utcnow(),
                 payload=payload,
                 content_hash=content_hash(payload),
                 client_ip=client[:45],
             )
-            .returning(schema.lead_landing.c.id)
-        ).scalar_one()
-    return JSONResponse({"status": "accepted", "id": landing_id}, status_code=202)
+        )
+    return _accepted()
 
 
 def configure_app_state_only(app: FastAPI) -> None:

@@ -7,7 +7,7 @@ providers post there directly, so it needs no form field and answers 200.
 
 Tokens are in the path, so: the standalone server runs without an access log,
 the pages load nothing from anywhere else (styles inline, no images, no
-scripts), and every answer says ``Referrer-Policy: no-referrer``.
+scripts), and every answer says ``Referrer-Policy: no-referrer`` (app-wide: ``funnelflow.web.middleware``).
 """
 
 from __future__ import annotations
@@ -30,14 +30,6 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 TEMPLATES = settings.REPO_ROOT / "templates" / "web"
-SECURITY_HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
-
 _MESSAGES = {
     "invalid": (
         404,
@@ -73,7 +65,7 @@ def _jinja():
 
 def _page(template: str, status: int = 200, **context) -> HTMLResponse:
     html = _jinja().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status)  # security headers: funnelflow.web.middleware
 
 
 def _message(key: str) -> HTMLResponse:

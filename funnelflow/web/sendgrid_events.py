@@ -2,11 +2,16 @@
 
 The signature (ECDSA P-256 over the timestamp header followed by the raw body)
 is checked before the body is parsed; an unsigned or forged post gets 401/403
-and stores nothing. A timestamp older than FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S
-(or as far in the future) is refused as a replay; the default, 24 hours, covers
-SendGrid's retry window in case a retry keeps its first signature, and a replay
-inside it stores nothing new (events are deduplicated). A verified batch is stored
-once per ``sg_event_id`` and answered 200; the engagement DAG does the rest.
+and stores nothing. A post without signature headers is refused before its body
+is read, and no body is read past MAX_BODY_BYTES (413), chunked or not. A
+timestamp older than FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S (or as far in the
+future) is refused as a replay; the default, 24 hours, covers SendGrid's retry
+window in case a retry keeps its first signature, and a replay inside it stores
+nothing new (events are deduplicated). A verified batch is stored once per
+``sg_event_id`` and answered 200; an item that is not a storable event
+(malformed, out of range, not valid Unicode, nested too deep) is set aside in
+``ingest_rejects`` with its reason and never fails the others. The engagement
+DAG does the rest.
 Without a configured key every post is refused with 503, so SendGrid keeps
 retrying (for 24 hours) until someone sets it: nothing is accepted unverified.
 """
@@ -16,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 import logging
 import time
 
@@ -26,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from funnelflow import settings
 from funnelflow.web.app import engine_of
+from funnelflow.web.inputs import InputRefused, parse_json, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +58,14 @@ def _verifier(public_key: str):
         raise WebhookRefused(503, "FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY is not a valid public key") from exc
 
 
-def verify(body: bytes, signature: str | None, timestamp: str | None, now: float | None = None) -> None:
-    """Raise ``WebhookRefused`` unless the body is signed by SendGrid's key and fresh enough."""
-    public_key = settings.env("FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY")
-    if not public_key:
+def _refuse_before_reading(signature: str | None, timestamp: str | None, now: float | None) -> None:
+    """What can be refused from the headers alone: no key configured, no signature, a stale timestamp."""
+    if not settings.env("FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY"):
         raise WebhookRefused(
             503, "webhook verification key not configured (FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY)"
         )
     if not signature or not timestamp:
         raise WebhookRefused(401, "missing signature headers")
-    verifier = _verifier(public_key)
-    try:
-        text = body.decode("utf-8")
-        base64.b64decode(signature, validate=True)
-        valid = verifier.verify_signature(text, signature, timestamp)
-    except (UnicodeDecodeError, binascii.Error, ValueError):
-        valid = False
-    if not valid:
-        raise WebhookRefused(403, "signature does not match")
     max_age = settings.env_int("FUNNELFLOW_SENDGRID_WEBHOOK_MAX_AGE_S", 86400)
     if max_age > 0:
         try:
@@ -82,24 +77,39 @@ def verify(body: bytes, signature: str | None, timestamp: str | None, now: float
             raise WebhookRefused(403, "timestamp outside the accepted window (replayed or clock skew)")
 
 
+def verify(body: bytes, signature: str | None, timestamp: str | None, now: float | None = None) -> None:
+    """Raise ``WebhookRefused`` unless the body is signed by SendGrid's key and fresh enough."""
+    _refuse_before_reading(signature, timestamp, now)
+    verifier = _verifier(settings.env("FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY"))
+    try:
+        text = body.decode("utf-8")
+        base64.b64decode(signature, validate=True)
+        valid = verifier.verify_signature(text, signature, timestamp)
+    except (UnicodeDecodeError, binascii.Error, ValueError):
+        valid = False
+    if not valid:
+        raise WebhookRefused(403, "signature does not match")
+
+
+def _refused(refused: WebhookRefused) -> JSONResponse:
+    log.warning("sendgrid webhook refused (%d): %s", refused.status, refused.reason)
+    return JSONResponse({"error": refused.reason}, status_code=refused.status)
+
+
 @router.post("/sendgrid/events")
 async def sendgrid_events(request: Request) -> JSONResponse:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        return JSONResponse({"error": "body too large"}, status_code=413)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return JSONResponse({"error": "body too large"}, status_code=413)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    timestamp = request.headers.get(TIMESTAMP_HEADER)
     try:
-        verify(body, request.headers.get(SIGNATURE_HEADER), request.headers.get(TIMESTAMP_HEADER))
+        _refuse_before_reading(signature, timestamp, None)  # an unsigned post is refused unread
+        body = await read_capped(request, MAX_BODY_BYTES)
+        verify(body, signature, timestamp)
+        events = parse_json(body)
     except WebhookRefused as refused:
-        log.warning("sendgrid webhook refused (%d): %s", refused.status, refused.reason)
+        return _refused(refused)
+    except InputRefused as refused:
+        log.warning("sendgrid webhook: body refused (%d): %s", refused.status, refused.reason)
         return JSONResponse({"error": refused.reason}, status_code=refused.status)
-    try:
-        events = json.loads(body)
-    except ValueError:
-        log.warning("sendgrid webhook: signed body is not JSON (%d bytes)", len(body))
-        return JSONResponse({"error": "body is not JSON"}, status_code=400)
     if not isinstance(events, list):
         return JSONResponse({"error": "body must be a JSON array of events"}, status_code=400)
 

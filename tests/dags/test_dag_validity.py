@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from funnelflow_airflow.common import OWNER, Tag
+from funnelflow_airflow.task_logs import mask_task_logs
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
@@ -45,6 +46,21 @@ def test_every_dag_has_owner_tags_retries_docs_and_alert(dagbag):
             assert task.owner == OWNER, f"{dag.dag_id}.{task.task_id}: owner {task.owner!r}"
             assert task.retries >= 1, f"{dag.dag_id}.{task.task_id}: no retries"
             assert task.on_failure_callback, f"{dag.dag_id}.{task.task_id}: no failure alert"
+            assert task._pre_execute_hook is mask_task_logs, (
+                f"{dag.dag_id}.{task.task_id}: its log is not masked (default_args' pre_execute)"
+            )
+
+
+def test_every_dag_has_a_runbook(dagbag):
+    """doc_md says, for whoever is on call: what to look at, what is safe to rerun, who to tell."""
+    for dag in dagbag.dags.values():
+        doc = dag.doc_md or ""
+        assert "## If it fails" in doc, f"{dag.dag_id}: doc_md needs an '## If it fails' section"
+        runbook = doc.split("## If it fails", 1)[1].split("\n## ", 1)[0]
+        for part in ("**Look at:**", "**Safe to rerun:**", "**Tell:**"):
+            assert part in runbook, f"{dag.dag_id}: the 'If it fails' section needs {part}"
+            text = runbook.split(part, 1)[1].split("\n- **", 1)[0].strip()
+            assert len(text) > 20, f"{dag.dag_id}: {part} says nothing useful: {text!r}"
 
 
 def test_every_dag_is_part_of_the_demo(dagbag):

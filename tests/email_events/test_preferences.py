@@ -143,3 +143,19 @@ def test_page_text_is_escaped_and_templates_are_strict():
 
     html = _jinja().get_template("message.html").render(title="<b>x</b>", message="<script>alert(1)</script>")
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_token_with_a_non_ascii_signature_or_another_spelling_is_a_404_page(client, engine):
+    with engine.begin() as conn:
+        lead = add_lead(conn, "jane@example.com")
+        send = add_send(conn, lead, "jane@example.com")
+    kind, _, sig = make_token("unsubscribe", send).split(".")
+    for token in (f"{kind}.{send}.{'é' * 24}", f"{kind}.+0{send}.{sig}", f"{kind}.0{send}.{sig}"):
+        for resp in (
+            client.get(f"/funnelflow/unsubscribe/{token}"),
+            client.post(f"/funnelflow/unsubscribe/{token}"),
+        ):
+            assert resp.status_code == 404
+            _assert_private_page(resp)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(suppressions)).scalar_one() == 0

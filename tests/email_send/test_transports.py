@@ -70,13 +70,13 @@ def test_ops_alert_goes_out_through_the_sending_layer_and_never_raises(monkeypat
         log_url=None,
         error_type="SendingAborted",
     )
-    common.send_ops_alert(alert)
+    common.send_ops_alert(alert, None)
     [eml] = (funnelflow_home / "outbox").iterdir()
     msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert msg["To"] == "oncall@example.com" and msg["Subject"] == alert.subject
     assert "SendingAborted" in msg.get_body(("plain",)).get_content()
     monkeypatch.setenv("FUNNELFLOW_EMAIL_TRANSPORT", "pigeon")
-    common.send_ops_alert(alert)  # logged, not raised
+    common.send_ops_alert(alert, None)  # logged, not raised
 
 
 def test_standin_is_as_strict_as_the_service(mail_validator):

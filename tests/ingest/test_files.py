@@ -338,7 +338,11 @@ def test_a_worker_that_dies_leaves_the_file_in_the_inbox_and_writes_nothing(
     with pytest.raises(files.InboxError, match="worker exited with code 1"):
         run_inbox(engine, inbox, config_dir)
     assert (inbox / "list.csv").exists()
-    assert (count(engine, "leads"), count(engine, "ingest_files")) == (0, 0)  # claim released for the retry
+    assert count(engine, "leads") == 0
+    # The claim is released for the retry, its attempt counted and its reason kept.
+    [claim] = rows(engine, "select status, attempts, reason, finished_at from ingest_files")
+    assert (claim["status"], claim["attempts"]) == ("claimed", 1)
+    assert "worker exited with code 1" in claim["reason"] and claim["finished_at"] is not None
 
 
 def test_a_database_error_mid_file_rolls_back_the_whole_file_and_keeps_it(
@@ -358,8 +362,12 @@ def test_a_database_error_mid_file_rolls_back_the_whole_file_and_keeps_it(
     monkeypatch.setattr(files, "apply_batch", failing_second)
     with pytest.raises(files.InboxError, match="connection lost"):
         run_inbox(engine, inbox, config_dir, chunk_rows=1)
-    assert (count(engine, "leads"), count(engine, "touchpoints"), count(engine, "ingest_files")) == (0, 0, 0)
+    assert (count(engine, "leads"), count(engine, "touchpoints")) == (0, 0)
+    assert rows(engine, "select status, attempts from ingest_files") == [{"status": "claimed", "attempts": 1}]
     assert (inbox / "list.csv").exists()
     monkeypatch.setattr(files, "apply_batch", real)
     [report] = run_inbox(engine, inbox, config_dir, chunk_rows=1)  # the retry takes the whole file
     assert report.counts.inserted == 3 and count(engine, "touchpoints") == 3
+    assert rows(engine, "select status, attempts from ingest_files") == [
+        {"status": "ingested", "attempts": 2}
+    ]

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from funnelflow.ingest.config import load_header_mapping, load_sources
 from funnelflow.ingest.landing import process_landing
 from funnelflow.web.app import create_standalone_app
+from funnelflow.web.leads import RATE_WINDOW_SECONDS, RateLimiter
 from tests.ingest.conftest import count, rows
 
 FORM = {
@@ -53,7 +54,7 @@ def test_a_json_post_is_landed_at_once_and_answered_202(engine, client_for):
     response = client_for().post("/funnelflow/leads", json=FORM)
     assert response.status_code == 202
     [row] = _landing(engine)
-    assert response.json()["id"] == row["id"]
+    assert response.json() == {"status": "accepted"}  # no sequential id: it would tell a bot apart
     assert row["source"] == "web_form" and row["client_ip"] == "203.0.113.7" and row["processed_at"] is None
     assert row["payload"]["email"] == "Ada@Example.com" and row["payload"]["consent"] is True
     expected = hashlib.sha256(
@@ -95,9 +96,66 @@ def test_an_oversized_body_gets_413(engine, client_for):
     assert count(engine, "lead_landing") == 0
 
 
-def test_the_honeypot_answers_like_success_and_stores_nothing(engine, client_for):
-    response = client_for().post("/funnelflow/leads", json={**FORM, "website": "http://spam.example"})
-    assert response.status_code == 202 and response.json()["status"] == "accepted"
+def test_the_honeypot_answers_exactly_like_success_and_stores_nothing(engine, client_for):
+    client = client_for()
+    person = client.post("/funnelflow/leads", json=FORM)
+    bot = client.post("/funnelflow/leads", json={**FORM, "website": "http://spam.example"})
+    assert bot.status_code == person.status_code == 202
+    assert bot.content == person.content  # byte for byte: no id, random or sequential
+    assert {k: v for k, v in bot.headers.items() if k != "date"} == {
+        k: v for k, v in person.headers.items() if k != "date"
+    }
+    assert count(engine, "lead_landing") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (json.dumps({**FORM, "first_name": "Ada\u0000"}).encode(), "first_name"),
+        (json.dumps({**FORM, "email": "ada\u0000@example.com"}).encode(), "email"),
+        (json.dumps({**FORM, "last_name": "Love\nlace"}).encode(), "last_name"),
+        (json.dumps({**FORM, "company": "Engines\u2028Ltd"}).encode(), "company"),
+        (json.dumps({**FORM, "utm_term": "a\ud800b"}).encode(), "utm_term"),  # a lone surrogate
+    ],
+    ids=["nul-json", "nul-in-email", "line-feed", "line-separator", "lone-surrogate"],
+)
+def test_control_characters_and_broken_unicode_get_422_naming_the_field(engine, client_for, body, field):
+    response = client_for().post(
+        "/funnelflow/leads", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert [p["field"] for p in response.json()["detail"]] == [field]
+    assert "ada" not in response.text.lower()  # the refusal never echoes what was sent
+    assert count(engine, "lead_landing") == 0
+
+
+def test_a_nul_in_a_browser_form_post_gets_422(engine, client_for):
+    response = client_for().post(
+        "/funnelflow/leads",
+        content=b"email=ada%00%40example.com&first_name=Ada",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "email"
+    assert count(engine, "lead_landing") == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 8_000 + b"]" * 8_000,
+        b'{"email": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        b'{"email": [[["a@example.com"]]]}',
+        b'{"email": "a@example.com", "company": NaN}',
+        b'{"email": "a@example.com", "company": 1e400}',
+        b'{"email": "a@example.com", "comp\\ud800any": "x"}',
+    ],
+    ids=["nested-array", "nested-field", "shallow-nesting", "nan", "overflowing-number", "broken-field-name"],
+)
+def test_deeply_nested_or_non_standard_json_gets_400(engine, client_for, body):
+    response = client_for().post(
+        "/funnelflow/leads", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
     assert count(engine, "lead_landing") == 0
 
 
@@ -110,6 +168,28 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(engine, client_for)
         "/funnelflow/leads", json=FORM, headers={"X-Forwarded-For": "198.51.100.99, 10.9.9.9"}
     )
     assert [r["client_ip"] for r in _landing(engine)] == ["203.0.113.7", "198.51.100.99"]
+
+
+def test_rate_limiter_forgets_idle_clients_and_stays_bounded():
+    limiter = RateLimiter(per_minute=2, max_clients=1000)
+    for n in range(5000):  # more addresses than it may remember, all inside one minute
+        assert limiter.allow(f"198.51.{n // 256}.{n % 256}", now=100.0 + n / 1000) == (True, 0)
+    assert len(limiter) == 1000
+    assert limiter.allow("198.51.19.135", now=105.0)[0]  # among the last 1000: remembered
+    assert limiter.allow("198.51.19.135", now=105.0) == (False, 60)
+    # A minute after their last post every one of them is idle: the next post finds only itself.
+    assert limiter.allow("203.0.113.1", now=105.0 + RATE_WINDOW_SECONDS + 0.01) == (True, 0)
+    assert len(limiter) == 1
+
+
+def test_rate_limiter_still_limits_the_busiest_client_while_others_come_and_go():
+    limiter = RateLimiter(per_minute=3, max_clients=10)
+    answers = []
+    for n in range(40):
+        answers.append(limiter.allow("busy", now=float(n))[0])
+        limiter.allow(f"passer-by-{n}", now=float(n))  # evicts the oldest passers-by, not "busy"
+    assert answers[:3] == [True, True, True] and not any(answers[3:40])
+    assert len(limiter) == 10
 
 
 def test_posts_per_client_address_are_limited(engine, client_for):

@@ -47,7 +47,8 @@ def test_the_worker_sends_headers_chunks_and_a_summary():
     _, headers, columns, unknown, _ = messages[0]
     assert headers == ["Email", "First Name", "Phone", "Country", "Do Not Email"] and unknown == ()
     assert columns["Do Not Email"] == "do_not_email"
-    _, rows_in, duplicates, rejects, people_csv, arrivals_csv = messages[1]
+    _, rows_in, duplicates, rejects, people_csv, arrivals_csv, company_csv = messages[1]
+    assert company_csv == ""  # no company columns, nothing to stage
     assert (rows_in, duplicates) == (4, 1)
     assert [(line, reason) for line, reason, _ in rejects] == [(5, "malformed email")]
     assert rejects[0][2] == {

@@ -18,133 +18,17 @@ Not part of ``make test`` (it takes a minute or two); ``.ci/run`` runs it after.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from tests.conftest import REPO
+from tests.stack.conftest import HTTP_TIMEOUT_S, PORTS, Stack, runs, wait_for
 
 pytestmark = pytest.mark.stack
-
-RUN_TIMEOUT_S = 240.0
-PORTS = {"api": 18080, "public": 18000, "scheduler_health": 18974}
-
-
-class Stack:
-    def __init__(self, home: Path) -> None:
-        suffix = uuid.uuid4().hex[:8]
-        self.home = home
-        self.env = dict(os.environ)
-        self.env.update(
-            {
-                "FUNNELFLOW_HOME": str(home),
-                "FUNNELFLOW_STACK_AIRFLOW_DB": f"ff_stack_airflow_{suffix}",
-                "FUNNELFLOW_STACK_MARKETING_DB": f"ff_stack_marketing_{suffix}",
-                "FUNNELFLOW_STACK_API_PORT": str(PORTS["api"]),
-                "FUNNELFLOW_STACK_PUBLIC_PORT": str(PORTS["public"]),
-                "FUNNELFLOW_STACK_SCHEDULER_HEALTH_PORT": str(PORTS["scheduler_health"]),
-                "FUNNELFLOW_STACK_REDIS": "redis://127.0.0.1:6379/9",
-            }
-        )
-        for name in [k for k in self.env if k.startswith("AIRFLOW")]:
-            del self.env[name]
-        self.api = f"http://127.0.0.1:{PORTS['api']}"
-        self.public = f"http://127.0.0.1:{PORTS['public']}/funnelflow"
-
-    def run(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "funnelflow_airflow.stack", command],
-            env=self.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
-    def marketing_engine(self) -> sa.Engine:
-        from funnelflow_airflow.stack import PG_ADMIN_URL
-
-        url = sa.make_url(PG_ADMIN_URL).set(
-            drivername="postgresql+psycopg", database=self.env["FUNNELFLOW_STACK_MARKETING_DB"]
-        )
-        return sa.create_engine(url, poolclass=sa.NullPool)
-
-    def drop_databases(self) -> None:
-        from funnelflow_airflow.stack import PG_ADMIN_URL
-
-        admin = sa.create_engine(
-            sa.make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            for key in ("FUNNELFLOW_STACK_AIRFLOW_DB", "FUNNELFLOW_STACK_MARKETING_DB"):
-                conn.execute(sa.text(f'drop database if exists "{self.env[key]}" with (force)'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    import redis
-
-    redis.Redis.from_url("redis://127.0.0.1:6379/9").flushdb()  # this test's own broker database
-    s = Stack(tmp_path_factory.mktemp("stack-home"))
-    started = s.run("start")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert f"Airflow UI: http://127.0.0.1:{PORTS['api']}" in started.stdout
-        yield s
-    finally:
-        recorded = json.loads((s.home / "stack" / "pids.json").read_text()) if started.returncode == 0 else {}
-        stopped = s.run("stop")
-        for name, entry in recorded.items():
-            assert not Path(f"/proc/{entry['pid']}").exists() or _zombie(entry["pid"]), (
-                f"{name} still running"
-            )
-        s.drop_databases()
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-@pytest.fixture(scope="module")
-def api(stack: Stack) -> Iterator[httpx.Client]:
-    password = (stack.home / "stack" / "secrets" / "admin_password").read_text().strip()
-    token = httpx.post(f"{stack.api}/auth/token", json={"username": "admin", "password": password})
-    assert token.status_code == 201, token.text
-    with httpx.Client(
-        base_url=f"{stack.api}/api/v2",
-        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-        timeout=10,
-    ) as client:
-        yield client
-
-
-def _wait_for(what: str, probe, timeout_s: float = RUN_TIMEOUT_S):
-    """Polls ``probe`` until it returns a truthy value; fails with ``what`` after the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(1.0)
-    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-def _runs(api: httpx.Client, dag_id: str) -> list[dict]:
-    resp = api.get(f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after"})
-    resp.raise_for_status()
-    return resp.json()["dag_runs"]
 
 
 def test_dag_folder_loads_without_import_errors(api: httpx.Client) -> None:
@@ -189,7 +73,7 @@ def test_ingestion_on_the_celery_worker_triggers_qualification_by_asset(
         for i in range(3)
     ]
     for form in forms:
-        posted = httpx.post(f"{stack.public}/leads", json=form, timeout=10)
+        posted = httpx.post(f"{stack.public}/leads", json=form, timeout=HTTP_TIMEOUT_S)
         assert posted.status_code == 202, posted.text
 
     for dag_id in ("lead_ingestion", "lead_qualification"):
@@ -203,15 +87,13 @@ def test_ingestion_on_the_celery_worker_triggers_qualification_by_asset(
         assert state != "failed", "lead_ingestion failed; see the task logs under the stack's airflow home"
         return state == "success"
 
-    _wait_for("lead_ingestion to succeed", ingestion_done)
+    wait_for("lead_ingestion to succeed", ingestion_done)
 
     def qualification_by_asset():
-        asset_runs = [r for r in _runs(api, "lead_qualification") if r["run_type"] == "asset_triggered"]
+        asset_runs = [r for r in runs(api, "lead_qualification") if r["run_type"] == "asset_triggered"]
         return asset_runs and asset_runs[0]["state"] == "success" and asset_runs[0]
 
-    run = _wait_for(
-        "lead_qualification to run because of the ingestion's asset event", qualification_by_asset
-    )
+    run = wait_for("lead_qualification to run because of the ingestion's asset event", qualification_by_asset)
     assert run["triggered_by"] == "asset"
 
     engine = stack.marketing_engine()
@@ -227,3 +109,21 @@ def test_ingestion_on_the_celery_worker_triggers_qualification_by_asset(
     assert accounted == receipt["rows_in"] == rows
     assert form_touches == len(forms)
     assert leads >= receipt["inserted"] + len(forms)
+
+
+def test_funnel_page_behind_airflow_login(stack: Stack, api: httpx.Client) -> None:
+    page = f"{stack.api}/funnelflow-ui/"
+    token = api.headers["Authorization"]
+    logged_in = httpx.get(page, headers={"Authorization": token}, timeout=HTTP_TIMEOUT_S)
+    assert logged_in.status_code == 200 and "Leads by stage" in logged_in.text
+    assert "signed in as admin" in logged_in.text
+    as_cookie = httpx.get(page, cookies={"_token": token.removeprefix("Bearer ")}, timeout=HTTP_TIMEOUT_S)
+    assert as_cookie.status_code == 200  # what the UI's iframe sends
+    anonymous = httpx.get(page, timeout=HTTP_TIMEOUT_S)
+    assert anonymous.status_code == 401 and "Leads by stage" not in anonymous.text
+    forged = httpx.get(page, headers={"Authorization": "Bearer not.a.token"}, timeout=HTTP_TIMEOUT_S)
+    assert forged.status_code in (401, 403) and "Leads by stage" not in forged.text
+    views = [v for p in api.get("/plugins").json()["plugins"] for v in p.get("external_views", [])]
+    assert any(v["name"] == "Funnel" and v["href"] == "/funnelflow-ui/" for v in views)
+    public = httpx.get(f"http://127.0.0.1:{PORTS['public']}/funnelflow-ui/", timeout=HTTP_TIMEOUT_S)
+    assert public.status_code == 404

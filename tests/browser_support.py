@@ -1,0 +1,109 @@
+"""Headless Chromium for the browser tests: Debian's chromium driven through its chromedriver.
+
+A test tool's own browser download cannot work here, so ``.ci/run`` installs the
+``chromium`` and ``chromium-driver`` packages and these tests use them. Screenshots
+go to ``FUNNELFLOW_TEST_OUTPUT`` (default ``.test-output/`` in the repo).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("FUNNELFLOW_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("FUNNELFLOW_CHROMEDRIVER", "/usr/bin/chromedriver")
+PHONE_WIDTH = 375
+
+
+def output_dir() -> Path:
+    path = Path(os.environ.get("FUNNELFLOW_TEST_OUTPUT", REPO / ".test-output")) / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def require_chromium() -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        message = f"browser tests need Debian's chromium and chromium-driver ({', '.join(missing)} missing)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@contextmanager
+def chromium(width: int = 1280, height: int = 900, javascript: bool = True) -> Iterator:
+    """A headless Chromium session; without ``javascript`` pages must work as plain HTML forms."""
+    require_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="ff-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(flag)
+    if not javascript:
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(driver, name: str) -> Path:
+    path = output_dir() / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def fits_width(driver) -> bool:
+    """Nothing wider than the viewport: readable on a phone without sideways scrolling."""
+    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """An ASGI app on a free loopback port in a thread; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    ticker = threading.Event()
+    for _ in range(600):  # up to 30 s for uvicorn to bind
+        if server.started or not thread.is_alive():
+            break
+        ticker.wait(0.05)
+    if not server.started:
+        raise RuntimeError("the test server did not start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
