@@ -1,8 +1,11 @@
-"""Signed tokens for links in emails (unsubscribe, confirm), carrying ids, never addresses.
+"""Signed tokens for links in emails (unsubscribe, confirm, ...), carrying ids, never addresses.
 
 A token is ``<purpose-id>.<subject id>.<signature>``: the signature is an HMAC of
 the purpose and id with FUNNELFLOW_SECRET_KEY, so nobody can act for someone
-else by guessing. Without the setting (local demo only) a random key is made
+else by guessing. A *scoped* token also names the thing the link is about by its
+slug (``<purpose-id>.<slug>.<subject id>.<signature>``: a webinar invitation names
+the webinar and the lead), and the signature covers the slug too. Without the
+setting (local demo only) a random key is made
 once and kept in FUNNELFLOW_HOME/secret_key.
 """
 
@@ -16,7 +19,8 @@ import secrets
 
 from funnelflow import settings
 
-PURPOSES = ("unsubscribe", "confirm")
+PURPOSES = ("unsubscribe", "confirm", "webinar_cancel")  # webinar_cancel: a registration id
+SCOPED_PURPOSES = ("webinar_invite",)  # webinar_invite: a webinar slug and a lead id
 
 
 class InvalidToken(ValueError):
@@ -61,3 +65,32 @@ def read_token(purpose: str, token: str) -> int:
     if kind != str(PURPOSES.index(purpose)) or not hmac.compare_digest(sig, _sign(purpose, subject_id)):
         raise InvalidToken("token signature does not match")
     return subject_id
+
+
+_SCOPED_RE = re.compile(
+    r"([0-9])\.([a-z0-9][a-z0-9-]{0,119})\.(0|[1-9][0-9]{0,18})\.([A-Za-z0-9_-]{24})", re.ASCII
+)
+
+
+def make_scoped_token(purpose: str, scope: str, subject_id: int) -> str:
+    """A token naming ``scope`` (a slug) and ``subject_id``, signed together."""
+    if purpose not in SCOPED_PURPOSES:
+        raise ValueError(f"unknown scoped token purpose {purpose!r}")
+    signature = _sign(f"{purpose}:{scope}", subject_id)
+    token = f"{SCOPED_PURPOSES.index(purpose)}.{scope}.{int(subject_id)}.{signature}"
+    if not _SCOPED_RE.fullmatch(token):
+        raise ValueError("a token scope is a slug: lower-case letters, digits and '-'")
+    return token
+
+
+def read_scoped_token(purpose: str, token: str) -> tuple[str, int]:
+    """The (scope, subject id) a valid scoped token names; ``InvalidToken`` otherwise."""
+    match = _SCOPED_RE.fullmatch(token)
+    if match is None or int(match.group(3)) > MAX_SUBJECT_ID:
+        raise InvalidToken("malformed token")
+    kind, scope, raw_id, sig = match.groups()
+    subject_id = int(raw_id)
+    expected = _sign(f"{purpose}:{scope}", subject_id)
+    if kind != str(SCOPED_PURPOSES.index(purpose)) or not hmac.compare_digest(sig, expected):
+        raise InvalidToken("token signature does not match")
+    return scope, subject_id

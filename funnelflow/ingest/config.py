@@ -23,6 +23,8 @@ HEADER_MAPPING_FILE = "header_mapping.yaml"
 LEGAL_BASES = ("consent", "legitimate_interest", "contract")
 M = TypeVar("M", bound=BaseModel)
 WEB_FORM_SOURCE = "web_form"  # lead_landing.source of web-form posts
+WEBINAR_SOURCE = "webinar"  # lead_landing.source of webinar registration forms
+FORM_SOURCES = (WEB_FORM_SOURCE, WEBINAR_SOURCE)  # posted by a person: double opt-in, double-click window
 
 
 class ConfigError(ConfigFileError):

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, update
 
 from funnelflow.db import schema
 from funnelflow.db.schema import utcnow
-from funnelflow.ingest.config import WEB_FORM_SOURCE, HeaderMappingConfig, SourcesConfig
+from funnelflow.ingest.config import FORM_SOURCES, WEB_FORM_SOURCE, HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.mapping import map_headers
 from funnelflow.ingest.normalize import normalize_frame
 from funnelflow.ingest.stage import Arrival
@@ -70,7 +70,7 @@ def frame_from_payloads(
     source: str, payloads: list[dict[str, Any]], mapping: HeaderMappingConfig
 ) -> pd.DataFrame:
     """Payloads mapped to canonical columns through the same header mapping files use."""
-    flat = [payload if source == WEB_FORM_SOURCE else flatten_ad_lead(payload) for payload in payloads]
+    flat = [payload if source in FORM_SOURCES else flatten_ad_lead(payload) for payload in payloads]
     keys: list[str] = []
     for row in flat:
         keys.extend(k for k in row if k not in keys)
@@ -144,10 +144,10 @@ def _process_group(
     if fresh:
         frame = frame_from_payloads(source, [dict(r["payload"]) for r in fresh], mapping)
         received = pd.Series([r["received_at"] for r in fresh], index=frame.index)
-        if "occurred_at" not in frame.columns or source == WEB_FORM_SOURCE:
+        if "occurred_at" not in frame.columns or source in FORM_SOURCES:
             frame["occurred_at"] = ""
         norm, reason = normalize_frame(frame, as_of=now)
-        if source == WEB_FORM_SOURCE:
+        if source in FORM_SOURCES:
             norm["occurred_at"] = pd.to_datetime(received, utc=True)
             # A ticked box is an opt-in awaiting confirmation (double opt-in); an unticked one records nothing.
             norm["consent_status"] = norm["consent_status"].map({"granted": "pending"})
@@ -157,9 +157,9 @@ def _process_group(
                 frame["occurred_at"] != "", pd.to_datetime(received, utc=True)
             )
         ids = pd.Series([r["id"] for r in fresh], index=frame.index)
-        prefix = "ad:" + source + ":" if source != WEB_FORM_SOURCE else "landing:"
+        prefix = "ad:" + source + ":" if source not in FORM_SOURCES else "landing:"
         norm["source_ref"] = (prefix + norm["external_id"].fillna("")).where(
-            (source != WEB_FORM_SOURCE) & norm["external_id"].notna(), "landing:" + ids.astype(str)
+            (source not in FORM_SOURCES) & norm["external_id"].notna(), "landing:" + ids.astype(str)
         )
         norm["detail"] = '{"landing_id":' + ids.astype(str) + "}"
         norm["client_ip"] = pd.Series([r["client_ip"] for r in fresh], index=frame.index)
@@ -196,9 +196,7 @@ def _process_group(
 def _double_posts(conn, source: str, group: list, sources: SourcesConfig) -> set[int]:
     """Landing ids that repeat an earlier identical arrival: within the window (web form) or ever (ad leads)."""
     t = schema.lead_landing
-    window = (
-        timedelta(minutes=sources.web_form.duplicate_window_minutes) if source == WEB_FORM_SOURCE else None
-    )
+    window = timedelta(minutes=sources.web_form.duplicate_window_minutes) if source in FORM_SOURCES else None
     hashes = sorted({r["content_hash"] for r in group})
     earlier: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
     for i in range(0, len(hashes), 500):
@@ -215,3 +213,48 @@ def _double_posts(conn, source: str, group: list, sources: SourcesConfig) -> set
                 dups.add(row["id"])
                 break
     return dups
+
+
+def land_form_post(
+    engine: Engine,
+    arrival: Arrival,
+    payload: dict[str, Any],
+    content_hash: str,
+    client_ip: str,
+    sources: SourcesConfig,
+    mapping: HeaderMappingConfig,
+    received_at: datetime,
+) -> str:
+    """Land one form post and turn it into a lead at once (a page that must answer with the person's state).
+
+    The same path as the lead form's posts, only now instead of on the next DAG run:
+    the landing row is written and processed in one transaction. Returns its outcome:
+    inserted, updated, duplicate or rejected (with the reason in ``ingest_rejects``).
+    """
+    t = schema.lead_landing
+    with engine.begin() as conn:
+        landing_id = conn.execute(
+            t.insert()
+            .values(
+                source=arrival.source,
+                received_at=received_at,
+                payload=payload,
+                content_hash=content_hash,
+                client_ip=client_ip[:45],
+            )
+            .returning(t.c.id)
+        ).scalar_one()
+        row = (
+            conn.execute(
+                select(
+                    t.c.id, t.c.source, t.c.received_at, t.c.payload, t.c.content_hash, t.c.client_ip
+                ).where(t.c.id == landing_id)
+            )
+            .mappings()
+            .one()
+        )
+        counts = _process_group(conn, arrival.source, [row], arrival, sources, mapping)
+    for outcome in ("inserted", "updated", "duplicate", "rejected"):
+        if getattr(counts, {"duplicate": "duplicates"}.get(outcome, outcome)):
+            return outcome
+    return "rejected"

@@ -12,16 +12,15 @@ scripts), and every answer says ``Referrer-Policy: no-referrer`` (app-wide: ``fu
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from funnelflow import settings
 from funnelflow.db.schema import utcnow
 from funnelflow.email import tokens
+from funnelflow.web import pages
 from funnelflow.web.app import engine_of
 from funnelflow.web.client import client_address
 
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-TEMPLATES = settings.REPO_ROOT / "templates" / "web"
 _MESSAGES = {
     "invalid": (
         404,
@@ -52,20 +50,8 @@ _MESSAGES = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _jinja():
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    return Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(default=True),
-        undefined=StrictUndefined,
-    )
-
-
 def _page(template: str, status: int = 200, **context) -> HTMLResponse:
-    html = _jinja().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status)  # security headers: funnelflow.web.middleware
+    return pages.page(template, status, **context)
 
 
 def _message(key: str) -> HTMLResponse:

@@ -96,7 +96,8 @@ def _attendance(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(
-        f"{result.platform} report: {result.rows} rows, {result.attendees} people, {result.new_leads} new leads, "
+        f"{result.platform} report: {result.rows} rows, {result.attendees} people, "
+        f"{result.new_leads} new leads, "
         f"attended {result.attended}, no-show {result.no_show}, set aside {result.rejected}"
     )
     return 0

@@ -146,7 +146,7 @@ def load_webinar(path: Path) -> Webinar:
 
 
 def load_webinars(config_dir: Path | None = None) -> tuple[list[Webinar], list[str]]:
-    """Every webinar file: the good ones, and one message per broken file (a broken file never hides the rest)."""
+    """Every webinar file: the good ones, and one message per broken file (it never hides the rest)."""
     good: list[Webinar] = []
     problems: list[str] = []
     folder = webinars_dir(config_dir)

@@ -145,7 +145,9 @@ def invitation_url(slug: str, lead_id: int) -> str:
     return f"{public_url()}/webinars/r/{tokens.invitation_token(slug, lead_id)}"
 
 
-def _send(engine, transport, w: Webinar, step: str, template: str, kind: str, context, people, as_of, files=()):
+def _send(
+    engine, transport, w: Webinar, step: str, template: str, kind: str, context, people, as_of, files=()
+):
     mailing = Mailing(
         message_key=message_key(w.slug, step),
         template=template,
@@ -157,7 +159,9 @@ def _send(engine, transport, w: Webinar, step: str, template: str, kind: str, co
     return send_mailing(engine, mailing, people, transport, as_of=as_of)
 
 
-def send_confirmations(engine: sa.Engine, transport: Transport, w: Webinar, as_of: datetime) -> dict[str, dict]:
+def send_confirmations(
+    engine: sa.Engine, transport: Transport, w: Webinar, as_of: datetime
+) -> dict[str, dict]:
     """Confirmations with the calendar file to registered people; notices to the waitlist."""
     with engine.connect() as conn:
         row = _row(conn, w.slug)
@@ -191,7 +195,7 @@ def send_confirmations(engine: sa.Engine, transport: Transport, w: Webinar, as_o
 
 
 def due_reminder(row: WebinarRow, as_of: datetime) -> tuple[int, str] | None:
-    """The reminder whose window holds ``as_of``: 24 h before until 1 h before, then 1 h before until the start."""
+    """The reminder due at ``as_of``: 24 h before until 1 h before, then 1 h before until the start."""
     if row.status != "scheduled" or as_of >= row.starts_at:
         return None
     if as_of >= row.starts_at - timedelta(hours=1):
@@ -249,7 +253,9 @@ def send_invitations(engine: sa.Engine, transport: Transport, w: Webinar, as_of:
     audience = segments.parse_segment(w.spec.invitations.audience, where=f"{w.path}: invitations.audience")
     reports: dict[int, dict] = {}
     for wave in due_waves(w, as_of):
-        already = sa.select(webinar_registrations.c.lead_id).where(webinar_registrations.c.webinar_id == row.id)
+        already = sa.select(webinar_registrations.c.lead_id).where(
+            webinar_registrations.c.webinar_id == row.id
+        )
         stmt = (
             sa.select(leads.c.id, leads.c.email, leads.c.first_name)
             .where(
@@ -294,7 +300,11 @@ def send_followups(engine: sa.Engine, transport: Transport, w: Webinar, as_of: d
     if row.attendance_loaded_at is None or not row.recording_url or as_of < row.ends_at:
         return {}
     out: dict[str, dict] = {}
-    for variant, statuses in (("attended", ("attended",)), ("no_show", ("no_show",)), ("waitlist", ("waitlisted",))):
+    for variant, statuses in (
+        ("attended", ("attended",)),
+        ("no_show", ("no_show",)),
+        ("waitlist", ("waitlisted",)),
+    ):
         context = {**_context(w, row), "variant": variant}
         people = map(_registrant, _people(engine, row.id, statuses))
         report = _send(

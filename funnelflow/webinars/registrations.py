@@ -250,7 +250,7 @@ def _promote_waitlisted(conn: Connection, webinar_id: int, at: datetime, seats: 
 
 
 def cancel(engine: Engine, registration_id: int, at: datetime) -> tuple[bool, list[int]]:
-    """Cancel one registration; its seat goes to the first waitlisted person. (cancelled now?, promoted leads)."""
+    """Cancel one registration; its seat goes to the first waitlisted. (cancelled now?, promoted leads)."""
     with engine.begin() as conn:
         reg = (
             conn.execute(
@@ -305,7 +305,7 @@ def record_attendance(
     min_minutes: int,
     at: datetime,
 ) -> AttendanceResult:
-    """Mark attendance from a report: attended (>= min minutes), else no_show; registered absentees -> no_show.
+    """Mark attendance from a report: attended (>= min minutes), else no_show; absent registrants no_show.
 
     ``minutes_by_lead`` holds each person's summed minutes and first join time. Attendees
     without a registration get one (source ``attendance``), holding no seat: the event is over.

@@ -1,4 +1,4 @@
-"""Registrations: capacity held by the database under concurrency, waitlist order, cancel and promote, attendance."""
+"""Registrations: capacity held by the database under concurrency, waitlist order, cancel, attendance."""
 
 from __future__ import annotations
 
