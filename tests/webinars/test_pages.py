@@ -1,4 +1,4 @@
-"""The public webinar pages: registration form, one-click invitation, cancellation; GET never changes anything."""
+"""The public webinar pages: registration form, one-click invitation, cancellation; GETs change nothing."""
 
 from __future__ import annotations
 
