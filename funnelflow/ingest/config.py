@@ -45,6 +45,9 @@ class FileSource(_Strict):
     match: list[str] = Field(min_length=1, description="file-name patterns (fnmatch, case-insensitive)")
     campaign: str | None = None
     consent: ConsentDefault | None = None
+    # The slug of a webinar (config/webinars/<slug>.yaml): the files are its attendee reports
+    # (Zoom, GoToWebinar, Teams exports), which mark attendance instead of importing a list.
+    webinar: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,119}$")
 
     @field_validator("match", mode="before")
     @classmethod

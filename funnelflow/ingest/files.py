@@ -334,6 +334,10 @@ def ingest_file(
     try:
         if problem is not None:
             raise FileUnreadable(problem)
+        if source.webinar:
+            return _ingest_attendance(
+                engine, inbox, name, stored_name, content_hash, token, source, as_of, now
+            )
         report = _ingest_claimed(
             engine, inbox, name, stored_name, facts, token, source, mapping, as_of, now, chunk_rows
         )
@@ -500,6 +504,68 @@ def _ingest_claimed(
     }
     inbox.store(name, ARCHIVE_DIR, stored_name, receipt)
     return FileReport(name, "ingested", source.name, counts, tuple(unknown), stored_as=stored, worker=stats)
+
+
+MAX_ATTENDANCE_BYTES = 64 * 2**20  # an attendee report of a huge webinar is a few MB
+
+
+def _ingest_attendance(
+    engine: Engine,
+    inbox: Inbox,
+    name: str,
+    stored_name: str,
+    content_hash: str,
+    token: str,
+    source,
+    as_of: datetime,
+    now: datetime,
+) -> FileReport:
+    """A webinar's attendee report: attendance marked, new attendees landed as leads (webinars module)."""
+    from funnelflow.webinars.attendance import ReportNotRecognised
+    from funnelflow.webinars.attendance_import import import_report
+    from funnelflow.webinars.config import WebinarConfigError, webinar_named
+
+    with inbox.open(name) as stream:
+        data = stream.read(MAX_ATTENDANCE_BYTES + 1)
+    if len(data) > MAX_ATTENDANCE_BYTES:
+        raise FileUnreadable(f"an attendee report over {MAX_ATTENDANCE_BYTES // 2**20} MB is not one we know")
+    try:
+        webinar = webinar_named(source.webinar)
+        result = import_report(engine, webinar, data, stored_name, source, as_of)
+    except (ReportNotRecognised, WebinarConfigError, UnicodeDecodeError) as exc:
+        raise FileUnreadable(f"not an attendee report of webinar {source.webinar!r}: {exc}") from None
+    counts = Counts(
+        rows_in=result.rows - result.not_attendees,
+        inserted=result.attendees - result.known - (result.rejected - result.parser_rejects),
+        updated=result.known,
+        rejected=result.rejected,
+        duplicates=result.rejoins,
+    )
+    counts.check(f"attendee report {name!r}")
+    stored = f"{ARCHIVE_DIR}/{stored_name}"
+    t = schema.ingest_files
+    with engine.begin() as conn:
+        conn.execute(
+            update(t)
+            .where(t.c.content_hash == content_hash, t.c.claim_token == token)
+            .values(status="ingested", counts=counts.as_dict(), finished_at=now, stored_as=stored)
+        )
+    receipt = {
+        "file": name,
+        "status": "ingested",
+        "source": source.name,
+        "webinar": source.webinar,
+        "platform": result.platform,
+        "content_hash": content_hash,
+        "counts": counts.as_dict(),
+        "not_attendees": result.not_attendees,  # hosts, panelists, registrants who never joined
+        "attended": result.attended,
+        "no_show": result.no_show,
+        "processed_at": now,
+        "rejects": f"ingest_rejects where source_file = '{stored_name}#{content_hash[:16]}'",
+    }
+    inbox.store(name, ARCHIVE_DIR, stored_name, receipt)
+    return FileReport(name, "ingested", source.name, counts, stored_as=stored)
 
 
 def _rows_at_lines(inbox: Inbox, name: str, facts: FileFacts, lines: set[int]) -> dict[int, dict[str, str]]:

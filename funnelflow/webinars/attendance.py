@@ -63,7 +63,17 @@ class AttendeeReport:
     platform: str
     attendees: list[Attendee]
     rejects: list[tuple[int, str, dict[str, str]]]  # (line, reason, raw row)
-    rows: int  # attendee-table rows read (rejoins and rejects included)
+    rows: int  # attendee-table rows read (rejoins, rejects and non-attendees included)
+
+    @property
+    def rejoins(self) -> int:
+        """Rows that were a second (or later) join of someone already counted."""
+        return sum(len(a.lines) for a in self.attendees) - len(self.attendees)
+
+    @property
+    def not_attendees(self) -> int:
+        """Rows of the table that are not attendees: hosts, presenters, registrants who never joined."""
+        return self.rows - sum(len(a.lines) for a in self.attendees) - len(self.rejects)
 
 
 def decode(data: bytes) -> str:

@@ -37,6 +37,12 @@ class AttendanceImport:
     attended: int
     no_show: int
     rejected: int
+    rejoins: int = 0
+    not_attendees: int = 0
+    known: int = 0  # attendees who were leads already
+    parser_rejects: int = (
+        0  # rows the report itself could not give (the rest of rejected: new people refused)
+    )
 
 
 def import_report(
@@ -95,6 +101,10 @@ def import_attendees(
         attended=marked.attended,
         no_show=marked.no_show,
         rejected=len(rejects),
+        rejoins=report.rejoins,
+        not_attendees=report.not_attendees,
+        known=len(report.attendees) - len(new),
+        parser_rejects=len(report.rejects),
     )
 
 

@@ -102,3 +102,51 @@ def test_importing_the_same_report_again_changes_nothing(engine, tmp_path, repor
     before = _snapshot(engine)
     import_report(engine, webinar, data, f"{report}", SOURCE, AFTER)
     assert _snapshot(engine) == before
+
+
+def test_an_attendee_report_dropped_in_the_lead_inbox_marks_attendance(engine, tmp_path, monkeypatch):
+    import fsspec
+
+    from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig, WebFormSource
+    from funnelflow.ingest.files import ingest_inbox
+
+    webinar, (ada, cy) = _setup(engine, tmp_path)
+    monkeypatch.setenv("FUNNELFLOW_CONFIG_DIR", str(tmp_path))
+    sources = SourcesConfig(
+        web_form=WebFormSource(consent_wording_version="2026-01"),
+        files=[SOURCE.model_copy(update={"name": "rp-attendance", "match": ["*zoom*"], "webinar": "rp"})],
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "zoom-report.csv").write_bytes((DATA / "zoom_attendee_report.csv").read_bytes())
+    [report] = ingest_inbox(
+        engine, fsspec.filesystem("file"), str(inbox), sources, HeaderMappingConfig(), AFTER
+    )
+    assert report.status == "ingested"
+    c = report.counts
+    assert (c.rows_in, c.inserted, c.updated, c.rejected, c.duplicates) == (4, 1, 1, 1, 1)
+    _, _, statuses, _ = _snapshot(engine)
+    assert dict(statuses)[ada] == "attended" and dict(statuses)[cy] == "no_show"
+    assert (inbox / "archive").is_dir() and not (inbox / "zoom-report.csv").exists()
+
+
+def test_a_file_that_is_not_an_attendee_report_goes_to_failed(engine, tmp_path, monkeypatch):
+    import fsspec
+
+    from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig, WebFormSource
+    from funnelflow.ingest.files import ingest_inbox
+
+    _setup(engine, tmp_path)
+    monkeypatch.setenv("FUNNELFLOW_CONFIG_DIR", str(tmp_path))
+    sources = SourcesConfig(
+        web_form=WebFormSource(consent_wording_version="2026-01"),
+        files=[SOURCE.model_copy(update={"name": "rp-attendance", "match": ["*zoom*"], "webinar": "rp"})],
+    )
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "zoom-list.csv").write_text("email,first_name\nada@example.org,Ada\n")
+    [report] = ingest_inbox(
+        engine, fsspec.filesystem("file"), str(inbox), sources, HeaderMappingConfig(), AFTER
+    )
+    assert report.status == "failed" and "no attendee table found" in report.reason
+    assert (inbox / "failed").is_dir()
