@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from funnelflow.ingest.adplatform import AdPlatformEndpoint
     from funnelflow.ingest.config import AdPlatformSource
+    from funnelflow.webinars.platform import WebinarPlatformEndpoint
 
 SENDGRID_CONN_ID = "sendgrid_default"
 ENRICHMENT_CONN_ID = "enrichment_api"  # unless FUNNELFLOW_ENRICHMENT_CONN_ID names another
@@ -115,6 +116,19 @@ def ad_platform_endpoint(source: AdPlatformSource) -> AdPlatformEndpoint | None:
         page_size=source.page_size,
         timeout=api.timeout,
         attempts=api.attempts,
+    )
+
+
+def webinar_platform_endpoint(conn_id: str) -> WebinarPlatformEndpoint | None:
+    """A webinar platform's participants API (host = API base URL, password = token), or None if undefined."""
+    from funnelflow.webinars.platform import WebinarPlatformEndpoint
+
+    conn = get_connection(conn_id)
+    if conn is None:
+        return None
+    api = http_api_settings(conn)
+    return WebinarPlatformEndpoint(
+        base_url=api.base_url, token=api.token, timeout=api.timeout, attempts=api.attempts
     )
 
 
