@@ -8,6 +8,7 @@ change; the UTC instants are computed here, once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,7 +160,17 @@ def load_webinars(config_dir: Path | None = None) -> tuple[list[Webinar], list[s
 
 
 def webinar_named(slug: str, config_dir: Path | None = None) -> Webinar:
+    """The webinar file of ``slug``, parsed once per version of the file (pages ask on every request)."""
     path = webinars_dir(config_dir) / f"{slug}.yaml"
-    if not path.exists():
-        raise WebinarConfigError(f"{path}: no such webinar file; fix: check the slug with `webinars list`")
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise WebinarConfigError(
+            f"{path}: no such webinar file; fix: check the slug with `webinars list`"
+        ) from None
+    return _load_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_cached(path: Path, mtime_ns: int, size: int) -> Webinar:
     return load_webinar(path)
