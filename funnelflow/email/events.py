@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from funnelflow import settings
+from funnelflow.db.helpers import chunks, dialect_insert, is_postgres
 from funnelflow.db.schema import (
     consents,
     email_events,
@@ -55,23 +56,9 @@ PROCESS_CHUNK = 5000
 SCANNER_BURST_S = 1.0
 
 
-def _insert(conn: sa.Connection, table: sa.Table):
-    """INSERT with ON CONFLICT support on either backend."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
-
-
 def _inserted(conn: sa.Connection, stmt, id_column: sa.Column) -> int:
     """Run an INSERT ... ON CONFLICT DO NOTHING and count the rows it added (RETURNING: rowcount is not reliable here)."""
     return len(conn.execute(stmt.returning(id_column)).all())
-
-
-def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
 
 
 # --------------------------------------------------------------------------- storing
@@ -204,12 +191,12 @@ def store_events(
         seen.add(row["sg_event_id"])
         rows.append(row)
     with engine.begin() as conn:
-        if rows and conn.dialect.name == "postgresql":
+        if rows and is_postgres(conn):
             result.stored = _store_postgres(conn, rows)
         elif rows:
             # One cached statement; SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
             stmt = (
-                _insert(conn, email_events)
+                dialect_insert(conn, email_events)
                 .on_conflict_do_nothing(index_elements=["sg_event_id"])
                 .returning(email_events.c.id)
             )
@@ -305,7 +292,7 @@ def newest_consent_status(
 ) -> dict[int, str]:
     """Current consent status per lead: its newest row in the append-only log."""
     newest: dict[int, tuple] = {}
-    for part in _chunks(sorted(set(lead_ids)), 900):
+    for part in chunks(sorted(set(lead_ids)), 900):
         for lead_id, status, at, row_id in conn.execute(
             sa.select(consents.c.lead_id, consents.c.status, consents.c.recorded_at, consents.c.id).where(
                 consents.c.lead_id.in_(part), consents.c.channel == channel
@@ -350,9 +337,9 @@ def added_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> s
     first: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:  # the earliest word per (hash, reason) in this batch; the table keeps the first ever
         first.setdefault((row["email_hash"], row["reason"]), row)
-    for chunk in _chunks(list(first.values()), INSERT_CHUNK):
+    for chunk in chunks(list(first.values()), INSERT_CHUNK):
         stmt = (
-            _insert(conn, suppressions)
+            dialect_insert(conn, suppressions)
             .values(list(chunk))
             .on_conflict_do_nothing(index_elements=["email_hash", "reason"])
             .returning(suppressions.c.email_hash, suppressions.c.reason)
@@ -363,7 +350,7 @@ def added_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> s
 
 def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
     found = {}
-    for part in _chunks(sorted(send_ids), 900):
+    for part in chunks(sorted(send_ids), 900):
         for row in conn.execute(
             sa.select(
                 email_sends.c.id, email_sends.c.lead_id, email_sends.c.recipient_hash, email_sends.c.sent_at
@@ -376,7 +363,7 @@ def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
 def leads_by_hash(conn: sa.Connection, hashes: set[str]) -> dict[str, int]:
     """Lead of an address hash, learned from the ledger (events without a send id)."""
     found: dict[str, int] = {}
-    for part in _chunks(sorted(hashes), 900):
+    for part in chunks(sorted(hashes), 900):
         for h, lead_id in conn.execute(
             sa.select(email_sends.c.recipient_hash, sa.func.max(email_sends.c.lead_id))
             .where(email_sends.c.recipient_hash.in_(part), email_sends.c.lead_id.is_not(None))
@@ -388,7 +375,7 @@ def leads_by_hash(conn: sa.Connection, hashes: set[str]) -> dict[str, int]:
 
 def _erased_hashes(conn: sa.Connection, hashes: set[str]) -> set[str]:
     out: set[str] = set()
-    for part in _chunks(sorted(hashes), 900):
+    for part in chunks(sorted(hashes), 900):
         out.update(
             conn.execute(
                 sa.select(suppressions.c.email_hash).where(
@@ -401,7 +388,7 @@ def _erased_hashes(conn: sa.Connection, hashes: set[str]) -> set[str]:
 
 def _erased_leads(conn: sa.Connection, lead_ids: set[int]) -> set[int]:
     out: set[int] = set()
-    for part in _chunks(sorted(lead_ids), 900):
+    for part in chunks(sorted(lead_ids), 900):
         out.update(
             conn.execute(
                 sa.select(leads.c.id).where(leads.c.id.in_(part), leads.c.erased_at.is_not(None))
@@ -416,7 +403,7 @@ def _click_context(
     """Per send: when it was delivered (first delivered event) and every click on it (time, url)."""
     delivered: dict[int, datetime] = {}
     clicks: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for part in _chunks(sorted(send_ids), 900):
+    for part in chunks(sorted(send_ids), 900):
         for send_id, event, at, url in conn.execute(
             sa.select(
                 email_events.c.send_id, email_events.c.event, email_events.c.occurred_at, email_events.c.url
@@ -554,9 +541,9 @@ def _process_chunk(
             regroup.append((e.id, e.email_hash))
 
     if touch_rows:
-        for chunk in _chunks(touch_rows, INSERT_CHUNK):
+        for chunk in chunks(touch_rows, INSERT_CHUNK):
             stmt = (
-                _insert(conn, touchpoints)
+                dialect_insert(conn, touchpoints)
                 .values(list(chunk))
                 .on_conflict_do_nothing(index_elements=["source_ref"])
             )
@@ -576,7 +563,7 @@ def _process_chunk(
     result.settled += _apply_transitions(conn, transitions, as_of)
     if scrub_ids:
         # Events of a forgotten person keep their type, time and send (counts stay right), nothing else.
-        for part in _chunks(scrub_ids, 900):
+        for part in chunks(scrub_ids, 900):
             conn.execute(
                 sa.update(email_events)
                 .where(email_events.c.id.in_(part))
@@ -584,7 +571,7 @@ def _process_chunk(
             )
         result.scrubbed += len(scrub_ids)
     ids = [e.id for e in batch]
-    for part in _chunks(ids, 900):
+    for part in chunks(ids, 900):
         conn.execute(sa.update(email_events).where(email_events.c.id.in_(part)).values(processed_at=as_of))
 
 

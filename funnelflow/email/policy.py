@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from funnelflow import settings
+from funnelflow.db.helpers import chunks, is_postgres, member_of
 from funnelflow.db.schema import consents, email_events, email_sends, leads, suppressions
 
 MARKETING = "marketing"
@@ -67,23 +68,10 @@ class Cap:
         return cls(limit=limit, days=days)
 
 
-def _chunks(seq: Sequence, size: int = 1000):
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
-
-
-def member_of(conn: sa.Connection, column: sa.ColumnElement, values: Sequence) -> sa.ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter instead of a thousand
-    (parsing a thousand placeholders per query costs more than the query)."""
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(list(values))
-
-
 def newest_consent(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, str]:
     """The current email consent status per lead: its newest row in the append-only log."""
     current: dict[int, tuple] = {}
-    for part in _chunks(sorted(set(lead_ids))):
+    for part in chunks(sorted(set(lead_ids))):
         rows = conn.execute(
             sa.select(consents.c.lead_id, consents.c.status, consents.c.recorded_at, consents.c.id).where(
                 member_of(conn, consents.c.lead_id, part), consents.c.channel == "email"
@@ -98,7 +86,7 @@ def newest_consent(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, st
 
 def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for part in _chunks(sorted(set(hashes))):
+    for part in chunks(sorted(set(hashes))):
         for h, reason in conn.execute(
             sa.select(suppressions.c.email_hash, suppressions.c.reason).where(
                 member_of(conn, suppressions.c.email_hash, part)
@@ -110,7 +98,7 @@ def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str
 
 def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
     out: set[int] = set()
-    for part in _chunks(sorted(set(lead_ids))):
+    for part in chunks(sorted(set(lead_ids))):
         out.update(
             conn.execute(
                 sa.select(leads.c.id).where(member_of(conn, leads.c.id, part), leads.c.erased_at.is_not(None))
@@ -121,7 +109,7 @@ def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
 
 def _recent_marketing_counts(conn: sa.Connection, hashes: Sequence[str], since: datetime) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for part in _chunks(sorted(set(hashes))):
+    for part in chunks(sorted(set(hashes))):
         rows = conn.execute(
             sa.select(email_sends.c.recipient_hash, sa.func.count())
             .where(
@@ -168,7 +156,7 @@ def _facts_postgres(
     erased: set[int] = set()
     consent: dict[int, str] = {}
     recent: dict[str, int] = {}
-    for part in _chunks(candidates, 5000):
+    for part in chunks(candidates, 5000):
         params = {
             "hashes": ",".join(c.email_hash for c in part),  # hex digests: never contain a comma
             "lead_ids": ",".join("" if c.lead_id is None else str(int(c.lead_id)) for c in part),
@@ -202,9 +190,7 @@ def check_recipients(
         return []
     hashes = [c.email_hash for c in candidates]
     lead_ids = [c.lead_id for c in candidates if c.lead_id is not None]
-    if conn.dialect.name == "postgresql" and not any(
-        "," in h for h in hashes
-    ):  # the statement joins hashes with commas
+    if is_postgres(conn) and not any("," in h for h in hashes):  # the statement joins hashes with commas
         suppressed, erased, consent, recent = _facts_postgres(
             conn, candidates, kind, as_of - timedelta(days=cap.days if cap else 0)
         )

@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, csv_text, time_text
+from funnelflow.db.helpers import copy_csv, csv_text, is_postgres
+from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, time_text
 from funnelflow.ingest.timing import timed
 
 __all__ = [
@@ -233,17 +234,13 @@ class BatchResult:
     unresolved: list[int] = field(default_factory=list)  # positions of arrivals no single lead could take
 
 
-def is_pg(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
 def start_batch(conn: Connection) -> None:
     """Create the stage tables for this connection if needed, and empty them."""
-    ts = "timestamptz" if is_pg(conn) else "varchar(40)"
+    ts = "timestamptz" if is_postgres(conn) else "varchar(40)"
     conn.execute(text(_CREATE_PEOPLE.format(ts=ts)))
     conn.execute(text(_CREATE_ARRIVALS.format(ts=ts)))
     conn.execute(text(_CREATE_RESOLVED))
-    if is_pg(conn):  # no dead rows piling up batch after batch
+    if is_postgres(conn):  # no dead rows piling up batch after batch
         conn.execute(text("truncate ingest_people, ingest_arrivals, ingest_resolved"))
     else:
         for table in ("ingest_people", "ingest_arrivals", "ingest_resolved"):
@@ -254,13 +251,8 @@ def load_csv(conn: Connection, table: str, columns: Sequence[str], data: str) ->
     """Bulk-load CSV text from ``csv_text``: COPY on PostgreSQL, executemany on SQLite. Values are data, never SQL."""
     if not data:
         return
-    if is_pg(conn):
-        raw = conn.connection.driver_connection
-        with (
-            raw.cursor() as cur,
-            cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy,
-        ):
-            copy.write(data)
+    if is_postgres(conn):
+        copy_csv(conn, table, columns, data)
         return
     rows = [[value if value != "" else None for value in row] for row in csv.reader(io.StringIO(data))]
     load_rows(conn, table, columns, rows)
@@ -269,7 +261,7 @@ def load_csv(conn: Connection, table: str, columns: Sequence[str], data: str) ->
 def load_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     if not rows:
         return
-    if is_pg(conn):
+    if is_postgres(conn):
         load_csv(conn, table, columns, csv_text(rows))
         return
     placeholders = ", ".join("?" for _ in columns)
@@ -289,7 +281,7 @@ def apply_batch(
     and the line. Those refs are new (the file was claimed by its content
     hash), so the touchpoints skip the conflict check.
     """
-    pg = is_pg(conn)
+    pg = is_postgres(conn)
     when = now.astimezone(UTC) if pg else time_text(now, postgres=False)
     # People with an email key first (PostgreSQL: the upsert), then the rest, so a phone-only row can match a
     # lead an email row of the same batch has just created.

@@ -17,9 +17,10 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from funnelflow.db import schema
+from funnelflow.db.helpers import is_postgres
 from funnelflow.identity import hash_key
 from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, collapse_people, time_text
-from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, is_pg, load_rows, start_batch
+from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, load_rows, start_batch
 
 __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_rejects"]
 
@@ -76,7 +77,7 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     """
     if rows.empty:
         return pd.Series(dtype=object)
-    postgres = is_pg(conn)
+    postgres = is_postgres(conn)
     positions = list(range(len(rows)))
     times = [time_text(t.to_pydatetime(), postgres) for t in pd.to_datetime(rows["occurred_at"], utc=True)]
     person = {name: _column(rows, name) for name in PEOPLE_COLUMNS[:14]}
