@@ -27,9 +27,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from funnelflow import settings
 from funnelflow.db.schema import UTCDateTime, accounts, leads, lifecycle_history, touchpoints
+from funnelflow.db.state import get_state, put_state
 from funnelflow.qualify.lifecycle import StageSql, clock_expressions, stage_expressions
 from funnelflow.qualify.rules import Condition, Rules
-from funnelflow.qualify.state import TOUCH_WATERMARK_KEY, get_state, live_leads, put_state
+from funnelflow.qualify.state import TOUCH_WATERMARK_KEY, live_leads
 
 log = logging.getLogger(__name__)
 # The analyst-readable query that picks the leads of a "changed" pass.
