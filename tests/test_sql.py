@@ -1,0 +1,43 @@
+"""The SQL in ``include/sql/``: loaded by name, one file per statement (two where the dialects differ)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from funnelflow import sql
+from funnelflow.cli import main
+
+
+def _statement_names() -> list[str]:
+    return [entry.split(" [")[0] for entry in sql.names()]
+
+
+def test_every_statement_loads_for_each_dialect_and_binds_values_by_name():
+    names = _statement_names()
+    assert "qualify/changed_leads" in names
+    for name in names:
+        for dialect in sql.DIALECTS:
+            text = sql.source(name, dialect)
+            assert text.strip(), name
+            # Values are bound parameters; nothing in a file is a slot for Python to format text into.
+            assert not re.search(r"\{[a-z_]*\}", text), f"{name} holds a format slot"
+            assert sql.load(name, dialect) is sql.load(name, dialect)  # cached
+
+
+def test_unknown_or_unsafe_names_are_refused():
+    with pytest.raises(sql.UnknownStatement):
+        sql.load("qualify/no_such_statement")
+    with pytest.raises(sql.UnknownStatement):
+        sql.path_of("../README")
+
+
+def test_sql_list_and_show(capsys):
+    assert main(["sql", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert "qualify/changed_leads" in listed
+    assert main(["sql", "show", "qualify/changed_leads"]) == 0
+    assert capsys.readouterr().out == sql.source("qualify/changed_leads")
+    assert main(["sql", "show", "qualify/nothing"]) == 2
+    assert "no SQL file" in capsys.readouterr().err
