@@ -22,17 +22,16 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow import settings
+from funnelflow import consent, settings
 from funnelflow.db.helpers import chunks, dialect_insert, is_postgres
 from funnelflow.db.schema import (
-    consents,
     email_events,
     email_sends,
     ingest_rejects,
@@ -287,45 +286,6 @@ _EVENT_STATE = {
 _STATE_ORDER = ("sent", "delivered", "bounced", "dropped")
 
 
-def newest_consent_status(
-    conn: sa.Connection, lead_ids: Sequence[int], channel: str = "email"
-) -> dict[int, str]:
-    """Current consent status per lead: its newest row in the append-only log."""
-    newest: dict[int, tuple] = {}
-    for part in chunks(sorted(set(lead_ids)), 900):
-        for lead_id, status, at, row_id in conn.execute(
-            sa.select(consents.c.lead_id, consents.c.status, consents.c.recorded_at, consents.c.id).where(
-                consents.c.lead_id.in_(part), consents.c.channel == channel
-            )
-        ):
-            if lead_id not in newest or (at, row_id) > newest[lead_id][1:]:
-                newest[lead_id] = (status, at, row_id)
-    return {k: v[0] for k, v in newest.items()}
-
-
-def record_withdrawals(conn: sa.Connection, lead_ids: Iterable[int], at: datetime, source: str) -> int:
-    """Append a ``withdrawn`` consent row for each lead whose consent is not already withdrawn."""
-    ids = sorted(set(lead_ids))
-    if not ids:
-        return 0
-    current = newest_consent_status(conn, ids)
-    rows = [
-        {
-            "lead_id": i,
-            "channel": "email",
-            "status": "withdrawn",
-            "legal_basis": "consent",
-            "source": source,
-            "recorded_at": at,
-        }
-        for i in ids
-        if current.get(i) != "withdrawn"
-    ]
-    if rows:
-        conn.execute(sa.insert(consents), rows)
-    return len(rows)
-
-
 def add_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert suppressions (email_hash, reason, source, detail, created_at) that are not there yet; how many were new."""
     return len(added_suppressions(conn, rows))
@@ -559,7 +519,7 @@ def _process_chunk(
             )
         )
     for lead_id, at in withdraw.items():
-        result.withdrawals += record_withdrawals(conn, [lead_id], at, source="sendgrid:unsubscribe")
+        result.withdrawals += consent.record_withdrawals(conn, [lead_id], at, source="sendgrid:unsubscribe")
     result.settled += _apply_transitions(conn, transitions, as_of)
     if scrub_ids:
         # Events of a forgotten person keep their type, time and send (counts stay right), nothing else.

@@ -31,7 +31,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.email.events import added_suppressions, is_permanent_status, leads_by_hash, record_withdrawals
+from funnelflow import consent
+from funnelflow.email.events import added_suppressions, is_permanent_status, leads_by_hash
 from funnelflow.identity import email_hash
 from funnelflow.privacy import redact_addresses
 
@@ -179,7 +180,7 @@ def sync_suppressions(
                 # Only for what the webhook missed: an old unsubscribe must not overrule a later re-subscription.
                 leads_of = leads_by_hash(conn, {h for h, _ in added})
                 if leads_of:
-                    result.withdrawals += record_withdrawals(
+                    result.withdrawals += consent.record_withdrawals(
                         conn, leads_of.values(), window_end, source=f"sendgrid-sync:{name}"
                     )
     log.info("suppression sync: %s", result.as_dict())
