@@ -29,14 +29,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow import consent, settings
+from funnelflow import consent, settings, suppressions
 from funnelflow.db.helpers import chunks, dialect_insert, is_postgres
 from funnelflow.db.schema import (
     email_events,
     email_sends,
     ingest_rejects,
     leads,
-    suppressions,
     touchpoints,
     utcnow,
 )
@@ -286,28 +285,6 @@ _EVENT_STATE = {
 _STATE_ORDER = ("sent", "delivered", "bounced", "dropped")
 
 
-def add_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert suppressions (email_hash, reason, source, detail, created_at) that are not there yet; how many were new."""
-    return len(added_suppressions(conn, rows))
-
-
-def added_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Insert the suppressions that are not there yet; the (email_hash, reason) pairs that were new."""
-    added: set[tuple[str, str]] = set()
-    first: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:  # the earliest word per (hash, reason) in this batch; the table keeps the first ever
-        first.setdefault((row["email_hash"], row["reason"]), row)
-    for chunk in chunks(list(first.values()), INSERT_CHUNK):
-        stmt = (
-            dialect_insert(conn, suppressions)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["email_hash", "reason"])
-            .returning(suppressions.c.email_hash, suppressions.c.reason)
-        )
-        added.update((h, r) for h, r in conn.execute(stmt))
-    return added
-
-
 def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
     found = {}
     for part in chunks(sorted(send_ids), 900):
@@ -331,19 +308,6 @@ def leads_by_hash(conn: sa.Connection, hashes: set[str]) -> dict[str, int]:
         ):
             found[h] = lead_id
     return found
-
-
-def _erased_hashes(conn: sa.Connection, hashes: set[str]) -> set[str]:
-    out: set[str] = set()
-    for part in chunks(sorted(hashes), 900):
-        out.update(
-            conn.execute(
-                sa.select(suppressions.c.email_hash).where(
-                    suppressions.c.email_hash.in_(part), suppressions.c.reason == "erased"
-                )
-            ).scalars()
-        )
-    return out
 
 
 def _erased_leads(conn: sa.Connection, lead_ids: set[int]) -> set[int]:
@@ -419,7 +383,7 @@ def _process_chunk(
     send_ids = {e.send_id for e in batch if e.send_id is not None}
     sends = _lookup_sends(conn, send_ids)
     hashes = {e.email_hash for e in batch if e.email_hash}
-    erased_hashes = _erased_hashes(conn, hashes)
+    erased_hashes = suppressions.having_reason(conn, hashes, "erased")
     unattributed = {e.email_hash for e in batch if e.email_hash and e.send_id not in sends}
     by_hash = leads_by_hash(conn, unattributed) if unattributed else {}
     lead_of: dict[int, int | None] = {}
@@ -509,15 +473,9 @@ def _process_chunk(
             )
             result.touchpoints += _inserted(conn, stmt, touchpoints.c.id)
     if suppression_rows:
-        result.suppressions += add_suppressions(conn, suppression_rows)
+        result.suppressions += suppressions.add(conn, suppression_rows)
     for _, h in regroup:
-        conn.execute(
-            sa.delete(suppressions).where(
-                suppressions.c.email_hash == h,
-                suppressions.c.reason == "group_unsubscribe",
-                suppressions.c.source == SUPPRESSION_SOURCE,
-            )
-        )
+        suppressions.remove(conn, h, "group_unsubscribe", SUPPRESSION_SOURCE)
     for lead_id, at in withdraw.items():
         result.withdrawals += consent.record_withdrawals(conn, [lead_id], at, source="sendgrid:unsubscribe")
     result.settled += _apply_transitions(conn, transitions, as_of)

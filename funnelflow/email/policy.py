@@ -4,10 +4,11 @@
 may): it answers, per recipient, ``None`` (may send) or the reason not to.
 
 - Marketing needs the person's current email consent (``funnelflow.consent``) to be
-  ``granted``, no suppression of any reason, not erased, and fewer than the
+  ``granted``, no suppression of any reason (``funnelflow.suppressions``, either scope), not erased, and fewer than the
   cap's marketing emails in its window.
 - Transactional messages (double opt-in confirmation, rep alerts) skip consent
-  and the cap, but never go to an address that bounced, is invalid or was erased.
+  and the cap, but never go to an address that bounced, is invalid or was erased
+  (a suppression of scope ``all``; one of scope ``marketing`` stops marketing only).
 
 ``breaker_state`` judges the recent marketing sends: when bounces or spam
 reports pass their thresholds, marketing sends pause and operations are told.
@@ -22,9 +23,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from funnelflow import consent, settings, sql
+from funnelflow import consent, settings, sql, suppressions
 from funnelflow.db.helpers import chunks, is_postgres, member_of
-from funnelflow.db.schema import email_events, email_sends, leads, suppressions
+from funnelflow.db.schema import email_events, email_sends, leads
 
 MARKETING = "marketing"
 TRANSACTIONAL = "transactional"
@@ -68,18 +69,6 @@ class Cap:
         return cls(limit=limit, days=days)
 
 
-def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for part in chunks(sorted(set(hashes))):
-        for h, reason in conn.execute(
-            sa.select(suppressions.c.email_hash, suppressions.c.reason).where(
-                member_of(conn, suppressions.c.email_hash, part)
-            )
-        ):
-            found.setdefault(h, set()).add(reason)
-    return found
-
-
 def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
     out: set[int] = set()
     for part in chunks(sorted(set(lead_ids))):
@@ -113,6 +102,7 @@ def _facts_statement() -> sa.TextClause:
         sa.bindparam("since", type_=email_sends.c.claimed_at.type),
         sa.bindparam("counted", type_=postgresql.ARRAY(sa.Text())),
         sa.bindparam("marketing", type_=sa.Boolean()),
+        sa.bindparam("scopes", type_=postgresql.ARRAY(sa.Text())),
     )
 
 
@@ -130,6 +120,7 @@ def _facts_postgres(
             "lead_ids": ",".join("" if c.lead_id is None else str(int(c.lead_id)) for c in part),
             "marketing": kind == MARKETING,
             "counted": list(CAP_COUNTED),
+            "scopes": list(suppressions.scopes_stopping(kind)),
             "since": since,
         }
         for ord_, reasons, is_erased, n in conn.execute(statement, params):
@@ -160,7 +151,7 @@ def check_recipients(
             conn, candidates, kind, as_of - timedelta(days=cap.days if cap else 0)
         )
     else:
-        suppressed = _suppression_reasons(conn, hashes)
+        suppressed = suppressions.check(conn, hashes, kind)
         erased = _erased(conn, lead_ids)
         recent = {}
         if kind == MARKETING:

@@ -18,9 +18,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from funnelflow import consent
+from funnelflow import consent, suppressions
 from funnelflow.db.schema import email_sends, leads
-from funnelflow.email.events import add_suppressions
 
 UNSUBSCRIBE_SOURCE = "unsubscribe-link"
 CONFIRM_SOURCE = "double-opt-in"
@@ -46,7 +45,7 @@ def unsubscribe(engine: sa.Engine, send_id: int, at: datetime) -> Outcome:
         ).first()
         if send is None:
             return Outcome("unknown")
-        added = add_suppressions(
+        added = suppressions.add(
             conn,
             [
                 {

@@ -31,8 +31,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow import consent
-from funnelflow.email.events import added_suppressions, is_permanent_status, leads_by_hash
+from funnelflow import consent, suppressions
+from funnelflow.email.events import is_permanent_status, leads_by_hash
 from funnelflow.identity import email_hash
 from funnelflow.privacy import redact_addresses
 
@@ -174,7 +174,7 @@ def sync_suppressions(
                 }
             )
         with engine.begin() as conn:
-            added = added_suppressions(conn, rows)
+            added = suppressions.add_new(conn, rows)
             result.added[name] = len(added)
             if reason in ("unsubscribe", "spam_report") and added:
                 # Only for what the webhook missed: an old unsubscribe must not overrule a later re-subscription.

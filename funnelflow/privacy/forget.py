@@ -50,7 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from funnelflow import consent
+from funnelflow import consent, suppressions
 from funnelflow.db import schema
 from funnelflow.identity import email_hash, hash_key
 from funnelflow.privacy import ADDRESS_RE
@@ -231,9 +231,7 @@ def _strip_query(url: Any) -> Any:
 
 
 def suppress(conn: sa.Connection, person: Person, at: datetime) -> int:
-    from funnelflow.email.events import add_suppressions
-
-    return add_suppressions(
+    return suppressions.add(
         conn,
         [
             {

@@ -1,5 +1,5 @@
 -- What the send policy needs about a chunk of recipients, in one round trip (PostgreSQL): per candidate,
--- its suppression reasons, whether its lead is erased, and (marketing only) its recent marketing sends.
+-- its suppression reasons (of the scopes that stop this kind of message: parameter scopes), whether its lead is erased, and (marketing only) its recent marketing sends.
 -- The candidates arrive as two comma-joined strings (parameters hashes and lead_ids; position n of each is candidate n):
 -- one text parameter is sent as is, while a list would be dumped element by element. Consent is not here:
 -- funnelflow.consent answers it. Each lookup is a correlated index probe (suppressions by email_hash,
@@ -13,7 +13,12 @@ with candidates as (
 candidate_facts as (
     select
         c.ord,
-        (select array_agg(s.reason) from suppressions as s where s.email_hash = c.h) as reasons,
+        (
+            select array_agg(s.reason)
+            from suppressions as s
+            where s.email_hash = c.h
+              and s.scope = any(cast(:scopes as text[]))
+        ) as reasons,
         coalesce((select l.erased_at is not null from leads as l where l.id = c.lead_id), false) as erased,
         case when :marketing then (
             select count(*)
