@@ -9,7 +9,7 @@ in ``include/sql/consent/`` for the set-based statements (ingestion's import).
 
 Writers append: ``record`` (a grant, denial, withdrawal or pending request),
 ``record_withdrawals`` (an unsubscribe, for many leads at once) and
-``record_from_arrivals`` (ingestion's staged batch).
+``record_from_arrivals`` (ingestion's staged batch, set-based).
 """
 
 from __future__ import annotations
@@ -179,3 +179,30 @@ def forget_client_addresses(conn: sa.Connection, lead_ids: Sequence[int]) -> int
             .values(client_ip=None)
         ).rowcount
     return changed
+
+
+def record_from_arrivals(
+    conn: sa.Connection,
+    *,
+    source: str,
+    wording_version: str | None,
+    always: bool,
+    default_status: str | None,
+    default_basis: str | None,
+) -> None:
+    """Ingestion: the consents of the staged batch (``include/sql/consent/record_from_arrivals.sql``).
+
+    One row per person and status (the first arrival's); an import never overrides a
+    status a person already has, except to record a refusal; ``always`` (web-form
+    opt-ins) appends regardless.
+    """
+    conn.execute(
+        sql.load("consent/record_from_arrivals"),
+        {
+            "source": source,
+            "wording_version": wording_version,
+            "always": always,
+            "default_status": default_status,
+            "default_basis": default_basis,
+        },
+    )

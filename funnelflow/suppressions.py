@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from funnelflow import sql
 from funnelflow.db.helpers import chunks, dialect_insert, member_of
 from funnelflow.db.schema import SUPPRESSION_REASONS, suppressions
 
@@ -59,6 +60,11 @@ def add_new(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[st
         )
         added.update((h, r) for h, r in conn.execute(stmt))
     return added
+
+
+def add_from_arrivals(conn: sa.Connection, *, source: str, detail: str, now: Any) -> None:
+    """Ingestion: a ``do_not_email`` suppression per flagged address of the staged batch (set-based)."""
+    conn.execute(sql.load("suppressions/add_from_arrivals"), {"source": source, "detail": detail, "now": now})
 
 
 def check(conn: sa.Connection, hashes: Iterable[str], kind: str = "marketing") -> dict[str, set[str]]:
