@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow import consent, settings, suppressions
+from funnelflow import consent, settings, sql, suppressions
 from funnelflow.db.helpers import chunks, dialect_insert, is_postgres
 from funnelflow.db.schema import (
     email_events,
@@ -115,29 +115,11 @@ def _event_row(item: Any, received_at: datetime) -> dict[str, Any]:
     }
 
 
-# PostgreSQL: the whole batch travels as one JSON document, expanded server-side into rows by
-# jsonb_to_recordset: one statement, one parameter. (A VALUES list of thousands of rows costs
-# more to build and parse on our side than the insert itself costs the database.)
-_PG_STORE = sa.text(
-    """
-    insert into email_events
-        (sg_event_id, event, send_id, sg_message_id, email_hash, occurred_at, received_at, url, reason, machine_open, payload)
-    select r.sg_event_id, r.event, r.send_id, r.sg_message_id, r.email_hash, r.occurred_at, r.received_at,
-           r.url, r.reason, r.machine_open, r.payload
-    from jsonb_to_recordset(cast(:rows as jsonb)) as r(
-        sg_event_id text, event text, send_id bigint, sg_message_id text, email_hash text, occurred_at timestamptz,
-        received_at timestamptz, url text, reason text, machine_open boolean, payload jsonb)
-    on conflict (sg_event_id) do nothing
-    returning id
-    """
-)
-
-
 def _store_postgres(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
     doc = json.dumps(
         rows, separators=(",", ":"), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
     )
-    return len(conn.execute(_PG_STORE, {"rows": doc}).all())
+    return len(conn.execute(sql.load("email/store_events", "postgresql"), {"rows": doc}).all())
 
 
 def _strip_nul(value: Any) -> Any:
@@ -290,7 +272,11 @@ def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
     for part in chunks(sorted(send_ids), 900):
         for row in conn.execute(
             sa.select(
-                email_sends.c.id, email_sends.c.lead_id, email_sends.c.recipient_hash, email_sends.c.sent_at
+                email_sends.c.id,
+                email_sends.c.lead_id,
+                email_sends.c.recipient_hash,
+                email_sends.c.sent_at,
+                email_sends.c.campaign_id,
             ).where(email_sends.c.id.in_(part))
         ):
             found[row.id] = row
@@ -430,7 +416,9 @@ def _process_chunk(
             if machine:
                 detail["machine"] = machine
                 result.unscored += 1
-            campaign = payload.get("campaign_id")
+            # The campaign slug of the send (email_sends.campaign_id); the custom arg carries the same value.
+            send = sends.get(e.send_id)
+            campaign = send.campaign_id if send is not None else payload.get("campaign_id")
             touch_rows.append(
                 {
                     "lead_id": lead_id,

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from funnelflow import sql
 from funnelflow.db.helpers import chunks, dialect_insert, is_postgres, member_of
 from funnelflow.db.schema import UTCDateTime, email_sends, utcnow
 
@@ -78,21 +79,12 @@ def claim(
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
 
 
-_CLAIM_PG = sa.text(
-    # One statement and one JSON parameter for the whole chunk: serializing JSON is C-fast,
-    # a thousand rows of bound parameters is not.
-    "insert into email_sends (message_key, recipient_hash, lead_id, campaign_id, template, kind, status, skip_reason, claimed_at) "
-    "select r.message_key, r.recipient_hash, r.lead_id, r.campaign_id, r.template, r.kind, r.status, r.skip_reason, :claimed_at "
-    "from json_to_recordset(cast(:rows as json)) as r(message_key text, recipient_hash text, lead_id bigint, "
-    "campaign_id text, template text, kind text, status text, skip_reason text) "
-    "on conflict (message_key, recipient_hash) do nothing "
-    "returning id, message_key, recipient_hash, status"
-).bindparams(sa.bindparam("claimed_at", type_=UTCDateTime()), sa.bindparam("rows", type_=sa.Text()))
-
-
 def _claim_postgres(conn: sa.Connection, rows: list[dict], now: datetime) -> dict[tuple[str, str], int]:
     payload = json.dumps([{k: v for k, v in r.items() if k != "claimed_at"} for r in rows])
-    result = conn.execute(_CLAIM_PG, {"rows": payload, "claimed_at": now})
+    statement = sql.load("email/claim_sends", "postgresql").bindparams(
+        sa.bindparam("claimed_at", type_=UTCDateTime()), sa.bindparam("rows", type_=sa.Text())
+    )
+    result = conn.execute(statement, {"rows": payload, "claimed_at": now})
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
 
 
