@@ -68,6 +68,8 @@ class Mailing:
     template: str
     kind: str  # marketing | transactional
     context: Mapping[str, Any] = field(default_factory=dict)
+    # The slug of the campaign the send belongs to (email_sends.campaign_id, touchpoints.campaign,
+    # config/campaigns/<slug>.yaml); None for a message of no campaign. Never the message's own name.
     campaign_id: str | None = None
 
 

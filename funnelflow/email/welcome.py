@@ -77,7 +77,7 @@ def send_welcomes(
         context={
             "start_url": settings.env("FUNNELFLOW_WELCOME_GUIDE_URL", "https://example.com/getting-started")
         },
-        campaign_id="welcome",
+        # No campaign_id: the welcome email is a message of its own, not part of a campaign.
     )
     stmt = consent.recently_current("granted", as_of - window(), as_of)
 
