@@ -28,10 +28,10 @@ def _show(args: argparse.Namespace) -> int:
 
     name = args.name.removesuffix(".sql")
     try:
-        if args.dialect is None and not (SQL_ROOT / f"{name}.sql").is_file():
-            for dialect in DIALECTS:  # both variants, each under its file name
-                path = path_of(name, dialect)
-                print(f"-- {path.relative_to(SQL_ROOT)}")
+        variants = [d for d in DIALECTS if (SQL_ROOT / f"{name}.{d}.sql").is_file()]
+        if args.dialect is None and variants and not (SQL_ROOT / f"{name}.sql").is_file():
+            for dialect in variants:  # each variant under its file name
+                print(f"-- {path_of(name, dialect).relative_to(SQL_ROOT)}")
                 print(source(name, dialect))
             return 0
         print(source(name, args.dialect), end="")

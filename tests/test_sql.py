@@ -48,5 +48,15 @@ def test_sql_list_and_show(capsys):
     assert "qualify/changed_leads" in listed
     assert main(["sql", "show", "qualify/changed_leads"]) == 0
     assert capsys.readouterr().out == sql.source("qualify/changed_leads")
+    assert main(["sql", "show", "ingest/insert_touchpoints"]) == 0  # both dialects' files, each named
+    both = capsys.readouterr().out
+    assert (
+        "-- ingest/insert_touchpoints.postgresql.sql" in both
+        and "-- ingest/insert_touchpoints.sqlite.sql" in both
+    )
+    assert main(["sql", "show", "email/recipient_facts"]) == 0  # PostgreSQL only
+    assert "recipient_facts.postgresql.sql" in capsys.readouterr().out
+    assert main(["sql", "show", "ingest/insert_touchpoints", "--dialect", "sqlite"]) == 0
+    assert capsys.readouterr().out == sql.source("ingest/insert_touchpoints", "sqlite")
     assert main(["sql", "show", "qualify/nothing"]) == 2
     assert "no SQL file" in capsys.readouterr().err
