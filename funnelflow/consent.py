@@ -14,6 +14,7 @@ Writers append: ``record`` (a grant, denial, withdrawal or pending request),
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -36,14 +37,17 @@ def current_status(
 ) -> dict[int, str]:
     """The current consent status per lead (leads without any row are absent), as of ``as_of`` when given."""
     ids = sorted(set(lead_ids))
-    statement = sql.load("consent/current_status", conn.dialect.name).bindparams(
-        sa.bindparam("as_of", type_=UTCDateTime())
-    )
+    statement = _current_status_statement(conn.dialect.name)
     found: dict[int, str] = {}
     for part in chunks(ids, CHUNK):  # one round trip per chunk: one index probe per lead
         params = {"lead_ids": json.dumps(part), "channel": channel, "as_of": as_of}
         found.update((lead_id, status) for lead_id, status in conn.execute(statement, params))
     return found
+
+
+@functools.cache
+def _current_status_statement(dialect: str) -> sa.TextClause:
+    return sql.load("consent/current_status", dialect).bindparams(sa.bindparam("as_of", type_=UTCDateTime()))
 
 
 def newest(conn: sa.Connection, lead_id: int, channel: str = EMAIL) -> sa.Row | None:

@@ -18,6 +18,7 @@ record and a rerun skips them again without asking the policy twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,12 +80,16 @@ def claim(
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
 
 
-def _claim_postgres(conn: sa.Connection, rows: list[dict], now: datetime) -> dict[tuple[str, str], int]:
-    payload = json.dumps([{k: v for k, v in r.items() if k != "claimed_at"} for r in rows])
-    statement = sql.load("email/claim_sends", "postgresql").bindparams(
+@functools.cache
+def _claim_statement() -> sa.TextClause:
+    return sql.load("email/claim_sends", "postgresql").bindparams(
         sa.bindparam("claimed_at", type_=UTCDateTime()), sa.bindparam("rows", type_=sa.Text())
     )
-    result = conn.execute(statement, {"rows": payload, "claimed_at": now})
+
+
+def _claim_postgres(conn: sa.Connection, rows: list[dict], now: datetime) -> dict[tuple[str, str], int]:
+    payload = json.dumps([{k: v for k, v in r.items() if k != "claimed_at"} for r in rows])
+    result = conn.execute(_claim_statement(), {"rows": payload, "claimed_at": now})
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
 
 

@@ -16,6 +16,7 @@ reports pass their thresholds, marketing sends pause and operations are told.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,6 +98,7 @@ def _recent_marketing_counts(conn: sa.Connection, hashes: Sequence[str], since: 
     return counts
 
 
+@functools.cache
 def _facts_statement() -> sa.TextClause:
     return sql.load("email/recipient_facts", "postgresql").bindparams(
         sa.bindparam("since", type_=email_sends.c.claimed_at.type),
