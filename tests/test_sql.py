@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -60,3 +61,42 @@ def test_sql_list_and_show(capsys):
     assert capsys.readouterr().out == sql.source("ingest/insert_touchpoints", "sqlite")
     assert main(["sql", "show", "qualify/nothing"]) == 2
     assert "no SQL file" in capsys.readouterr().err
+
+
+_SQL_WORDS = re.compile(
+    r"\b(select|insert\s+into|update\s+\w+\s+set|delete\s+from|create\s+\w*\s*table)\b", re.I
+)
+
+
+def _sql_constants(tree: ast.Module) -> set[str]:
+    """Names bound at module level to a string that reads like SQL."""
+    names = set()
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            if _SQL_WORDS.search(node.value.value):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def test_no_sql_text_is_built_with_format_or_replace():
+    offenders = []
+    for path in sorted((sql.REPO_ROOT / "funnelflow").rglob("*.py")):
+        if {"migrations", "synth"} & set(path.parts):
+            continue  # migrations are Alembic's; synth makes test data
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = _sql_constants(tree)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if node.func.attr not in ("format", "replace"):
+                continue
+            target = node.func.value
+            is_sql_literal = isinstance(target, ast.Constant) and _SQL_WORDS.search(str(target.value))
+            is_sql_name = isinstance(target, ast.Name) and target.id in constants
+            if is_sql_literal or is_sql_name:
+                offenders.append(f"{path.relative_to(sql.REPO_ROOT)}:{node.lineno}")
+    assert offenders == []
