@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from funnelflow import settings
+from funnelflow.db.helpers import chunks as _chunks  # the local name "chunks" is the iterator below
 from funnelflow.email import ledger, policy, render
 from funnelflow.email.tokens import make_token
 from funnelflow.email.transports import Accepted, AuthFailed, RateLimited, Rejected, Transport, Unavailable
@@ -67,6 +68,8 @@ class Mailing:
     template: str
     kind: str  # marketing | transactional
     context: Mapping[str, Any] = field(default_factory=dict)
+    # The slug of the campaign the send belongs to (email_sends.campaign_id, touchpoints.campaign,
+    # config/campaigns/<slug>.yaml); None for a message of no campaign. Never the message's own name.
     campaign_id: str | None = None
 
 
@@ -184,17 +187,6 @@ def _body(personalizations: list[dict[str, Any]], rendered: render.Rendered) -> 
             {"type": "text/html", "value": rendered.html},
         ],
     }
-
-
-def _chunks(items: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
-    chunk: list[Recipient] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 @dataclass

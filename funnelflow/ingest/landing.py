@@ -40,7 +40,9 @@ def flatten_ad_lead(payload: dict[str, Any]) -> dict[str, Any]:
     flat.setdefault("external_id", payload.get("id", ""))
     flat.setdefault("occurred_at", payload.get("created_time", ""))
     if payload.get("campaign_name"):
-        flat.setdefault("campaign", payload["campaign_name"])
+        # The platform's own name for its ad campaign is a label, not our campaign slug: it is kept as the
+        # UTM campaign; the touch's campaign is the source's slug from sources.yaml.
+        flat.setdefault("utm_campaign", payload["campaign_name"])
     return flat
 
 
