@@ -1,7 +1,7 @@
 -- Fill each resolved lead's blank company facts from the staged ones and record their source.
 -- Both dialects read the old row in SET, so "was blank" is tested against the value before this
--- statement. :typed is the field_sources entry ({"source": "typed", ...}).
--- PostgreSQL: null keys are stripped before the merge.
+-- statement. The typed parameter is the field_sources entry ({"source": "typed", ...}).
+-- On PostgreSQL null keys are stripped before the merge.
 with facts as (
     select coalesce(r.lead_id, p.lead_id) as lead_id, c.industry, c.employee_count, c.employee_band,
            c.annual_revenue, c.revenue_band
@@ -15,7 +15,7 @@ update leads set
     employee_band = coalesce(leads.employee_band, f.employee_band),
     annual_revenue = coalesce(leads.annual_revenue, f.annual_revenue),
     revenue_band = coalesce(leads.revenue_band, f.revenue_band),
-    field_sources = coalesce(leads.field_sources, '{}'::jsonb) || jsonb_strip_nulls(jsonb_build_object(
+    field_sources = coalesce(leads.field_sources, jsonb_build_object()) || jsonb_strip_nulls(jsonb_build_object(
         'industry', case when leads.industry is null and f.industry is not null then cast(:typed as jsonb) end,
         'employee_count',
         case when leads.employee_count is null and f.employee_count is not null then cast(:typed as jsonb) end,
