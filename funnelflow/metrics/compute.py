@@ -185,3 +185,12 @@ def computed_weeks(conn: sa.Connection, weeks: Sequence[Week]) -> set:
             sa.select(metrics_weeks.c.week_start).where(metrics_weeks.c.week_start.in_(starts))
         ).scalars()
     )
+
+
+def compute_for_report(engine: sa.Engine, week: Week, trend_weeks: int = COHORT_WEEKS) -> list[WeekResult]:
+    """``week`` (always recomputed) and any of the weeks before it the report's trend shows that were
+    never computed; weeks already computed keep their rows."""
+    earlier = [week.shift(-i) for i in range(trend_weeks - 1, 0, -1)]
+    with engine.connect() as conn:
+        done = computed_weeks(conn, earlier)
+    return compute_weeks(engine, [w for w in earlier if w.start not in done] + [week])
