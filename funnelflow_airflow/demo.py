@@ -23,6 +23,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "email_engagement",
     "sendgrid_suppression_sync",
     "forget_person",
+    "weekly_funnel_report",
 )
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {
