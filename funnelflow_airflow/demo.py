@@ -7,6 +7,7 @@ same logical date, so running it twice prints the same result.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ DEMO_CONF: dict[str, str] = {
 DEMO_LOGICAL_DATE = "2026-11-23T12:00:00+00:00"
 DEMO_SEED = "42"
 # Local state that the demo owns and rebuilds; Airflow's own home is kept (migrated once).
-DEMO_STATE = ("marketing.db", "marketing.db-wal", "marketing.db-shm", "inbox", "outbox")
+DEMO_STATE = ("marketing.db", "marketing.db-wal", "marketing.db-shm", "inbox", "outbox", "reports")
 
 
 def _run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> None:
@@ -51,8 +52,9 @@ def _run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> None:
 def main() -> int:
     home = settings.funnelflow_home()
     env = os.environ.copy()
-    # The demo always uses the embedded SQLite database in FUNNELFLOW_HOME, whatever the shell says.
-    env["AIRFLOW_CONN_MARKETING_DB"] = f"sqlite:///{home / 'marketing.db'}"
+    # The demo always uses the embedded SQLite database in FUNNELFLOW_HOME, whatever the shell says,
+    # in the JSON form that Airflow's SQL hooks (the weekly report's checks) read as well as funnelflow.
+    env["AIRFLOW_CONN_MARKETING_DB"] = json.dumps({"conn_type": "sqlite", "host": str(home / "marketing.db")})
     env.setdefault("FUNNELFLOW_EMAIL_TRANSPORT", "outbox")
     for name in DEMO_STATE:
         path = home / name
@@ -68,6 +70,9 @@ def main() -> int:
         conf = ["--conf", DEMO_CONF[dag_id]] if dag_id in DEMO_CONF else []
         _run([py, "-m", "airflow", "dags", "test", dag_id, DEMO_LOGICAL_DATE, *conf], env)
     subprocess.run([py, "-m", "funnelflow", "status"], env=env, check=True)
+    print(
+        f"weekly funnel report: {home / 'reports'} (one folder per ISO week, report.html opens in a browser)"
+    )
     return 0
 
 
