@@ -1,7 +1,7 @@
 """Compute a week's funnel metrics: delete that week's rows and insert them again, in one transaction.
 
-The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). Three
-staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_first_stage_entry``) become
+The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). The
+staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_stage_changes``, ``stg_first_stage_entry``) become
 temporary tables first, because every mart needs them; a backfill builds them once and then
 computes each week in its own transaction. Everything a week's figures depend on is the week
 itself (its bounds in the report time zone; cohorts are as of the week's end), never the wall
@@ -42,6 +42,7 @@ COHORT_WEEKS = 12  # the report shows the cohorts of the 12 weeks up to the repo
 STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
     ("stg_lead_owner", (("lead_id",),)),
     ("stg_lead_origin", (("lead_id",), ("first_touch_at",))),
+    ("stg_stage_changes", (("changed_at",),)),
     ("stg_first_stage_entry", (("lead_id", "stage"), ("stage", "first_at"))),
 )
 
@@ -132,6 +133,11 @@ def replace_week(conn: sa.Connection, week: Week) -> WeekResult:
     )
     result = WeekResult(week.iso, week.start.isoformat())
     dialect = conn.dialect.name
+    if dialect == "postgresql":
+        # The marts are short queries over temporary tables whose row estimates are guesses:
+        # JIT compiling them cost ~0.9 s per statement and saved nothing (measured, bench/metrics.py).
+        conn.execute(sa.text("set local jit = off"))
+        conn.execute(sa.text("analyze stg_cohort_weeks"))
     for table in COMPUTED_TABLES:
         skip = NOT_COMPUTED.get(table.name, ())
         columns = ", ".join(c.name for c in table.columns if c.name not in skip)

@@ -11,25 +11,28 @@ with transitions (transition, earlier_stage, later_stage) as (
         ('opportunity_customer', 'opportunity', 'customer')
 ),
 
-earlier_entries as (
-    select lead_id, 'lead' as stage, first_touch_at as first_at from stg_lead_origin
-    union all
-    select lead_id, stage, first_at from stg_first_stage_entry where stage in ('mql', 'sql', 'opportunity')
+later_entries as (  -- first entries into a later stage that fall in the week
+    select transitions.transition, transitions.earlier_stage, stg_first_stage_entry.lead_id, stg_first_stage_entry.first_at
+    from transitions
+    join stg_first_stage_entry
+      on stg_first_stage_entry.stage = transitions.later_stage
+     and stg_first_stage_entry.first_at >= :starts_at
+     and stg_first_stage_entry.first_at < :ends_at
 ),
 
-durations as (
+durations as (  -- the earlier stage: the earliest touch for 'lead', else its first entry
     select
-        transitions.transition,
-        julianday(later.first_at) - julianday(earlier.first_at) as days
-    from transitions
-    join stg_first_stage_entry as later
-      on later.stage = transitions.later_stage
-     and later.first_at >= :starts_at
-     and later.first_at < :ends_at
-    join earlier_entries as earlier
-      on earlier.lead_id = later.lead_id
-     and earlier.stage = transitions.earlier_stage
-     and earlier.first_at < later.first_at
+        later.transition,
+        julianday(later.first_at) - julianday(coalesce(origin.first_touch_at, earlier.first_at)) as days
+    from later_entries as later
+    left join stg_lead_origin as origin
+      on later.earlier_stage = 'lead'
+     and origin.lead_id = later.lead_id
+    left join stg_first_stage_entry as earlier
+      on later.earlier_stage <> 'lead'
+     and earlier.lead_id = later.lead_id
+     and earlier.stage = later.earlier_stage
+    where coalesce(origin.first_touch_at, earlier.first_at) < later.first_at
 ),
 
 ranked_durations as (

@@ -3,7 +3,7 @@
 --   mql .. disqualified: distinct leads with a lifecycle_history row into that stage in the week
 -- accepted, rejected and won_revenue stay NULL until the sales tables exist (issue 13).
 -- Binds: week_start (date), starts_at and ends_at (UTC instants bounding the ISO week in
--- FUNNELFLOW_REPORT_TZ; start included, end excluded). Needs stg_lead_owner and stg_lead_origin.
+-- FUNNELFLOW_REPORT_TZ; start included, end excluded). Needs stg_stage_changes and stg_lead_origin.
 with new_leads as (
     select lead_id, 'new_leads' as figure
     from stg_lead_origin
@@ -12,14 +12,11 @@ with new_leads as (
 ),
 
 stage_moves as (
-    select distinct
-        coalesce(stg_lead_owner.owner_id, lifecycle_history.lead_id) as lead_id,
-        lifecycle_history.to_stage as figure
-    from lifecycle_history
-    left join stg_lead_owner on stg_lead_owner.lead_id = lifecycle_history.lead_id
-    where lifecycle_history.changed_at >= :starts_at
-      and lifecycle_history.changed_at < :ends_at
-      and lifecycle_history.to_stage in ('mql', 'sql', 'opportunity', 'customer', 'recycled', 'disqualified')
+    select distinct lead_id, to_stage as figure
+    from stg_stage_changes
+    where changed_at >= :starts_at
+      and changed_at < :ends_at
+      and to_stage in ('mql', 'sql', 'opportunity', 'customer', 'recycled', 'disqualified')
 ),
 
 counted_leads as (
