@@ -1,7 +1,8 @@
 """Compute a week's funnel metrics: delete that week's rows and insert them again, in one transaction.
 
 The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). The
-staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_stage_changes``, ``stg_first_stage_entry``) become
+staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_stage_changes``, ``stg_first_stage_entry``,
+``stg_email_sends``, ``stg_email_events``) become
 temporary tables first, because every mart needs them; a backfill builds them once and then
 computes each week in its own transaction. Everything a week's figures depend on is the week
 itself (its bounds in the report time zone; cohorts are as of the week's end), never the wall
@@ -44,6 +45,8 @@ STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
     ("stg_lead_origin", (("lead_id",), ("first_touch_at",))),
     ("stg_stage_changes", (("changed_at",),)),
     ("stg_first_stage_entry", (("lead_id", "stage"), ("stage", "first_at"))),
+    ("stg_email_sends", (("sent_at",),)),
+    ("stg_email_events", (("occurred_at",),)),
 )
 
 # Columns no SQL computes yet: they stay NULL until their source tables exist (issue 13).

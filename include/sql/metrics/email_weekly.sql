@@ -1,40 +1,23 @@
 -- email_weekly: per campaign (email_sends.campaign_id, '(none)' without one):
 --   sent: ledger rows whose sent_at falls in the week;
 --   delivered, bounced, unique_opens, unique_clicks, unsubscribes, spam_reports: the ledger
---   sends with at least one such SendGrid event in the week (unique per send). Opens exclude
---   machine opens (email_events.machine_open); clicks count only those email_engagement
---   recorded as a scored (human) click touchpoint, so link-scanner clicks are left out.
---   unsubscribes count 'unsubscribe' and 'group_unsubscribe'. Events naming no ledger send
---   have no campaign and are not counted.
--- Binds: week_start, starts_at, ends_at.
+--   sends with at least one such SendGrid event in the week (unique per send). Opens and clicks
+--   count only those a person made (see stg_email_events: no machine opens, no link scanners);
+--   unsubscribes count 'unsubscribe' and 'group_unsubscribe'.
+-- Binds: week_start, starts_at, ends_at. Needs stg_email_sends and stg_email_events.
 with sends_in_week as (
-    select coalesce(campaign_id, '(none)') as campaign, count(*) as sent
-    from email_sends
+    select campaign, count(*) as sent
+    from stg_email_sends
     where sent_at >= :starts_at
       and sent_at < :ends_at
-    group by coalesce(campaign_id, '(none)')
+    group by campaign
 ),
 
 events_in_week as (
-    select
-        coalesce(email_sends.campaign_id, '(none)') as campaign,
-        email_events.send_id,
-        email_events.event,
-        email_events.machine_open,
-        email_events.sg_event_id
-    from email_events
-    join email_sends on email_sends.id = email_events.send_id
-    where email_events.occurred_at >= :starts_at
-      and email_events.occurred_at < :ends_at
-      and email_events.event in ('delivered', 'bounce', 'open', 'click', 'unsubscribe', 'group_unsubscribe', 'spamreport')
-),
-
-human_clicks as (
-    select events_in_week.campaign, events_in_week.send_id
-    from events_in_week
-    join touchpoints on touchpoints.source_ref = 'sendgrid:' || events_in_week.sg_event_id
-    where events_in_week.event = 'click'
-      and touchpoints.scored
+    select campaign, send_id, event, by_a_person
+    from stg_email_events
+    where occurred_at >= :starts_at
+      and occurred_at < :ends_at
 ),
 
 campaign_figures as (
@@ -47,15 +30,11 @@ campaign_figures as (
         0,
         count(distinct case when event = 'delivered' then send_id end),
         count(distinct case when event = 'bounce' then send_id end),
-        count(distinct case when event = 'open' and not machine_open then send_id end),
-        0,
+        count(distinct case when event = 'open' and by_a_person then send_id end),
+        count(distinct case when event = 'click' and by_a_person then send_id end),
         count(distinct case when event in ('unsubscribe', 'group_unsubscribe') then send_id end),
         count(distinct case when event = 'spamreport' then send_id end)
     from events_in_week
-    group by campaign
-    union all
-    select campaign, 0, 0, 0, 0, count(distinct send_id), 0, 0
-    from human_clicks
     group by campaign
 )
 
