@@ -44,6 +44,11 @@ def change(current: float | None, previous: float | None) -> str:
     )
 
 
+def credit(value: float | None) -> str:
+    """Attribution credit (conversions credited): two decimals, 1,234.50."""
+    return NO_DATA if value is None else f"{value:,.2f}"
+
+
 def days(value: float | None) -> str:
     return NO_DATA if value is None else f"{value:,.1f} d"
 

@@ -224,7 +224,7 @@ def shape(data: dict[str, Any], week: Week) -> dict[str, Any]:
     ]
     attribution = {
         conversion: [
-            {"channel": ch, "credits": [fmt.count(round(models.get(m, 0.0), 1)) for m in ATTRIBUTION_MODELS]}
+            {"channel": ch, "credits": [fmt.credit(models.get(m, 0.0)) for m in ATTRIBUTION_MODELS]}
             for ch, models in sorted(by_channel.items(), key=lambda kv: (-kv[1].get("w_shaped", 0.0), kv[0]))
         ]
         for conversion, by_channel in data["attribution"].items()

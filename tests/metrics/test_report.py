@@ -31,6 +31,7 @@ def test_numbers_are_formatted_for_people():
     assert fmt.change(3, 0) == "+3 (no data)"
     assert fmt.change(None, 4) == "no data"
     assert fmt.money(None) == "not computed yet"
+    assert fmt.credit(0.35) == "0.35" and fmt.credit(1234.5) == "1,234.50"
 
 
 def _funnel(engine):
