@@ -144,7 +144,8 @@ def collect(conn: sa.Connection, week: Week) -> dict[str, Any]:
     channels_last = _by_value(conn, week.shift(-1), "channel")
     attribution: dict[str, dict[str, dict[str, float]]] = {"sql": {}, "customer": {}}
     for r in conn.execute(sa.select(attribution_weekly).where(attribution_weekly.c.week_start == week.start)):
-        attribution[r.conversion].setdefault(r.channel, {})[r.model] = float(r.credit)
+        by_model = attribution[r.conversion].setdefault(r.channel, {})
+        by_model[r.model] = by_model.get(r.model, 0.0) + float(r.credit)  # the campaigns of a channel, summed
     velocity = {
         r.transition: r
         for r in conn.execute(sa.select(funnel_velocity).where(funnel_velocity.c.week_start == week.start))

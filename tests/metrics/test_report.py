@@ -82,6 +82,16 @@ def test_report_files_open_in_a_browser_and_the_eml_carries_charts_and_csvs(engi
     ]
 
 
+def test_attribution_by_channel_sums_its_campaigns(engine, funnelflow_home):
+    with engine.begin() as conn:
+        for lead_id, campaign in ((1, "spring"), (2, "autumn"), (3, None)):
+            add_lead(conn, lead_id)
+            add_touch(conn, lead_id, at(16), "web_form", campaign=campaign)
+            add_stage(conn, lead_id, "sql", at(18))
+    report = build_report(engine, compute(engine))
+    assert report.context["attribution_sql"] == [{"channel": "web_form", "credits": ["3.00"] * 5}]
+
+
 def test_an_empty_week_says_no_data_rather_than_dividing_by_zero(engine, funnelflow_home):
     week = compute(engine)
     report = build_report(engine, week)
