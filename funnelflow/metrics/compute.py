@@ -37,7 +37,8 @@ from funnelflow.metrics.weeks import Week
 
 log = logging.getLogger(__name__)
 
-COHORT_WEEKS = 12  # the report shows the cohorts of the 12 weeks up to the report's week
+COHORT_WEEKS = 12
+METRICS_LOCK_BASE = 14_000_000_000  # advisory lock keys of the metrics: this + the week's day number  # the report shows the cohorts of the 12 weeks up to the report's week
 
 # Staged queries, built in this order (each may read the ones before), with their indexes.
 STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
@@ -124,6 +125,12 @@ def replace_week(conn: sa.Connection, week: Week) -> WeekResult:
         "ends_at": week.ends_at,
         "as_of": week.ends_at,
     }
+    if conn.dialect.name == "postgresql":
+        # Two computations of one week at once (the DAG and the command line) take turns instead of
+        # both inserting after both deleted. SQLite has one writer: the DELETE below already waits.
+        conn.execute(
+            sa.text("select pg_advisory_xact_lock(:key)"), {"key": METRICS_LOCK_BASE + week.start.toordinal()}
+        )
     for table in (*COMPUTED_TABLES, *PENDING_TABLES, metrics_weeks):
         conn.execute(table.delete().where(table.c.week_start == week.start))
     conn.execute(_cohort_weeks.delete())

@@ -20,6 +20,7 @@ from funnelflow.db.schema import (
 )
 from funnelflow.metrics.compute import COMPUTED_TABLES, compute_weeks
 from funnelflow.metrics.weeks import Week
+from tests.metrics.helpers import WEEK as WEEK_NAME
 from tests.metrics.helpers import add_lead, add_stage, add_touch, at, compute, rows
 
 FIGURES = ("new_leads", "mql", "sql", "opportunity", "customer", "recycled", "disqualified")
@@ -293,3 +294,19 @@ def test_a_rerun_gives_identical_rows_and_only_replaces_its_week(engine):
     assert after != first
     assert {k: [r for r in v if r[0] == "2026-11-09"] for k, v in after.items()} == w46
     assert volumes(engine, Week.parse("2026-W47", tz).start)[("all", "all")] == (1, 1, 0, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_two_computations_of_one_week_at_once_take_turns(engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with engine.begin() as conn:
+        for lead_id in range(1, 30):
+            add_lead(conn, lead_id)
+            add_touch(conn, lead_id, at(16), f"c{lead_id % 3}")
+            add_stage(conn, lead_id, "sql", at(18))
+    week = Week.parse(WEEK_NAME, ZoneInfo("UTC"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: compute_weeks(engine, [week]), range(2)))
+    assert [r[0].rows for r in results][0] == [r[0].rows for r in results][1]
+    assert volumes(engine)[("all", "all")] == (29, 0, 29, 0, 0, 0, 0)
