@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "funnelflow.settings_cli",
     "funnelflow.privacy.cli",
     "funnelflow.sql_cli",
+    "funnelflow.metrics.cli",
 )
 
 

@@ -21,11 +21,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -448,4 +450,157 @@ erasures = Table(
     Column("run_id", String(250)),
     _ts("erased_at", nullable=False),
     Column("summary", Json, nullable=False),  # counts per place erased or anonymized
+)
+
+# --- weekly funnel metrics (issue 14) add tables below, with migration 0012 ---
+# One module writes them: funnelflow.metrics (delete the week, insert it, one transaction).
+# Definitions of every figure: README.md, "Funnel metrics". Columns left NULL are figures
+# whose source tables (sales queue, opportunities, webinars) do not exist yet.
+
+METRIC_DIMENSIONS = ("all", "channel", "source", "campaign")
+VELOCITY_TRANSITIONS = ("lead_mql", "mql_sql", "sql_opportunity", "opportunity_customer")
+ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped")
+ATTRIBUTION_CONVERSIONS = ("sql", "customer")
+Money = Numeric(14, 2)
+
+
+def _count(name: str, nullable: bool = False) -> Column:
+    if nullable:  # not computed yet: NULL, never a made-up zero
+        return Column(name, Integer, nullable=True)
+    return Column(name, Integer, nullable=False, default=0, server_default="0")
+
+
+metrics_weeks = Table(
+    # Which weeks are computed, with the UTC instants that bound them in the report time zone:
+    # a week with no activity has no rows elsewhere, and this says it was computed anyway.
+    "metrics_weeks",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("iso_week", String(8), nullable=False),  # 2026-W48
+    Column("timezone", String(64), nullable=False),
+    _ts("starts_at", nullable=False),
+    _ts("ends_at", nullable=False),
+    _ts("computed_at", nullable=False),  # bookkeeping only (wall clock)
+)
+
+funnel_weekly = Table(
+    "funnel_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    _count("new_leads"),
+    _count("mql"),
+    _count("sql"),
+    _count("opportunity"),
+    _count("customer"),
+    _count("recycled"),
+    _count("disqualified"),
+    _count("accepted", nullable=True),  # sales handoffs: with the sales queue (issue 13)
+    _count("rejected", nullable=True),
+    Column("won_revenue", Money, nullable=True),  # with opportunities (issue 13)
+    CheckConstraint(_in("dimension", METRIC_DIMENSIONS), name="dimension"),
+)
+
+funnel_cohorts = Table(
+    # For the report of week_start: each of the 12 cohort weeks up to it, as of that week's end.
+    "funnel_cohorts",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("cohort_week_start", Date, primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    _count("leads"),
+    _count("mql"),
+    _count("sql"),
+    _count("customer"),
+    CheckConstraint(_in("dimension", METRIC_DIMENSIONS), name="dimension"),
+)
+
+funnel_velocity = Table(
+    "funnel_velocity",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("transition", String(30), primary_key=True),
+    _count("leads"),
+    Column("median_days", Float, nullable=True),  # NULL when no lead made the transition
+    Column("p90_days", Float, nullable=True),
+    CheckConstraint(_in("transition", VELOCITY_TRANSITIONS), name="transition"),
+)
+
+email_weekly = Table(
+    "email_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("campaign", String(255), primary_key=True),  # email_sends.campaign_id, or (none)
+    _count("sent"),
+    _count("delivered"),
+    _count("bounced"),
+    _count("unique_opens"),
+    _count("unique_clicks"),
+    _count("unsubscribes"),
+    _count("spam_reports"),
+)
+
+attribution_weekly = Table(
+    "attribution_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("conversion", String(20), primary_key=True),
+    Column("channel", String(40), primary_key=True),
+    Column("campaign", String(255), primary_key=True),
+    Column("credit", Float, nullable=False),
+    Column("revenue_credit", Money, nullable=True),  # customer conversions: with opportunities (issue 13)
+    CheckConstraint(_in("model", ATTRIBUTION_MODELS), name="model"),
+    CheckConstraint(_in("conversion", ATTRIBUTION_CONVERSIONS), name="conversion"),
+)
+
+# Not computed yet (their source tables arrive with issues 11 and 13); the tables exist so
+# reports and checks can be written against them. Their SQL files come with those tables.
+webinar_weekly = Table(
+    "webinar_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("webinar_id", String(120), primary_key=True),
+    Column("webinar_name", String(255)),
+    _count("invited"),
+    _count("registered"),
+    _count("waitlisted"),
+    _count("attended"),
+    _count("no_show"),
+)
+
+sla_weekly = Table(
+    "sla_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("team", String(120), primary_key=True),
+    Column("rep_id", BigInteger, primary_key=True, autoincrement=False),
+    _count("items_due"),
+    _count("met"),
+    _count("breached"),
+    Column("median_business_hours_to_first_action", Float, nullable=True),
+)
+
+sla_rejections_weekly = Table(
+    # Sales' rejected handoffs per reason and per origin of the lead (same dimensions as funnel_weekly).
+    "sla_rejections_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("reason", String(120), primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    _count("rejected"),
+    CheckConstraint(_in("dimension", METRIC_DIMENSIONS), name="dimension"),
+)
+
+retention_weekly = Table(
+    "retention_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    _count("renewals_due"),
+    _count("renewals_won"),
+    Column("renewal_rate", Float, nullable=True),
+    Column("upsell_revenue", Money, nullable=True),
 )

@@ -21,6 +21,7 @@ the provider's text; 401/403 release the claims (nothing was sent) and raise.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -61,6 +62,31 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with every message of a mailing (the weekly report's charts and CSVs).
+
+    With a ``content_id`` it is an inline image the HTML shows as ``<img src="cid:<content_id>">``.
+    """
+
+    filename: str
+    content: bytes
+    mime_type: str  # image/png, text/csv, ...
+    content_id: str | None = None
+
+    def as_sendgrid(self) -> dict[str, str]:
+        """SendGrid v3's ``attachments`` item (base64 content)."""
+        item = {
+            "content": base64.b64encode(self.content).decode("ascii"),
+            "type": self.mime_type,
+            "filename": self.filename,
+            "disposition": "inline" if self.content_id else "attachment",
+        }
+        if self.content_id:
+            item["content_id"] = self.content_id
+        return item
+
+
+@dataclass(frozen=True)
 class Mailing:
     """What to send: a template, shared context, and the idempotency key of the message."""
 
@@ -71,6 +97,7 @@ class Mailing:
     # The slug of the campaign the send belongs to (email_sends.campaign_id, touchpoints.campaign,
     # config/campaigns/<slug>.yaml); None for a message of no campaign. Never the message's own name.
     campaign_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()  # the same files go with every recipient's message
 
 
 @dataclass
@@ -177,8 +204,12 @@ def _personalization(
     return p
 
 
-def _body(personalizations: list[dict[str, Any]], rendered: render.Rendered) -> dict[str, Any]:
-    return {
+def _body(
+    personalizations: list[dict[str, Any]],
+    rendered: render.Rendered,
+    attachments: tuple[Attachment, ...] = (),
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "personalizations": personalizations,
         "from": sender_address(),
         "subject": rendered.subject,
@@ -187,6 +218,9 @@ def _body(personalizations: list[dict[str, Any]], rendered: render.Rendered) -> 
             {"type": "text/html", "value": rendered.html},
         ],
     }
+    if attachments:
+        body["attachments"] = [a.as_sendgrid() for a in attachments]
+    return body
 
 
 @dataclass
@@ -277,7 +311,7 @@ class _Sender:
                     personalizations.append(p)
                 out.append(
                     _Request(
-                        _body(personalizations, self._tagged),
+                        _body(personalizations, self._tagged, m.attachments),
                         [send_id for send_id, _, _ in rows[i : i + MAX_PERSONALIZATIONS]],
                     )
                 )
@@ -285,7 +319,7 @@ class _Sender:
         out = []
         for send_id, r, values in rows:
             p = _personalization(r.email, send_id, m.campaign_id, m.kind, values.get("unsubscribe_url"))
-            out.append(_Request(_body([p], self._render_one(values)), [send_id]))
+            out.append(_Request(_body([p], self._render_one(values), m.attachments), [send_id]))
         return out
 
     def _deliver(self, req: _Request) -> Accepted:

@@ -9,6 +9,7 @@ message per personalization, applying substitutions the way SendGrid does.
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import json
 import os
@@ -163,8 +164,35 @@ def expand(body: dict[str, Any]) -> list[tuple[str | None, EmailMessage]]:
         msg.set_content(parts.get("text/plain", ""))
         if "text/html" in parts:
             msg.add_alternative(parts["text/html"], subtype="html")
+        _attach(msg, body.get("attachments") or ())
         out.append((args.get("send_id") or None, msg))
     return out
+
+
+def _attach(msg: EmailMessage, attachments: list[dict[str, Any]]) -> None:
+    """SendGrid ``attachments`` as MIME parts: inline images beside the HTML part, files at the end."""
+    inline = [a for a in attachments if a.get("disposition") == "inline" and a.get("content_id")]
+    files = [a for a in attachments if a not in inline]
+    html_part = next((p for p in msg.iter_parts() if p.get_content_type() == "text/html"), None)
+    for item in inline:
+        maintype, subtype = item["type"].split("/", 1)
+        target = html_part if html_part is not None else msg
+        target.add_related(
+            base64.b64decode(item["content"]),
+            maintype=maintype,
+            subtype=subtype,
+            cid=f"<{item['content_id']}>",
+            filename=item.get("filename"),
+            disposition="inline",
+        )
+    for item in files:
+        maintype, subtype = item["type"].split("/", 1)
+        msg.add_attachment(
+            base64.b64decode(item["content"]),
+            maintype=maintype,
+            subtype=subtype,
+            filename=item.get("filename"),
+        )
 
 
 class OutboxTransport:
