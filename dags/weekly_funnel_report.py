@@ -25,14 +25,17 @@ Definitions of every figure: README.md, "Funnel metrics".
 marketing-ops (metrics). Failures alert FUNNELFLOW_OPS_EMAIL.
 
 ## If it fails
-- `compute_metrics` says the schema is behind: run `python -m funnelflow db upgrade`.
-- A check failed: its log shows the query and the result. Look at the week's rows and the raw
-  tables (the README defines each figure); fix the data or the SQL, then clear the run. Nothing
-  was sent, and the recomputation replaces the week's rows.
-- The checks cannot connect: the `marketing_db` connection must be readable by Airflow's hooks;
-  for SQLite give it in JSON form (`{"conn_type": "sqlite", "host": "/abs/path/marketing.db"}`).
-- `write_report` / `send_report`: a `config/reports.yaml` error names the file, the line and the
-  fix. Clearing the run is safe: stakeholders who already got the week's report are skipped.
+- **Look at:** the failed task's log. `compute_metrics` saying the schema is behind means
+  `python -m funnelflow db upgrade`. A failed check's log shows its query and result: compare the
+  week's rows with the raw tables (the README defines each figure). A check that cannot connect
+  means the `marketing_db` connection is not readable by Airflow's hooks (for SQLite give it in
+  JSON form: `{"conn_type": "sqlite", "host": "/abs/path/marketing.db"}`). A
+  `config/reports.yaml` error names the file, the line and the fix.
+- **Safe to rerun:** yes. The week's rows are replaced in one transaction, nothing is sent
+  before every check passed, and the ledger skips stakeholders who already got the week's
+  report (message key per week).
+- **Tell:** marketing-ops (analytics) on call; the stakeholders in `config/reports.yaml` if the
+  report is late past Monday noon.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from funnelflow import settings
-from funnelflow.sql import SQL_DIR
+from funnelflow.sql import SQL_ROOT
 from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 REPORT_TZ = settings.env("FUNNELFLOW_REPORT_TZ", "UTC") or "UTC"
@@ -61,7 +64,7 @@ MARKETING_DB = "marketing_db"
     default_args=default_args(),
     tags=[Tag.METRICS, Tag.SENDS_EMAIL],
     doc_md=__doc__,
-    template_searchpath=[str(SQL_DIR)],
+    template_searchpath=[str(SQL_ROOT)],
     max_active_runs=1,
 )
 def weekly_funnel_report():
