@@ -11,6 +11,15 @@ template is rendered once with placeholder tags (``-ff_first_name_h-`` in HTML,
 ``-ff_first_name_t-`` in text and subject) and SendGrid substitutes each
 recipient's value. Substitutions bypass Jinja2's escaping, so the HTML value
 is escaped here (``substitutions_for``) and the text value is kept plain.
+
+Headers: ``header_safe`` is the one function that makes a value fit for a mail
+header (subject, display names, any header a transport sets): line and
+paragraph breaks and other control characters become one space. A personal
+value reaches a subject only through it: rendering passes the subject
+template header-safe values, the subject has its own substitution tag
+(``-ff_first_name_s-``) whose value is header-safe, and every transport runs
+the headers it writes through it again. ``personal_text`` also caps a value
+that is echoed into an email (a first name) at a sane length.
 """
 
 from __future__ import annotations
@@ -30,6 +39,37 @@ from funnelflow import settings
 TEMPLATES_DIR = settings.REPO_ROOT / "templates" / "email"
 
 _TAG = re.compile(r"^[a-z][a-z0-9_]*$")
+# Everything that may end or break a header line, or that has no business in one: C0 controls
+# (CR, LF, tab, VT, FF, NUL, the FS/GS/RS separators ...), DEL, C1 controls (NEL U+0085 ...),
+# and Unicode's line and paragraph separators (U+2028, U+2029). With the blanks around them.
+_HEADER_UNSAFE = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029]+\s*")
+_BLANKS = re.compile(r"\s+")
+NAME_MAX_CHARS = 40  # a first name echoed into an email: enough for real names, too short for a pitch
+
+
+def header_safe(value: object) -> str:
+    """``value`` as one header line: each run of line breaks or control characters becomes one space."""
+    text = "" if value is None else str(value)
+    if _HEADER_UNSAFE.search(text) is None:
+        return text
+    return _HEADER_UNSAFE.sub(" ", text).strip()
+
+
+def has_unsafe_header_chars(value: str) -> bool:
+    return _HEADER_UNSAFE.search(value) is not None
+
+
+def personal_text(value: object, max_chars: int = NAME_MAX_CHARS) -> str:
+    """A personal value typed by anyone (a first name) as it may be echoed into an email.
+
+    One line, blanks collapsed, at most ``max_chars`` characters (cut with "…"): a
+    confirmation email that goes to whatever address a form was given must not
+    repeat arbitrary text at length.
+    """
+    text = _BLANKS.sub(" ", header_safe(value)).strip()
+    if len(text) > max_chars:
+        text = text[: max_chars - 1].rstrip() + "…"
+    return text
 
 
 class TemplateError(ValueError):
@@ -79,8 +119,10 @@ def render(template: str, context: dict[str, Any], templates_dir: Path = TEMPLAT
     """Render ``template``'s subject, HTML and text parts with ``context`` (plus the sender context)."""
     env = environment(templates_dir)
     ctx = {**sender_context(), **context}
+    # The subject is a header: every value it may show is made header-safe first.
+    subject_ctx = {k: header_safe(v) if isinstance(v, str) else v for k, v in ctx.items()}
     try:
-        subject = env.get_template(f"{template}.subject.txt").render(ctx).strip()
+        subject = env.get_template(f"{template}.subject.txt").render(subject_ctx).strip()
         html = env.get_template(f"{template}.html").render({**ctx, "subject": subject})
         text = env.get_template(f"{template}.txt").render(ctx).strip() + "\n"
     except jinja2.TemplateNotFound as exc:
@@ -91,7 +133,7 @@ def render(template: str, context: dict[str, Any], templates_dir: Path = TEMPLAT
         raise TemplateError(
             f"email template {exc.name or template!r} line {exc.lineno}: {exc.message}"
         ) from None
-    if "\n" in subject or "\r" in subject:
+    if has_unsafe_header_chars(subject):  # the values are safe: the template itself breaks the line
         raise TemplateError(f"email template {template!r}: the subject renders to more than one line")
     if not subject:
         raise TemplateError(f"email template {template!r}: the subject renders empty")
@@ -106,6 +148,10 @@ def text_tag(name: str) -> str:
     return f"-ff_{name}_t-"
 
 
+def subject_tag(name: str) -> str:
+    return f"-ff_{name}_s-"
+
+
 def render_with_tags(
     template: str,
     context: dict[str, Any],
@@ -115,25 +161,37 @@ def render_with_tags(
     """Render once for a whole batch, leaving a substitution tag where each per-recipient value goes.
 
     The tags contain nothing HTML or CSS would change, so they survive escaping and inlining.
-    The subject uses the text tags (a subject is plain text).
+    The subject has tags of its own, whose values are header-safe (``substitutions_for``).
     """
     for name in per_recipient:
         if not _TAG.match(name):
             raise TemplateError(f"per-recipient variable {name!r} must be lower_snake_case")
     html_ctx = {**context, **{n: html_tag(n) for n in per_recipient}}
     text_ctx = {**context, **{n: text_tag(n) for n in per_recipient}}
+    subject_ctx = {**context, **{n: subject_tag(n) for n in per_recipient}}
     as_html = render(template, html_ctx, templates_dir)
     as_text = render(template, text_ctx, templates_dir)
-    return Rendered(subject=as_text.subject, html=as_html.html, text=as_text.text)
+    as_subject = render(template, subject_ctx, templates_dir)
+    return Rendered(subject=as_subject.subject, html=as_html.html, text=as_text.text)
 
 
-def substitutions_for(values: dict[str, str]) -> dict[str, str]:
-    """SendGrid substitutions for one recipient: escaped for the HTML part, plain for text and subject."""
+def subject_names(tagged: Rendered, per_recipient: tuple[str, ...]) -> tuple[str, ...]:
+    """The per-recipient values a tagged subject shows (only those need a subject substitution)."""
+    return tuple(n for n in per_recipient if subject_tag(n) in tagged.subject)
+
+
+def substitutions_for(values: dict[str, str], in_subject: tuple[str, ...] | None = None) -> dict[str, str]:
+    """SendGrid substitutions for one recipient: escaped for HTML, plain for text, header-safe for the subject.
+
+    ``in_subject`` names the values the subject shows (default: all of them).
+    """
     subs: dict[str, str] = {}
     for name, value in values.items():
         plain = "" if value is None else str(value)
         subs[html_tag(name)] = str(escape(plain))
         subs[text_tag(name)] = plain
+        if in_subject is None or name in in_subject:
+            subs[subject_tag(name)] = header_safe(plain)
     return subs
 
 

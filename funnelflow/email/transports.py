@@ -5,6 +5,12 @@ and answers ``Accepted`` or raises one of the errors below, so the sending
 logic (ledger, retries, throttle) is the same whichever is configured with
 ``FUNNELFLOW_EMAIL_TRANSPORT``. SMTP and outbox expand the body into one MIME
 message per personalization, applying substitutions the way SendGrid does.
+
+Every header a transport writes or hands over (subject, display names, custom
+headers, and the substitutions SendGrid puts into the subject) goes through
+``render.header_safe`` first (``header_safe_body``), whoever built the body.
+A message of a batch that cannot be built or is refused on its own is reported
+in ``Accepted.refused`` by its send id; the rest of the batch still goes.
 """
 
 from __future__ import annotations
@@ -16,14 +22,15 @@ import re
 import smtplib
 import socket
 import urllib.error
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
 from funnelflow import settings
-from funnelflow.email.render import apply_substitutions
+from funnelflow.email.render import apply_substitutions, has_unsafe_header_chars, header_safe
 
 SENDGRID_API = "https://api.sendgrid.com"
 SENDGRID_TIMEOUT_S = 30.0
@@ -34,6 +41,8 @@ _ADDRESS = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+")
 @dataclass(frozen=True)
 class Accepted:
     message_id: str | None
+    # send id -> reason, for messages of the request that were not handed over (the rest were).
+    refused: Mapping[str, str] = field(default_factory=dict)
 
 
 class TransportError(Exception):
@@ -109,7 +118,9 @@ class SendGridTransport:
         from python_http_client.exceptions import HTTPError
 
         try:
-            response = self._client.client.mail.send.post(request_body=body, timeout=self.timeout_s)
+            response = self._client.client.mail.send.post(
+                request_body=header_safe_body(body), timeout=self.timeout_s
+            )
         except HTTPError as exc:
             status = int(exc.status_code)
             headers = exc.headers or {}
@@ -143,28 +154,93 @@ class SendGridTransport:
 _MIME_POLICY = email.policy.default.clone(max_line_length=998)
 
 
-def expand(body: dict[str, Any]) -> list[tuple[str | None, EmailMessage]]:
-    """One MIME message per personalization of a v3 body, with substitutions applied: ``(send_id, message)``."""
-    sender = body["from"]
-    out = []
-    for p in body["personalizations"]:
-        subs = p.get("substitutions") or {}
-        msg = EmailMessage(policy=_MIME_POLICY)
-        msg["From"] = formataddr((sender.get("name") or "", sender["email"]))
-        msg["To"] = ", ".join(t["email"] for t in p["to"])
-        msg["Subject"] = apply_substitutions(p.get("subject") or body.get("subject") or "", subs)
-        msg["Message-ID"] = make_msgid(domain=sender["email"].split("@")[-1])
-        for name, value in {**(body.get("headers") or {}), **(p.get("headers") or {})}.items():
-            msg[name] = value
-        args = {**(body.get("custom_args") or {}), **(p.get("custom_args") or {})}
-        if args.get("send_id"):
-            msg["X-Funnelflow-Send-Id"] = args["send_id"]
-        parts = {c["type"]: apply_substitutions(c["value"], subs) for c in body["content"]}
-        msg.set_content(parts.get("text/plain", ""))
-        if "text/html" in parts:
-            msg.add_alternative(parts["text/html"], subtype="html")
-        out.append((args.get("send_id") or None, msg))
+def _safe_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not headers or not any(has_unsafe_header_chars(f"{k}{v}") for k, v in headers.items()):
+        return headers  # type: ignore[return-value]
+    return {header_safe(k): header_safe(v) for k, v in headers.items()}
+
+
+def _safe_names(people: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+    if not people or not any(has_unsafe_header_chars(t.get("name") or "") for t in people):
+        return people
+    return [{**t, "name": header_safe(t["name"])} if t.get("name") else t for t in people]
+
+
+def header_safe_body(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with every value that ends up in a header made header-safe (a copy when anything changes).
+
+    Subjects, display names (from, reply_to, to/cc/bcc), custom headers, and the
+    substitutions whose tags occur in a subject (SendGrid substitutes into the subject too).
+    """
+    out = dict(body)
+    if out.get("subject"):
+        out["subject"] = header_safe(out["subject"])
+    for key in ("from", "reply_to"):
+        if isinstance(out.get(key), dict) and out[key].get("name"):
+            out[key] = {**out[key], "name": header_safe(out[key]["name"])}
+    out["headers"] = _safe_headers(out.get("headers"))
+    if out["headers"] is None:
+        del out["headers"]
+    personalizations = []
+    for p in body.get("personalizations") or []:
+        q = p
+        subject = p.get("subject") or out.get("subject") or ""
+        subs = p.get("substitutions")
+        if subs and any(k in subject and has_unsafe_header_chars(v) for k, v in subs.items()):
+            q = {**q, "substitutions": {k: header_safe(v) if k in subject else v for k, v in subs.items()}}
+        if p.get("subject") and has_unsafe_header_chars(p["subject"]):
+            q = {**q, "subject": header_safe(p["subject"])}
+        for key in ("to", "cc", "bcc"):
+            names = _safe_names(p.get(key))
+            if names is not p.get(key):
+                q = {**q, key: names}
+        headers = _safe_headers(p.get("headers"))
+        if headers is not p.get("headers"):
+            q = {**q, "headers": headers}
+        personalizations.append(q)
+    out["personalizations"] = personalizations
     return out
+
+
+def _message(body: dict[str, Any], p: dict[str, Any]) -> tuple[str | None, EmailMessage]:
+    sender = body["from"]
+    subs = p.get("substitutions") or {}
+    args = {**(body.get("custom_args") or {}), **(p.get("custom_args") or {})}
+    msg = EmailMessage(policy=_MIME_POLICY)
+    msg["From"] = formataddr((header_safe(sender.get("name") or ""), sender["email"]))
+    msg["To"] = ", ".join(formataddr((header_safe(t.get("name") or ""), t["email"])) for t in p["to"])
+    msg["Subject"] = header_safe(apply_substitutions(p.get("subject") or body.get("subject") or "", subs))
+    msg["Message-ID"] = make_msgid(domain=sender["email"].split("@")[-1])
+    for name, value in {**(body.get("headers") or {}), **(p.get("headers") or {})}.items():
+        msg[header_safe(name)] = header_safe(value)
+    if args.get("send_id"):
+        msg["X-Funnelflow-Send-Id"] = header_safe(args["send_id"])
+    parts = {c["type"]: apply_substitutions(c["value"], subs) for c in body["content"]}
+    msg.set_content(parts.get("text/plain", ""))
+    if "text/html" in parts:
+        msg.add_alternative(parts["text/html"], subtype="html")
+    return args.get("send_id") or None, msg
+
+
+def expand(body: dict[str, Any]) -> tuple[list[tuple[str | None, EmailMessage]], dict[str, str]]:
+    """One MIME message per personalization of a v3 body, substitutions applied: ``([(send_id, message)], refused)``.
+
+    A personalization that cannot be made into a message (an address the email library
+    refuses, say) is refused alone, by send id; one without a send id (an operations
+    alert) raises ``Rejected``.
+    """
+    out: list[tuple[str | None, EmailMessage]] = []
+    refused: dict[str, str] = {}
+    for p in body["personalizations"]:
+        try:
+            out.append(_message(body, p))
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            send_id = (p.get("custom_args") or {}).get("send_id")
+            reason = scrub(f"message could not be built: {type(exc).__name__}: {exc}")[:500]
+            if not send_id:
+                raise Rejected(reason) from None
+            refused[send_id] = reason
+    return out, refused
 
 
 class OutboxTransport:
@@ -177,12 +253,13 @@ class OutboxTransport:
 
     def deliver(self, body: dict[str, Any]) -> Accepted:
         self.folder.mkdir(parents=True, exist_ok=True)
-        for send_id, msg in expand(body):
+        messages, refused = expand(body)
+        for send_id, msg in messages:
             name = f"{send_id}.eml" if send_id else f"{msg['Message-ID'].strip('<>').split('@')[0]}.eml"
             tmp = self.folder / f".{name}.tmp"
             tmp.write_bytes(bytes(msg))
             os.replace(tmp, self.folder / name)  # a reader never sees half a message
-        return Accepted(message_id=None)
+        return Accepted(message_id=None, refused=refused)
 
 
 class SmtpTransport:
@@ -194,21 +271,32 @@ class SmtpTransport:
         self.host, self.port, self.timeout_s = host, port, timeout_s
 
     def deliver(self, body: dict[str, Any]) -> Accepted:
-        messages = expand(body)
+        messages, refused = expand(body)
+        attempted = 0
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
-                for _, msg in messages:
-                    smtp.send_message(msg)
+                for send_id, msg in messages:
+                    attempted += 1
+                    try:
+                        smtp.send_message(msg)
+                    except (
+                        smtplib.SMTPRecipientsRefused,
+                        smtplib.SMTPSenderRefused,
+                        smtplib.SMTPDataError,
+                    ) as exc:
+                        # This message only: smtplib resets the session, the next one goes on.
+                        reason = scrub(f"SMTP refused: {exc}")[:2000]
+                        if send_id is None:
+                            raise Rejected(reason) from None
+                        refused[send_id] = reason
         except smtplib.SMTPAuthenticationError as exc:
             raise AuthFailed(f"SMTP {exc.smtp_code}: authentication failed") from None
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            raise Rejected(scrub(f"SMTP refused: {exc}")) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise Unavailable(
                 f"SMTP {self.host}:{self.port} unavailable: {type(exc).__name__}",
-                maybe_sent=len(messages) > 1,
+                maybe_sent=attempted > 0,  # a message may have been taken before the line broke
             ) from None
-        return Accepted(message_id=None)
+        return Accepted(message_id=None, refused=refused)
 
 
 def transport_from_settings(

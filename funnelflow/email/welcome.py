@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from funnelflow import settings
 from funnelflow.db.schema import consents, leads
-from funnelflow.email import policy
+from funnelflow.email import policy, render
 from funnelflow.email.send import Mailing, Recipient, SendOptions, SendReport, confirm_url, send_mailing
 from funnelflow.email.transports import Transport
 
@@ -83,7 +83,8 @@ def _stream(engine: sa.Engine, stmt, make: Callable[[tuple], Recipient]) -> Iter
 
 
 def greeting_name(first_name: str | None) -> str:
-    return (first_name or "").strip() or "there"
+    """How an email addresses the person: their first name made safe and short (anyone can type one), or "there"."""
+    return render.personal_text(first_name) or "there"
 
 
 def send_confirmations(
