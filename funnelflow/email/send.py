@@ -269,6 +269,20 @@ def _chunks(items: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
 class _Request:
     body: dict[str, Any]
     ids: list[int]
+    without_refused: bool = False  # already the request again without the personalizations refused
+
+
+def _split_refused(req: _Request, exc: Rejected) -> tuple[dict[int, str], _Request] | None:
+    """When a 400 names only some personalizations: ``({send_id: reason}, the request without them)``.
+
+    SendGrid took nothing of a 400, so the rest can go without sending anything twice. Once per request.
+    """
+    bad = {i: reason for i, reason in exc.by_personalization.items() if 0 <= i < len(req.ids)}
+    if req.without_refused or not bad or len(bad) >= len(req.ids) or len(bad) != len(exc.by_personalization):
+        return None
+    keep = [i for i in range(len(req.ids)) if i not in bad]
+    body = {**req.body, "personalizations": [req.body["personalizations"][i] for i in keep]}
+    return {req.ids[i]: reason for i, reason in bad.items()}, _Request(body, [req.ids[i] for i in keep], True)
 
 
 class _Sender:
@@ -438,6 +452,13 @@ class _Sender:
         try:
             accepted = self._deliver(req)
         except Rejected as exc:
+            split = _split_refused(req, exc)
+            if split is not None:  # only some recipients were refused: fail those, send the rest
+                refused, rest = split
+                failed = self._record_failed(refused)
+                log.warning("%d message(s) of a request refused on their own and marked failed", len(refused))
+                sent, more_failed = self._send_and_record(rest)
+                return sent, failed + more_failed
             n = self._record_failed(dict.fromkeys(req.ids, str(exc)))
             log.warning("%d message(s) refused and marked failed: %s", len(req.ids), exc)
             return 0, n

@@ -68,7 +68,15 @@ class Unavailable(TransportError):
 
 
 class Rejected(TransportError):
-    """400/413: the provider refuses these messages; retrying cannot help."""
+    """400/413: the provider refuses these messages; retrying cannot help.
+
+    ``by_personalization`` (index -> reason) is set when every error names a personalization
+    of the request: the provider took nothing, and the others may be sent without those.
+    """
+
+    def __init__(self, detail: str, by_personalization: Mapping[int, str] | None = None):
+        super().__init__(detail)
+        self.by_personalization = dict(by_personalization or {})
 
 
 class AuthFailed(TransportError):
@@ -84,6 +92,26 @@ class Transport(Protocol):
 def scrub(text: str) -> str:
     """Error text from a provider, without any address it may quote."""
     return _ADDRESS.sub("<address>", text)
+
+
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations[.\[](\d+)")
+
+
+def _sendgrid_errors_by_personalization(raw: bytes | str | None) -> dict[int, str]:
+    """``{index: reason}`` when every error of a 400 names a personalization; else empty."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+    try:
+        errors = json.loads(text).get("errors") or []
+    except (ValueError, AttributeError):
+        return {}
+    out: dict[int, str] = {}
+    for e in errors:
+        match = _PERSONALIZATION_FIELD.match(str(e.get("field") or "")) if isinstance(e, dict) else None
+        if match is None:
+            return {}
+        reason = scrub(f"SendGrid 400: {e.get('field')}: {e.get('message')}")[:500]
+        out[int(match.group(1))] = out.get(int(match.group(1)), reason)
+    return out
 
 
 def _sendgrid_error_text(status: int, raw: bytes | str | None) -> str:
@@ -132,7 +160,8 @@ class SendGridTransport:
                 raise AuthFailed(text) from None
             if status >= 500:
                 raise Unavailable(text) from None
-            raise Rejected(text) from None
+            by_personalization = _sendgrid_errors_by_personalization(exc.body) if status == 400 else {}
+            raise Rejected(text, by_personalization) from None
         except TimeoutError as exc:
             raise Unavailable(
                 f"SendGrid timed out after {self.timeout_s:g}s ({type(exc).__name__})", maybe_sent=True

@@ -267,3 +267,22 @@ def test_a_request_that_may_have_arrived_is_not_retried_and_its_claims_are_repor
         send_mailing(engine, WELCOME, recipients, transport, as_of=AS_OF, options=options)
     assert transport.calls == 1  # before: retried four times, a duplicate each time it had arrived
     assert {s for s, _ in statuses(engine).values()} == {"claimed"}
+
+
+def test_a_400_that_names_one_personalization_fails_that_recipient_and_sends_the_rest(
+    engine, standin, sendgrid, options, monkeypatch
+):
+    # What SendGrid refuses that we did not foresee: the 400 names the personalization; it took nothing.
+    from funnelflow.email import send
+
+    monkeypatch.setattr(send, "personalization_problem", lambda p: None)  # let the oversized one through
+    with engine.begin() as conn:
+        good = [f"g{i}@example.com" for i in range(4)]
+        ids = {addr: add_person(conn, addr) for addr in [*good, "huge@example.com"]}
+    recipients = [Recipient(a, ids[a], {"first_name": "Ada"}) for a in good]
+    recipients.insert(1, Recipient("huge@example.com", ids["huge@example.com"], {"first_name": "y" * 12_000}))
+    report = send_mailing(engine, WELCOME, recipients, sendgrid, as_of=AS_OF, options=options)
+    assert (report.sent, report.failed) == (4, 1)
+    assert standin.stats["requests"] == 2 and sorted(standin.recipients()) == sorted(good)
+    status, error = statuses(engine)[email_hash("huge@example.com")]
+    assert status == "failed" and error.startswith("SendGrid 400: personalizations.1.substitutions: ")
