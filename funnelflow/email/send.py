@@ -64,9 +64,8 @@ from funnelflow.identity import email_hash
 log = logging.getLogger(__name__)
 
 MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request
-MAX_PERSONALIZATION_MAP_BYTES = (
-    10_000  # SendGrid's limit on substitutions and custom_args, each, per recipient
-)
+# SendGrid's limit on substitutions and on custom_args, each, per personalization.
+MAX_PERSONALIZATION_MAP_BYTES = 10_000
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
@@ -567,6 +566,27 @@ class _Sender:
             log.warning("%d message(s) could not be built and were marked failed", len(failed))
         return requests
 
+    def _release(self, ids: list[int]) -> None:
+        with self.engine.begin() as conn:
+            ledger.release(conn, ids)
+        self._close(ids)
+
+    def _release_unsent(self, pending: Iterable[_Request], claiming: Iterable[Future]) -> None:
+        ids = [i for req in pending for i in req.ids]
+        for fut in claiming:
+            try:
+                ids.extend(i for req in fut.result() for i in req.ids)
+            except BaseException:  # that chunk's own error: its claims stay for the retry
+                continue
+        if not ids:
+            return
+        try:
+            self._release(ids)
+        except Exception:
+            log.exception(
+                "could not release %d claims never handed over; a retry marks them unsettled", len(ids)
+            )
+
     def _settle_earlier_tries(self) -> None:
         """On a retry: what earlier tries of this task left claimed is marked unsettled and counted."""
         if not (self.opts.retry and self.opts.run_key):
@@ -604,27 +624,35 @@ class _Sender:
                     claiming.append(claim_pool.submit(self._claim_and_build, chunk))
 
             pump()
-            while claiming:
-                requests = claiming.popleft().result()
-                pump()
-                for req in requests:
+            pending: deque[_Request] = deque()  # built, not yet handed to a worker
+            try:
+                while claiming or pending:
+                    if not pending:
+                        pending.extend(claiming.popleft().result())
+                        pump()
+                        continue
                     while len(in_flight) >= window:
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                         for fut in done:
                             in_flight.pop(fut)
                             self._settle(fut)
+                    req = pending.popleft()
                     if self._abort:
                         # Claimed but never handed over: release so a later run sends them.
-                        with self.engine.begin() as conn:
-                            ledger.release(conn, req.ids)
-                        self._close(req.ids)
+                        self._release(req.ids)
                         continue
                     self.report.requests += 1
                     in_flight[pool.submit(self._send_and_record, req)] = req
-            for fut in list(in_flight):
-                wait([fut])
-                in_flight.pop(fut)
-                self._settle(fut)
+                for fut in list(in_flight):
+                    wait([fut])
+                    in_flight.pop(fut)
+                    self._settle(fut)
+            except BaseException:
+                # The run dies (a bug, the database, the task being killed): what was claimed and
+                # built but never handed to the transport was provably not sent; release it so a
+                # later run sends it, rather than leave it claimed for nobody.
+                self._release_unsent(pending, claiming)
+                raise
         if self._open:
             # Handed over with an unknown outcome (a timeout): never re-sent; events may settle them.
             with self.engine.connect() as conn:

@@ -286,3 +286,33 @@ def test_a_400_that_names_one_personalization_fails_that_recipient_and_sends_the
     assert standin.stats["requests"] == 2 and sorted(standin.recipients()) == sorted(good)
     status, error = statuses(engine)[email_hash("huge@example.com")]
     assert status == "failed" and error.startswith("SendGrid 400: personalizations.1.substitutions: ")
+
+
+def test_a_crash_mid_chunk_releases_what_was_never_handed_over(engine, standin, sendgrid, options):
+    with engine.begin() as conn:
+        people = [
+            Recipient(f"p{i}@example.com", add_person(conn, f"p{i}@example.com"), {"first_name": "A"})
+            for i in range(6)
+        ]
+    # One request per message, one worker, two in flight: the first request's crash leaves four built
+    # requests that were never handed to the transport.
+    options.batched, options.concurrency, options.run_key = False, 1, "dag/task/run-1"
+    calls = []
+
+    def crash_after_the_first_request(name: str) -> None:
+        if name == "accepted":
+            calls.append(name)
+            if len(calls) == 1:
+                raise Crash(name)
+
+    options.checkpoint = crash_after_the_first_request
+    with pytest.raises(Crash):
+        send_mailing(engine, WELCOME, people, sendgrid, as_of=AS_OF, options=options)
+    rows = statuses(engine)
+    assert sorted(s for s, _ in rows.values()) == ["claimed", "sent"]  # the other four were released
+    assert len(standin.recipients()) == 2
+    options.checkpoint, options.retry = None, True
+    with pytest.raises(SendingIncomplete) as exc:
+        send_mailing(engine, WELCOME, people, sendgrid, as_of=AS_OF, options=options)
+    assert (exc.value.report.sent, exc.value.report.unsettled, exc.value.report.already_handled) == (4, 1, 1)
+    assert sorted(standin.recipients()) == sorted(r.email for r in people)  # everyone once, nobody twice
