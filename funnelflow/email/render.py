@@ -42,7 +42,9 @@ _TAG = re.compile(r"^[a-z][a-z0-9_]*$")
 # Everything that may end or break a header line, or that has no business in one: C0 controls
 # (CR, LF, tab, VT, FF, NUL, the FS/GS/RS separators ...), DEL, C1 controls (NEL U+0085 ...),
 # and Unicode's line and paragraph separators (U+2028, U+2029). With the blanks around them.
-_HEADER_UNSAFE = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029]+\s*")
+_UNSAFE_CHARS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+_HEADER_UNSAFE = re.compile(f"\\s*[{_UNSAFE_CHARS}]+\\s*")
+_HEADER_UNSAFE_CHAR = re.compile(f"[{_UNSAFE_CHARS}]")  # finding one is all a check needs (fast)
 _BLANKS = re.compile(r"\s+")
 NAME_MAX_CHARS = 40  # a first name echoed into an email: enough for real names, too short for a pitch
 
@@ -50,13 +52,15 @@ NAME_MAX_CHARS = 40  # a first name echoed into an email: enough for real names,
 def header_safe(value: object) -> str:
     """``value`` as one header line: each run of line breaks or control characters becomes one space."""
     text = "" if value is None else str(value)
-    if _HEADER_UNSAFE.search(text) is None:
+    if not has_unsafe_header_chars(text):
         return text
     return _HEADER_UNSAFE.sub(" ", text).strip()
 
 
 def has_unsafe_header_chars(value: str) -> bool:
-    return _HEADER_UNSAFE.search(value) is not None
+    # isprintable() is a fast C loop and true for nearly every value; the regex decides the rest
+    # (no-break and zero-width spaces are not printable, yet harmless in a header).
+    return not value.isprintable() and _HEADER_UNSAFE_CHAR.search(value) is not None
 
 
 def personal_text(value: object, max_chars: int = NAME_MAX_CHARS) -> str:

@@ -64,8 +64,12 @@ from funnelflow.identity import email_hash
 log = logging.getLogger(__name__)
 
 MAX_PERSONALIZATIONS = 1000  # SendGrid's limit per request
-# SendGrid's limit on substitutions and on custom_args, each, per personalization.
+# SendGrid's limit on substitutions and on custom_args, each, per personalization (our custom_args
+# are two ids: only substitutions can reach it).
 MAX_PERSONALIZATION_MAP_BYTES = 10_000
+SUBSTITUTIONS_TOO_LARGE = (
+    f"substitutions over SendGrid's {MAX_PERSONALIZATION_MAP_BYTES:,} bytes per recipient"
+)
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
@@ -219,21 +223,12 @@ def _personalization(
 
 def _map_too_large(values: Mapping[str, str]) -> bool:
     """Whether a substitutions/custom_args map is over SendGrid's byte limit, as SendGrid measures it (JSON)."""
-    # JSON escaping makes a character at most 12 bytes: most maps are provably small without encoding.
-    if sum(len(k) + len(v) + 6 for k, v in values.items()) * 12 < MAX_PERSONALIZATION_MAP_BYTES:
+    # JSON makes a character at most 12 bytes (an escaped surrogate pair) plus 6 per item for quotes
+    # and separators: nearly every map is provably small without being encoded.
+    chars = sum(map(len, values)) + sum(map(len, values.values()))
+    if (chars + 6 * len(values)) * 12 < MAX_PERSONALIZATION_MAP_BYTES:
         return False
     return len(json.dumps(values).encode()) > MAX_PERSONALIZATION_MAP_BYTES
-
-
-def personalization_problem(p: Mapping[str, Any]) -> str | None:
-    """Why SendGrid would refuse this personalization (and with it the whole request), or None."""
-    for t in p.get("to") or []:
-        if render.has_unsafe_header_chars(t.get("email") or ""):
-            return "the address contains a line break or control character"
-    for key in ("substitutions", "custom_args"):
-        if p.get(key) and _map_too_large(p[key]):
-            return f"{key} over SendGrid's {MAX_PERSONALIZATION_MAP_BYTES:,} bytes per recipient"
-    return None
 
 
 def _reason(exc: Exception) -> str:
@@ -365,21 +360,25 @@ class _Sender:
         m = self.mailing
         failed: dict[int, str] = {}
         built: list[tuple[int, dict[str, Any], render.Rendered | None]] = []
+        # One scan of the chunk's addresses; each is looked at only when the chunk has a bad one.
+        bad_address = render.has_unsafe_header_chars("".join(r.email for _, r in claimed))
         for send_id, r in claimed:
+            if bad_address and render.has_unsafe_header_chars(r.email):
+                failed[send_id] = "the address contains a line break or control character"
+                continue
             try:
                 values = self._values(r, send_id)
                 p = _personalization(r.email, send_id, m.campaign_id, m.kind, values.get("unsubscribe_url"))
                 rendered = None
                 if self._batched:
-                    p["substitutions"] = render.substitutions_for(values, self._in_subject)
+                    p["substitutions"] = subs = render.substitutions_for(values, self._in_subject)
+                    if _map_too_large(subs):  # SendGrid would refuse the whole request for it
+                        failed[send_id] = SUBSTITUTIONS_TOO_LARGE
+                        continue
                 else:
                     rendered = self._render_one(values)
-                problem = personalization_problem(p)
             except Exception as exc:  # this recipient's values or rendering, not the mailing's
                 failed[send_id] = f"message could not be built: {_reason(exc)}"
-                continue
-            if problem:
-                failed[send_id] = problem
                 continue
             built.append((send_id, p, rendered))
         if self._batched:

@@ -183,16 +183,42 @@ class SendGridTransport:
 _MIME_POLICY = email.policy.default.clone(max_line_length=998)
 
 
-def _safe_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
-    if not headers or not any(has_unsafe_header_chars(f"{k}{v}") for k, v in headers.items()):
-        return headers  # type: ignore[return-value]
-    return {header_safe(k): header_safe(v) for k, v in headers.items()}
+def _maybe_in_headers(body: dict[str, Any]) -> str:
+    """Everything of a v3 body that may end up in a header, joined: one scan says whether any needs fixing.
+
+    All substitution values are included (not only the subject's): a line break in a
+    text-part value only sends this request down the exact path, which changes nothing else.
+    """
+    parts = [body.get("subject") or ""]
+    for key in ("from", "reply_to"):
+        if isinstance(body.get(key), dict):
+            parts.append(body[key].get("name") or "")
+    if body.get("headers"):
+        parts.extend(body["headers"])
+        parts.extend(body["headers"].values())
+    extend, append = parts.extend, parts.append
+    for p in body.get("personalizations") or ():
+        if "substitutions" in p:
+            extend(p["substitutions"].values())
+        if "headers" in p:
+            extend(p["headers"])
+            extend(p["headers"].values())
+        for t in p["to"]:
+            if "name" in t:
+                append(t["name"] or "")
+        if len(p) > 4:  # to, custom_args, substitutions, headers: anything more is looked at
+            if "subject" in p:
+                append(p["subject"] or "")
+            for t in (p.get("cc") or []) + (p.get("bcc") or []):
+                if "name" in t:
+                    append(t["name"] or "")
+    return "".join(parts)
 
 
-def _safe_names(people: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
-    if not people or not any(has_unsafe_header_chars(t.get("name") or "") for t in people):
-        return people
-    return [{**t, "name": header_safe(t["name"])} if t.get("name") else t for t in people]
+def _safe_people(people: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+    return (
+        [{**t, "name": header_safe(t["name"])} if t.get("name") else t for t in people] if people else people
+    )
 
 
 def header_safe_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -200,32 +226,33 @@ def header_safe_body(body: dict[str, Any]) -> dict[str, Any]:
 
     Subjects, display names (from, reply_to, to/cc/bcc), custom headers, and the
     substitutions whose tags occur in a subject (SendGrid substitutes into the subject too).
+    One scan finds out whether anything needs it; nearly always nothing does.
     """
+    if not has_unsafe_header_chars(_maybe_in_headers(body)):
+        return body
     out = dict(body)
     if out.get("subject"):
         out["subject"] = header_safe(out["subject"])
     for key in ("from", "reply_to"):
         if isinstance(out.get(key), dict) and out[key].get("name"):
             out[key] = {**out[key], "name": header_safe(out[key]["name"])}
-    out["headers"] = _safe_headers(out.get("headers"))
-    if out["headers"] is None:
-        del out["headers"]
+    if out.get("headers"):
+        out["headers"] = {header_safe(k): header_safe(v) for k, v in out["headers"].items()}
     personalizations = []
     for p in body.get("personalizations") or []:
-        q = p
-        subject = p.get("subject") or out.get("subject") or ""
-        subs = p.get("substitutions")
-        if subs and any(k in subject and has_unsafe_header_chars(v) for k, v in subs.items()):
-            q = {**q, "substitutions": {k: header_safe(v) if k in subject else v for k, v in subs.items()}}
-        if p.get("subject") and has_unsafe_header_chars(p["subject"]):
-            q = {**q, "subject": header_safe(p["subject"])}
+        q = dict(p)
+        subject = p.get("subject") or body.get("subject") or ""
+        if p.get("subject"):
+            q["subject"] = header_safe(p["subject"])
+        if p.get("substitutions"):
+            q["substitutions"] = {
+                k: header_safe(v) if k in subject else v for k, v in p["substitutions"].items()
+            }
         for key in ("to", "cc", "bcc"):
-            names = _safe_names(p.get(key))
-            if names is not p.get(key):
-                q = {**q, key: names}
-        headers = _safe_headers(p.get("headers"))
-        if headers is not p.get("headers"):
-            q = {**q, "headers": headers}
+            if p.get(key):
+                q[key] = _safe_people(p[key])
+        if p.get("headers"):
+            q["headers"] = {header_safe(k): header_safe(v) for k, v in p["headers"].items()}
         personalizations.append(q)
     out["personalizations"] = personalizations
     return out
