@@ -184,12 +184,9 @@ _MIME_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 def _maybe_in_headers(body: dict[str, Any]) -> str:
-    """Everything of a v3 body that may end up in a header, joined: one scan says whether any needs fixing.
-
-    All substitution values are included (not only the subject's): a line break in a
-    text-part value only sends this request down the exact path, which changes nothing else.
-    """
-    parts = [body.get("subject") or ""]
+    """Everything of a v3 body that may end up in a header, joined: one scan says whether any needs fixing."""
+    subject = body.get("subject") or ""
+    parts = [subject]
     for key in ("from", "reply_to"):
         if isinstance(body.get(key), dict):
             parts.append(body[key].get("name") or "")
@@ -197,18 +194,27 @@ def _maybe_in_headers(body: dict[str, Any]) -> str:
         parts.extend(body["headers"])
         parts.extend(body["headers"].values())
     extend, append = parts.extend, parts.append
+    tags: Any = None  # the batch's personalizations share their substitution tags: found in the subject once
+    in_subject: tuple[str, ...] = ()
     for p in body.get("personalizations") or ():
+        own_subject = p.get("subject")
+        if own_subject:
+            append(own_subject)
+            tags = None  # its own subject: look again which of its tags it shows
         if "substitutions" in p:
-            extend(p["substitutions"].values())
+            subs = p["substitutions"]
+            if subs.keys() != tags:
+                tags = subs.keys()
+                in_subject = tuple(k for k in subs if k in (own_subject or subject))
+            for k in in_subject:
+                append(subs[k])
         if "headers" in p:
             extend(p["headers"])
             extend(p["headers"].values())
-        for t in p["to"]:
+        for t in p.get("to") or ():
             if "name" in t:
                 append(t["name"] or "")
-        if len(p) > 4:  # to, custom_args, substitutions, headers: anything more is looked at
-            if "subject" in p:
-                append(p["subject"] or "")
+        if "cc" in p or "bcc" in p:
             for t in (p.get("cc") or []) + (p.get("bcc") or []):
                 if "name" in t:
                     append(t["name"] or "")

@@ -316,3 +316,47 @@ def test_a_crash_mid_chunk_releases_what_was_never_handed_over(engine, standin, 
         send_mailing(engine, WELCOME, people, sendgrid, as_of=AS_OF, options=options)
     assert (exc.value.report.sent, exc.value.report.unsettled, exc.value.report.already_handled) == (4, 1, 1)
     assert sorted(standin.recipients()) == sorted(r.email for r in people)  # everyone once, nobody twice
+
+
+def test_every_header_of_a_sendgrid_body_is_made_safe_and_a_clean_body_is_left_alone():
+    from funnelflow.email.transports import header_safe_body
+
+    tagged = render.render_with_tags("welcome", {"start_url": "https://e.example/g"}, ("first_name",))
+    clean = {
+        "personalizations": [
+            {
+                "to": [{"email": "a@example.com"}],
+                "substitutions": render.substitutions_for({"first_name": "Al"}),
+                "headers": {"List-Unsubscribe": "<https://u.example/1>"},
+            }
+        ],
+        "from": {"email": "hello@example.com", "name": "funnelflow"},
+        "subject": tagged.subject,
+        "content": [{"type": "text/plain", "value": tagged.text}],
+    }
+    assert header_safe_body(clean) is clean
+    # Substitutions not built by render (another caller): the transport still protects the subject.
+    dirty_subs = {render.subject_tag("first_name"): "Al\r\nBcc: x", render.text_tag("first_name"): "Al\nB"}
+    dirty = {
+        **clean,
+        "from": {"email": "hello@example.com", "name": "funnel\u2028flow"},
+        "reply_to": {"email": "r@example.com", "name": "re\x85ply"},
+        "headers": {"X-Campaign": "spring\nBcc: x"},
+        "personalizations": [
+            {
+                "to": [{"email": "a@example.com", "name": "Ann\rB"}],
+                "substitutions": dirty_subs,
+                "headers": {"X-Note": "one\x0btwo"},
+            },
+            {"to": [{"email": "b@example.com"}], "subject": "own\nsubject"},
+        ],
+    }
+    out = header_safe_body(dirty)
+    assert out["from"]["name"] == "funnel flow" and out["reply_to"]["name"] == "re ply"
+    assert out["headers"] == {"X-Campaign": "spring Bcc: x"}
+    first, second = out["personalizations"]
+    assert first["to"][0]["name"] == "Ann B" and first["headers"] == {"X-Note": "one two"}
+    assert first["substitutions"][render.subject_tag("first_name")] == "Al Bcc: x"
+    assert first["substitutions"][render.text_tag("first_name")] == "Al\nB"  # the text part is not a header
+    assert second["subject"] == "own subject"
+    assert dirty["from"]["name"] == "funnel\u2028flow"  # the caller's body is not changed
