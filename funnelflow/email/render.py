@@ -70,7 +70,9 @@ def personal_text(value: object, max_chars: int = NAME_MAX_CHARS) -> str:
     confirmation email that goes to whatever address a form was given must not
     repeat arbitrary text at length.
     """
-    text = _BLANKS.sub(" ", header_safe(value)).strip()
+    text = "" if value is None else str(value)
+    if not (text.isprintable() and "  " not in text and text == text.strip()):  # else it is as it should be
+        text = _BLANKS.sub(" ", header_safe(text)).strip()
     if len(text) > max_chars:
         text = text[: max_chars - 1].rstrip() + "…"
     return text
@@ -195,7 +197,7 @@ def substitutions_for(values: dict[str, str], in_subject: tuple[str, ...] | None
         subs[html_tag(name)] = str(escape(plain))
         subs[text_tag(name)] = plain
         if in_subject is None or name in in_subject:
-            subs[subject_tag(name)] = header_safe(plain)
+            subs[subject_tag(name)] = plain if plain.isprintable() else header_safe(plain)
     return subs
 
 

@@ -193,8 +193,9 @@ def public_url() -> str:
     return (settings.env("FUNNELFLOW_PUBLIC_URL", "http://localhost:8080/funnelflow") or "").rstrip("/")
 
 
-def unsubscribe_url(send_id: int) -> str:
-    return f"{public_url()}/unsubscribe/{make_token('unsubscribe', send_id)}"
+def unsubscribe_url(send_id: int, base: str | None = None) -> str:
+    """The one-click unsubscribe link of send ``send_id`` (``base``: ``public_url()``, read once per run)."""
+    return f"{base or public_url()}/unsubscribe/{make_token('unsubscribe', send_id)}"
 
 
 def confirm_url(consent_id: int) -> str:
@@ -305,12 +306,13 @@ class _Sender:
         # Left claimed by an earlier try of this task: counted as unsettled, not as already handled.
         self._earlier: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
+        self._public_url = public_url()  # per run, not per recipient (it was the hot path's env lookup)
 
     # -- rendering -------------------------------------------------------------------------------
     def _values(self, r: Recipient, send_id: int) -> dict[str, str]:
         values = {k: "" if v is None else str(v) for k, v in r.values.items()}
         if self.mailing.kind == policy.MARKETING:
-            values["unsubscribe_url"] = unsubscribe_url(send_id)
+            values["unsubscribe_url"] = unsubscribe_url(send_id, self._public_url)
         return values
 
     def _render_one(self, values: Mapping[str, str]) -> render.Rendered:
