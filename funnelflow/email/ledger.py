@@ -76,13 +76,13 @@ def claim(
             "kind": c.kind,
             "status": "skipped" if c.skip_reason else "claimed",
             "skip_reason": c.skip_reason,
-            "claimed_at": now,
-            "claimed_by": claimed_by,
         }
         for c in claims
     ]
     if conn.dialect.name == "postgresql":
         return _claim_postgres(conn, rows, now, claimed_by)
+    for row in rows:
+        row["claimed_at"], row["claimed_by"] = now, claimed_by
     stmt = (
         _insert(conn)
         .on_conflict_do_nothing(index_elements=["message_key", "recipient_hash"])
@@ -109,9 +109,7 @@ _CLAIM_PG = sa.text(
 def _claim_postgres(
     conn: sa.Connection, rows: list[dict], now: datetime, claimed_by: str | None
 ) -> dict[tuple[str, str], int]:
-    payload = json.dumps(
-        [{k: v for k, v in r.items() if k not in ("claimed_at", "claimed_by")} for r in rows]
-    )
+    payload = json.dumps(rows)  # the time and the claimer are one parameter each, not one per row
     result = conn.execute(_CLAIM_PG, {"rows": payload, "claimed_at": now, "claimed_by": claimed_by})
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
 
