@@ -16,9 +16,9 @@ Headers: ``header_safe`` is the one function that makes a value fit for a mail
 header (subject, display names, any header a transport sets): line and
 paragraph breaks and other control characters become one space. A personal
 value reaches a subject only through it: rendering passes the subject
-template header-safe values, the subject has its own substitution tag
-(``-ff_first_name_s-``) whose value is header-safe, and every transport runs
-the headers it writes through it again. ``personal_text`` also caps a value
+template header-safe values, a batched recipient whose subject value is not
+header-safe gets their own header-safe subject (``send``), and every transport
+runs the headers it writes through it again. ``personal_text`` also caps a value
 that is echoed into an email (a first name) at a sane length.
 """
 
@@ -154,10 +154,6 @@ def text_tag(name: str) -> str:
     return f"-ff_{name}_t-"
 
 
-def subject_tag(name: str) -> str:
-    return f"-ff_{name}_s-"
-
-
 def render_with_tags(
     template: str,
     context: dict[str, Any],
@@ -167,38 +163,36 @@ def render_with_tags(
     """Render once for a whole batch, leaving a substitution tag where each per-recipient value goes.
 
     The tags contain nothing HTML or CSS would change, so they survive escaping and inlining.
-    The subject has tags of its own, whose values are header-safe (``substitutions_for``).
+    The subject uses the text tags (a subject is plain text).
     """
     for name in per_recipient:
         if not _TAG.match(name):
             raise TemplateError(f"per-recipient variable {name!r} must be lower_snake_case")
     html_ctx = {**context, **{n: html_tag(n) for n in per_recipient}}
     text_ctx = {**context, **{n: text_tag(n) for n in per_recipient}}
-    subject_ctx = {**context, **{n: subject_tag(n) for n in per_recipient}}
     as_html = render(template, html_ctx, templates_dir)
     as_text = render(template, text_ctx, templates_dir)
-    as_subject = render(template, subject_ctx, templates_dir)
-    return Rendered(subject=as_subject.subject, html=as_html.html, text=as_text.text)
+    return Rendered(subject=as_text.subject, html=as_html.html, text=as_text.text)
 
 
 def subject_names(tagged: Rendered, per_recipient: tuple[str, ...]) -> tuple[str, ...]:
     """The per-recipient values a tagged subject shows (only those need a subject substitution)."""
-    return tuple(n for n in per_recipient if subject_tag(n) in tagged.subject)
+    return tuple(n for n in per_recipient if text_tag(n) in tagged.subject)
 
 
-def substitutions_for(values: dict[str, str], in_subject: tuple[str, ...] | None = None) -> dict[str, str]:
-    """SendGrid substitutions for one recipient: escaped for HTML, plain for text, header-safe for the subject.
-
-    ``in_subject`` names the values the subject shows (default: all of them).
-    """
+def substitutions_for(values: dict[str, str]) -> dict[str, str]:
+    """SendGrid substitutions for one recipient: escaped for the HTML part, plain for text and subject."""
     subs: dict[str, str] = {}
     for name, value in values.items():
         plain = "" if value is None else str(value)
         subs[html_tag(name)] = str(escape(plain))
         subs[text_tag(name)] = plain
-        if in_subject is None or name in in_subject:
-            subs[subject_tag(name)] = plain if plain.isprintable() else header_safe(plain)
     return subs
+
+
+def own_subject(tagged_subject: str, substitutions: dict[str, str]) -> str:
+    """One recipient's subject, substituted here and made header-safe (for a value that is not)."""
+    return header_safe(apply_substitutions(tagged_subject, substitutions))
 
 
 def apply_substitutions(text: str, substitutions: dict[str, str]) -> str:

@@ -297,7 +297,7 @@ class _Sender:
         self.throttle = Throttle(opts.rate_per_s, opts.clock, opts.sleep)
         self._tagged: render.Rendered | None = None
         self._per_recipient: tuple[str, ...] | None = None
-        self._in_subject: tuple[str, ...] = ()
+        self._in_subject: tuple[str, ...] = ()  # per-recipient values the (batched) subject shows
         self._batched: bool | None = None if opts.batched else False
         self._abort: Exception | None = None
         self._value_keys: tuple[str, ...] | None = None
@@ -336,7 +336,7 @@ class _Sender:
         in_subject = render.subject_names(tagged, names)
         same = True
         for probe, direct in zip(("Probe", "two words"), probes, strict=True):
-            subs = render.substitutions_for({n: probe for n in names}, in_subject)
+            subs = render.substitutions_for({n: probe for n in names})
             same = same and (
                 render.apply_substitutions(tagged.subject, subs).strip()
                 == direct.subject  # rendering strips subjects
@@ -373,10 +373,14 @@ class _Sender:
                 p = _personalization(r.email, send_id, m.campaign_id, m.kind, values.get("unsubscribe_url"))
                 rendered = None
                 if self._batched:
-                    p["substitutions"] = subs = render.substitutions_for(values, self._in_subject)
+                    p["substitutions"] = subs = render.substitutions_for(values)
                     if _map_too_large(subs):  # SendGrid would refuse the whole request for it
                         failed[send_id] = SUBSTITUTIONS_TOO_LARGE
                         continue
+                    if not all(values[n].isprintable() for n in self._in_subject):
+                        # A value the subject shows has a line break (or is odd): this recipient gets
+                        # a subject of their own, substituted and header-safe; the text part keeps it.
+                        p["subject"] = render.own_subject(self._tagged.subject, subs)
                 else:
                     rendered = self._render_one(values)
             except Exception as exc:  # this recipient's values or rendering, not the mailing's

@@ -61,10 +61,10 @@ def test_batched_rendering_with_substitutions_equals_rendering_per_person():
     assert render.apply_substitutions(tagged.text, subs) == direct.text
     assert render.apply_substitutions(tagged.subject, subs) == direct.subject
     assert render.subject_names(tagged, per_person) == ("first_name",)
-    # The subject's own tag carries the header-safe value; the text part keeps the value as given.
-    broken = render.substitutions_for({"first_name": "Ann\nBcc: x@example.com"}, ("first_name",))
-    assert broken[render.subject_tag("first_name")] == "Ann Bcc: x@example.com"
-    assert broken[render.text_tag("first_name")] == "Ann\nBcc: x@example.com"
+    # A recipient whose subject value breaks the line gets a subject of their own, header-safe.
+    broken = render.substitutions_for({"first_name": "Ann\nBcc: x@example.com", "unsubscribe_url": "u"})
+    assert render.own_subject(tagged.subject, broken) == "Welcome to funnelflow, Ann Bcc: x@example.com"
+    assert broken[render.text_tag("first_name")] == "Ann\nBcc: x@example.com"  # the text part keeps it
 
 
 @pytest.mark.parametrize(

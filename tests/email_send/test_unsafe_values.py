@@ -79,7 +79,7 @@ def _messages(
         for p in req.body["personalizations"]:
             subs = p.get("substitutions") or {}
             msg = email.message.EmailMessage()
-            msg["Subject"] = render.apply_substitutions(req.body["subject"], subs)
+            msg["Subject"] = render.apply_substitutions(p.get("subject") or req.body["subject"], subs)
             for name, value in (p.get("headers") or {}).items():
                 msg[name] = value
             msg.set_content(render.apply_substitutions(req.body["content"][0]["value"], subs))
@@ -336,7 +336,7 @@ def test_every_header_of_a_sendgrid_body_is_made_safe_and_a_clean_body_is_left_a
     }
     assert header_safe_body(clean) is clean
     # Substitutions not built by render (another caller): the transport still protects the subject.
-    dirty_subs = {render.subject_tag("first_name"): "Al\r\nBcc: x", render.text_tag("first_name"): "Al\nB"}
+    dirty_subs = {render.text_tag("first_name"): "Al\r\nBcc: x", render.html_tag("first_name"): "Al<br>\nB"}
     dirty = {
         **clean,
         "from": {"email": "hello@example.com", "name": "funnel\u2028flow"},
@@ -356,7 +356,26 @@ def test_every_header_of_a_sendgrid_body_is_made_safe_and_a_clean_body_is_left_a
     assert out["headers"] == {"X-Campaign": "spring Bcc: x"}
     first, second = out["personalizations"]
     assert first["to"][0]["name"] == "Ann B" and first["headers"] == {"X-Note": "one two"}
-    assert first["substitutions"][render.subject_tag("first_name")] == "Al Bcc: x"
-    assert first["substitutions"][render.text_tag("first_name")] == "Al\nB"  # the text part is not a header
+    assert first["substitutions"][render.text_tag("first_name")] == "Al Bcc: x"  # in the subject
+    assert first["substitutions"][render.html_tag("first_name")] == "Al<br>\nB"  # not in any header
     assert second["subject"] == "own subject"
     assert dirty["from"]["name"] == "funnel\u2028flow"  # the caller's body is not changed
+
+
+def test_a_raw_value_with_a_line_break_gets_its_recipient_a_safe_subject_of_their_own(
+    engine, standin, sendgrid, options
+):
+    # A later mailing that passes a typed value as is (no personal_text): the batch still goes,
+    # that recipient's subject is one line, and the text part keeps what was given.
+    with engine.begin() as conn:
+        ids = {a: add_person(conn, a) for a in ("ok@example.com", "eve@example.com")}
+    recipients = [
+        Recipient("ok@example.com", ids["ok@example.com"], {"first_name": "Ada"}),
+        Recipient("eve@example.com", ids["eve@example.com"], {"first_name": f"Eve\r\n{INJECTED}"}),
+    ]
+    report = send_mailing(engine, WELCOME, recipients, sendgrid, as_of=AS_OF, options=options)
+    assert (report.sent, report.requests, report.batched) == (2, 1, True)
+    ok, eve = standin.sent[0].body["personalizations"]
+    assert "subject" not in ok  # everyone else shares the batch's subject
+    assert eve["subject"] == f"Welcome to funnelflow, Eve {INJECTED}"
+    assert eve["substitutions"][render.text_tag("first_name")] == f"Eve\r\n{INJECTED}"
