@@ -312,10 +312,12 @@ email_sends = Table(
     _ts("claimed_at", nullable=False),
     _ts("sent_at"),
     _ts("settled_at"),
+    Column("claimed_by", String(255)),  # the task (dag/task/run) whose try claimed the row (0007)
     UniqueConstraint("message_key", "recipient_hash"),
     CheckConstraint(_in("status", SEND_STATUSES), name="status"),
     CheckConstraint("kind in ('marketing', 'transactional')", name="kind"),
-    Index("ix_email_sends_recipient_hash_sent_at", "recipient_hash", "sent_at"),
+    # The frequency cap counts a recipient's sends by claimed_at (0007; was (recipient_hash, sent_at)).
+    Index("ix_email_sends_recipient_hash_claimed_at", "recipient_hash", "claimed_at"),
 )
 
 email_events = Table(

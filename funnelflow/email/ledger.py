@@ -14,6 +14,12 @@ and never sends that message again, whatever happened in between:
 
 Skipped recipients get a ``skipped`` row with the reason, so every skip is on
 record and a rerun skips them again without asking the policy twice.
+
+``claimed_by`` names the task that claimed a row (``dag/task/run``, set by the
+Airflow glue). A later try of the same task finds the rows an earlier try
+claimed and left ``claimed`` (``settle_earlier_claims``): it cannot prove they
+were not sent, so it never sends them again; it marks them ``unsettled`` and the
+run fails loudly instead of reporting them as already handled.
 """
 
 from __future__ import annotations
@@ -43,7 +49,10 @@ class Claim:
 
 
 def claim(
-    conn: sa.Connection, claims: Sequence[Claim], now: datetime | None = None
+    conn: sa.Connection,
+    claims: Sequence[Claim],
+    now: datetime | None = None,
+    claimed_by: str | None = None,
 ) -> dict[tuple[str, str], int]:
     """Insert the claims (and skips) that are new; return ``{(message_key, recipient_hash): id}`` of new *claimed* rows.
 
@@ -63,12 +72,13 @@ def claim(
             "kind": c.kind,
             "status": "skipped" if c.skip_reason else "claimed",
             "skip_reason": c.skip_reason,
-            "claimed_at": now,
         }
         for c in claims
     ]
     if is_postgres(conn):
-        return _claim_postgres(conn, rows, now)
+        return _claim_postgres(conn, rows, now, claimed_by)
+    for row in rows:
+        row["claimed_at"], row["claimed_by"] = now, claimed_by
     stmt = (
         dialect_insert(conn, email_sends)
         .on_conflict_do_nothing(index_elements=["message_key", "recipient_hash"])
@@ -87,9 +97,11 @@ def _claim_statement() -> sa.TextClause:
     )
 
 
-def _claim_postgres(conn: sa.Connection, rows: list[dict], now: datetime) -> dict[tuple[str, str], int]:
-    payload = json.dumps([{k: v for k, v in r.items() if k != "claimed_at"} for r in rows])
-    result = conn.execute(_claim_statement(), {"rows": payload, "claimed_at": now})
+def _claim_postgres(
+    conn: sa.Connection, rows: list[dict], now: datetime, claimed_by: str | None
+) -> dict[tuple[str, str], int]:
+    payload = json.dumps(rows)  # the time and the claimer are one parameter each, not one per row
+    result = conn.execute(_claim_statement(), {"rows": payload, "claimed_at": now, "claimed_by": claimed_by})
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
 
 
@@ -123,7 +135,7 @@ def mark_sent(
 
 
 def mark_failed(conn: sa.Connection, ids: Sequence[int], error: str) -> int:
-    """Claimed → failed: the provider refused the message (400/413); it is not retried."""
+    """Claimed → failed: the message could not be built or the provider refused it (400/413); never retried."""
     relax_commit(conn)  # lost on a crash: the row stays claimed, so it is still never retried
     n = 0
     for part in chunks(ids):
@@ -144,4 +156,47 @@ def release(conn: sa.Connection, ids: Sequence[int]) -> int:
                 member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed"
             )
         ).rowcount
+    return n
+
+
+UNSETTLED_BY_RETRY = (
+    "claimed by an earlier try of this task and not recorded sent or failed; "
+    "not sent again (at most once): SendGrid's events settle it if it went out"
+)
+
+
+def settle_earlier_claims(
+    conn: sa.Connection, claimed_by: str, as_of: datetime
+) -> list[tuple[int, str, str]]:
+    """Rows an earlier try of task ``claimed_by`` left ``claimed``: mark them ``unsettled``; return ``(id, key, hash)``.
+
+    Whether such a message left cannot be known here (the try may have died before or
+    after the request), so it is never sent again; events can still settle it
+    (``delivered``/``bounced``/``dropped`` follow ``unsettled``). Called on retries only:
+    ``claimed_by`` has no index, and a first try has no earlier claims.
+    """
+    rows = conn.execute(
+        sa.select(email_sends.c.id, email_sends.c.message_key, email_sends.c.recipient_hash).where(
+            email_sends.c.claimed_by == claimed_by, email_sends.c.status == "claimed"
+        )
+    ).all()
+    ids = [row_id for row_id, _, _ in rows]
+    for part in chunks(ids):
+        conn.execute(
+            sa.update(email_sends)
+            .where(member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed")
+            .values(status="unsettled", settled_at=as_of, error=UNSETTLED_BY_RETRY)
+        )
+    return [(row_id, key, h) for row_id, key, h in rows]
+
+
+def still_claimed(conn: sa.Connection, ids: Sequence[int]) -> int:
+    """How many of ``ids`` are still ``claimed`` (events may have settled some meanwhile)."""
+    n = 0
+    for part in chunks(ids):
+        n += conn.execute(
+            sa.select(sa.func.count()).where(
+                member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed"
+            )
+        ).scalar_one()
     return n

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from funnelflow import consent, settings
-from funnelflow.email import policy
+from funnelflow.email import policy, render
 from funnelflow.email.send import Mailing, Recipient, SendOptions, SendReport, confirm_url, send_mailing
 from funnelflow.email.transports import Transport
 
@@ -41,7 +41,8 @@ def _stream(engine: sa.Engine, stmt, make: Callable[[tuple], Recipient]) -> Iter
 
 
 def greeting_name(first_name: str | None) -> str:
-    return (first_name or "").strip() or "there"
+    """How an email addresses the person: their first name made safe and short (anyone can type one), or "there"."""
+    return render.personal_text(first_name) or "there"
 
 
 def send_confirmations(
