@@ -426,7 +426,9 @@ def eml_bytes(report: Report, to: Sequence[str]) -> bytes:
         ],
         "attachments": [a.as_sendgrid() for a in report.attachments],
     }
-    [(_, msg)] = expand(body)
+    [(_, msg)], refused = expand(body)
+    if refused:
+        raise ValueError(f"the report's .eml could not be built: {next(iter(refused.values()))}")
     return bytes(msg)
 
 
