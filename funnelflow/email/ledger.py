@@ -39,6 +39,7 @@ class Claim:
     kind: str
     campaign_id: str | None = None
     skip_reason: str | None = None  # set: recorded as skipped, not claimed
+    variant: str | None = None  # a campaign's A/B subject variant
 
 
 def _insert(conn: sa.Connection):
@@ -68,6 +69,7 @@ def claim(
             "status": "skipped" if c.skip_reason else "claimed",
             "skip_reason": c.skip_reason,
             "claimed_at": now,
+            "variant": c.variant,
         }
         for c in claims
     ]
@@ -87,10 +89,10 @@ def claim(
 _CLAIM_PG = sa.text(
     # One statement and one JSON parameter for the whole chunk: serializing JSON is C-fast,
     # a thousand rows of bound parameters is not.
-    "insert into email_sends (message_key, recipient_hash, lead_id, campaign_id, template, kind, status, skip_reason, claimed_at) "
-    "select r.message_key, r.recipient_hash, r.lead_id, r.campaign_id, r.template, r.kind, r.status, r.skip_reason, :claimed_at "
+    "insert into email_sends (message_key, recipient_hash, lead_id, campaign_id, template, kind, status, skip_reason, variant, claimed_at) "
+    "select r.message_key, r.recipient_hash, r.lead_id, r.campaign_id, r.template, r.kind, r.status, r.skip_reason, r.variant, :claimed_at "
     "from json_to_recordset(cast(:rows as json)) as r(message_key text, recipient_hash text, lead_id bigint, "
-    "campaign_id text, template text, kind text, status text, skip_reason text) "
+    "campaign_id text, template text, kind text, status text, skip_reason text, variant text) "
     "on conflict (message_key, recipient_hash) do nothing "
     "returning id, message_key, recipient_hash, status"
 ).bindparams(sa.bindparam("claimed_at", type_=UTCDateTime()), sa.bindparam("rows", type_=sa.Text()))

@@ -68,6 +68,7 @@ class Mailing:
     kind: str  # marketing | transactional
     context: Mapping[str, Any] = field(default_factory=dict)
     campaign_id: str | None = None
+    variant: str | None = None  # recorded on each ledger row: a campaign's A/B subject variant
 
 
 @dataclass
@@ -400,7 +401,14 @@ class _Sender:
             )
             claims = [
                 ledger.Claim(
-                    r.message_key or m.message_key, h, r.lead_id, m.template, m.kind, m.campaign_id, reason
+                    r.message_key or m.message_key,
+                    h,
+                    r.lead_id,
+                    m.template,
+                    m.kind,
+                    m.campaign_id,
+                    reason,
+                    variant=m.variant,
                 )
                 for (r, h), reason in zip(pairs, reasons, strict=True)
             ]
