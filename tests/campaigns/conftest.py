@@ -31,7 +31,7 @@ audience:
 content: {markdown: test-news.md}
 subject: {a: "Plain subject", b: "{{ first_name }}, a personal subject"}
 ab_test: {share: 0.5, wait_hours: 1, metric: clicks, min_per_variant: 2}
-offer: {url: "https://example.com/offer", expires_at: "2026-12-31T23:59:00+01:00", limit: 3}
+offer: {url: "https://example.com/offer", expires_at: "2099-12-31T23:59:00+01:00", limit: 3}
 test_recipients: [team@example.com]
 """
 
