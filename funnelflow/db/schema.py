@@ -473,7 +473,8 @@ campaign_audiences = Table(
     "campaign_audiences",
     metadata,
     Column("run_id", BigInteger, ForeignKey("campaign_runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True),
+    # No foreign key on purpose: a snapshot of whom the run picked, which a later merge must not re-point.
+    Column("lead_id", BigInteger, primary_key=True),
     Column("cell", String(8)),  # the A/B test cell (a, b); null: the remainder
 )
 

@@ -56,9 +56,6 @@ def upgrade() -> None:
             name="fk_campaign_audiences_run_id_campaign_runs",
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["lead_id"], ["leads.id"], name="fk_campaign_audiences_lead_id_leads", ondelete="CASCADE"
-        ),
     )
     op.create_table(
         "campaign_offers",
