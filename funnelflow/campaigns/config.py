@@ -257,3 +257,33 @@ def find_campaign(slug: str, folder: Path | None = None) -> Campaign:
     if not SLUG.match(slug) or not path.is_file():
         raise CampaignError(f"no campaign {slug!r}: expected {_where(path)}")
     return load_campaign(path)
+
+
+def next_send_time(campaign: Campaign, at: datetime) -> datetime:
+    """``at`` if it falls in the campaign's send window (local to its schedule's zone), else the window's next start."""
+    from datetime import timedelta
+
+    window = campaign.spec.send_window
+    if window is None:
+        return at
+    zone = campaign.spec.schedule.zone
+    local = at.astimezone(zone)
+    if window.start <= local.time().replace(tzinfo=None) < window.end:
+        return at
+    day = (
+        local.date() if local.time().replace(tzinfo=None) < window.start else local.date() + timedelta(days=1)
+    )
+    return datetime.combine(day, window.start, tzinfo=zone).astimezone(at.tzinfo)
+
+
+def send_plan(campaign: Campaign, as_of: datetime, wait_hours: float | None = None) -> dict[str, str]:
+    """When the run sends and, with an A/B test, when it decides: fixed by the run's time, so a rerun waits the same."""
+    from datetime import timedelta
+
+    send_at = next_send_time(campaign, as_of)
+    plan = {"send_at": send_at.isoformat()}
+    ab = campaign.spec.ab_test
+    if ab is not None:
+        hours = ab.wait_hours if wait_hours is None else wait_hours
+        plan["decide_at"] = next_send_time(campaign, send_at + timedelta(hours=hours)).isoformat()
+    return plan
