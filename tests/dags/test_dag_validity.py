@@ -125,7 +125,7 @@ def test_a_broken_campaign_file_hides_no_other_and_its_dag_fails_with_file_line_
     )
     (folder / "broken-one.yaml").write_text(broken)
     monkeypatch.setenv("FUNNELFLOW_CONFIG_DIR", str(tmp_path))
-    bag = DagBag(dag_folder=str(REPO / "dags" / "campaigns.py"), include_examples=False)
+    bag = DagBag(dag_folder=str(REPO / "dags" / "campaigns.py"))
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == sorted(
         ["campaign_broken-one", *(f"campaign_{p.stem}" for p in CAMPAIGN_FILES)]
