@@ -255,3 +255,18 @@ def test_stop_between_chunks_and_the_next_run_continues(engine, standin, sendgri
     sent = standin.recipients()
     assert len(sent) == 30 == len(set(sent))
     assert {email_hash(e) for e in sent} == {h for h, *_ in _ledger(engine)}
+
+
+@pytest.mark.parametrize(
+    ("subject", "name", "expected"),
+    [
+        ("{{ first_name }}, a personal subject", "Zoë <b>", "Zoë <b>, a personal subject"),
+        ("{{ first_name }}, a personal subject", None, "there, a personal subject"),
+        ("Hi {{ first_name | upper }}!", "ada", "Hi ADA!"),  # a filter: rendered by Jinja2 for each person
+        ("{% if first_name == 'there' %}Hello{% else %}Hi {{ first_name }}{% endif %}", None, "Hello"),
+    ],
+)
+def test_subject_lines_render_as_jinja_would(newsletter, subject, name, expected):
+    spec = newsletter.spec.model_copy(update={"ab_test": None, "subject": subject})
+    campaign = type(newsletter)(newsletter.slug, newsletter.path, spec)
+    assert run.subject_for(campaign, "a", name) == expected
