@@ -277,6 +277,7 @@ def segment_sql(segment: Segment, as_of: datetime, dialect: str) -> tuple[str, d
     from sqlalchemy.dialects import postgresql, sqlite
 
     compiled = compile_segment(segment, as_of).compile(
-        dialect=(postgresql if dialect == "postgresql" else sqlite).dialect()
+        dialect=(postgresql if dialect == "postgresql" else sqlite).dialect(),
+        compile_kwargs={"render_postcompile": True},  # one placeholder per listed value, as sent
     )
     return str(compiled), dict(compiled.params)

@@ -116,18 +116,21 @@ def _audience(args: argparse.Namespace) -> int:
     if args.sql:
         sql, params = segment_sql(campaign.exclusion, as_of, engine.dialect.name)
         print(sql)
-        print("-- parameters: " + json.dumps({k: str(v) for k, v in params.items()}))
+        print("-- parameters: " + json.dumps(params, default=str))
         return 0
-    with engine.connect() as conn:
-        ids = segment_ids(conn, campaign, as_of)
-        mask = sendable_mask(conn, ids, as_of) if (args.sendable or not args.ids) else None
+    if args.ids and not args.sendable:
+        with engine.connect() as conn:
+            for lead_id in segment_ids(conn, campaign, as_of):
+                print(lead_id)
+        return 0
+    ids, mask = sendable_mask(engine, campaign, as_of)
     if args.ids:
-        for lead_id, ok in zip(ids, mask or [True] * len(ids), strict=True):
+        for lead_id, ok in zip(ids, mask, strict=True):
             if ok:
                 print(lead_id)
         return 0
     print(f"in the segment: {len(ids)}")
-    print(f"sendable:       {sum(mask or [])}")
+    print(f"sendable:       {sum(mask)}")
     return 0
 
 

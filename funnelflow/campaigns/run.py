@@ -113,40 +113,74 @@ def segment_ids(conn: sa.Connection, campaign: Campaign, as_of: datetime) -> lis
     return list(conn.execute(compile_segment(campaign.exclusion, as_of)).scalars())
 
 
-def _emails(conn: sa.Connection, ids: list[int]) -> dict[int, str]:
-    return {
-        i: e
-        for i, e in conn.execute(
-            sa.select(leads.c.id, leads.c.email).where(policy.member_of(conn, leads.c.id, ids))
+def _sendable(conn: sa.Connection, rows: list[tuple[int, str | None]], as_of: datetime) -> list[bool]:
+    """Per (lead id, email): would the sending layer send a marketing email now (address, consent, suppressions, cap)?"""
+    hashes = [(lead_id, email_hash(email) if email else None) for lead_id, email in rows]
+    candidates = [policy.Candidate(h, lead_id) for lead_id, h in hashes if h]
+    reasons = policy.check_recipients(conn, candidates, policy.MARKETING, as_of)
+    ok = {c.lead_id for c, r in zip(candidates, reasons, strict=True) if r is None}
+    return [lead_id in ok for lead_id, _ in rows]
+
+
+def _segment_chunks(
+    engine: sa.Engine, campaign: Campaign, as_of: datetime
+) -> Iterator[list[tuple[int, str | None]]]:
+    """The segment with each lead's address, streamed in chunks (bounded memory at a million)."""
+    stmt = compile_segment(campaign.exclusion, as_of).add_columns(leads.c.email)
+    with engine.connect() as reader:
+        chunk: list[tuple[int, str | None]] = []
+        for lead_id, email in reader.execution_options(yield_per=CHUNK).execute(stmt):
+            chunk.append((lead_id, email))
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+def sendable_mask(engine: sa.Engine, campaign: Campaign, as_of: datetime) -> tuple[list[int], list[bool]]:
+    """The segment's lead ids and, per id, whether the sending layer would send to them now."""
+    ids: list[int] = []
+    mask: list[bool] = []
+    with engine.connect() as conn:
+        for chunk in _segment_chunks(engine, campaign, as_of):
+            ids.extend(lead_id for lead_id, _ in chunk)
+            mask.extend(_sendable(conn, chunk, as_of))
+    return ids, mask
+
+
+_INSERT_PG = sa.text(
+    # One statement per chunk with two text parameters: executemany sends a round trip per row.
+    "insert into campaign_audiences (run_id, lead_id, cell) "
+    "select :run_id, l, nullif(c, '') from unnest(cast(string_to_array(:ids, ',') as bigint[]), "
+    "string_to_array(:cells, ',')) as t(l, c)"
+)
+
+
+def _store(conn: sa.Connection, run_id: int, rows: list[tuple[int, str | None]]) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            _INSERT_PG,
+            {
+                "run_id": run_id,
+                "ids": ",".join(str(lead_id) for lead_id, _ in rows),
+                "cells": ",".join(cell or "" for _, cell in rows),
+            },
         )
-        if e
-    }
-
-
-def sendable_mask(conn: sa.Connection, ids: list[int], as_of: datetime) -> list[bool]:
-    """Per lead id: would the sending layer send a marketing email now (address, consent, suppressions, cap)?"""
-    out: list[bool] = []
-    for i in range(0, len(ids), CHUNK):
-        part = ids[i : i + CHUNK]
-        emails = _emails(conn, part)
-        hashes = {lead_id: email_hash(emails[lead_id]) for lead_id in part if lead_id in emails}
-        candidates = [policy.Candidate(h, lead_id) for lead_id, h in hashes.items() if h]
-        reasons = policy.check_recipients(conn, candidates, policy.MARKETING, as_of)
-        ok = {c.lead_id for c, r in zip(candidates, reasons, strict=True) if r is None}
-        out.extend(lead_id in ok for lead_id in part)
-    return out
+    else:
+        conn.execute(
+            sa.insert(campaign_audiences), [{"run_id": run_id, "lead_id": i, "cell": c} for i, c in rows]
+        )
 
 
 def resolve_audience(engine: sa.Engine, campaign: Campaign, as_of: datetime) -> RunInfo:
-    """Store the run's audience and cells once; a second call (retry, rerun) returns what was stored."""
+    """Store the run's audience and cells once, in one transaction; a retry or rerun returns what was stored."""
     key = run_key(as_of)
+    ab = campaign.spec.ab_test
     with engine.begin() as conn:
         existing = _run_row(conn, campaign.slug, key)
         if existing is not None:
             return existing
-        ids = segment_ids(conn, campaign, as_of)
-        mask = sendable_mask(conn, ids, as_of)
-        ab = campaign.spec.ab_test
         run_id = conn.execute(
             sa.insert(campaign_runs)
             .values(
@@ -154,25 +188,30 @@ def resolve_audience(engine: sa.Engine, campaign: Campaign, as_of: datetime) -> 
                 run_key=key,
                 as_of=as_of,
                 status="resolved",
-                audience=len(ids),
-                sendable=sum(mask),
+                audience=0,
+                sendable=0,
                 resolved_at=utcnow(),
             )
             .returning(campaign_runs.c.id)
         ).scalar_one()
-        rows: list[dict[str, Any]] = []
-        in_test = 0
-        for lead_id, ok in zip(ids, mask, strict=True):
-            cell = None
-            if ab is not None and ok and cell_fraction(campaign.slug, lead_id) < ab.share:
-                cell = "ab"[in_test % 2]
-                in_test += 1
-            rows.append({"run_id": run_id, "lead_id": lead_id, "cell": cell})
-            if len(rows) >= 10_000:
-                conn.execute(sa.insert(campaign_audiences), rows)
-                rows = []
-        if rows:
-            conn.execute(sa.insert(campaign_audiences), rows)
+        audience = sendable = in_test = 0
+        for chunk in _segment_chunks(engine, campaign, as_of):
+            mask = _sendable(conn, chunk, as_of)
+            rows: list[tuple[int, str | None]] = []
+            for (lead_id, _), ok in zip(chunk, mask, strict=True):
+                cell = None
+                if ab is not None and ok and cell_fraction(campaign.slug, lead_id) < ab.share:
+                    cell = "ab"[in_test % 2]  # alternating in lead order: an even split
+                    in_test += 1
+                rows.append((lead_id, cell))
+            _store(conn, run_id, rows)
+            audience += len(chunk)
+            sendable += sum(mask)
+        conn.execute(
+            sa.update(campaign_runs)
+            .where(campaign_runs.c.id == run_id)
+            .values(audience=audience, sendable=sendable)
+        )
         info = _run_row(conn, campaign.slug, key)
     assert info is not None
     log.info(

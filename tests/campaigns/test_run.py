@@ -270,3 +270,33 @@ def test_subject_lines_render_as_jinja_would(newsletter, subject, name, expected
     spec = newsletter.spec.model_copy(update={"ab_test": None, "subject": subject})
     campaign = type(newsletter)(newsletter.slug, newsletter.path, spec)
     assert run.subject_for(campaign, "a", name) == expected
+
+
+def test_cli_audience_results_and_stop(
+    engine, marketing_db_env, newsletter, monkeypatch, capsys, standin, sendgrid, options
+):
+    from funnelflow.cli import main
+
+    monkeypatch.setenv("FUNNELFLOW_CONFIG_DIR", str(newsletter.path.parent.parent))
+    ids = _people(engine, 4)
+    no_consent = _people(engine, 2, prefix="nc", consent=False)
+    as_of = ["--as-of", AS_OF.isoformat()]
+    assert main(["campaigns", "audience", "test-news", *as_of, "--count"]) == 0
+    assert capsys.readouterr().out.split() == ["in", "the", "segment:", "6", "sendable:", "4"]
+    assert main(["campaigns", "audience", "test-news", *as_of, "--ids"]) == 0
+    assert [int(x) for x in capsys.readouterr().out.split()] == sorted(ids + no_consent)
+    assert main(["campaigns", "audience", "test-news", *as_of, "--ids", "--sendable"]) == 0
+    assert [int(x) for x in capsys.readouterr().out.split()] == ids
+    assert main(["campaigns", "audience", "test-news", *as_of, "--sql"]) == 0
+    sql, params = capsys.readouterr().out.split("-- parameters: ")
+    assert sql.lower().startswith("select leads.id") and "lead'" not in sql and "POSTCOMPILE" not in sql
+    assert '"lead"' in params and '"mql"' in params
+    assert main(["campaigns", "stop", "test-news"]) == 0
+    assert "nothing to stop" in capsys.readouterr().out
+    run.resolve_audience(engine, newsletter, AS_OF)
+    run.send_phase(engine, newsletter, AS_OF, "test", sendgrid, options)
+    assert main(["campaigns", "results", "test-news"]) == 0
+    out = capsys.readouterr().out
+    assert "run 20261123T120000Z (tested): 6 in the segment, 4 sendable" in out
+    assert main(["campaigns", "stop", "test-news"]) == 0
+    assert "stop requested for 1 unfinished run" in capsys.readouterr().out
