@@ -145,13 +145,32 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _test_send(args: argparse.Namespace) -> int:
-    from funnelflow.campaigns.preview import test_send
-    from funnelflow.email.transports import transport_from_settings
+    from funnelflow.campaigns.preview import send_to_test_recipients
 
     campaign = _campaign(args.slug)
-    report = test_send(_engine(), campaign, transport_from_settings(), datetime.now(UTC))
+    report = send_to_test_recipients(_engine(), campaign, _transport(), datetime.now(UTC))
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _transport():
+    """FUNNELFLOW_EMAIL_TRANSPORT; for SendGrid the `sendgrid_default` connection from its environment variable."""
+    import os
+
+    from funnelflow import settings
+    from funnelflow.cli import CommandError
+    from funnelflow.email.transports import sendgrid_base_url_from_host, transport_from_settings
+
+    if (settings.env("FUNNELFLOW_EMAIL_TRANSPORT", "outbox") or "").strip().lower() != "sendgrid":
+        return transport_from_settings()
+    try:
+        conn = json.loads(os.environ["AIRFLOW_CONN_SENDGRID_DEFAULT"])
+    except (KeyError, ValueError):
+        raise CommandError(
+            "the sendgrid transport needs AIRFLOW_CONN_SENDGRID_DEFAULT as JSON "
+            '(\'{"conn_type": "email", "password": "SG..."}\')'
+        ) from None
+    return transport_from_settings(conn.get("password"), sendgrid_base_url_from_host(conn.get("host")))
 
 
 def _stop(args: argparse.Namespace) -> int:

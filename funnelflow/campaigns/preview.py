@@ -47,7 +47,7 @@ def write_preview(
     return written
 
 
-def test_send(
+def send_to_test_recipients(
     engine: sa.Engine,
     campaign: Campaign,
     transport: Transport,
