@@ -546,7 +546,7 @@ def decide_winner(engine: sa.Engine, campaign: Campaign, as_of: datetime) -> dic
         conn.execute(
             sa.update(campaign_runs)
             .where(campaign_runs.c.id == run.id, campaign_runs.c.winner.is_(None))
-            .values(winner=winner, decision=decision, decided_at=as_of)
+            .values(winner=winner, decision=decision, decided_at=utcnow())
         )
     log.info("campaign %s run %s: winner %s (%s)", campaign.slug, run.run_key, winner, decision["reason"])
     return {"winner": winner, **decision}

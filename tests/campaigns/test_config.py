@@ -84,3 +84,20 @@ def test_a_broken_file_beside_good_ones_hides_nothing(tmp_path, monkeypatch, cap
     assert main(["campaigns", "check"]) == 1
     out = capsys.readouterr().out
     assert "ok    december-newsletter" in out and "error broken-one" in out and "line 6" in out
+
+
+def test_send_window_moves_the_send_and_the_decision_into_local_hours(tmp_path):
+    from datetime import UTC, datetime
+
+    from funnelflow.campaigns.config import next_send_time, send_plan
+
+    campaign = load_campaign(_copy(tmp_path))  # window 08:00-18:00 Europe/Berlin, wait 4 h
+    inside = datetime(2026, 12, 8, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
+    assert next_send_time(campaign, inside) == inside
+    early = datetime(2026, 12, 8, 5, 0, tzinfo=UTC)  # 06:00 in Berlin: wait for 08:00 the same day
+    assert next_send_time(campaign, early) == datetime(2026, 12, 8, 7, 0, tzinfo=UTC)
+    late = datetime(2026, 12, 8, 17, 30, tzinfo=UTC)  # 18:30 in Berlin: 08:00 the next day
+    assert next_send_time(campaign, late) == datetime(2026, 12, 9, 7, 0, tzinfo=UTC)
+    plan = send_plan(campaign, datetime(2026, 12, 8, 15, 0, tzinfo=UTC))  # 16:00 + 4 h = 20:00: next morning
+    assert plan == {"send_at": "2026-12-08T15:00:00+00:00", "decide_at": "2026-12-09T07:00:00+00:00"}
+    assert send_plan(campaign, inside, wait_hours=0.5)["decide_at"] == "2026-12-08T08:30:00+00:00"
