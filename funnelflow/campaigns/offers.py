@@ -130,6 +130,16 @@ def _claim(
             .values(campaign=campaign.slug, claim_limit=offer.limit, claims=0)
             .on_conflict_do_nothing(index_elements=["campaign"])
         )
+        # The file is the truth: a raised limit applies at once (a lowered one too, without undoing claims).
+        conn.execute(
+            sa.update(campaign_offers)
+            .where(
+                campaign_offers.c.campaign == campaign.slug,
+                campaign_offers.c.claim_limit != offer.limit,
+                campaign_offers.c.claims <= offer.limit,
+            )
+            .values(claim_limit=offer.limit)
+        )
         inserted = conn.execute(
             _insert(conn, touchpoints)
             .values(

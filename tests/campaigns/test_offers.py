@@ -114,3 +114,12 @@ def test_concurrent_clicks_never_claim_more_than_the_limit(engine, campaign):
     assert len(_claims(engine)) == 3
     with engine.connect() as conn:
         assert conn.execute(sa.select(campaign_offers.c.claims)).scalar_one() == 3
+
+
+def test_a_raised_limit_in_the_file_applies_at_once(engine, tmp_path, campaign):
+    ids = _leads(engine, 5)
+    outcomes = [offers.claim_offer(engine, campaign, i, NOW).status for i in ids[:4]]
+    assert outcomes == ["claimed"] * 3 + ["sold_out"]
+    raised = write_campaign(tmp_path / "campaigns", text=NEWSLETTER.replace("limit: 3}", "limit: 4}"))
+    assert [offers.claim_offer(engine, raised, i, NOW).status for i in ids[3:]] == ["claimed", "sold_out"]
+    assert len(_claims(engine)) == 4
