@@ -21,6 +21,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.email_send",
     "bench.qualify",
     "bench.metrics",
+    "bench.campaign",
 )
 
 PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

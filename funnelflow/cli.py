@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "funnelflow.privacy.cli",
     "funnelflow.sql_cli",
     "funnelflow.metrics.cli",
+    "funnelflow.campaigns.cli",
 )
 
 

@@ -23,13 +23,17 @@ DEMO_DAGS: tuple[str, ...] = (
     "welcome_emails",
     "email_engagement",
     "sendgrid_suppression_sync",
+    "campaign_december-newsletter",  # one campaign file (dags/campaigns.py makes one DAG per file)
     "forget_person",
     "weekly_funnel_report",
 )
+DEMO_CAMPAIGN = "december-newsletter"
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {
     # Erases the first contact of the synthetic HubSpot export (seed 42), named by the hash of
     # their address (`python -m funnelflow privacy hash`), never by the address.
+    # The A/B test waits minutes, not the file's 4 hours (an ad-hoc run's param).
+    "campaign_december-newsletter": '{"wait_hours": 0.01}',
     "forget_person": '{"person": "74fb7eeed3525183352e0977e21b01b103baa3b04ee8b29d5b76dae8ca60ffef"}',
 }
 
@@ -79,6 +83,8 @@ def main() -> int:
     print(
         f"weekly funnel report: {home / 'reports'} (one folder per ISO week, report.html opens in a browser)"
     )
+    print(f"campaign {DEMO_CAMPAIGN}: sent per subject variant")
+    subprocess.run([py, "-m", "funnelflow", "campaigns", "results", DEMO_CAMPAIGN], env=env, check=True)
     return 0
 
 

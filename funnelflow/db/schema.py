@@ -100,6 +100,7 @@ TOUCH_TYPES = (
     "email_click",  # detail.url is the link clicked
     "page_view",  # detail.url; high-intent pages (pricing, demo) score more
     "sales_activity",  # later: rep feedback
+    "offer_claimed",  # a campaign's limited-time offer claimed (funnelflow.campaigns.offers)
 )
 CHANNELS = ("web_form", "file_import", "ad_form", "webinar", "email", "web", "sales")
 SEND_STATUSES = ("claimed", "sent", "delivered", "failed", "skipped", "bounced", "dropped", "unsettled")
@@ -313,6 +314,7 @@ email_sends = Table(
     _ts("sent_at"),
     _ts("settled_at"),
     Column("claimed_by", String(255)),  # the task (dag/task/run) whose try claimed the row (0007)
+    Column("variant", String(8)),  # campaigns (migration 0009): the A/B subject variant sent
     UniqueConstraint("message_key", "recipient_hash"),
     CheckConstraint(_in("status", SEND_STATUSES), name="status"),
     CheckConstraint("kind in ('marketing', 'transactional')", name="kind"),
@@ -605,4 +607,49 @@ retention_weekly = Table(
     _count("renewals_won"),
     Column("renewal_rate", Float, nullable=True),
     Column("upsell_revenue", Money, nullable=True),
+)
+
+# --- campaigns (issue 11) add tables below, with migration 0009 ---
+
+CAMPAIGN_RUN_STATUSES = ("resolved", "testing", "tested", "sending", "stopped", "done")
+
+campaign_runs = Table(
+    # One row per run of a campaign (its slug and the run's as-of time): the state the DAG's tasks share.
+    "campaign_runs",
+    metadata,
+    _id(),
+    Column("campaign", String(120), nullable=False),  # the slug: config/campaigns/<slug>.yaml
+    Column("run_key", String(40), nullable=False),  # the run's as-of time, as in its message key
+    _ts("as_of", nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("audience", Integer, nullable=False),  # people in the segment when resolved
+    Column("sendable", Integer, nullable=False),  # of those, whom the sending layer would send to
+    Column("winner", String(8)),  # the A/B subject that went to the remainder
+    Column("decision", Json),  # why that winner: reason and each variant's rate
+    _ts("resolved_at", nullable=False),
+    _ts("decided_at"),
+    _ts("stop_requested_at"),  # `campaigns stop`: the send stops between chunks
+    _ts("finished_at"),
+    UniqueConstraint("campaign", "run_key"),
+    CheckConstraint(_in("status", CAMPAIGN_RUN_STATUSES), name="status"),
+)
+
+campaign_audiences = Table(
+    # The resolved audience of a run, stored so a retry sends to exactly the same people.
+    "campaign_audiences",
+    metadata,
+    Column("run_id", BigInteger, ForeignKey("campaign_runs.id", ondelete="CASCADE"), primary_key=True),
+    # No foreign key on purpose: a snapshot of whom the run picked, which a later merge must not re-point.
+    Column("lead_id", BigInteger, primary_key=True),
+    Column("cell", String(8)),  # the A/B test cell (a, b); null: the remainder
+)
+
+campaign_offers = Table(
+    # One counter per campaign offer; the check constraint is the database holding the limit.
+    "campaign_offers",
+    metadata,
+    Column("campaign", String(120), primary_key=True),
+    Column("claim_limit", Integer, nullable=False),
+    Column("claims", Integer, nullable=False, default=0, server_default="0"),
+    CheckConstraint("claims >= 0 and claims <= claim_limit", name="claims_within_limit"),
 )

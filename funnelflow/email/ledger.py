@@ -46,6 +46,7 @@ class Claim:
     kind: str
     campaign_id: str | None = None
     skip_reason: str | None = None  # set: recorded as skipped, not claimed
+    variant: str | None = None  # a campaign's A/B subject variant
 
 
 def claim(
@@ -72,6 +73,7 @@ def claim(
             "kind": c.kind,
             "status": "skipped" if c.skip_reason else "claimed",
             "skip_reason": c.skip_reason,
+            "variant": c.variant,
         }
         for c in claims
     ]

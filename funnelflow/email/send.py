@@ -138,6 +138,7 @@ class Mailing:
     # config/campaigns/<slug>.yaml); None for a message of no campaign. Never the message's own name.
     campaign_id: str | None = None
     attachments: tuple[Attachment, ...] = ()  # the same files go with every recipient's message
+    variant: str | None = None  # recorded on each ledger row: a campaign's A/B subject variant
 
 
 @dataclass
@@ -566,7 +567,14 @@ class _Sender:
             )
             claims = [
                 ledger.Claim(
-                    r.message_key or m.message_key, h, r.lead_id, m.template, m.kind, m.campaign_id, reason
+                    r.message_key or m.message_key,
+                    h,
+                    r.lead_id,
+                    m.template,
+                    m.kind,
+                    m.campaign_id,
+                    reason,
+                    variant=m.variant,
                 )
                 for (r, h), reason in zip(pairs, reasons, strict=True)
             ]

@@ -27,6 +27,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "funnelflow.web.leads",
     "funnelflow.web.sendgrid_events",
     "funnelflow.web.preferences",
+    "funnelflow.web.offers",
 )
 
 

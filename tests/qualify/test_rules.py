@@ -29,7 +29,7 @@ BAD_EDITS = {
         ("    A: 60", "    A: 30"),
         ("line 25", "grade bars must fall A > B > C", "fix:"),
     ),
-    "bad YAML": (("  mql_threshold: 60 ", "  mql_threshold: [60 "), ("line 49", "not valid YAML", "fix")),
+    "bad YAML": (("  mql_threshold: 60 ", "  mql_threshold: [60 "), ("line 50", "not valid YAML", "fix")),
 }
 
 
