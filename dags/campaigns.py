@@ -25,14 +25,17 @@ TAGS = [Tag.EMAIL, Tag.SENDS_EMAIL]
 
 RUNBOOK = """
 ## If it fails
-- `resolve_audience` failed: the database or the segment. Retry: it stores the audience once per run.
-- `send*` failed: nothing is ever sent twice (one message key per run: `campaign:{slug}:<run time>`).
-  Clear the task to continue; `python -m funnelflow campaigns results {slug}` shows what went out.
-- Circuit breaker: a send task fails with "paused by the circuit breaker"; it retries, and resumes by itself
-  when bounce/spam rates fall (docs/email.md).
-- To stop a send now: `python -m funnelflow campaigns stop {slug}` (it ends between chunks; the task
-  succeeds as "stopped" and the next tasks skip). To continue later, clear the stopped send task.
-- Invalid file: `python -m funnelflow campaigns check` names the file, the line and the fix.
+- **Look at:** the failed task's log. `resolve_audience`: the database or the segment (it stores
+  the audience once per run). A send task: "paused by the circuit breaker" means bounce or spam
+  rates are too high (docs/email.md); "unsettled" means an earlier try left messages it may
+  have sent (operations were alerted; they are never re-sent). An invalid file:
+  `python -m funnelflow campaigns check` names the file, the line and the fix.
+  `python -m funnelflow campaigns results {slug}` shows what went out.
+- **Safe to rerun:** yes: one message key per run (`campaign:{slug}:<run time>`), so nobody gets
+  the campaign twice; clearing a task continues where it stopped. To stop a send now:
+  `python -m funnelflow campaigns stop {slug}` (it ends between chunks; clear the stopped send
+  task to continue later).
+- **Tell:** the campaign's owner (see Owner) and marketing-ops on call.
 """
 
 
@@ -131,11 +134,12 @@ def _send_task(slug: str, phase: str):
         """Send this phase through the sending layer; stopped runs end here and the rest skip."""
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from funnelflow.alerts import breaker_alert
         from funnelflow.campaigns.config import find_campaign
         from funnelflow.campaigns.run import get_run, send_phase
-        from funnelflow.email.ops import alert_once_per_day, breaker_alert
+        from funnelflow_airflow.common import send_ops_alert
         from funnelflow_airflow.db import marketing_engine
-        from funnelflow_airflow.sending import email_transport
+        from funnelflow_airflow.sending import email_transport, send_options, unsettled_sends_fail_the_task
 
         plan = ti.xcom_pull(task_ids="resolve_audience")
         if plan.get("dry_run"):
@@ -148,9 +152,12 @@ def _send_task(slug: str, phase: str):
             raise AirflowSkipException("the campaign was stopped; clear the stopped send task to continue")
 
         def on_breaker(state) -> None:
-            alert_once_per_day(engine, transport, breaker_alert(state, as_of), "breaker", as_of)
+            send_ops_alert(breaker_alert(state, as_of), as_of, engine)
 
-        report = send_phase(engine, find_campaign(slug), as_of, phase, transport, on_breaker=on_breaker)
+        with unsettled_sends_fail_the_task():
+            report = send_phase(
+                engine, find_campaign(slug), as_of, phase, transport, send_options(), on_breaker=on_breaker
+            )
         if report.get("paused"):
             raise RuntimeError("marketing sends are paused by the circuit breaker; the retry tries again")
         return report
