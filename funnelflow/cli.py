@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "funnelflow.synth.cli",
     "funnelflow.settings_cli",
     "funnelflow.privacy.cli",
+    "funnelflow.sales.cli",
 )
 
 
