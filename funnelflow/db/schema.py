@@ -515,7 +515,9 @@ sales_queue_history = Table(
     "sales_queue_history",
     metadata,
     _id(),
-    Column("item_id", BigInteger, ForeignKey("sales_queue.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "item_id", BigInteger, ForeignKey("sales_queue.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     _ts("at", nullable=False),
     Column("actor", String(120), nullable=False),  # "routing", "sla", "rep:<id>", "crm", ...
     Column("action", String(40), nullable=False),  # queued, assigned, unassigned, reminded, escalated, ...

@@ -83,7 +83,9 @@ def _queue(args: argparse.Namespace) -> int:
     from funnelflow.sales.views import queue_rows
 
     rows = queue_rows(_engine(), rep_id=args.rep, limit=args.limit)
-    print(f"{'item':>8} {'lead':>8} {'kind':<9} {'status':<10} {'rep':<12} {'grade':<5} {'due (UTC)':<20} reason")
+    print(
+        f"{'item':>8} {'lead':>8} {'kind':<9} {'status':<10} {'rep':<12} {'grade':<5} {'due (UTC)':<20} reason"
+    )
     for r in rows:
         due = r["due_at"].strftime("%Y-%m-%d %H:%M") if r["due_at"] else "-"
         print(

@@ -19,7 +19,9 @@ from funnelflow.sales.hours import Calendar
 from funnelflow.sales.team import Rep, SalesTeam
 
 OPEN_STATUSES = ("open", "accepted")  # what counts against a rep's capacity
-ROUTING_LOCK_ID = 0x66_66_73_61_6C_65_73  # "ffsales": the PostgreSQL advisory lock of routing and reassignment
+ROUTING_LOCK_ID = (
+    0x66_66_73_61_6C_65_73  # "ffsales": the PostgreSQL advisory lock of routing and reassignment
+)
 PRIORITY = {"A": 1, "B": 2, "C": 3, "D": 4}
 
 
@@ -60,7 +62,9 @@ def sync_reps(conn: sa.Connection, team: SalesTeam, at: datetime) -> None:
                 "countries": rep.countries,
                 "segments": rep.segments,
                 "industries": rep.industries,
-                "out_of_office": [{"from": a.from_.isoformat(), "to": a.to.isoformat()} for a in rep.out_of_office],
+                "out_of_office": [
+                    {"from": a.from_.isoformat(), "to": a.to.isoformat()} for a in rep.out_of_office
+                ],
             },
         }
         old = existing.get(rep.id)
@@ -70,7 +74,9 @@ def sync_reps(conn: sa.Connection, team: SalesTeam, at: datetime) -> None:
             conn.execute(reps.update().where(reps.c.id == rep.id).values(synced_at=at, **row))
     gone = [rid for rid, r in existing.items() if r["in_team_file"] and team.rep(rid) is None]
     if gone:
-        conn.execute(reps.update().where(reps.c.id.in_(gone)).values(in_team_file=False, active=False, synced_at=at))
+        conn.execute(
+            reps.update().where(reps.c.id.in_(gone)).values(in_team_file=False, active=False, synced_at=at)
+        )
 
 
 def loads(conn: sa.Connection) -> dict[str, int]:
@@ -142,7 +148,9 @@ def insert_items(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> dict[st
     ids: dict[str, int] = {}
     for i in range(0, len(fresh), 10_000):
         result = conn.execute(
-            sales_queue.insert().returning(sales_queue.c.id, sales_queue.c.entry_key, sort_by_parameter_order=True),
+            sales_queue.insert().returning(
+                sales_queue.c.id, sales_queue.c.entry_key, sort_by_parameter_order=True
+            ),
             list(fresh[i : i + 10_000]),
         )
         ids.update({key: item_id for item_id, key in result})
@@ -162,9 +170,11 @@ def set_status(
     run_id: str | None = None,
 ) -> dict[str, Any] | None:
     """Change one item if its status is one of ``expect``; returns the item as it was, or None (nothing changed)."""
-    row = conn.execute(
-        sa.select(sales_queue).where(sales_queue.c.id == item_id).with_for_update()
-    ).mappings().first()
+    row = (
+        conn.execute(sa.select(sales_queue).where(sales_queue.c.id == item_id).with_for_update())
+        .mappings()
+        .first()
+    )
     if row is None or row["status"] not in expect:
         return None
     conn.execute(sales_queue.update().where(sales_queue.c.id == item_id).values(**values))

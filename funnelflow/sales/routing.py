@@ -136,7 +136,9 @@ class Router:
         key = self._key(step, lead)
         heap = self._heaps.get(key)
         if heap is None:
-            heap = [(self.load[r.id], self.last[r.id], r.id) for r in self.available if rep_matches(r, step, lead)]
+            heap = [
+                (self.load[r.id], self.last[r.id], r.id) for r in self.available if rep_matches(r, step, lead)
+            ]
             heapq.heapify(heap)
             self._heaps[key] = heap
         while heap:
@@ -260,9 +262,7 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
         inner,
         entry_key_sql(inner.c.lead_id, inner.c.hid).label("entry_key"),
         sa.func.coalesce(changed, inner.c.lifecycle_changed_at, inner.c.created_at).label("entered_at"),
-    ).where(
-        ~sa.exists().where(sales_queue.c.entry_key == entry_key_sql(inner.c.lead_id, inner.c.hid))
-    )
+    ).where(~sa.exists().where(sales_queue.c.entry_key == entry_key_sql(inner.c.lead_id, inner.c.hid)))
     rows = [dict(r) for r in conn.execute(stmt).mappings()]
     entered_type = leads.c.created_at.type
     for r in rows:  # coalesce() loses the column type on SQLite: bring the text back to aware UTC
@@ -292,7 +292,9 @@ def _waiting_items(conn: sa.Connection) -> list[dict[str, Any]]:
             accounts.c.employee_band,
             accounts.c.industry,
         )
-        .select_from(q.join(leads, leads.c.id == q.c.lead_id).outerjoin(accounts, accounts.c.id == leads.c.account_id))
+        .select_from(
+            q.join(leads, leads.c.id == q.c.lead_id).outerjoin(accounts, accounts.c.id == leads.c.account_id)
+        )
         .where(q.c.status == "unassigned")
     )
     return [dict(r) for r in conn.execute(stmt).mappings()]
@@ -331,8 +333,11 @@ def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | 
         new = _new_entries(conn)
         waiting = _waiting_items(conn)
         gone = [
-            w for w in waiting
-            if w["merged_into_id"] or w["erased_at"] or (w["kind"] == "handoff" and w["lifecycle_stage"] != "sql")
+            w
+            for w in waiting
+            if w["merged_into_id"]
+            or w["erased_at"]
+            or (w["kind"] == "handoff" and w["lifecycle_stage"] != "sql")
         ]
         waiting = [w for w in waiting if w not in gone]
         for w in gone:
@@ -368,7 +373,9 @@ def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | 
             if decision.rep_id is not None:
                 memo_key = (decision.rep_id, row["fit_grade"])
                 if memo_key not in deadline_memo:
-                    deadline_memo[memo_key] = deadlines(team, router.reps[decision.rep_id], row["fit_grade"], as_of)
+                    deadline_memo[memo_key] = deadlines(
+                        team, router.reps[decision.rep_id], row["fit_grade"], as_of
+                    )
                 d = deadline_memo[memo_key]
                 values |= {
                     "status": "open",
@@ -423,9 +430,23 @@ def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | 
         ]
         for u in updates:
             item_id = u.pop("item_id")
-            conn.execute(sales_queue.update().where(sales_queue.c.id == item_id, sales_queue.c.status == "unassigned").values(**u))
+            conn.execute(
+                sales_queue.update()
+                .where(sales_queue.c.id == item_id, sales_queue.c.status == "unassigned")
+                .values(**u)
+            )
             changes.append(
-                queue.Change(item_id, "assigned", "routing", as_of, "unassigned", "open", u["rep_id"], {"reason": u["routing_reason"]}, run_id)
+                queue.Change(
+                    item_id,
+                    "assigned",
+                    "routing",
+                    as_of,
+                    "unassigned",
+                    "open",
+                    u["rep_id"],
+                    {"reason": u["routing_reason"]},
+                    run_id,
+                )
             )
         queue.record(conn, changes)
         _write_owners(conn, router.owners, owners_before, lead_owner)
@@ -434,7 +455,10 @@ def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | 
 
 
 def _write_owners(
-    conn: sa.Connection, owners: dict[int, str | None], before: dict[int, str | None], lead_owner: dict[int, str]
+    conn: sa.Connection,
+    owners: dict[int, str | None],
+    before: dict[int, str | None],
+    lead_owner: dict[int, str],
 ) -> None:
     new_owners = [{"aid": a, "rep": r} for a, r in owners.items() if r and not before.get(a)]
     if new_owners:

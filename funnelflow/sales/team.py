@@ -38,7 +38,7 @@ def _clock(value: str) -> time:
         hh, mm = value.split(":")
         return time(int(hh), int(mm))
     except ValueError:
-        raise ValueError(f"{value!r} is not a time of day; write it as \"HH:MM\", e.g. \"09:00\"") from None
+        raise ValueError(f'{value!r} is not a time of day; write it as "HH:MM", e.g. "09:00"') from None
 
 
 class BusinessHours(_Strict):
@@ -199,7 +199,9 @@ def _cross_checks(team: SalesTeam, node, where: str) -> list[str]:
         bad(("inbound_team",), f"{team.inbound_team!r} is not a team", f"use one of {team_names}")
     for i, rep in enumerate(team.reps):
         if rep.team not in team_names:
-            bad(("reps", i, "team"), f"{rep.team!r} is not a team", f"use one of {team_names} or add the team")
+            bad(
+                ("reps", i, "team"), f"{rep.team!r} is not a team", f"use one of {team_names} or add the team"
+            )
         if rep.calendar is not None and rep.calendar not in team.holidays:
             bad(
                 ("reps", i, "calendar"),
@@ -208,7 +210,9 @@ def _cross_checks(team: SalesTeam, node, where: str) -> list[str]:
             )
         unknown = [s for s in rep.segments if s not in team.segments]
         if unknown:
-            bad(("reps", i, "segments"), f"{unknown} are not segments", f"use some of {sorted(team.segments)}")
+            bad(
+                ("reps", i, "segments"), f"{unknown} are not segments", f"use some of {sorted(team.segments)}"
+            )
     if len(set(team.routing)) != len(team.routing):
         bad(("routing",), "a step is listed twice", "list each step once")
     return problems
@@ -232,5 +236,7 @@ def load_team(path: Path | None = None) -> SalesTeam:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SalesTeamError(f"{path}, line 1: file not found; fix: create it (see README, Adding a rep)") from None
+        raise SalesTeamError(
+            f"{path}, line 1: file not found; fix: create it (see README, Adding a rep)"
+        ) from None
     return team_from_text(text, str(path))

@@ -26,28 +26,42 @@ def queue_rows(engine: sa.Engine, *, rep_id: str | None = None, limit: int = 50)
 def explain(engine: sa.Engine, team: SalesTeam, lead_id: int, *, as_of: datetime) -> str:
     """The lead's items and their history, then each routing step as it would decide now."""
     with engine.connect() as conn:
-        lead = conn.execute(
-            sa.select(
-                leads.c.id,
-                leads.c.lifecycle_stage,
-                leads.c.fit_grade,
-                leads.c.account_id,
-                sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
-                accounts.c.employee_band,
-                accounts.c.industry,
-                accounts.c.owner_rep_id,
+        lead = (
+            conn.execute(
+                sa.select(
+                    leads.c.id,
+                    leads.c.lifecycle_stage,
+                    leads.c.fit_grade,
+                    leads.c.account_id,
+                    sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
+                    accounts.c.employee_band,
+                    accounts.c.industry,
+                    accounts.c.owner_rep_id,
+                )
+                .select_from(leads.outerjoin(accounts, accounts.c.id == leads.c.account_id))
+                .where(leads.c.id == lead_id)
             )
-            .select_from(leads.outerjoin(accounts, accounts.c.id == leads.c.account_id))
-            .where(leads.c.id == lead_id)
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if lead is None:
             return f"lead {lead_id}: not found"
-        items = conn.execute(sa.select(sales_queue).where(sales_queue.c.lead_id == lead_id).order_by(sales_queue.c.id)).mappings().all()
-        history = conn.execute(
-            sa.select(sales_queue_history)
-            .where(sales_queue_history.c.item_id.in_([i["id"] for i in items] or [-1]))
-            .order_by(sales_queue_history.c.id)
-        ).mappings().all()
+        items = (
+            conn.execute(
+                sa.select(sales_queue).where(sales_queue.c.lead_id == lead_id).order_by(sales_queue.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        history = (
+            conn.execute(
+                sa.select(sales_queue_history)
+                .where(sales_queue_history.c.item_id.in_([i["id"] for i in items] or [-1]))
+                .order_by(sales_queue_history.c.id)
+            )
+            .mappings()
+            .all()
+        )
         loads = queue.loads(conn)
         last = queue.last_assigned(conn)
     facts = LeadFacts(
@@ -73,7 +87,9 @@ def explain(engine: sa.Engine, team: SalesTeam, lead_id: int, *, as_of: datetime
                     f"  {h['at'].isoformat()} {h['actor']}: {h['action']} {h['from_status'] or '-'} -> "
                     f"{h['to_status'] or '-'} rep {h['rep_id'] or '-'} {h['detail'] or ''}"
                 )
-    router = Router(team, as_of, loads=loads, last_assigned=last, owners={lead["account_id"]: lead["owner_rep_id"]})
+    router = Router(
+        team, as_of, loads=loads, last_assigned=last, owners={lead["account_id"]: lead["owner_rep_id"]}
+    )
     out.append(f"routing as of {as_of.isoformat()} (steps in order; the first with an eligible rep decides):")
     for step in team.routing:
         if step == "account_owner":

@@ -67,7 +67,9 @@ def add_sql_lead(
     with engine.begin() as conn:
         lead_id = conn.execute(
             leads.insert()
-            .values(email=email, email_key=email, lifecycle_stage=stage, lifecycle_changed_at=became_sql, **values)
+            .values(
+                email=email, email_key=email, lifecycle_stage=stage, lifecycle_changed_at=became_sql, **values
+            )
             .returning(leads.c.id)
         ).scalar_one()
         if stage == "sql":

@@ -24,7 +24,11 @@ def _line_of(text: str, needle: str) -> int:
     [
         ("    team: emea", "    team: emeaa", "reps.0.team: 'emeaa' is not a team; fix: use one of"),
         ("timezone: Europe/Berlin", "timezone: Europe/Berlinn", "unknown time zone 'Europe/Berlinn'"),
-        ("capacity: 2\n", "capacity: -1\n", "reps.0.capacity: Input should be greater than or equal to 0; fix"),
+        (
+            "capacity: 2\n",
+            "capacity: -1\n",
+            "reps.0.capacity: Input should be greater than or equal to 0; fix",
+        ),
         ("calendar: DE", "calendar: FR", "no holidays are listed for calendar 'FR'; fix: use one of ['DE']"),
         ("manager: lena", "manager: nobody", "teams.0.manager: 'nobody' is not a rep id"),
         ("routing: [account_owner", "routing: [owner", "routing.0: Input should be"),
@@ -42,7 +46,11 @@ def test_a_mistake_names_file_line_and_fix(old, new, expected):
 
 
 def test_missing_grade_sla_and_unknown_key_are_named():
-    text = TEAM_YAML.replace("D: 48}", "}").replace(", C: 24, }", ", C: 24}").replace("recycle_cooldown_days", "recycle_cooldown_dayz")
+    text = (
+        TEAM_YAML.replace("D: 48}", "}")
+        .replace(", C: 24, }", ", C: 24}")
+        .replace("recycle_cooldown_days", "recycle_cooldown_dayz")
+    )
     with pytest.raises(SalesTeamError) as err:
         team_from_text(text, "sales_team.yaml")
     assert "no SLA for grade(s) ['D']" in str(err.value)

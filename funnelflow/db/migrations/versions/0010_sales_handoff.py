@@ -100,7 +100,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["lead_id"], ["leads.id"], name="fk_sales_queue_lead_id_leads", ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(["rep_id"], ["reps.id"], name="fk_sales_queue_rep_id_reps", ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["rep_id"], ["reps.id"], name="fk_sales_queue_rep_id_reps", ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_sales_queue"),
         sa.UniqueConstraint("entry_key", name="uq_sales_queue_entry_key"),
     )
@@ -121,7 +123,10 @@ def upgrade() -> None:
         sa.Column("detail", _JSON, nullable=True),
         sa.Column("run_id", sa.String(250), nullable=True),
         sa.ForeignKeyConstraint(
-            ["item_id"], ["sales_queue.id"], name="fk_sales_queue_history_item_id_sales_queue", ondelete="CASCADE"
+            ["item_id"],
+            ["sales_queue.id"],
+            name="fk_sales_queue_history_item_id_sales_queue",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_sales_queue_history"),
     )
@@ -151,7 +156,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name="fk_opportunities_account_id_accounts", ondelete="SET NULL"
         ),
-        sa.ForeignKeyConstraint(["rep_id"], ["reps.id"], name="fk_opportunities_rep_id_reps", ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["rep_id"], ["reps.id"], name="fk_opportunities_rep_id_reps", ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_opportunities"),
         sa.UniqueConstraint("external_id", name="uq_opportunities_external_id"),
     )
