@@ -40,6 +40,7 @@ reps:
     timezone: Europe/Berlin
     calendar: DE
     countries: [de, at]
+    segments: [mid_market, smb]
     capacity: 3
   - id: marcus
     name: Marcus Reed
