@@ -163,6 +163,21 @@ class Router:
                 return Decision(rep_id, step)
         return Decision(None, self.nobody_reason())
 
+    def decide_excluding(self, lead: LeadFacts, rep_id: str | None) -> Decision:
+        """The decision with one rep left out (reassignment after a breach never returns to the same rep)."""
+        if rep_id is None or rep_id not in self.why_unavailable:
+            return self.decide(lead)
+        saved = self.why_unavailable[rep_id]
+        self.why_unavailable[rep_id] = "excluded"
+        self._heaps.clear()  # the heaps were built from the available reps
+        self.available = [r for r in self.team.reps if self.why_unavailable[r.id] is None]
+        try:
+            return self.decide(lead)
+        finally:
+            self.why_unavailable[rep_id] = saved
+            self.available = [r for r in self.team.reps if self.why_unavailable[r.id] is None]
+            self._heaps.clear()
+
     def nobody_reason(self) -> str:
         counts = Counter(self.why_unavailable[r.id] or "at_capacity" for r in self.team.reps)
         parts = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
