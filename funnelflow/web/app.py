@@ -24,6 +24,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "funnelflow.web.leads",
     "funnelflow.web.sendgrid_events",
     "funnelflow.web.preferences",
+    "funnelflow.web.sales_links",
 )
 
 
