@@ -367,106 +367,124 @@ def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | 
                 run_id=run_id,
             )
         result.closed = len(gone)
-        todo = sorted(new + waiting, key=lambda r: (r["entered_at"], r["lead_id"], r["entry_key"]))
-        router = Router(
-            team,
-            as_of,
-            loads=queue.loads(conn),
-            last_assigned=queue.last_assigned(conn),
-            owners=_owners(conn, {r["account_id"] for r in todo if r["account_id"] is not None}),
-        )
-        owners_before = dict(router.owners)
-        deadline_memo: dict[tuple[str, str | None], Deadlines] = {}
-        new_rows: list[dict[str, Any]] = []
-        decided: dict[str, Decision] = {}
-        updates: list[dict[str, Any]] = []
-        lead_owner: dict[int, str] = {}
-        for row in todo:
-            decision = router.route(_facts(team, row))
-            decided[row["entry_key"]] = decision
-            values: dict[str, Any] = {"routing_reason": decision.reason}
-            if decision.rep_id is not None:
-                memo_key = (decision.rep_id, row["fit_grade"])
-                if memo_key not in deadline_memo:
-                    deadline_memo[memo_key] = deadlines(
-                        team, router.reps[decision.rep_id], row["fit_grade"], as_of
-                    )
-                d = deadline_memo[memo_key]
-                values |= {
-                    "status": "open",
-                    "rep_id": decision.rep_id,
-                    "assigned_at": as_of,
-                    "due_at": d.due_at,
-                    "remind_at": d.remind_at,
-                    "reassign_at": d.reassign_at,
-                }
-                lead_owner[row["lead_id"]] = decision.rep_id
-                result.assigned += 1
-                result.by_step[decision.reason] += 1
-            else:
-                values["status"] = "unassigned"
-                result.unassigned += 1
-            if "item_id" in row:
-                if decision.rep_id is not None:
-                    updates.append({"item_id": row["item_id"], **values})
-            else:
-                new_rows.append(
-                    {
-                        "lead_id": row["lead_id"],
-                        "entry_key": row["entry_key"],
-                        "kind": "handoff",
-                        "priority": queue.PRIORITY.get(row["fit_grade"] or "D", 4),
-                        "fit_grade": row["fit_grade"],
-                        "entered_at": row["entered_at"],
-                        "rep_id": None,
-                        "assigned_at": None,
-                        "due_at": None,
-                        "remind_at": None,
-                        "reassign_at": None,
-                        "created_at": as_of,
-                        **values,
-                    }
-                )
-        ids = queue.insert_items(conn, new_rows)
-        result.queued = len(ids)
-        changes = [
-            queue.Change(
-                item_id,
-                "assigned" if decided[key].rep_id else "unassigned",
-                "routing",
-                as_of,
-                None,
-                "open" if decided[key].rep_id else "unassigned",
-                decided[key].rep_id,
-                {"reason": decided[key].reason},
-                run_id,
-            )
-            for key, item_id in ids.items()
-        ]
-        for u in updates:
-            item_id = u.pop("item_id")
-            conn.execute(
-                sales_queue.update()
-                .where(sales_queue.c.id == item_id, sales_queue.c.status == "unassigned")
-                .values(**u)
-            )
-            changes.append(
-                queue.Change(
-                    item_id,
-                    "assigned",
-                    "routing",
-                    as_of,
-                    "unassigned",
-                    "open",
-                    u["rep_id"],
-                    {"reason": u["routing_reason"]},
-                    run_id,
-                )
-            )
-        queue.record(conn, changes)
-        _write_owners(conn, router.owners, owners_before, lead_owner)
+        route_rows(conn, team, new + waiting, as_of=as_of, run_id=run_id, result=result)
     log.info("routing as of %s: %s", as_of.isoformat(), result.summary())
     return result
+
+
+def route_rows(
+    conn: sa.Connection,
+    team: SalesTeam,
+    rows: list[dict[str, Any]],
+    *,
+    as_of: datetime,
+    run_id: str | None,
+    result: RouteResult,
+) -> None:
+    """Assign each row (a new entry, or an ``item_id`` still unassigned) in order; call under ``lock_routing``.
+
+    A row carries ``entry_key``, ``lead_id``, ``entered_at``, ``fit_grade``, the lead's
+    ``account_id``, ``country``, ``employee_band`` and ``industry``, and ``kind``
+    (default ``handoff``) for new entries.
+    """
+    todo = sorted(rows, key=lambda r: (r["entered_at"], r["lead_id"], r["entry_key"]))
+    router = Router(
+        team,
+        as_of,
+        loads=queue.loads(conn),
+        last_assigned=queue.last_assigned(conn),
+        owners=_owners(conn, {r["account_id"] for r in todo if r["account_id"] is not None}),
+    )
+    owners_before = dict(router.owners)
+    deadline_memo: dict[tuple[str, str | None], Deadlines] = {}
+    new_rows: list[dict[str, Any]] = []
+    decided: dict[str, Decision] = {}
+    updates: list[dict[str, Any]] = []
+    lead_owner: dict[int, str] = {}
+    for row in todo:
+        decision = router.route(_facts(team, row))
+        decided[row["entry_key"]] = decision
+        values: dict[str, Any] = {"routing_reason": decision.reason}
+        if decision.rep_id is not None:
+            memo_key = (decision.rep_id, row["fit_grade"])
+            if memo_key not in deadline_memo:
+                deadline_memo[memo_key] = deadlines(
+                    team, router.reps[decision.rep_id], row["fit_grade"], as_of
+                )
+            d = deadline_memo[memo_key]
+            values |= {
+                "status": "open",
+                "rep_id": decision.rep_id,
+                "assigned_at": as_of,
+                "due_at": d.due_at,
+                "remind_at": d.remind_at,
+                "reassign_at": d.reassign_at,
+            }
+            lead_owner[row["lead_id"]] = decision.rep_id
+            result.assigned += 1
+            result.by_step[decision.reason] += 1
+        else:
+            values["status"] = "unassigned"
+            result.unassigned += 1
+        if "item_id" in row:
+            if decision.rep_id is not None:
+                updates.append({"item_id": row["item_id"], **values})
+        else:
+            new_rows.append(
+                {
+                    "lead_id": row["lead_id"],
+                    "entry_key": row["entry_key"],
+                    "kind": "handoff",
+                    "priority": queue.PRIORITY.get(row["fit_grade"] or "D", 4),
+                    "fit_grade": row["fit_grade"],
+                    "entered_at": row["entered_at"],
+                    "rep_id": None,
+                    "assigned_at": None,
+                    "due_at": None,
+                    "remind_at": None,
+                    "reassign_at": None,
+                    "created_at": as_of,
+                    **values,
+                }
+            )
+    ids = queue.insert_items(conn, new_rows)
+    result.queued = len(ids)
+    changes = [
+        queue.Change(
+            item_id,
+            "assigned" if decided[key].rep_id else "unassigned",
+            "routing",
+            as_of,
+            None,
+            "open" if decided[key].rep_id else "unassigned",
+            decided[key].rep_id,
+            {"reason": decided[key].reason},
+            run_id,
+        )
+        for key, item_id in ids.items()
+    ]
+    for u in updates:
+        item_id = u.pop("item_id")
+        conn.execute(
+            sales_queue.update()
+            .where(sales_queue.c.id == item_id, sales_queue.c.status == "unassigned")
+            .values(**u)
+        )
+        changes.append(
+            queue.Change(
+                item_id,
+                "assigned",
+                "routing",
+                as_of,
+                "unassigned",
+                "open",
+                u["rep_id"],
+                {"reason": u["routing_reason"]},
+                run_id,
+            )
+        )
+    queue.record(conn, changes)
+    _write_owners(conn, router.owners, owners_before, lead_owner)
 
 
 def _write_owners(
