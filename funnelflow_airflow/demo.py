@@ -22,6 +22,9 @@ DEMO_DAGS: tuple[str, ...] = (
     "welcome_emails",
     "email_engagement",
     "sendgrid_suppression_sync",
+    "sales_handoff",
+    "sales_digest",
+    "crm_sync",
     "forget_person",
 )
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
