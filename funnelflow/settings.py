@@ -217,6 +217,13 @@ SETTINGS: tuple[Setting, ...] = (
         "10",
         "Clicks sooner than this many seconds after delivery (link scanners) are recorded but not scored.",
     ),
+    # --- sales handoff (issue 13) ---
+    Setting(
+        "FUNNELFLOW_CTI_API_KEY",
+        None,
+        "Bearer key the telephony system sends to /funnelflow/cti/*. Without it every CTI call is refused.",
+        secret=True,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -434,7 +434,7 @@ def route_rows(
                 {
                     "lead_id": row["lead_id"],
                     "entry_key": row["entry_key"],
-                    "kind": "handoff",
+                    "kind": row.get("kind", "handoff"),
                     "priority": queue.PRIORITY.get(row["fit_grade"] or "D", 4),
                     "fit_grade": row["fit_grade"],
                     "entered_at": row["entered_at"],

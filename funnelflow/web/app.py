@@ -25,6 +25,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "funnelflow.web.sendgrid_events",
     "funnelflow.web.preferences",
     "funnelflow.web.sales_links",
+    "funnelflow.web.cti",
 )
 
 

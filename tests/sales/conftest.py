@@ -56,7 +56,7 @@ routing: [account_owner, country_segment_industry, country_segment, country, any
 def add_account(engine: sa.Engine, domain: str, **values) -> int:
     with engine.begin() as conn:
         return conn.execute(
-            accounts.insert().values(domain=domain, name=domain, **values).returning(accounts.c.id)
+            accounts.insert().values(**{"domain": domain, "name": domain, **values}).returning(accounts.c.id)
         ).scalar_one()
 
 

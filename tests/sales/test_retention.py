@@ -65,6 +65,7 @@ def test_check_ins_renewals_and_upsell_go_to_the_account_owner_once(engine):
     got = _items(engine)
     assert {k for k, *_ in got} == {"check_in:1:30", "renewal:1:2027-01-15", "upsell:1:2026-W49"}
     assert {(rep, reason) for _, _, rep, reason in got} == {("marcus", "account_owner")}
+    assert sorted(kind for _, kind, *_ in got) == ["check_in", "renewal", "upsell"]
     assert create_retention_items(engine, team, as_of=AS_OF + timedelta(hours=1)).queued == 0
     # 90 days after the win: the second check-in.
     later = create_retention_items(engine, team, as_of=won_at + timedelta(days=90, hours=1))
