@@ -20,6 +20,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.webhook",
     "bench.email_send",
     "bench.qualify",
+    "bench.sales",
 )
 
 PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

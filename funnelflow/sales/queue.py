@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import reps, sales_queue, sales_queue_history
+from funnelflow.db.schema import UTCDateTime, reps, sales_queue, sales_queue_history
 from funnelflow.sales.hours import Calendar
 from funnelflow.sales.team import Rep, SalesTeam
 
@@ -132,29 +132,80 @@ def record(conn: sa.Connection, changes: Iterable[Change]) -> None:
         conn.execute(sales_queue_history.insert(), rows[i : i + 10_000])
 
 
-def insert_items(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert new items (skipping entry keys already queued); returns entry_key -> id of those inserted."""
+_STAGE_COLUMNS = (
+    ("entry_key", sa.String(120)),
+    ("lead_id", sa.BigInteger()),
+    ("kind", sa.String(20)),
+    ("priority", sa.Integer()),
+    ("fit_grade", sa.String(1)),
+    ("entered_at", UTCDateTime()),
+    ("status", sa.String(20)),
+    ("rep_id", sa.String(60)),
+    ("routing_reason", sa.String(255)),
+    ("assigned_at", UTCDateTime()),
+    ("due_at", UTCDateTime()),
+    ("remind_at", UTCDateTime()),
+    ("reassign_at", UTCDateTime()),
+)
+
+
+def stage_rows(
+    conn: sa.Connection, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[dict]
+) -> sa.Table:
+    """A temporary table filled with ``rows`` (COPY on PostgreSQL, executemany on SQLite), for set-based writes."""
+    table = sa.Table(name, sa.MetaData(), *[sa.Column(c, t) for c, t in columns], prefixes=["TEMPORARY"])
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
     if not rows:
-        return {}
-    keys = [r["entry_key"] for r in rows]
-    taken: set[str] = set()
-    for i in range(0, len(keys), 5000):
-        taken.update(
-            conn.execute(
-                sa.select(sales_queue.c.entry_key).where(sales_queue.c.entry_key.in_(keys[i : i + 5000]))
-            ).scalars()
+        return table
+    names = [c for c, _ in columns]
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"copy {name} ({', '.join(names)}) from stdin") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in names])
+    else:
+        conn.execute(table.insert(), [{c: row[c] for c in names} for row in rows])
+    return table
+
+
+def insert_items(
+    conn: sa.Connection, rows: Sequence[dict[str, Any]], *, at: datetime, actor: str, run_id: str | None
+) -> int:
+    """Insert new items (entry keys already queued are skipped) with one history row each; set-based.
+
+    Call under ``lock_routing`` (the check for known keys and the insert must not interleave).
+    """
+    if not rows:
+        return 0
+    stage = stage_rows(conn, "sq_stage", _STAGE_COLUMNS, rows)
+    q = sales_queue
+    conn.execute(stage.delete().where(sa.exists().where(q.c.entry_key == stage.c.entry_key)))
+    names = [c for c, _ in _STAGE_COLUMNS]
+    at_p = sa.bindparam("at", at, type_=UTCDateTime())
+    inserted = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+    conn.execute(
+        q.insert().from_select([*names, "created_at"], sa.select(*[stage.c[c] for c in names], at_p))
+    )
+    build = sa.func.jsonb_build_object if conn.dialect.name == "postgresql" else sa.func.json_object
+    conn.execute(
+        sales_queue_history.insert().from_select(
+            ["item_id", "at", "actor", "action", "from_status", "to_status", "rep_id", "detail", "run_id"],
+            sa.select(
+                q.c.id,
+                at_p,
+                sa.literal(actor),
+                sa.case((q.c.rep_id.is_(None), "unassigned"), else_="assigned"),
+                sa.null(),
+                q.c.status,
+                q.c.rep_id,
+                build("reason", q.c.routing_reason),
+                sa.literal(run_id, sa.String),
+            ).select_from(q.join(stage, stage.c.entry_key == q.c.entry_key)),
         )
-    fresh = [r for r in rows if r["entry_key"] not in taken]
-    ids: dict[str, int] = {}
-    for i in range(0, len(fresh), 10_000):
-        result = conn.execute(
-            sales_queue.insert().returning(
-                sales_queue.c.id, sales_queue.c.entry_key, sort_by_parameter_order=True
-            ),
-            list(fresh[i : i + 10_000]),
-        )
-        ids.update({key: item_id for item_id, key in result})
-    return ids
+    )
+    stage.drop(conn)
+    return inserted
 
 
 def set_status(

@@ -398,12 +398,10 @@ def route_rows(
     owners_before = dict(router.owners)
     deadline_memo: dict[tuple[str, str | None], Deadlines] = {}
     new_rows: list[dict[str, Any]] = []
-    decided: dict[str, Decision] = {}
     updates: list[dict[str, Any]] = []
     lead_owner: dict[int, str] = {}
     for row in todo:
         decision = router.route(_facts(team, row))
-        decided[row["entry_key"]] = decision
         values: dict[str, Any] = {"routing_reason": decision.reason}
         if decision.rep_id is not None:
             memo_key = (decision.rep_id, row["fit_grade"])
@@ -447,22 +445,8 @@ def route_rows(
                     **values,
                 }
             )
-    ids = queue.insert_items(conn, new_rows)
-    result.queued = len(ids)
-    changes = [
-        queue.Change(
-            item_id,
-            "assigned" if decided[key].rep_id else "unassigned",
-            "routing",
-            as_of,
-            None,
-            "open" if decided[key].rep_id else "unassigned",
-            decided[key].rep_id,
-            {"reason": decided[key].reason},
-            run_id,
-        )
-        for key, item_id in ids.items()
-    ]
+    result.queued = queue.insert_items(conn, new_rows, at=as_of, actor="routing", run_id=run_id)
+    changes = []
     for u in updates:
         item_id = u.pop("item_id")
         conn.execute(
@@ -493,19 +477,25 @@ def _write_owners(
     before: dict[int, str | None],
     lead_owner: dict[int, str],
 ) -> None:
-    new_owners = [{"aid": a, "rep": r} for a, r in owners.items() if r and not before.get(a)]
+    """Accounts without an owner get the rep of their first assignment; each assigned lead names its rep."""
+    new_owners = [{"id": a, "rep_id": r} for a, r in owners.items() if r and not before.get(a)]
     if new_owners:
+        t = queue.stage_rows(
+            conn, "sq_owner", (("id", sa.BigInteger()), ("rep_id", sa.String(60))), new_owners
+        )
         conn.execute(
             accounts.update()
-            .where(accounts.c.id == sa.bindparam("aid"), accounts.c.owner_rep_id.is_(None))
-            .values(owner_rep_id=sa.bindparam("rep")),
-            new_owners,
+            .where(accounts.c.id == t.c.id, accounts.c.owner_rep_id.is_(None))
+            .values(owner_rep_id=t.c.rep_id)
         )
+        t.drop(conn)
     if lead_owner:
+        rows = [{"id": lead_id, "rep_id": rep} for lead_id, rep in lead_owner.items()]
+        t = queue.stage_rows(conn, "sq_owner", (("id", sa.BigInteger()), ("rep_id", sa.String(60))), rows)
         # The owner is derived: updated_at stays, so qualification does not re-process the lead.
         conn.execute(
             leads.update()
-            .where(leads.c.id == sa.bindparam("lid"))
-            .values(owner_rep_id=sa.bindparam("rep"), updated_at=leads.c.updated_at),
-            [{"lid": lead_id, "rep": rep} for lead_id, rep in lead_owner.items()],
+            .where(leads.c.id == t.c.id)
+            .values(owner_rep_id=t.c.rep_id, updated_at=leads.c.updated_at)
         )
+        t.drop(conn)
