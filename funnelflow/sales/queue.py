@@ -46,7 +46,8 @@ def calendar_of(team: SalesTeam, rep: Rep) -> Calendar:
 def sync_reps(conn: sa.Connection, team: SalesTeam, at: datetime) -> None:
     """Make the ``reps`` table say what the team file says; reps gone from the file stay, inactive."""
     managers = {t.name: t.manager for t in team.teams}
-    existing = {r.id: r for r in conn.execute(sa.select(reps)).mappings()}
+    existing = {r["id"]: r for r in conn.execute(sa.select(reps)).mappings()}
+    inserts: list[dict[str, Any]] = []
     for rep in team.reps:
         row = {
             "name": rep.name,
@@ -69,9 +70,11 @@ def sync_reps(conn: sa.Connection, team: SalesTeam, at: datetime) -> None:
         }
         old = existing.get(rep.id)
         if old is None:
-            conn.execute(reps.insert().values(id=rep.id, synced_at=at, **row))
+            inserts.append({"id": rep.id, "synced_at": at, **row})
         elif any(old[k] != v for k, v in row.items()):
             conn.execute(reps.update().where(reps.c.id == rep.id).values(synced_at=at, **row))
+    if inserts:
+        conn.execute(reps.insert(), inserts)
     gone = [rid for rid, r in existing.items() if r["in_team_file"] and team.rep(rid) is None]
     if gone:
         conn.execute(
@@ -180,6 +183,8 @@ def insert_items(
         return 0
     stage = stage_rows(conn, "sq_stage", _STAGE_COLUMNS, rows)
     q = sales_queue
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"analyze {stage.name}")  # a temp table has no statistics until analyzed
     conn.execute(stage.delete().where(sa.exists().where(q.c.entry_key == stage.c.entry_key)))
     names = [c for c, _ in _STAGE_COLUMNS]
     at_p = sa.bindparam("at", at, type_=UTCDateTime())

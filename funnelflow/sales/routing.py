@@ -247,15 +247,23 @@ def entry_key_sql(lead_id: sa.ColumnElement, history_id: sa.ColumnElement) -> sa
 def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
     """Live leads at SQL whose latest SQL entry has no queue item yet (the first run takes every such lead)."""
     h = lifecycle_history
-    latest = (
-        sa.select(sa.func.max(h.c.id))
-        .where(h.c.lead_id == leads.c.id, h.c.to_stage == "sql")
-        .scalar_subquery()
+    at_sql = sa.and_(
+        leads.c.lifecycle_stage == "sql", leads.c.merged_into_id.is_(None), leads.c.erased_at.is_(None)
     )
-    inner = (
+    latest = (
+        sa.select(h.c.lead_id, sa.func.max(h.c.id).label("hid"))
+        .where(h.c.to_stage == "sql", h.c.lead_id.in_(sa.select(leads.c.id).where(at_sql)))
+        .group_by(h.c.lead_id)
+        .subquery("latest")
+    )
+    entered = h.alias("entered")
+    hid = sa.func.coalesce(latest.c.hid, 0)
+    key = entry_key_sql(leads.c.id, hid)
+    stmt = (
         sa.select(
             leads.c.id.label("lead_id"),
-            sa.func.coalesce(latest, 0).label("hid"),
+            key.label("entry_key"),
+            entered.c.changed_at,
             leads.c.lifecycle_changed_at,
             leads.c.created_at,
             leads.c.account_id,
@@ -264,27 +272,18 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
             accounts.c.employee_band,
             accounts.c.industry,
         )
-        .select_from(leads.outerjoin(accounts, accounts.c.id == leads.c.account_id))
-        .where(
-            leads.c.lifecycle_stage == "sql",
-            leads.c.merged_into_id.is_(None),
-            leads.c.erased_at.is_(None),
+        .select_from(
+            leads.outerjoin(latest, latest.c.lead_id == leads.c.id)
+            .outerjoin(entered, entered.c.id == latest.c.hid)
+            .outerjoin(accounts, accounts.c.id == leads.c.account_id)
         )
-        .subquery("s")
+        .where(at_sql, ~sa.exists().where(sales_queue.c.entry_key == key))
     )
-    changed = sa.select(h.c.changed_at).where(h.c.id == inner.c.hid).scalar_subquery()
-    stmt = sa.select(
-        inner,
-        entry_key_sql(inner.c.lead_id, inner.c.hid).label("entry_key"),
-        sa.func.coalesce(changed, inner.c.lifecycle_changed_at, inner.c.created_at).label("entered_at"),
-    ).where(~sa.exists().where(sales_queue.c.entry_key == entry_key_sql(inner.c.lead_id, inner.c.hid)))
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
-    entered_type = leads.c.created_at.type
-    for r in rows:  # coalesce() loses the column type on SQLite: bring the text back to aware UTC
-        if not isinstance(r["entered_at"], datetime):
-            r["entered_at"] = entered_type.process_result_value(
-                datetime.fromisoformat(r["entered_at"]), conn.dialect
-            )
+    rows = []
+    for r in conn.execute(stmt).mappings():
+        row = dict(r)
+        row["entered_at"] = row.pop("changed_at") or row["lifecycle_changed_at"] or row["created_at"]
+        rows.append(row)
     return rows
 
 
