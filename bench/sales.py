@@ -147,6 +147,12 @@ def bench_routing_and_sweep() -> None:
         engine.dispose()
 
 
+def _phone(g: int) -> str:
+    """The number the seed SQL gives lead ``g``, written the way a phone system might send it."""
+    area = "212" if g % 2 == 0 else "646"
+    return f"+1 ({area}) {200 + (g // 2 // 10000) % 800}-{(g // 2) % 10000:04d}"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,7 +170,7 @@ def bench_cti() -> None:
                 sa.text(
                     "insert into leads (email, email_key, phone_e164, first_name, company, lifecycle_stage, "
                     "fit_grade, engagement_score, country, created_at, updated_at) "
-                    "select 'p' || g || '@x.example', 'p' || g || '@x.example', '+1202' || lpad(g::text, 7, '0'), "
+                    "select 'p' || g || '@x.example', 'p' || g || '@x.example', '+1' || case when g % 2 = 0 then '212' else '646' end || (200 + (g / 2 / 10000) % 800)::text || lpad(((g / 2) % 10000)::text, 4, '0'), "
                     "'P' || g, 'Co ' || (g % 5000), 'mql', 'B', g % 100, 'US', now(), now() "
                     "from generate_series(1, :n) g"
                 ),
@@ -195,11 +201,11 @@ def bench_cti() -> None:
                     raise SystemExit("sales bench: the app did not start")
                 time.sleep(0.2)
             rng = random.Random(13)
-            phones = [f"+1 202 {rng.randint(1, LEADS + LEADS // 10):07d}" for _ in range(LOOKUPS)]
+            phones = [_phone(rng.randint(1, LEADS + LEADS // 10)) for _ in range(LOOKUPS)]  # ~9% unknown
             headers = {"Authorization": "Bearer bench-key"}
             clients = [httpx.Client(timeout=30, headers=headers) for _ in range(CONNECTIONS)]
             for c in clients:  # warm the connections and the team file cache
-                c.get(f"{base}/cti/lookup", params={"phone": "+12020000001"}).raise_for_status()
+                c.get(f"{base}/cti/lookup", params={"phone": _phone(1)}).raise_for_status()
 
             def one(i: int) -> float:
                 t0 = time.perf_counter()

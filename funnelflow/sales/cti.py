@@ -148,15 +148,14 @@ def lookup(
             return {"found": False, "route_to": _inbound(team)}
         ctx = lead_context(conn, [lead_id])[lead_id]
         item = _open_item(conn, lead_id)
-        row = _lead_row(conn, lead_id)
-        account_owner, lead_owner = row["account_owner"], row["owner_rep_id"]
+        account_owner, lead_owner = ctx["account_owner"], ctx["owner_rep_id"]
         if item and item["rep_id"]:
             route_to = {"rep_id": item["rep_id"], "why": "open_item"}
         elif account_owner:
             route_to = {"rep_id": account_owner, "why": "account_owner"}
         else:
-            router = Router(team, as_of, loads=queue.loads(conn), last_assigned=queue.last_assigned(conn))
-            decision = router.decide(_facts(team, row))
+            router = Router(team, as_of, *queue.rep_stats(conn))
+            decision = router.decide(_facts(team, {**ctx, "country": ctx["country"] or None}))
             route_to = (
                 {"rep_id": decision.rep_id, "why": f"routing:{decision.reason}"}
                 if decision.rep_id

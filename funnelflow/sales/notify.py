@@ -67,6 +67,9 @@ def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str
             leads.c.engagement_score,
             leads.c.lifecycle_stage,
             leads.c.score_breakdown,
+            leads.c.account_id,
+            leads.c.owner_rep_id,
+            accounts.c.owner_rep_id.label("account_owner"),
             accounts.c.name.label("account_name"),
             accounts.c.industry,
             accounts.c.employee_band,
@@ -99,6 +102,13 @@ def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str
             "reasons": top_reasons(r["score_breakdown"]),
             "touches": [],
             "lead_words": "",
+            # for routing (CTI's route_to): the lead's facts and owners
+            "lead_id": r["id"],
+            "account_id": r["account_id"],
+            "owner_rep_id": r["owner_rep_id"],
+            "account_owner": r["account_owner"],
+            "employee_band": r["employee_band"],
+            "industry": r["industry"],
         }
     ranked = (
         sa.select(

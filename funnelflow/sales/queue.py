@@ -82,23 +82,21 @@ def sync_reps(conn: sa.Connection, team: SalesTeam, at: datetime) -> None:
         )
 
 
-def loads(conn: sa.Connection) -> dict[str, int]:
-    """Open items (open or accepted) per rep."""
+def rep_stats(conn: sa.Connection) -> tuple[dict[str, int], dict[str, datetime]]:
+    """Per rep, in one pass: open items (open or accepted) and the last assignment time."""
+    q = sales_queue
     rows = conn.execute(
-        sa.select(sales_queue.c.rep_id, sa.func.count())
-        .where(sales_queue.c.status.in_(OPEN_STATUSES), sales_queue.c.rep_id.is_not(None))
-        .group_by(sales_queue.c.rep_id)
+        sa.select(
+            q.c.rep_id,
+            sa.func.count().filter(q.c.status.in_(OPEN_STATUSES)),
+            sa.func.max(
+                q.c.assigned_at
+            ),  # max() keeps the column's type: aware UTC datetimes on both backends
+        )
+        .where(q.c.rep_id.is_not(None))
+        .group_by(q.c.rep_id)
     ).all()
-    return {r: n for r, n in rows}
-
-
-def last_assigned(conn: sa.Connection) -> dict[str, datetime]:
-    rows = conn.execute(
-        sa.select(sales_queue.c.rep_id, sa.func.max(sales_queue.c.assigned_at))
-        .where(sales_queue.c.rep_id.is_not(None))
-        .group_by(sales_queue.c.rep_id)
-    ).all()
-    return dict(rows)  # max() keeps the column's type: aware UTC datetimes on both backends
+    return {r: n for r, n, _ in rows if n}, {r: t for r, _, t in rows if t is not None}
 
 
 @dataclass(frozen=True)

@@ -390,8 +390,7 @@ def route_rows(
     router = Router(
         team,
         as_of,
-        loads=queue.loads(conn),
-        last_assigned=queue.last_assigned(conn),
+        *queue.rep_stats(conn),
         owners=_owners(conn, {r["account_id"] for r in todo if r["account_id"] is not None}),
     )
     owners_before = dict(router.owners)

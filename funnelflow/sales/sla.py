@@ -150,8 +150,7 @@ def _reassign(
     router = Router(
         team,
         as_of,
-        loads=queue.loads(conn),
-        last_assigned=queue.last_assigned(conn),
+        *queue.rep_stats(conn),
         owners={r["account_id"]: r["owner_rep_id"] for r in due if r["account_id"] is not None},
     )
     changes = []

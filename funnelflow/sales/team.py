@@ -8,6 +8,7 @@ manager is a rep, a calendar has holidays) name the line of the offending value.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, time
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,12 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 GRADES = ("A", "B", "C", "D")
 ROUTING_STEPS = ("account_owner", "country_segment_industry", "country_segment", "country", "any")
 Slug = Field(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_.-]*$")
+
+
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    # ZoneInfo keeps few zones alive; routing asks for each rep's zone per lead and per lookup.
+    return ZoneInfo(name)
 
 
 class SalesTeamError(ConfigFileError):
@@ -114,7 +121,7 @@ class Rep(_Strict):
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return _zone(self.timezone)
 
     def away_on(self, day: date) -> bool:
         return any(a.from_ <= day <= a.to for a in self.out_of_office)

@@ -62,8 +62,7 @@ def explain(engine: sa.Engine, team: SalesTeam, lead_id: int, *, as_of: datetime
             .mappings()
             .all()
         )
-        loads = queue.loads(conn)
-        last = queue.last_assigned(conn)
+        loads, last = queue.rep_stats(conn)
     facts = LeadFacts(
         lead_id=lead_id,
         account_id=lead["account_id"],
