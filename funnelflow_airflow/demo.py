@@ -69,6 +69,10 @@ def main() -> int:
     for dag_id in DEMO_DAGS:
         conf = ["--conf", DEMO_CONF[dag_id]] if dag_id in DEMO_CONF else []
         _run([py, "-m", "airflow", "dags", "test", dag_id, DEMO_LOGICAL_DATE, *conf], env)
+    # The sales side the DAGs cannot show alone: an accept, a reject, a CRM win, a CTI lookup.
+    subprocess.run(
+        [py, "-m", "funnelflow", "sales", "demo", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True
+    )
     subprocess.run([py, "-m", "funnelflow", "status"], env=env, check=True)
     return 0
 

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     explain.add_argument("lead_id", type=int)
     explain.add_argument("--as-of", help="evaluate the rules as of this ISO time (default: now)")
     explain.set_defaults(func=_explain)
+    demo = ssub.add_parser("demo", help="(make demo) an accept, a reject, a CRM win and a CTI lookup")
+    demo.add_argument("--as-of", required=True, help="the demo's logical date (ISO)")
+    demo.set_defaults(func=_demo)
 
 
 def _team(path: Path | None = None):
@@ -90,7 +93,8 @@ def _queue(args: argparse.Namespace) -> int:
         due = r["due_at"].strftime("%Y-%m-%d %H:%M") if r["due_at"] else "-"
         print(
             f"{r['id']:>8} {r['lead_id']:>8} {r['kind']:<9} {r['status']:<10} {r['rep_id'] or '-':<12} "
-            f"{r['fit_grade'] or '-':<5} {due:<20} {r['routing_reason'] or ''}"
+            f"{r['fit_grade'] or '-':<5} {due:<17} {r['crm_status'] or '-':<9} {r['routing_reason'] or ''}"
+            + (f" [CRM: {r['crm_error'][:80]}]" if r["crm_error"] else "")
         )
     return 0
 
@@ -99,4 +103,12 @@ def _explain(args: argparse.Namespace) -> int:
     from funnelflow.sales.views import explain
 
     print(explain(_engine(), _team(), args.lead_id, as_of=_as_of(args.as_of)))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from funnelflow.sales.demo import run_demo
+
+    for line in run_demo(_engine(), _team(), _as_of(args.as_of)):
+        print(f"  sales: {line}")
     return 0
