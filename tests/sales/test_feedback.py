@@ -106,3 +106,31 @@ def test_after_the_cooldown_the_old_rules_apply_again(engine, team):
     assert _stage(engine, lead_id) == "recycled"
     score_and_stage(engine, rules, as_of=AS_OF + timedelta(days=2), scope="all")
     assert _stage(engine, lead_id) == "sql"
+
+
+def test_rejection_reasons_by_source_and_campaign_for_the_weekly_report(engine, team):
+    from funnelflow import settings
+    from funnelflow.db.schema import UTCDateTime
+
+    lead_id = add_sql_lead(engine, "a@x.example", country="US", original_source="tradeshow")
+    touch(engine, lead_id, "form_fill", 1, "https://www.example.com/demo", as_of=AS_OF)
+    with engine.begin() as conn:
+        conn.execute(sa.text("update touchpoints set campaign = 'berlin-2026'"))
+    route(engine, team, as_of=AS_OF)
+    reject(
+        engine,
+        _item(engine)["id"],
+        "no_budget",
+        at=AS_OF + timedelta(hours=1),
+        actor="rep:marcus",
+        cooldown_days=30,
+    )
+    sql = (settings.REPO_ROOT / "include" / "sql" / "sales_rejections_by_source.sql").read_text()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(sql).bindparams(
+                sa.bindparam("week_start", type_=UTCDateTime()), sa.bindparam("week_end", type_=UTCDateTime())
+            ),
+            {"week_start": AS_OF - timedelta(days=7), "week_end": AS_OF + timedelta(days=7)},
+        ).all()
+    assert [tuple(r) for r in rows] == [("tradeshow", "berlin-2026", "no_budget", 1)]
