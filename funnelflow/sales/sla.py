@@ -36,16 +36,16 @@ log = logging.getLogger(__name__)
 @dataclass
 class SweepResult:
     as_of: datetime
-    reminded: list[int] = field(default_factory=list)  # item ids
-    escalated: list[int] = field(default_factory=list)
+    reminded: int = 0
+    escalated: int = 0
     reassigned: list[int] = field(default_factory=list)
     reassign_waiting: int = 0  # due for reassignment, nobody else eligible
 
     def summary(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of.isoformat(),
-            "reminded": len(self.reminded),
-            "escalated": len(self.escalated),
+            "reminded": self.reminded,
+            "escalated": self.escalated,
             "reassigned": len(self.reassigned),
             "reassign_waiting": self.reassign_waiting,
         }
@@ -57,32 +57,30 @@ def _untouched() -> sa.ColumnElement[bool]:
 
 def _mark(
     conn: sa.Connection, where: sa.ColumnElement[bool], action: str, values: dict[str, Any], at, run_id
-) -> list[int]:
-    """Set ``values`` on the items matching ``where``, with one history row each; returns their ids."""
+) -> int:
+    """Set ``values`` on the items matching ``where``, with one history row each; returns how many.
+
+    Two set-based statements under the routing lock: the history rows from the condition, then
+    the update (which makes the condition false, so a rerun adds nothing).
+    """
     q = sales_queue
-    ids = list(conn.execute(sa.select(q.c.id).where(where).order_by(q.c.id)).scalars())
-    if not ids:
-        return ids
     at_p = sa.bindparam("at", at, type_=UTCDateTime())
-    for i in range(0, len(ids), 20_000):
-        chunk = ids[i : i + 20_000]
-        conn.execute(
-            sales_queue_history.insert().from_select(
-                ["item_id", "at", "actor", "action", "from_status", "to_status", "rep_id", "run_id"],
-                sa.select(
-                    q.c.id,
-                    at_p,
-                    sa.literal("sla"),
-                    sa.literal(action),
-                    q.c.status,
-                    q.c.status,
-                    q.c.rep_id,
-                    sa.literal(run_id, sa.String),
-                ).where(q.c.id.in_(chunk)),
-            )
+    conn.execute(
+        sales_queue_history.insert().from_select(
+            ["item_id", "at", "actor", "action", "from_status", "to_status", "rep_id", "run_id"],
+            sa.select(
+                q.c.id,
+                at_p,
+                sa.literal("sla"),
+                sa.literal(action),
+                q.c.status,
+                q.c.status,
+                q.c.rep_id,
+                sa.literal(run_id, sa.String),
+            ).where(where),
         )
-        conn.execute(q.update().where(q.c.id.in_(chunk)).values(**values))
-    return ids
+    )
+    return conn.execute(q.update().where(where).values(**values)).rowcount
 
 
 def sweep(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | None = None) -> SweepResult:
