@@ -94,7 +94,7 @@ def _lead_row(conn: sa.Connection, lead_id: int) -> dict[str, Any]:
                 leads.c.id.label("lead_id"),
                 leads.c.account_id,
                 leads.c.fit_grade,
-                leads.c.owner_rep_id,
+                queue.lead_rep(leads.c.id).label("owner_rep_id"),
                 sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
                 accounts.c.employee_band,
                 accounts.c.industry,

@@ -38,6 +38,17 @@ def lock_routing(conn: sa.Connection) -> None:
         conn.execute(sa.text("update reps set id = id where 1 = 0"))
 
 
+def lead_rep(lead_id: sa.ColumnElement) -> sa.ScalarSelect:
+    """The rep of a lead's latest assigned item: who owns the lead for sales (the account owner aside)."""
+    return (
+        sa.select(sales_queue.c.rep_id)
+        .where(sales_queue.c.lead_id == lead_id, sales_queue.c.rep_id.is_not(None))
+        .order_by(sales_queue.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def calendar_of(team: SalesTeam, rep: Rep) -> Calendar:
     bh = team.business_hours
     return Calendar(rep.zone, bh.opens, bh.closes, bh.weekdays, team.holidays_of(rep))

@@ -353,7 +353,8 @@ def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | 
             or w["erased_at"]
             or (w["kind"] == "handoff" and w["lifecycle_stage"] != "sql")
         ]
-        waiting = [w for w in waiting if w not in gone]
+        gone_ids = {w["item_id"] for w in gone}
+        waiting = [w for w in waiting if w["item_id"] not in gone_ids]
         for w in gone:
             queue.set_status(
                 conn,
@@ -397,7 +398,6 @@ def route_rows(
     deadline_memo: dict[tuple[str, str | None], Deadlines] = {}
     new_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    lead_owner: dict[int, str] = {}
     for row in todo:
         decision = router.route(_facts(team, row))
         values: dict[str, Any] = {"routing_reason": decision.reason}
@@ -416,7 +416,6 @@ def route_rows(
                 "remind_at": d.remind_at,
                 "reassign_at": d.reassign_at,
             }
-            lead_owner[row["lead_id"]] = decision.rep_id
             result.assigned += 1
             result.by_step[decision.reason] += 1
         else:
@@ -466,16 +465,11 @@ def route_rows(
             )
         )
     queue.record(conn, changes)
-    _write_owners(conn, router.owners, owners_before, lead_owner)
+    _write_owners(conn, router.owners, owners_before)
 
 
-def _write_owners(
-    conn: sa.Connection,
-    owners: dict[int, str | None],
-    before: dict[int, str | None],
-    lead_owner: dict[int, str],
-) -> None:
-    """Accounts without an owner get the rep of their first assignment; each assigned lead names its rep."""
+def _write_owners(conn: sa.Connection, owners: dict[int, str | None], before: dict[int, str | None]) -> None:
+    """Accounts without an owner get the rep of their first assignment (a lead's own rep is its latest item's)."""
     new_owners = [{"id": a, "rep_id": r} for a, r in owners.items() if r and not before.get(a)]
     if new_owners:
         t = queue.stage_rows(
@@ -485,15 +479,5 @@ def _write_owners(
             accounts.update()
             .where(accounts.c.id == t.c.id, accounts.c.owner_rep_id.is_(None))
             .values(owner_rep_id=t.c.rep_id)
-        )
-        t.drop(conn)
-    if lead_owner:
-        rows = [{"id": lead_id, "rep_id": rep} for lead_id, rep in lead_owner.items()]
-        t = queue.stage_rows(conn, "sq_owner", (("id", sa.BigInteger()), ("rep_id", sa.String(60))), rows)
-        # The owner is derived: updated_at stays, so qualification does not re-process the lead.
-        conn.execute(
-            leads.update()
-            .where(leads.c.id == t.c.id)
-            .values(owner_rep_id=t.c.rep_id, updated_at=leads.c.updated_at)
         )
         t.drop(conn)
