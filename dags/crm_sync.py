@@ -11,6 +11,8 @@ Every 30 minutes:
 2. `pull_opportunities`: opportunity updates, page by page from the stored
    cursor; open -> lead stage `opportunity`, won -> `customer`, lost ->
    `recycled`. Bad rows are set aside in `ingest_rejects` with the reason.
+3. `pull_opportunity_files`: the same from CSV files a CRM without an API drops
+   into the lead inbox's `crm/` folder (moved to `crm/done/` once applied).
 
 ## Owner
 sales-ops (CRM); marketing-ops runs the pipeline. Failures alert FUNNELFLOW_OPS_EMAIL.
@@ -57,7 +59,7 @@ def crm_sync():
         finally:
             client.close()
 
-    @task
+    @task(trigger_rule="none_failed")
     def pull_opportunities(data_interval_end=None) -> dict:
         """Opportunity updates from the CRM's API (skipped without the connection)."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -74,7 +76,17 @@ def crm_sync():
         finally:
             client.close()
 
-    push_handoffs() >> pull_opportunities()
+    @task
+    def pull_opportunity_files(data_interval_end=None) -> dict:
+        """Opportunity CSVs the CRM dropped into the lead inbox's crm/ folder."""
+        from funnelflow.sales.crm import pull_opportunity_files as pull
+        from funnelflow_airflow.common import lead_inbox
+        from funnelflow_airflow.db import marketing_engine
+
+        inbox = lead_inbox()
+        return pull(marketing_engine(), inbox.fs, inbox.path, as_of=run_as_of(data_interval_end)).as_dict()
+
+    push_handoffs() >> pull_opportunities() >> pull_opportunity_files()
 
 
 dag_obj = crm_sync()

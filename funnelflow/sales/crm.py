@@ -523,3 +523,33 @@ def pull_opportunities_csv(engine: sa.Engine, text: str, *, as_of: datetime) -> 
         apply_opportunities(conn, rows, as_of=as_of, source="crm_csv", result=result)
     result.pages = 1
     return result
+
+
+CRM_INBOX_FOLDER = "crm"  # under the lead inbox; ingestion reads only the inbox's top level
+
+
+def pull_opportunity_files(engine: sa.Engine, fs: Any, inbox_root: str, *, as_of: datetime) -> PullResult:
+    """Apply each CSV the CRM dropped into ``<lead inbox>/crm/``, then move it to ``crm/done/``.
+
+    Applying a file twice changes nothing (upserts by external id, stages only move when they
+    differ), so a crash between the commit and the move is harmless.
+    """
+    from funnelflow.ingest.files import Inbox
+
+    inbox = Inbox(fs, f"{inbox_root.rstrip('/')}/{CRM_INBOX_FOLDER}")
+    total = PullResult()
+    if not inbox.exists():
+        return total
+    for name in inbox.drops():
+        if not name.lower().endswith(".csv"):
+            continue
+        with inbox.open(name) as fh:
+            text = fh.read().decode("utf-8-sig")
+        result = pull_opportunities_csv(engine, text, as_of=as_of)
+        fs.makedirs(inbox.path("done"), exist_ok=True)
+        fs.mv(inbox.path(name), inbox.path("done", name))
+        total.pages += 1
+        total.upserted += result.upserted
+        total.rejected += result.rejected
+        total.stage_changes += result.stage_changes
+    return total

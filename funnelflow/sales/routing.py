@@ -271,6 +271,7 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
             sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
             accounts.c.employee_band,
             accounts.c.industry,
+            accounts.c.owner_rep_id.label("account_owner"),
         )
         .select_from(
             leads.outerjoin(latest, latest.c.lead_id == leads.c.id)
@@ -305,6 +306,7 @@ def _waiting_items(conn: sa.Connection) -> list[dict[str, Any]]:
             sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
             accounts.c.employee_band,
             accounts.c.industry,
+            accounts.c.owner_rep_id.label("account_owner"),
         )
         .select_from(
             q.join(leads, leads.c.id == q.c.lead_id).outerjoin(accounts, accounts.c.id == leads.c.account_id)
@@ -314,9 +316,14 @@ def _waiting_items(conn: sa.Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def _owners(conn: sa.Connection, account_ids: set[int]) -> dict[int, str | None]:
-    owners: dict[int, str | None] = {}
-    ids = sorted(account_ids)
+def _owners(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[int, str | None]:
+    """Account id -> owner rep, from the rows (``account_owner``) or, for rows without it, the database."""
+    owners: dict[int, str | None] = {
+        r["account_id"]: r["account_owner"]
+        for r in rows
+        if r["account_id"] is not None and "account_owner" in r
+    }
+    ids = sorted({r["account_id"] for r in rows if r["account_id"] is not None and "account_owner" not in r})
     for i in range(0, len(ids), 5000):
         owners.update(
             conn.execute(
@@ -392,7 +399,7 @@ def route_rows(
         team,
         as_of,
         *queue.rep_stats(conn),
-        owners=_owners(conn, {r["account_id"] for r in todo if r["account_id"] is not None}),
+        owners=_owners(conn, todo),
     )
     owners_before = dict(router.owners)
     deadline_memo: dict[tuple[str, str | None], Deadlines] = {}

@@ -182,3 +182,23 @@ def test_pull_from_a_crm_csv_export(engine):
     result = pull_opportunities_csv(engine, text, as_of=AS_OF)
     assert (result.upserted, result.rejected) == (1, 1)
     assert "stage: 'maybe' is not one of" in result.rejects[0][1]
+
+
+def test_opportunity_files_from_the_lead_inbox_crm_folder(engine, tmp_path):
+    import fsspec
+
+    from funnelflow.sales.crm import pull_opportunity_files
+
+    lead_id = add_sql_lead(engine, "w@x.example", country="US")
+    folder = tmp_path / "inbox" / "crm"
+    folder.mkdir(parents=True)
+    (folder / "opps.csv").write_text(
+        f"id,lead_id,stage,kind,created_at,updated_at\no7,{lead_id},won,new,2026-12-02T10:00:00+00:00,2026-12-03T10:00:00+00:00\n"
+    )
+    fs = fsspec.filesystem("file")
+    result = pull_opportunity_files(engine, fs, str(tmp_path / "inbox"), as_of=AS_OF)
+    assert (result.upserted, result.stage_changes) == (1, 1)
+    assert (folder / "done" / "opps.csv").exists() and not (folder / "opps.csv").exists()
+    assert pull_opportunity_files(engine, fs, str(tmp_path / "inbox"), as_of=AS_OF).upserted == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(leads.c.lifecycle_stage)).scalar_one() == "customer"
