@@ -47,10 +47,15 @@ class Calendar:
         return instant.astimezone(self.zone).date()
 
 
-def _require_aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
+def to_utc(value: datetime) -> datetime:
+    """A plain ``datetime`` in UTC from any aware one (Airflow hands tasks pendulum DateTimes)."""
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("business-hours arithmetic needs a timezone-aware time")
-    return value.astimezone(UTC)
+    v = value.astimezone(UTC)
+    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=UTC)
+
+
+_require_aware = to_utc
 
 
 def add_business_hours(cal: Calendar, start: datetime, hours: float) -> datetime:

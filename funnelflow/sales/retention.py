@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from funnelflow.db.schema import UTCDateTime, accounts, leads, opportunities, sales_queue, touchpoints
 from funnelflow.sales import queue
+from funnelflow.sales.hours import to_utc
 from funnelflow.sales.routing import RouteResult, route_rows
 from funnelflow.sales.team import SalesTeam
 
@@ -126,6 +127,7 @@ def create_retention_items(
     engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | None = None
 ) -> RouteResult:
     """Queue and route the retention items due now; each once; one transaction under the routing lock."""
+    as_of = to_utc(as_of)
     result = RouteResult(as_of)
     with engine.begin() as conn:
         queue.lock_routing(conn)

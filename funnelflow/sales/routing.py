@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from funnelflow.db.schema import accounts, leads, lifecycle_history, sales_queue
 from funnelflow.sales import queue
-from funnelflow.sales.hours import add_business_hours
+from funnelflow.sales.hours import add_business_hours, to_utc
 from funnelflow.sales.team import Rep, SalesTeam
 
 log = logging.getLogger(__name__)
@@ -345,8 +345,7 @@ def _facts(team: SalesTeam, row: dict[str, Any]) -> LeadFacts:
 
 def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | None = None) -> RouteResult:
     """Queue every new SQL entry once and assign it (or leave it unassigned with the reason); one transaction."""
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
+    as_of = to_utc(as_of)  # raises on a naive time; Airflow's pendulum times become plain datetimes
     result = RouteResult(as_of)
     with engine.begin() as conn:
         queue.lock_routing(conn)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from funnelflow.db.schema import UTCDateTime, accounts, leads, reps, sales_queue, sales_queue_history
 from funnelflow.sales import queue
+from funnelflow.sales.hours import to_utc
 from funnelflow.sales.routing import LeadFacts, Router, deadlines
 from funnelflow.sales.team import SalesTeam
 
@@ -85,8 +86,7 @@ def _mark(
 
 def sweep(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | None = None) -> SweepResult:
     """Remind, escalate and reassign as of the run's time; one transaction; a rerun does nothing more."""
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
+    as_of = to_utc(as_of)  # raises on a naive time; Airflow's pendulum times become plain datetimes
     q = sales_queue
     at = sa.bindparam("as_of", as_of, type_=UTCDateTime())
     result = SweepResult(as_of)

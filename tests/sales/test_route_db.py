@@ -174,3 +174,15 @@ def test_a_rep_removed_from_the_file_is_kept_inactive(engine, team):
     with engine.connect() as conn:
         row = conn.execute(sa.select(reps).where(reps.c.id == "marcus")).mappings().one()
     assert (row["active"], row["in_team_file"]) == (False, False)
+
+
+def test_airflows_pendulum_times_are_accepted(engine, team):
+    """Tasks get pendulum DateTimes from Airflow; deadlines must come out the same as for a plain datetime."""
+    import pendulum
+
+    add_sql_lead(engine, "p@x.example", country="AT", fit_grade="A")
+    route(engine, team, as_of=pendulum.datetime(2026, 12, 1, 10, tz="UTC"))
+    (row,) = items(engine)
+    assert row["due_at"] == datetime(2026, 12, 1, 14, tzinfo=UTC)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        route(engine, team, as_of=datetime(2026, 12, 1, 10))
