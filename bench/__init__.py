@@ -22,6 +22,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.qualify",
     "bench.metrics",
     "bench.campaign",
+    "bench.sales",
 )
 
 PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

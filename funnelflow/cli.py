@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "funnelflow.sql_cli",
     "funnelflow.metrics.cli",
     "funnelflow.campaigns.cli",
+    "funnelflow.sales.cli",
 )
 
 

@@ -279,6 +279,13 @@ SETTINGS: tuple[Setting, ...] = (
         "UTC",
         "Time zone (IANA name, e.g. Europe/Berlin) whose Monday 00:00 starts a report week; the weekly report DAG runs Mondays 06:00 there.",
     ),
+    # --- sales handoff (issue 13) ---
+    Setting(
+        "FUNNELFLOW_CTI_API_KEY",
+        None,
+        "Bearer key the telephony system sends to /funnelflow/cti/*. Without it every CTI call is refused.",
+        secret=True,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

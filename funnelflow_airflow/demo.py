@@ -23,6 +23,9 @@ DEMO_DAGS: tuple[str, ...] = (
     "welcome_emails",
     "email_engagement",
     "sendgrid_suppression_sync",
+    "sales_handoff",
+    "sales_digest",
+    "crm_sync",
     "campaign_december-newsletter",  # one campaign file (dags/campaigns.py makes one DAG per file)
     "forget_person",
     "weekly_funnel_report",
@@ -78,6 +81,10 @@ def main() -> int:
         conf = ["--conf", DEMO_CONF[dag_id]] if dag_id in DEMO_CONF else []
         logical_date = DEMO_DATES.get(dag_id, DEMO_LOGICAL_DATE)
         _run([py, "-m", "airflow", "dags", "test", dag_id, logical_date, *conf], env)
+    # The sales side the DAGs cannot show alone: an accept, a reject, a CRM win, a CTI lookup.
+    subprocess.run(
+        [py, "-m", "funnelflow", "sales", "demo", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True
+    )
     # As of the demo's date, not today: the breaker's 7-day window would move with the wall clock.
     subprocess.run([py, "-m", "funnelflow", "status", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True)
     print(

@@ -129,7 +129,8 @@ accounts = Table(
     Column("revenue_band", String(40)),
     Column("country", String(2)),
     Column("region", String(40)),
-    Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
+    # The rep who owns the account (sales handoff, migration 0010): the account's later leads follow.
+    Column("owner_rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
     Column("enrichment_source", String(60)),
     Column("competitor", Boolean),  # qualification (migration 0003): from the enrichment provider
     _ts("enriched_at"),
@@ -165,7 +166,7 @@ leads = Table(
     _ts("scored_at"),
     Column("seniority", String(40)),
     Column("department", String(60)),
-    Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
+    Column("owner_rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
     Column("original_source", String(60)),
     # Company facts as a person or an export typed them (migration 0011); scoring prefers them to the
     # account's enriched values, and enrichment never writes them. field_sources names where each came from.
@@ -187,6 +188,10 @@ leads = Table(
     _ts("last_seen_at"),
     Column("merged_into_id", BigInteger, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True),
     _ts("erased_at"),
+    # sales handoff (migration 0010): a rep rejected the lead; no SQL again before the cooldown
+    # ends unless a high-intent action happens after the rejection
+    _ts("sales_recycled_at"),
+    _ts("recycle_cooldown_until"),
     _ts("created_at", nullable=False, default=utcnow),
     _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow, index=True),
     CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
@@ -652,4 +657,106 @@ campaign_offers = Table(
     Column("claim_limit", Integer, nullable=False),
     Column("claims", Integer, nullable=False, default=0, server_default="0"),
     CheckConstraint("claims >= 0 and claims <= claim_limit", name="claims_within_limit"),
+)
+
+# --- sales handoff (issue 13) adds tables below, with migration 0010 ---
+
+QUEUE_KINDS = ("handoff", "call_back", "check_in", "renewal", "upsell")
+QUEUE_STATUSES = ("open", "accepted", "rejected", "won", "lost", "closed", "unassigned")
+REJECT_REASONS = ("not_a_fit", "no_budget", "bad_contact_data", "duplicate", "competitor", "other")
+OPPORTUNITY_KINDS = ("new", "renewal", "upsell")
+OPPORTUNITY_STAGES = ("open", "won", "lost")
+
+reps = Table(
+    # One row per rep of config/sales_team.yaml (id = the slug there), kept in step with the file on every run.
+    "reps",
+    metadata,
+    Column("id", String(60), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("team", String(60), nullable=False),
+    Column("manager_id", String(60)),
+    Column("timezone", String(60), nullable=False),
+    Column("calendar", String(20)),
+    Column("capacity", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("in_team_file", Boolean, nullable=False),  # false: removed from the file (kept for history)
+    Column("profile", Json),  # countries, segments, industries, out_of_office as in the file
+    _ts("synced_at", nullable=False),
+)
+
+sales_queue = Table(
+    # The sales queue: one row per thing a rep must do (owned by funnelflow.sales.queue).
+    "sales_queue",
+    metadata,
+    _id(),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True),
+    # Why the item exists, once: "sql:<lead>:<lifecycle_history id>", "check_in:<opportunity>:30", ...
+    Column("entry_key", String(120), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("priority", Integer, nullable=False, default=0, server_default="0"),
+    Column("rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("routing_reason", String(255)),  # the routing step that decided, or why nobody could take it
+    Column("fit_grade", String(1)),
+    _ts("entered_at", nullable=False),  # when the lead became SQL (or the item was created)
+    _ts("assigned_at"),
+    _ts("due_at"),
+    _ts("remind_at"),  # half the SLA left
+    _ts("reassign_at"),  # due_at + reassign_after_business_hours
+    _ts("first_action_at"),
+    _ts("reminded_at"),
+    _ts("escalated_at"),
+    _ts("closed_at"),
+    Column("outcome_reason", String(60)),
+    Column("sla_outcome", String(10)),  # met, breached
+    Column("crm_status", String(20)),  # pushed, failed (4xx, see crm_error), null: not yet
+    Column("crm_error", Text),
+    Column("crm_external_id", String(120)),
+    _ts("created_at", nullable=False, default=utcnow),
+    CheckConstraint(_in("kind", QUEUE_KINDS), name="kind"),
+    CheckConstraint(_in("status", QUEUE_STATUSES), name="status"),
+    CheckConstraint("sla_outcome is null or sla_outcome in ('met', 'breached')", name="sla_outcome"),
+    Index("ix_sales_queue_rep_id_status", "rep_id", "status"),
+    Index("ix_sales_queue_status_due_at", "status", "due_at"),
+)
+
+sales_queue_history = Table(
+    # Append-only: every change of a queue item, who made it and when.
+    "sales_queue_history",
+    metadata,
+    _id(),
+    Column(
+        "item_id", BigInteger, ForeignKey("sales_queue.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    _ts("at", nullable=False),
+    Column("actor", String(120), nullable=False),  # "routing", "sla", "rep:<id>", "crm", ...
+    Column("action", String(40), nullable=False),  # queued, assigned, unassigned, reminded, escalated, ...
+    Column("from_status", String(20)),
+    Column("to_status", String(20)),
+    Column("rep_id", String(60)),
+    Column("detail", Json),
+    Column("run_id", String(250)),
+)
+
+opportunities = Table(
+    # Deals as the CRM reports them (created and updated by crm_sync); the lead's stage follows the stage.
+    "opportunities",
+    metadata,
+    _id(),
+    Column("external_id", String(120), nullable=False, unique=True),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("amount", Numeric(14, 2)),
+    Column("currency", String(3)),
+    Column("kind", String(20), nullable=False),
+    Column("stage", String(20), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("closed_at"),
+    Column("renewal_date", Date),
+    _ts("crm_updated_at"),
+    _ts("synced_at", nullable=False),
+    CheckConstraint(_in("kind", OPPORTUNITY_KINDS), name="kind"),
+    CheckConstraint(_in("stage", OPPORTUNITY_STAGES), name="stage"),
 )

@@ -16,7 +16,7 @@ import secrets
 
 from funnelflow import settings
 
-PURPOSES = ("unsubscribe", "confirm")
+PURPOSES = ("unsubscribe", "confirm", "sales_item")  # sales_item: a rep's Accept/Reject links
 
 
 class InvalidToken(ValueError):

@@ -249,6 +249,8 @@ def scores_select(
             lead.c.lifecycle_stage.label("old_stage"),
             lead.c.mql_since,
             lead.c.below_threshold_since,
+            lead.c.sales_recycled_at,
+            lead.c.recycle_cooldown_until,
             sa.cast(disqualify, sa.String).label("disqualify"),
             *[
                 sa.case((condition_sql(r, lead, account), sa.literal(r.points))).label(f"f_{i}")
@@ -285,6 +287,8 @@ def scores_select(
         hits.c.old_stage,
         hits.c.mql_since,
         hits.c.below_threshold_since,
+        hits.c.sales_recycled_at,
+        hits.c.recycle_cooldown_until,
         hits.c.disqualify,
         *[hits.c[f"l_{name}"] for name in pages],
         fit.label("fit_score"),
@@ -302,6 +306,8 @@ def _scores_table(rules: Rules, name: str) -> sa.TableClause:
         sa.column("old_stage", sa.String),
         sa.column("mql_since", UTCDateTime()),
         sa.column("below_threshold_since", UTCDateTime()),
+        sa.column("sales_recycled_at", UTCDateTime()),
+        sa.column("recycle_cooldown_until", UTCDateTime()),
         sa.column("disqualify", sa.String),
         *[sa.column(f"l_{name}", UTCDateTime()) for name in pages],
         sa.column("fit_score", sa.Integer),

@@ -28,6 +28,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "funnelflow.web.sendgrid_events",
     "funnelflow.web.preferences",
     "funnelflow.web.offers",
+    "funnelflow.web.sales_links",
+    "funnelflow.web.cti",
 )
 
 
