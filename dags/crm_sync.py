@@ -18,10 +18,13 @@ Every 30 minutes:
 sales-ops (CRM); marketing-ops runs the pipeline. Failures alert FUNNELFLOW_OPS_EMAIL.
 
 ## If it fails
-- `CrmError: the CRM refused our key`: fix the password of `crm_default`.
-- `CrmError: the CRM kept failing`: the CRM is down; nothing was lost (items
-  not pushed stay unpushed, the cursor did not move); clear the task later.
-- A rerun is safe: the idempotency key stops a second CRM record.
+- **Look at:** the failed task's log. `CrmError: the CRM refused our key`: fix the password of
+  the `crm_default` connection. `CrmError: the CRM kept failing`: the CRM is down; nothing was
+  lost (items not pushed stay unpushed, the cursor did not move). `python -m funnelflow sales
+  queue` shows each item's CRM status and the CRM's 4xx answers.
+- **Safe to rerun:** yes: each item carries an idempotency key, so the CRM keeps one record per
+  item; opportunity updates are applied by external id.
+- **Tell:** sales ops (CRM admin) on call.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def crm_sync():
     def pull_opportunity_files(data_interval_end=None) -> dict:
         """Opportunity CSVs the CRM dropped into the lead inbox's crm/ folder."""
         from funnelflow.sales.crm import pull_opportunity_files as pull
-        from funnelflow_airflow.common import lead_inbox
+        from funnelflow_airflow.connections import lead_inbox
         from funnelflow_airflow.db import marketing_engine
 
         inbox = lead_inbox()

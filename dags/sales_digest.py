@@ -9,9 +9,11 @@ message key per rep and day, so a rerun sends nothing twice.
 sales-ops. Failures alert FUNNELFLOW_OPS_EMAIL.
 
 ## If it fails
-- Transport errors: the ledger shows which digests went out; clear the task,
-  the rest go, none twice.
-- `SchemaBehind`: run `python -m funnelflow db upgrade`.
+- **Look at:** the failed task's log. Transport errors: the ledger shows which digests went out.
+  `SchemaBehind`: run `python -m funnelflow db upgrade`.
+- **Safe to rerun:** yes: one digest per rep and day (its message key); clearing the task sends
+  the rest, none twice.
+- **Tell:** sales ops on call, and the reps if their digest is late.
 """
 
 from __future__ import annotations
@@ -37,9 +39,16 @@ def sales_digest():
         """One digest per rep with open items."""
         from funnelflow.sales.notify import send_digests as send
         from funnelflow_airflow.db import marketing_engine
-        from funnelflow_airflow.sending import email_transport
+        from funnelflow_airflow.sending import email_transport, send_options, unsettled_sends_fail_the_task
 
-        return send(marketing_engine(), email_transport(), as_of=run_as_of(data_interval_end)).as_dict()
+        with unsettled_sends_fail_the_task():
+            report = send(
+                marketing_engine(),
+                email_transport(),
+                as_of=run_as_of(data_interval_end),
+                options=send_options(),
+            )
+        return report.as_dict()
 
     send_digests()
 

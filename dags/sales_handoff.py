@@ -24,12 +24,15 @@ sales-ops (routing rules, the team file); marketing-ops runs the pipeline.
 Failures alert FUNNELFLOW_OPS_EMAIL. See README "Sales handoff".
 
 ## If it fails
-- `SalesTeamError`: the team file is wrong; the message names the line and the
-  fix. Check it with `python -m funnelflow sales check`, fix, clear the task.
-- `SchemaBehind`: run `python -m funnelflow db upgrade`.
-- Email errors (`SendingAborted`): routing is already committed; the ledger says
-  what went out; clear `send_rep_emails` once the transport works.
-- A rerun is always safe: items, reminders and emails are each done once.
+- **Look at:** the failed task's log. `SalesTeamError`: the team file is wrong; the message names
+  the line and the fix (`python -m funnelflow sales check`). `SchemaBehind`: run
+  `python -m funnelflow db upgrade`. Email errors (`SendingAborted`, `UnsettledSends`): routing
+  is already committed; the ledger says what went out. `python -m funnelflow sales queue` shows
+  the queue, `sales explain LEAD_ID` why a rep was chosen.
+- **Safe to rerun:** yes: each lead is queued once per time it became SQL, reminders and
+  escalations are recorded once per item, and every email has its message key; clear
+  `send_rep_emails` once the transport works.
+- **Tell:** sales ops on call; the team's manager if items wait unassigned.
 """
 
 from __future__ import annotations
@@ -98,27 +101,29 @@ def sales_handoff():
         """Alerts, reminders and escalations not sent yet, each once."""
         from funnelflow.sales.notify import send_item_emails
         from funnelflow_airflow.db import marketing_engine
-        from funnelflow_airflow.sending import email_transport
+        from funnelflow_airflow.sending import email_transport, send_options, unsettled_sends_fail_the_task
 
-        reports = send_item_emails(marketing_engine(), email_transport(), as_of=run_as_of(data_interval_end))
+        with unsettled_sends_fail_the_task():
+            reports = send_item_emails(
+                marketing_engine(),
+                email_transport(),
+                as_of=run_as_of(data_interval_end),
+                options=send_options(),
+            )
         return {kind: report.as_dict() for kind, report in reports.items()}
 
     @task
     def alert_unassigned(routed: dict, retained: dict) -> int:
         """One operations alert per run when items wait for a rep (counts only)."""
-        from funnelflow.alerts import OpsAlert
+        from datetime import datetime
+
+        from funnelflow.alerts import unassigned_items_alert
         from funnelflow_airflow.common import send_ops_alert
 
         waiting = routed["unassigned"] + retained["unassigned"]
         if waiting:
-            send_ops_alert(
-                OpsAlert(
-                    subject=f"[funnelflow] {waiting} sales item(s) have no eligible rep",
-                    body=f"Routing as of {routed['as_of']} left {waiting} item(s) unassigned (capacity, absence "
-                    "or no matching rep). See `python -m funnelflow sales queue` and `sales explain LEAD_ID`; "
-                    "raise a capacity or add a rep in config/sales_team.yaml. The next run assigns them.",
-                )
-            )
+            as_of = datetime.fromisoformat(routed["as_of"])
+            send_ops_alert(unassigned_items_alert(waiting, as_of), as_of)
         return waiting
 
     routed = route_new_sqls()

@@ -46,8 +46,8 @@ from funnelflow.db.schema import (
     sales_queue,
     utcnow,
 )
+from funnelflow.db.state import get_state, put_state
 from funnelflow.email.transports import scrub
-from funnelflow.qualify.state import get_state, put_state
 from funnelflow.sales import queue
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from funnelflow.db.schema import ingest_rejects, leads, lifecycle_history, opportunities, sales_queue
-from funnelflow.qualify.state import get_state
+from funnelflow.db.state import get_state
 from funnelflow.sales.crm import (
     CURSOR_KEY,
     CrmClient,
