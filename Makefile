@@ -18,6 +18,10 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin
 export AIRFLOW__API__PORT ?= 8080
+# The marketing database as an Airflow connection that Airflow's own SQL hooks read too (the weekly
+# report's data-quality checks): JSON form, because Airflow's URI parser mangles sqlite:////abs/path.
+AIRFLOW_CONN_MARKETING_DB ?= {"conn_type": "sqlite", "host": "$(FUNNELFLOW_HOME)/marketing.db"}
+export AIRFLOW_CONN_MARKETING_DB
 
 .PHONY: help install install-dev demo test lint bench airflow stack stack-stop test-stack test-browser lock clean
 

@@ -20,6 +20,9 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.webhook",
     "bench.email_send",
     "bench.qualify",
+    "bench.metrics",
+    "bench.campaign",
+    "bench.sales",
     "bench.webinars",
 )
 

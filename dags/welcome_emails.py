@@ -11,6 +11,9 @@ whose consent was just granted.
   cap) and the circuit breaker; each person gets one, ever.
 - Idempotent by message key: the send ledger (`email_sends`) is claimed before each
   request, so a retry or rerun never sends a message twice.
+- A recipient whose message cannot be built or is refused is `failed` alone. A task
+  that leaves claims neither sent nor failed (a crashed try, a timeout) fails without
+  retrying (`UnsettledSends`) after sending everyone else, and operations are alerted.
 - "Just" means recorded within `FUNNELFLOW_WELCOME_WINDOW_HOURS` before the run's
   data interval end.
 
@@ -53,11 +56,13 @@ def welcome_emails():
         from funnelflow import settings
         from funnelflow.email.welcome import send_confirmations as send
         from funnelflow_airflow.db import marketing_engine
-        from funnelflow_airflow.sending import email_transport
+        from funnelflow_airflow.sending import email_transport, send_options, unsettled_sends_fail_the_task
 
         if not settings.env_bool("FUNNELFLOW_DOUBLE_OPT_IN", True):
             return {"skipped": "double opt-in is off"}
-        return send(marketing_engine(), email_transport(), run_as_of(data_interval_end)).as_dict()
+        with unsettled_sends_fail_the_task():
+            report = send(marketing_engine(), email_transport(), run_as_of(data_interval_end), send_options())
+        return report.as_dict()
 
     # Welcomes go out even when confirmations failed: the two are independent.
     @task(trigger_rule="all_done")
@@ -67,14 +72,16 @@ def welcome_emails():
         from funnelflow.email.welcome import send_welcomes as send
         from funnelflow_airflow.common import send_ops_alert
         from funnelflow_airflow.db import marketing_engine
-        from funnelflow_airflow.sending import email_transport
+        from funnelflow_airflow.sending import email_transport, send_options, unsettled_sends_fail_the_task
 
         engine, transport, as_of = marketing_engine(), email_transport(), run_as_of(data_interval_end)
 
         def on_breaker(state) -> None:
             send_ops_alert(breaker_alert(state, as_of), as_of, engine)
 
-        return send(engine, transport, as_of, on_breaker=on_breaker).as_dict()
+        with unsettled_sends_fail_the_task():
+            report = send(engine, transport, as_of, send_options(), on_breaker=on_breaker)
+        return report.as_dict()
 
     send_confirmations() >> send_welcomes()
 

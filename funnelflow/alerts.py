@@ -89,3 +89,16 @@ def rules_rejected_alert(problem: str, rules_version: str) -> OpsAlert:
 
 def ops_address() -> str:
     return settings.env("FUNNELFLOW_OPS_EMAIL", "ops@example.com") or "ops@example.com"
+
+
+def unassigned_items_alert(waiting: int, as_of: datetime) -> OpsAlert:
+    """Sales items that no eligible rep could take (capacity, absence, or no matching rep)."""
+    return OpsAlert(
+        subject=f"[funnelflow] {waiting} sales item(s) have no eligible rep",
+        body=(
+            f"Routing as of {as_of.isoformat()} left {waiting} item(s) unassigned (capacity, absence "
+            "or no matching rep). See `python -m funnelflow sales queue` and `sales explain LEAD_ID`; "
+            "raise a capacity or add a rep in config/sales_team.yaml. The next run assigns them."
+        ),
+        topic="sales-unassigned",
+    )

@@ -22,6 +22,10 @@ COMMAND_MODULES = (
     "funnelflow.synth.cli",
     "funnelflow.settings_cli",
     "funnelflow.privacy.cli",
+    "funnelflow.sql_cli",
+    "funnelflow.metrics.cli",
+    "funnelflow.campaigns.cli",
+    "funnelflow.sales.cli",
     "funnelflow.webinars.cli",
 )
 

@@ -273,6 +273,19 @@ SETTINGS: tuple[Setting, ...] = (
         "10",
         "Clicks sooner than this many seconds after delivery (link scanners) are recorded but not scored.",
     ),
+    # --- weekly funnel metrics (issue 14) ---
+    Setting(
+        "FUNNELFLOW_REPORT_TZ",
+        "UTC",
+        "Time zone (IANA name, e.g. Europe/Berlin) whose Monday 00:00 starts a report week; the weekly report DAG runs Mondays 06:00 there.",
+    ),
+    # --- sales handoff (issue 13) ---
+    Setting(
+        "FUNNELFLOW_CTI_API_KEY",
+        None,
+        "Bearer key the telephony system sends to /funnelflow/cti/*. Without it every CTI call is refused.",
+        secret=True,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -7,6 +7,7 @@ same logical date, so running it twice prints the same result.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,19 +23,32 @@ DEMO_DAGS: tuple[str, ...] = (
     "welcome_emails",
     "email_engagement",
     "sendgrid_suppression_sync",
+    "sales_handoff",
+    "sales_digest",
+    "crm_sync",
+    "campaign_december-newsletter",
+    "webinars",  # one campaign file (dags/campaigns.py makes one DAG per file)
     "forget_person",
+    "weekly_funnel_report",
 )
+DEMO_CAMPAIGN = "december-newsletter"
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {
     # Erases the first contact of the synthetic HubSpot export (seed 42), named by the hash of
     # their address (`python -m funnelflow privacy hash`), never by the address.
+    # The A/B test waits minutes, not the file's 4 hours (an ad-hoc run's param).
+    "campaign_december-newsletter": '{"wait_hours": 0.01}',
     "forget_person": '{"person": "74fb7eeed3525183352e0977e21b01b103baa3b04ee8b29d5b76dae8ca60ffef"}',
 }
 
 DEMO_LOGICAL_DATE = "2026-11-23T12:00:00+00:00"
+# DAGs run at another logical date. The weekly report reports the ISO week before its run: run on
+# the Monday after the demo's day, it covers the week in which qualification (run at
+# DEMO_LOGICAL_DATE) moved the demo's leads, and its trend holds the weeks they arrived in.
+DEMO_DATES: dict[str, str] = {"weekly_funnel_report": "2026-11-30T06:00:00+00:00"}
 DEMO_SEED = "42"
 # Local state that the demo owns and rebuilds; Airflow's own home is kept (migrated once).
-DEMO_STATE = ("marketing.db", "marketing.db-wal", "marketing.db-shm", "inbox", "outbox")
+DEMO_STATE = ("marketing.db", "marketing.db-wal", "marketing.db-shm", "inbox", "outbox", "reports")
 
 
 def _run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> None:
@@ -50,8 +64,9 @@ def _run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> None:
 def main() -> int:
     home = settings.funnelflow_home()
     env = os.environ.copy()
-    # The demo always uses the embedded SQLite database in FUNNELFLOW_HOME, whatever the shell says.
-    env["AIRFLOW_CONN_MARKETING_DB"] = f"sqlite:///{home / 'marketing.db'}"
+    # The demo always uses the embedded SQLite database in FUNNELFLOW_HOME, whatever the shell says,
+    # in the JSON form that Airflow's SQL hooks (the weekly report's checks) read as well as funnelflow.
+    env["AIRFLOW_CONN_MARKETING_DB"] = json.dumps({"conn_type": "sqlite", "host": str(home / "marketing.db")})
     env.setdefault("FUNNELFLOW_EMAIL_TRANSPORT", "outbox")
     for name in DEMO_STATE:
         path = home / name
@@ -65,9 +80,19 @@ def main() -> int:
     _run([py, "-m", "funnelflow", "synth", "demo", "--seed", DEMO_SEED, "--until", DEMO_LOGICAL_DATE], env)
     for dag_id in DEMO_DAGS:
         conf = ["--conf", DEMO_CONF[dag_id]] if dag_id in DEMO_CONF else []
-        _run([py, "-m", "airflow", "dags", "test", dag_id, DEMO_LOGICAL_DATE, *conf], env)
+        logical_date = DEMO_DATES.get(dag_id, DEMO_LOGICAL_DATE)
+        _run([py, "-m", "airflow", "dags", "test", dag_id, logical_date, *conf], env)
+    # The sales side the DAGs cannot show alone: an accept, a reject, a CRM win, a CTI lookup.
+    subprocess.run(
+        [py, "-m", "funnelflow", "sales", "demo", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True
+    )
     # As of the demo's date, not today: the breaker's 7-day window would move with the wall clock.
     subprocess.run([py, "-m", "funnelflow", "status", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True)
+    print(
+        f"weekly funnel report: {home / 'reports'} (one folder per ISO week, report.html opens in a browser)"
+    )
+    print(f"campaign {DEMO_CAMPAIGN}: sent per subject variant")
+    subprocess.run([py, "-m", "funnelflow", "campaigns", "results", DEMO_CAMPAIGN], env=env, check=True)
     return 0
 
 

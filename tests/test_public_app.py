@@ -24,8 +24,7 @@ def test_plugin_mounts_the_same_app_in_airflow():
     spec = importlib.util.spec_from_file_location("funnelflow_public_plugin", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    (entry,) = module.FunnelflowPublicApp.fastapi_apps
-    assert entry["url_prefix"] == MOUNT_PATH
+    [entry] = [app for app in module.FunnelflowPublicApp.fastapi_apps if app["url_prefix"] == MOUNT_PATH]
     client = TestClient(entry["app"])
     assert client.get("/health").json() == {"status": "ok"}
 

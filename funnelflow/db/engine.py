@@ -56,7 +56,3 @@ def check_reachable(engine: Engine) -> None:
         raise MarketingDbUnreachable(
             f"cannot reach the {CONN_ID!r} connection at {redact(engine.url)}: {reason}"
         ) from None
-
-
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"

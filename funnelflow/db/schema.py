@@ -21,11 +21,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
@@ -99,6 +101,7 @@ TOUCH_TYPES = (
     "email_click",  # detail.url is the link clicked
     "page_view",  # detail.url; high-intent pages (pricing, demo) score more
     "sales_activity",  # later: rep feedback
+    "offer_claimed",  # a campaign's limited-time offer claimed (funnelflow.campaigns.offers)
 )
 CHANNELS = ("web_form", "file_import", "ad_form", "webinar", "email", "web", "sales")
 SEND_STATUSES = ("claimed", "sent", "delivered", "failed", "skipped", "bounced", "dropped", "unsettled")
@@ -127,7 +130,8 @@ accounts = Table(
     Column("revenue_band", String(40)),
     Column("country", String(2)),
     Column("region", String(40)),
-    Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
+    # The rep who owns the account (sales handoff, migration 0010): the account's later leads follow.
+    Column("owner_rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
     Column("enrichment_source", String(60)),
     Column("competitor", Boolean),  # qualification (migration 0003): from the enrichment provider
     _ts("enriched_at"),
@@ -163,7 +167,7 @@ leads = Table(
     _ts("scored_at"),
     Column("seniority", String(40)),
     Column("department", String(60)),
-    Column("owner_rep_id", BigInteger, nullable=True),  # FK added with the reps table (sales queue issue)
+    Column("owner_rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
     Column("original_source", String(60)),
     # Company facts as a person or an export typed them (migration 0011); scoring prefers them to the
     # account's enriched values, and enrichment never writes them. field_sources names where each came from.
@@ -185,6 +189,10 @@ leads = Table(
     _ts("last_seen_at"),
     Column("merged_into_id", BigInteger, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True),
     _ts("erased_at"),
+    # sales handoff (migration 0010): a rep rejected the lead; no SQL again before the cooldown
+    # ends unless a high-intent action happens after the rejection
+    _ts("sales_recycled_at"),
+    _ts("recycle_cooldown_until"),
     _ts("created_at", nullable=False, default=utcnow),
     _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow, index=True),
     CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
@@ -311,10 +319,13 @@ email_sends = Table(
     _ts("claimed_at", nullable=False),
     _ts("sent_at"),
     _ts("settled_at"),
+    Column("claimed_by", String(255)),  # the task (dag/task/run) whose try claimed the row (0007)
+    Column("variant", String(8)),  # campaigns (migration 0009): the A/B subject variant sent
     UniqueConstraint("message_key", "recipient_hash"),
     CheckConstraint(_in("status", SEND_STATUSES), name="status"),
     CheckConstraint("kind in ('marketing', 'transactional')", name="kind"),
-    Index("ix_email_sends_recipient_hash_sent_at", "recipient_hash", "sent_at"),
+    # The frequency cap counts a recipient's sends by claimed_at (0007; was (recipient_hash, sent_at)).
+    Index("ix_email_sends_recipient_hash_claimed_at", "recipient_hash", "claimed_at"),
 )
 
 email_events = Table(
@@ -449,6 +460,306 @@ erasures = Table(
     Column("run_id", String(250)),
     _ts("erased_at", nullable=False),
     Column("summary", Json, nullable=False),  # counts per place erased or anonymized
+)
+
+# --- weekly funnel metrics (issue 14) add tables below, with migration 0012 ---
+# One module writes them: funnelflow.metrics (delete the week, insert it, one transaction).
+# Definitions of every figure: README.md, "Funnel metrics". Columns left NULL are figures
+# whose source tables (sales queue, opportunities, webinars) do not exist yet.
+
+METRIC_DIMENSIONS = ("all", "channel", "source", "campaign")
+VELOCITY_TRANSITIONS = ("lead_mql", "mql_sql", "sql_opportunity", "opportunity_customer")
+ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped")
+ATTRIBUTION_CONVERSIONS = ("sql", "customer")
+Money = Numeric(14, 2)
+
+
+def _count(name: str, nullable: bool = False) -> Column:
+    if nullable:  # not computed yet: NULL, never a made-up zero
+        return Column(name, Integer, nullable=True)
+    return Column(name, Integer, nullable=False, default=0, server_default="0")
+
+
+metrics_weeks = Table(
+    # Which weeks are computed, with the UTC instants that bound them in the report time zone:
+    # a week with no activity has no rows elsewhere, and this says it was computed anyway.
+    "metrics_weeks",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("iso_week", String(8), nullable=False),  # 2026-W48
+    Column("timezone", String(64), nullable=False),
+    _ts("starts_at", nullable=False),
+    _ts("ends_at", nullable=False),
+    _ts("computed_at", nullable=False),  # bookkeeping only (wall clock)
+)
+
+funnel_weekly = Table(
+    "funnel_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    _count("new_leads"),
+    _count("mql"),
+    _count("sql"),
+    _count("opportunity"),
+    _count("customer"),
+    _count("recycled"),
+    _count("disqualified"),
+    _count("accepted", nullable=True),  # sales handoffs: with the sales queue (issue 13)
+    _count("rejected", nullable=True),
+    Column("won_revenue", Money, nullable=True),  # with opportunities (issue 13)
+    CheckConstraint(_in("dimension", METRIC_DIMENSIONS), name="dimension"),
+)
+
+funnel_cohorts = Table(
+    # For the report of week_start: each of the 12 cohort weeks up to it, as of that week's end.
+    "funnel_cohorts",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("cohort_week_start", Date, primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    _count("leads"),
+    _count("mql"),
+    _count("sql"),
+    _count("customer"),
+    CheckConstraint(_in("dimension", METRIC_DIMENSIONS), name="dimension"),
+)
+
+funnel_velocity = Table(
+    "funnel_velocity",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("transition", String(30), primary_key=True),
+    _count("leads"),
+    Column("median_days", Float, nullable=True),  # NULL when no lead made the transition
+    Column("p90_days", Float, nullable=True),
+    CheckConstraint(_in("transition", VELOCITY_TRANSITIONS), name="transition"),
+)
+
+email_weekly = Table(
+    "email_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("campaign", String(255), primary_key=True),  # email_sends.campaign_id, or (none)
+    _count("sent"),
+    _count("delivered"),
+    _count("bounced"),
+    _count("unique_opens"),
+    _count("unique_clicks"),
+    _count("unsubscribes"),
+    _count("spam_reports"),
+)
+
+attribution_weekly = Table(
+    "attribution_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("model", String(20), primary_key=True),
+    Column("conversion", String(20), primary_key=True),
+    Column("channel", String(40), primary_key=True),
+    Column("campaign", String(255), primary_key=True),
+    Column("credit", Float, nullable=False),
+    Column("revenue_credit", Money, nullable=True),  # customer conversions: with opportunities (issue 13)
+    CheckConstraint(_in("model", ATTRIBUTION_MODELS), name="model"),
+    CheckConstraint(_in("conversion", ATTRIBUTION_CONVERSIONS), name="conversion"),
+)
+
+# Not computed yet (their source tables arrive with issues 11 and 13); the tables exist so
+# reports and checks can be written against them. Their SQL files come with those tables.
+webinar_weekly = Table(
+    "webinar_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("webinar_id", String(120), primary_key=True),
+    Column("webinar_name", String(255)),
+    _count("invited"),
+    _count("registered"),
+    _count("waitlisted"),
+    _count("attended"),
+    _count("no_show"),
+)
+
+sla_weekly = Table(
+    "sla_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("team", String(120), primary_key=True),
+    Column("rep_id", BigInteger, primary_key=True, autoincrement=False),
+    _count("items_due"),
+    _count("met"),
+    _count("breached"),
+    Column("median_business_hours_to_first_action", Float, nullable=True),
+)
+
+sla_rejections_weekly = Table(
+    # Sales' rejected handoffs per reason and per origin of the lead (same dimensions as funnel_weekly).
+    "sla_rejections_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    Column("reason", String(120), primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    _count("rejected"),
+    CheckConstraint(_in("dimension", METRIC_DIMENSIONS), name="dimension"),
+)
+
+retention_weekly = Table(
+    "retention_weekly",
+    metadata,
+    Column("week_start", Date, primary_key=True),
+    _count("renewals_due"),
+    _count("renewals_won"),
+    Column("renewal_rate", Float, nullable=True),
+    Column("upsell_revenue", Money, nullable=True),
+)
+
+# --- campaigns (issue 11) add tables below, with migration 0009 ---
+
+CAMPAIGN_RUN_STATUSES = ("resolved", "testing", "tested", "sending", "stopped", "done")
+
+campaign_runs = Table(
+    # One row per run of a campaign (its slug and the run's as-of time): the state the DAG's tasks share.
+    "campaign_runs",
+    metadata,
+    _id(),
+    Column("campaign", String(120), nullable=False),  # the slug: config/campaigns/<slug>.yaml
+    Column("run_key", String(40), nullable=False),  # the run's as-of time, as in its message key
+    _ts("as_of", nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("audience", Integer, nullable=False),  # people in the segment when resolved
+    Column("sendable", Integer, nullable=False),  # of those, whom the sending layer would send to
+    Column("winner", String(8)),  # the A/B subject that went to the remainder
+    Column("decision", Json),  # why that winner: reason and each variant's rate
+    _ts("resolved_at", nullable=False),
+    _ts("decided_at"),
+    _ts("stop_requested_at"),  # `campaigns stop`: the send stops between chunks
+    _ts("finished_at"),
+    UniqueConstraint("campaign", "run_key"),
+    CheckConstraint(_in("status", CAMPAIGN_RUN_STATUSES), name="status"),
+)
+
+campaign_audiences = Table(
+    # The resolved audience of a run, stored so a retry sends to exactly the same people.
+    "campaign_audiences",
+    metadata,
+    Column("run_id", BigInteger, ForeignKey("campaign_runs.id", ondelete="CASCADE"), primary_key=True),
+    # No foreign key on purpose: a snapshot of whom the run picked, which a later merge must not re-point.
+    Column("lead_id", BigInteger, primary_key=True),
+    Column("cell", String(8)),  # the A/B test cell (a, b); null: the remainder
+)
+
+campaign_offers = Table(
+    # One counter per campaign offer; the check constraint is the database holding the limit.
+    "campaign_offers",
+    metadata,
+    Column("campaign", String(120), primary_key=True),
+    Column("claim_limit", Integer, nullable=False),
+    Column("claims", Integer, nullable=False, default=0, server_default="0"),
+    CheckConstraint("claims >= 0 and claims <= claim_limit", name="claims_within_limit"),
+)
+
+# --- sales handoff (issue 13) adds tables below, with migration 0010 ---
+
+QUEUE_KINDS = ("handoff", "call_back", "check_in", "renewal", "upsell")
+QUEUE_STATUSES = ("open", "accepted", "rejected", "won", "lost", "closed", "unassigned")
+REJECT_REASONS = ("not_a_fit", "no_budget", "bad_contact_data", "duplicate", "competitor", "other")
+OPPORTUNITY_KINDS = ("new", "renewal", "upsell")
+OPPORTUNITY_STAGES = ("open", "won", "lost")
+
+reps = Table(
+    # One row per rep of config/sales_team.yaml (id = the slug there), kept in step with the file on every run.
+    "reps",
+    metadata,
+    Column("id", String(60), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("team", String(60), nullable=False),
+    Column("manager_id", String(60)),
+    Column("timezone", String(60), nullable=False),
+    Column("calendar", String(20)),
+    Column("capacity", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("in_team_file", Boolean, nullable=False),  # false: removed from the file (kept for history)
+    Column("profile", Json),  # countries, segments, industries, out_of_office as in the file
+    _ts("synced_at", nullable=False),
+)
+
+sales_queue = Table(
+    # The sales queue: one row per thing a rep must do (owned by funnelflow.sales.queue).
+    "sales_queue",
+    metadata,
+    _id(),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True),
+    # Why the item exists, once: "sql:<lead>:<lifecycle_history id>", "check_in:<opportunity>:30", ...
+    Column("entry_key", String(120), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("priority", Integer, nullable=False, default=0, server_default="0"),
+    Column("rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("routing_reason", String(255)),  # the routing step that decided, or why nobody could take it
+    Column("fit_grade", String(1)),
+    _ts("entered_at", nullable=False),  # when the lead became SQL (or the item was created)
+    _ts("assigned_at"),
+    _ts("due_at"),
+    _ts("remind_at"),  # half the SLA left
+    _ts("reassign_at"),  # due_at + reassign_after_business_hours
+    _ts("first_action_at"),
+    _ts("reminded_at"),
+    _ts("escalated_at"),
+    _ts("closed_at"),
+    Column("outcome_reason", String(60)),
+    Column("sla_outcome", String(10)),  # met, breached
+    Column("crm_status", String(20)),  # pushed, failed (4xx, see crm_error), null: not yet
+    Column("crm_error", Text),
+    Column("crm_external_id", String(120)),
+    _ts("created_at", nullable=False, default=utcnow),
+    CheckConstraint(_in("kind", QUEUE_KINDS), name="kind"),
+    CheckConstraint(_in("status", QUEUE_STATUSES), name="status"),
+    CheckConstraint("sla_outcome is null or sla_outcome in ('met', 'breached')", name="sla_outcome"),
+    Index("ix_sales_queue_rep_id_status", "rep_id", "status"),
+    Index("ix_sales_queue_status_due_at", "status", "due_at"),
+)
+
+sales_queue_history = Table(
+    # Append-only: every change of a queue item, who made it and when.
+    "sales_queue_history",
+    metadata,
+    _id(),
+    Column(
+        "item_id", BigInteger, ForeignKey("sales_queue.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    _ts("at", nullable=False),
+    Column("actor", String(120), nullable=False),  # "routing", "sla", "rep:<id>", "crm", ...
+    Column("action", String(40), nullable=False),  # queued, assigned, unassigned, reminded, escalated, ...
+    Column("from_status", String(20)),
+    Column("to_status", String(20)),
+    Column("rep_id", String(60)),
+    Column("detail", Json),
+    Column("run_id", String(250)),
+)
+
+opportunities = Table(
+    # Deals as the CRM reports them (created and updated by crm_sync); the lead's stage follows the stage.
+    "opportunities",
+    metadata,
+    _id(),
+    Column("external_id", String(120), nullable=False, unique=True),
+    Column("lead_id", BigInteger, ForeignKey("leads.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("account_id", BigInteger, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("rep_id", String(60), ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("amount", Numeric(14, 2)),
+    Column("currency", String(3)),
+    Column("kind", String(20), nullable=False),
+    Column("stage", String(20), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("closed_at"),
+    Column("renewal_date", Date),
+    _ts("crm_updated_at"),
+    _ts("synced_at", nullable=False),
+    CheckConstraint(_in("kind", OPPORTUNITY_KINDS), name="kind"),
+    CheckConstraint(_in("stage", OPPORTUNITY_STAGES), name="stage"),
 )
 
 

@@ -23,21 +23,20 @@ import json
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow import settings
+from funnelflow import consent, settings, sql, suppressions
+from funnelflow.db.helpers import chunks, dialect_insert, is_postgres
 from funnelflow.db.schema import (
-    consents,
     email_events,
     email_sends,
     ingest_rejects,
     leads,
-    suppressions,
     touchpoints,
     utcnow,
 )
@@ -59,23 +58,9 @@ SCANNER_BURST_S = 1.0
 MAX_EVENT_DEPTH = 8
 
 
-def _insert(conn: sa.Connection, table: sa.Table):
-    """INSERT with ON CONFLICT support on either backend."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
-
-
 def _inserted(conn: sa.Connection, stmt, id_column: sa.Column) -> int:
     """Run an INSERT ... ON CONFLICT DO NOTHING and count the rows it added (RETURNING: rowcount is not reliable here)."""
     return len(conn.execute(stmt.returning(id_column)).all())
-
-
-def _chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
 
 
 # --------------------------------------------------------------------------- storing
@@ -191,29 +176,11 @@ def _event_row(item: Any, received_at: datetime, strip_nul: bool = True) -> dict
     }
 
 
-# PostgreSQL: the whole batch travels as one JSON document, expanded server-side into rows by
-# jsonb_to_recordset: one statement, one parameter. (A VALUES list of thousands of rows costs
-# more to build and parse on our side than the insert itself costs the database.)
-_PG_STORE = sa.text(
-    """
-    insert into email_events
-        (sg_event_id, event, send_id, sg_message_id, email_hash, occurred_at, received_at, url, reason, machine_open, payload)
-    select r.sg_event_id, r.event, r.send_id, r.sg_message_id, r.email_hash, r.occurred_at, r.received_at,
-           r.url, r.reason, r.machine_open, r.payload
-    from jsonb_to_recordset(cast(:rows as jsonb)) as r(
-        sg_event_id text, event text, send_id bigint, sg_message_id text, email_hash text, occurred_at timestamptz,
-        received_at timestamptz, url text, reason text, machine_open boolean, payload jsonb)
-    on conflict (sg_event_id) do nothing
-    returning id
-    """
-)
-
-
 def _store_postgres(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
     doc = json.dumps(
         rows, separators=(",", ":"), default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
     )
-    return len(conn.execute(_PG_STORE, {"rows": doc}).all())
+    return len(conn.execute(sql.load("email/store_events", "postgresql"), {"rows": doc}).all())
 
 
 def _strip_nul(value: Any) -> Any:
@@ -260,11 +227,11 @@ def _reject(position: int, reason: str, item: Any, received_at: datetime) -> dic
 
 def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
     """Insert event rows, skipping ``sg_event_id``s already stored; how many were new."""
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         return _store_postgres(conn, rows)
     # One cached statement; SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
     stmt = (
-        _insert(conn, email_events)
+        dialect_insert(conn, email_events)
         .on_conflict_do_nothing(index_elements=["sg_event_id"])
         .returning(email_events.c.id)
     )
@@ -410,73 +377,16 @@ _EVENT_STATE = {
 _STATE_ORDER = ("sent", "delivered", "bounced", "dropped")
 
 
-def newest_consent_status(
-    conn: sa.Connection, lead_ids: Sequence[int], channel: str = "email"
-) -> dict[int, str]:
-    """Current consent status per lead: its newest row in the append-only log."""
-    newest: dict[int, tuple] = {}
-    for part in _chunks(sorted(set(lead_ids)), 900):
-        for lead_id, status, at, row_id in conn.execute(
-            sa.select(consents.c.lead_id, consents.c.status, consents.c.recorded_at, consents.c.id).where(
-                consents.c.lead_id.in_(part), consents.c.channel == channel
-            )
-        ):
-            if lead_id not in newest or (at, row_id) > newest[lead_id][1:]:
-                newest[lead_id] = (status, at, row_id)
-    return {k: v[0] for k, v in newest.items()}
-
-
-def record_withdrawals(conn: sa.Connection, lead_ids: Iterable[int], at: datetime, source: str) -> int:
-    """Append a ``withdrawn`` consent row for each lead whose consent is not already withdrawn."""
-    ids = sorted(set(lead_ids))
-    if not ids:
-        return 0
-    current = newest_consent_status(conn, ids)
-    rows = [
-        {
-            "lead_id": i,
-            "channel": "email",
-            "status": "withdrawn",
-            "legal_basis": "consent",
-            "source": source,
-            "recorded_at": at,
-        }
-        for i in ids
-        if current.get(i) != "withdrawn"
-    ]
-    if rows:
-        conn.execute(sa.insert(consents), rows)
-    return len(rows)
-
-
-def add_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert suppressions (email_hash, reason, source, detail, created_at) that are not there yet; how many were new."""
-    return len(added_suppressions(conn, rows))
-
-
-def added_suppressions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
-    """Insert the suppressions that are not there yet; the (email_hash, reason) pairs that were new."""
-    added: set[tuple[str, str]] = set()
-    first: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:  # the earliest word per (hash, reason) in this batch; the table keeps the first ever
-        first.setdefault((row["email_hash"], row["reason"]), row)
-    for chunk in _chunks(list(first.values()), INSERT_CHUNK):
-        stmt = (
-            _insert(conn, suppressions)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["email_hash", "reason"])
-            .returning(suppressions.c.email_hash, suppressions.c.reason)
-        )
-        added.update((h, r) for h, r in conn.execute(stmt))
-    return added
-
-
 def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
     found = {}
-    for part in _chunks(sorted(send_ids), 900):
+    for part in chunks(sorted(send_ids), 900):
         for row in conn.execute(
             sa.select(
-                email_sends.c.id, email_sends.c.lead_id, email_sends.c.recipient_hash, email_sends.c.sent_at
+                email_sends.c.id,
+                email_sends.c.lead_id,
+                email_sends.c.recipient_hash,
+                email_sends.c.sent_at,
+                email_sends.c.campaign_id,
             ).where(email_sends.c.id.in_(part))
         ):
             found[row.id] = row
@@ -486,7 +396,7 @@ def _lookup_sends(conn: sa.Connection, send_ids: set[int]) -> dict[int, sa.Row]:
 def leads_by_hash(conn: sa.Connection, hashes: set[str]) -> dict[str, int]:
     """Lead of an address hash, learned from the ledger (events without a send id)."""
     found: dict[str, int] = {}
-    for part in _chunks(sorted(hashes), 900):
+    for part in chunks(sorted(hashes), 900):
         for h, lead_id in conn.execute(
             sa.select(email_sends.c.recipient_hash, sa.func.max(email_sends.c.lead_id))
             .where(email_sends.c.recipient_hash.in_(part), email_sends.c.lead_id.is_not(None))
@@ -496,22 +406,9 @@ def leads_by_hash(conn: sa.Connection, hashes: set[str]) -> dict[str, int]:
     return found
 
 
-def _erased_hashes(conn: sa.Connection, hashes: set[str]) -> set[str]:
-    out: set[str] = set()
-    for part in _chunks(sorted(hashes), 900):
-        out.update(
-            conn.execute(
-                sa.select(suppressions.c.email_hash).where(
-                    suppressions.c.email_hash.in_(part), suppressions.c.reason == "erased"
-                )
-            ).scalars()
-        )
-    return out
-
-
 def _erased_leads(conn: sa.Connection, lead_ids: set[int]) -> set[int]:
     out: set[int] = set()
-    for part in _chunks(sorted(lead_ids), 900):
+    for part in chunks(sorted(lead_ids), 900):
         out.update(
             conn.execute(
                 sa.select(leads.c.id).where(leads.c.id.in_(part), leads.c.erased_at.is_not(None))
@@ -526,7 +423,7 @@ def _click_context(
     """Per send: when it was delivered (first delivered event) and every click on it (time, url)."""
     delivered: dict[int, datetime] = {}
     clicks: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for part in _chunks(sorted(send_ids), 900):
+    for part in chunks(sorted(send_ids), 900):
         for send_id, event, at, url in conn.execute(
             sa.select(
                 email_events.c.send_id, email_events.c.event, email_events.c.occurred_at, email_events.c.url
@@ -582,7 +479,7 @@ def _process_chunk(
     send_ids = {e.send_id for e in batch if e.send_id is not None}
     sends = _lookup_sends(conn, send_ids)
     hashes = {e.email_hash for e in batch if e.email_hash}
-    erased_hashes = _erased_hashes(conn, hashes)
+    erased_hashes = suppressions.having_reason(conn, hashes, "erased")
     unattributed = {e.email_hash for e in batch if e.email_hash and e.send_id not in sends}
     by_hash = leads_by_hash(conn, unattributed) if unattributed else {}
     lead_of: dict[int, int | None] = {}
@@ -629,7 +526,9 @@ def _process_chunk(
             if machine:
                 detail["machine"] = machine
                 result.unscored += 1
-            campaign = payload.get("campaign_id")
+            # The campaign slug of the send (email_sends.campaign_id); the custom arg carries the same value.
+            send = sends.get(e.send_id)
+            campaign = send.campaign_id if send is not None else payload.get("campaign_id")
             touch_rows.append(
                 {
                     "lead_id": lead_id,
@@ -664,29 +563,23 @@ def _process_chunk(
             regroup.append((e.id, e.email_hash))
 
     if touch_rows:
-        for chunk in _chunks(touch_rows, INSERT_CHUNK):
+        for chunk in chunks(touch_rows, INSERT_CHUNK):
             stmt = (
-                _insert(conn, touchpoints)
+                dialect_insert(conn, touchpoints)
                 .values(list(chunk))
                 .on_conflict_do_nothing(index_elements=["source_ref"])
             )
             result.touchpoints += _inserted(conn, stmt, touchpoints.c.id)
     if suppression_rows:
-        result.suppressions += add_suppressions(conn, suppression_rows)
+        result.suppressions += suppressions.add(conn, suppression_rows)
     for _, h in regroup:
-        conn.execute(
-            sa.delete(suppressions).where(
-                suppressions.c.email_hash == h,
-                suppressions.c.reason == "group_unsubscribe",
-                suppressions.c.source == SUPPRESSION_SOURCE,
-            )
-        )
+        suppressions.remove(conn, h, "group_unsubscribe", SUPPRESSION_SOURCE)
     for lead_id, at in withdraw.items():
-        result.withdrawals += record_withdrawals(conn, [lead_id], at, source="sendgrid:unsubscribe")
+        result.withdrawals += consent.record_withdrawals(conn, [lead_id], at, source="sendgrid:unsubscribe")
     result.settled += _apply_transitions(conn, transitions, as_of)
     if scrub_ids:
         # Events of a forgotten person keep their type, time and send (counts stay right), nothing else.
-        for part in _chunks(scrub_ids, 900):
+        for part in chunks(scrub_ids, 900):
             conn.execute(
                 sa.update(email_events)
                 .where(email_events.c.id.in_(part))
@@ -694,7 +587,7 @@ def _process_chunk(
             )
         result.scrubbed += len(scrub_ids)
     ids = [e.id for e in batch]
-    for part in _chunks(ids, 900):
+    for part in chunks(ids, 900):
         conn.execute(sa.update(email_events).where(email_events.c.id.in_(part)).values(processed_at=as_of))
 
 

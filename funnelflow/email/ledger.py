@@ -14,20 +14,27 @@ and never sends that message again, whatever happened in between:
 
 Skipped recipients get a ``skipped`` row with the reason, so every skip is on
 record and a rerun skips them again without asking the policy twice.
+
+``claimed_by`` names the task that claimed a row (``dag/task/run``, set by the
+Airflow glue). A later try of the same task finds the rows an earlier try
+claimed and left ``claimed`` (``settle_earlier_claims``): it cannot prove they
+were not sent, so it never sends them again; it marks them ``unsettled`` and the
+run fails loudly instead of reporting them as already handled.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from funnelflow import sql
+from funnelflow.db.helpers import chunks, dialect_insert, is_postgres, member_of
 from funnelflow.db.schema import UTCDateTime, email_sends, utcnow
-from funnelflow.email.policy import member_of
 
 
 @dataclass(frozen=True)
@@ -39,15 +46,14 @@ class Claim:
     kind: str
     campaign_id: str | None = None
     skip_reason: str | None = None  # set: recorded as skipped, not claimed
-
-
-def _insert(conn: sa.Connection):
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(email_sends)
+    variant: str | None = None  # a campaign's A/B subject variant
 
 
 def claim(
-    conn: sa.Connection, claims: Sequence[Claim], now: datetime | None = None
+    conn: sa.Connection,
+    claims: Sequence[Claim],
+    now: datetime | None = None,
+    claimed_by: str | None = None,
 ) -> dict[tuple[str, str], int]:
     """Insert the claims (and skips) that are new; return ``{(message_key, recipient_hash): id}`` of new *claimed* rows.
 
@@ -67,14 +73,16 @@ def claim(
             "kind": c.kind,
             "status": "skipped" if c.skip_reason else "claimed",
             "skip_reason": c.skip_reason,
-            "claimed_at": now,
+            "variant": c.variant,
         }
         for c in claims
     ]
-    if conn.dialect.name == "postgresql":
-        return _claim_postgres(conn, rows, now)
+    if is_postgres(conn):
+        return _claim_postgres(conn, rows, now, claimed_by)
+    for row in rows:
+        row["claimed_at"], row["claimed_by"] = now, claimed_by
     stmt = (
-        _insert(conn)
+        dialect_insert(conn, email_sends)
         .on_conflict_do_nothing(index_elements=["message_key", "recipient_hash"])
         .returning(
             email_sends.c.id, email_sends.c.message_key, email_sends.c.recipient_hash, email_sends.c.status
@@ -84,28 +92,19 @@ def claim(
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
 
 
-_CLAIM_PG = sa.text(
-    # One statement and one JSON parameter for the whole chunk: serializing JSON is C-fast,
-    # a thousand rows of bound parameters is not.
-    "insert into email_sends (message_key, recipient_hash, lead_id, campaign_id, template, kind, status, skip_reason, claimed_at) "
-    "select r.message_key, r.recipient_hash, r.lead_id, r.campaign_id, r.template, r.kind, r.status, r.skip_reason, :claimed_at "
-    "from json_to_recordset(cast(:rows as json)) as r(message_key text, recipient_hash text, lead_id bigint, "
-    "campaign_id text, template text, kind text, status text, skip_reason text) "
-    "on conflict (message_key, recipient_hash) do nothing "
-    "returning id, message_key, recipient_hash, status"
-).bindparams(sa.bindparam("claimed_at", type_=UTCDateTime()), sa.bindparam("rows", type_=sa.Text()))
+@functools.cache
+def _claim_statement() -> sa.TextClause:
+    return sql.load("email/claim_sends", "postgresql").bindparams(
+        sa.bindparam("claimed_at", type_=UTCDateTime()), sa.bindparam("rows", type_=sa.Text())
+    )
 
 
-def _claim_postgres(conn: sa.Connection, rows: list[dict], now: datetime) -> dict[tuple[str, str], int]:
-    payload = json.dumps([{k: v for k, v in r.items() if k != "claimed_at"} for r in rows])
-    result = conn.execute(_CLAIM_PG, {"rows": payload, "claimed_at": now})
+def _claim_postgres(
+    conn: sa.Connection, rows: list[dict], now: datetime, claimed_by: str | None
+) -> dict[tuple[str, str], int]:
+    payload = json.dumps(rows)  # the time and the claimer are one parameter each, not one per row
+    result = conn.execute(_claim_statement(), {"rows": payload, "claimed_at": now, "claimed_by": claimed_by})
     return {(key, h): row_id for row_id, key, h, status in result if status == "claimed"}
-
-
-def _id_chunks(ids: Sequence[int], size: int = 1000) -> Iterable[Sequence[int]]:
-    ids = list(ids)
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
 
 
 def relax_commit(conn: sa.Connection) -> None:
@@ -117,7 +116,7 @@ def relax_commit(conn: sa.Connection) -> None:
     is ever sent twice because of it. Never call it in the claim's transaction: the claim
     must be on disk before the message is handed over, or a crash could forget it and resend.
     """
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         conn.execute(sa.text("set local synchronous_commit = off"))
 
 
@@ -128,7 +127,7 @@ def mark_sent(
     now = now or utcnow()
     relax_commit(conn)
     n = 0
-    for part in _id_chunks(ids):
+    for part in chunks(ids):
         n += conn.execute(
             sa.update(email_sends)
             .where(member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed")
@@ -138,10 +137,10 @@ def mark_sent(
 
 
 def mark_failed(conn: sa.Connection, ids: Sequence[int], error: str) -> int:
-    """Claimed → failed: the provider refused the message (400/413); it is not retried."""
+    """Claimed → failed: the message could not be built or the provider refused it (400/413); never retried."""
     relax_commit(conn)  # lost on a crash: the row stays claimed, so it is still never retried
     n = 0
-    for part in _id_chunks(ids):
+    for part in chunks(ids):
         n += conn.execute(
             sa.update(email_sends)
             .where(member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed")
@@ -153,10 +152,53 @@ def mark_failed(conn: sa.Connection, ids: Sequence[int], error: str) -> int:
 def release(conn: sa.Connection, ids: Sequence[int]) -> int:
     """Remove claims the provider certainly did not accept (401/403, 5xx after retries), so a later run can send."""
     n = 0
-    for part in _id_chunks(ids):
+    for part in chunks(ids):
         n += conn.execute(
             sa.delete(email_sends).where(
                 member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed"
             )
         ).rowcount
+    return n
+
+
+UNSETTLED_BY_RETRY = (
+    "claimed by an earlier try of this task and not recorded sent or failed; "
+    "not sent again (at most once): SendGrid's events settle it if it went out"
+)
+
+
+def settle_earlier_claims(
+    conn: sa.Connection, claimed_by: str, as_of: datetime
+) -> list[tuple[int, str, str]]:
+    """Rows an earlier try of task ``claimed_by`` left ``claimed``: mark them ``unsettled``; return ``(id, key, hash)``.
+
+    Whether such a message left cannot be known here (the try may have died before or
+    after the request), so it is never sent again; events can still settle it
+    (``delivered``/``bounced``/``dropped`` follow ``unsettled``). Called on retries only:
+    ``claimed_by`` has no index, and a first try has no earlier claims.
+    """
+    rows = conn.execute(
+        sa.select(email_sends.c.id, email_sends.c.message_key, email_sends.c.recipient_hash).where(
+            email_sends.c.claimed_by == claimed_by, email_sends.c.status == "claimed"
+        )
+    ).all()
+    ids = [row_id for row_id, _, _ in rows]
+    for part in chunks(ids):
+        conn.execute(
+            sa.update(email_sends)
+            .where(member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed")
+            .values(status="unsettled", settled_at=as_of, error=UNSETTLED_BY_RETRY)
+        )
+    return [(row_id, key, h) for row_id, key, h in rows]
+
+
+def still_claimed(conn: sa.Connection, ids: Sequence[int]) -> int:
+    """How many of ``ids`` are still ``claimed`` (events may have settled some meanwhile)."""
+    n = 0
+    for part in chunks(ids):
+        n += conn.execute(
+            sa.select(sa.func.count()).where(
+                member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed"
+            )
+        ).scalar_one()
     return n

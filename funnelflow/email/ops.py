@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from funnelflow.alerts import OpsAlert, ops_address
-from funnelflow.db.schema import pipeline_state, utcnow
+from funnelflow.db.state import get_state, put_state
 from funnelflow.email import render
 from funnelflow.email.send import sender_address
 from funnelflow.email.transports import Accepted, Transport
@@ -48,19 +48,9 @@ def alert_once_per_day(
     key = f"email.ops_alert.{topic}"
     day = as_of.date().isoformat()
     with engine.begin() as conn:
-        seen = conn.execute(
-            sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)
-        ).scalar_one_or_none()
+        seen = get_state(conn, key)
         if seen and seen.get("day") == day:
             return False
         send_ops_alert(transport, alert)
-        value = {"day": day}
-        if seen is None:
-            conn.execute(sa.insert(pipeline_state).values(key=key, value=value, updated_at=utcnow()))
-        else:
-            conn.execute(
-                sa.update(pipeline_state)
-                .where(pipeline_state.c.key == key)
-                .values(value=value, updated_at=utcnow())
-            )
+        put_state(conn, key, {"day": day})
     return True

@@ -3,11 +3,12 @@
 ``check_recipients`` is the one policy check every send calls (and anyone else
 may): it answers, per recipient, ``None`` (may send) or the reason not to.
 
-- Marketing needs the person's newest ``consents`` row (email channel) to be
-  ``granted``, no suppression of any reason, not erased, and fewer than the
+- Marketing needs the person's current email consent (``funnelflow.consent``) to be
+  ``granted``, no suppression of any reason (``funnelflow.suppressions``, either scope), not erased, and fewer than the
   cap's marketing emails in its window.
 - Transactional messages (double opt-in confirmation, rep alerts) skip consent
-  and the cap, but never go to an address that bounced, is invalid or was erased.
+  and the cap, but never go to an address that bounced, is invalid or was erased
+  (a suppression of scope ``all``; one of scope ``marketing`` stops marketing only).
 
 ``breaker_state`` judges the recent marketing sends: when bounces or spam
 reports pass their thresholds, marketing sends pause and operations are told.
@@ -15,6 +16,7 @@ reports pass their thresholds, marketing sends pause and operations are told.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,8 +24,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from funnelflow import settings
-from funnelflow.db.schema import consents, email_events, email_sends, leads, suppressions
+from funnelflow import consent, settings, sql, suppressions
+from funnelflow.db.helpers import chunks, is_postgres, member_of
+from funnelflow.db.schema import email_events, email_sends, leads
 
 MARKETING = "marketing"
 TRANSACTIONAL = "transactional"
@@ -67,50 +70,9 @@ class Cap:
         return cls(limit=limit, days=days)
 
 
-def _chunks(seq: Sequence, size: int = 1000):
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
-
-
-def member_of(conn: sa.Connection, column: sa.ColumnElement, values: Sequence) -> sa.ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter instead of a thousand
-    (parsing a thousand placeholders per query costs more than the query)."""
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(list(values))
-
-
-def newest_consent(conn: sa.Connection, lead_ids: Sequence[int]) -> dict[int, str]:
-    """The current email consent status per lead: its newest row in the append-only log."""
-    current: dict[int, tuple] = {}
-    for part in _chunks(sorted(set(lead_ids))):
-        rows = conn.execute(
-            sa.select(consents.c.lead_id, consents.c.status, consents.c.recorded_at, consents.c.id).where(
-                member_of(conn, consents.c.lead_id, part), consents.c.channel == "email"
-            )
-        )
-        for lead_id, status, recorded_at, row_id in rows:
-            seen = current.get(lead_id)
-            if seen is None or (recorded_at, row_id) > seen[1:]:
-                current[lead_id] = (status, recorded_at, row_id)
-    return {lead_id: v[0] for lead_id, v in current.items()}
-
-
-def _suppression_reasons(conn: sa.Connection, hashes: Sequence[str]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for part in _chunks(sorted(set(hashes))):
-        for h, reason in conn.execute(
-            sa.select(suppressions.c.email_hash, suppressions.c.reason).where(
-                member_of(conn, suppressions.c.email_hash, part)
-            )
-        ):
-            found.setdefault(h, set()).add(reason)
-    return found
-
-
 def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
     out: set[int] = set()
-    for part in _chunks(sorted(set(lead_ids))):
+    for part in chunks(sorted(set(lead_ids))):
         out.update(
             conn.execute(
                 sa.select(leads.c.id).where(member_of(conn, leads.c.id, part), leads.c.erased_at.is_not(None))
@@ -121,7 +83,7 @@ def _erased(conn: sa.Connection, lead_ids: Sequence[int]) -> set[int]:
 
 def _recent_marketing_counts(conn: sa.Connection, hashes: Sequence[str], since: datetime) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for part in _chunks(sorted(set(hashes))):
+    for part in chunks(sorted(set(hashes))):
         rows = conn.execute(
             sa.select(email_sends.c.recipient_hash, sa.func.count())
             .where(
@@ -136,58 +98,42 @@ def _recent_marketing_counts(conn: sa.Connection, hashes: Sequence[str], since: 
     return counts
 
 
-_FACTS_PG = sa.text(
-    # Everything the policy needs for a whole chunk in one round trip: each candidate's
-    # suppression reasons, erasure, newest email consent and recent marketing sends, as
-    # correlated index probes (suppressions by email_hash, leads by id, consents by
-    # (lead_id, channel, recorded_at), email_sends by recipient_hash). The candidates come as
-    # two comma-joined strings: one text parameter is sent as is, while a Python list is
-    # dumped element by element (that cost more than the queries did). Consent and the cap
-    # are looked up only for marketing (a CASE runs its subquery only when taken).
-    "select c.ord, "
-    "(select array_agg(s.reason) from suppressions s where s.email_hash = c.h) as reasons, "
-    "coalesce((select l.erased_at is not null from leads l where l.id = c.lead_id), false) as erased, "
-    "case when :marketing then (select k.status from consents k where k.lead_id = c.lead_id and k.channel = 'email' "
-    "  order by k.recorded_at desc, k.id desc limit 1) end as consent, "
-    "case when :marketing then (select count(*) from email_sends e where e.recipient_hash = c.h and e.kind = 'marketing' "
-    "  and e.status = any(cast(:counted as text[])) and e.claimed_at >= :since) else 0 end as recent "
-    "from unnest(string_to_array(:hashes, ','), cast(string_to_array(:lead_ids, ',', '') as bigint[])) "
-    "  with ordinality as c(h, lead_id, ord)"
-).bindparams(
-    sa.bindparam("since", type_=email_sends.c.claimed_at.type),
-    sa.bindparam("counted", type_=postgresql.ARRAY(sa.Text())),
-    sa.bindparam("marketing", type_=sa.Boolean()),
-)
+@functools.cache
+def _facts_statement() -> sa.TextClause:
+    return sql.load("email/recipient_facts", "postgresql").bindparams(
+        sa.bindparam("since", type_=email_sends.c.claimed_at.type),
+        sa.bindparam("counted", type_=postgresql.ARRAY(sa.Text())),
+        sa.bindparam("marketing", type_=sa.Boolean()),
+        sa.bindparam("scopes", type_=postgresql.ARRAY(sa.Text())),
+    )
 
 
 def _facts_postgres(
     conn: sa.Connection, candidates: Sequence[Candidate], kind: str, since: datetime
-) -> tuple[dict[str, set[str]], set[int], dict[int, str], dict[str, int]]:
-    """The four lookups of ``check_recipients`` in one statement (PostgreSQL)."""
+) -> tuple[dict[str, set[str]], set[int], dict[str, int]]:
+    """Suppressions, erasures and recent sends of ``check_recipients`` in one statement (PostgreSQL)."""
     suppressed: dict[str, set[str]] = {}
     erased: set[int] = set()
-    consent: dict[int, str] = {}
     recent: dict[str, int] = {}
-    for part in _chunks(candidates, 5000):
+    statement = _facts_statement()
+    for part in chunks(candidates, 5000):
         params = {
             "hashes": ",".join(c.email_hash for c in part),  # hex digests: never contain a comma
             "lead_ids": ",".join("" if c.lead_id is None else str(int(c.lead_id)) for c in part),
             "marketing": kind == MARKETING,
             "counted": list(CAP_COUNTED),
+            "scopes": list(suppressions.scopes_stopping(kind)),
             "since": since,
         }
-        for ord_, reasons, is_erased, status, n in conn.execute(_FACTS_PG, params):
+        for ord_, reasons, is_erased, n in conn.execute(statement, params):
             c = part[ord_ - 1]
             if reasons:
                 suppressed.setdefault(c.email_hash, set()).update(reasons)
-            if c.lead_id is not None:
-                if is_erased:
-                    erased.add(c.lead_id)
-                if status is not None:
-                    consent[c.lead_id] = status
+            if c.lead_id is not None and is_erased:
+                erased.add(c.lead_id)
             if n:
                 recent[c.email_hash] = n
-    return suppressed, erased, consent, recent
+    return suppressed, erased, recent
 
 
 def check_recipients(
@@ -202,19 +148,17 @@ def check_recipients(
         return []
     hashes = [c.email_hash for c in candidates]
     lead_ids = [c.lead_id for c in candidates if c.lead_id is not None]
-    if conn.dialect.name == "postgresql" and not any(
-        "," in h for h in hashes
-    ):  # the statement joins hashes with commas
-        suppressed, erased, consent, recent = _facts_postgres(
+    if is_postgres(conn) and not any("," in h for h in hashes):  # the statement joins hashes with commas
+        suppressed, erased, recent = _facts_postgres(
             conn, candidates, kind, as_of - timedelta(days=cap.days if cap else 0)
         )
     else:
-        suppressed = _suppression_reasons(conn, hashes)
+        suppressed = suppressions.check(conn, hashes, kind)
         erased = _erased(conn, lead_ids)
-        consent, recent = {}, {}
+        recent = {}
         if kind == MARKETING:
-            consent = newest_consent(conn, lead_ids)
             recent = _recent_marketing_counts(conn, hashes, as_of - timedelta(days=cap.days))  # type: ignore[union-attr]
+    current_consent = consent.current_status(conn, lead_ids) if kind == MARKETING else {}
     out: list[str | None] = []
     for c in candidates:
         reasons = suppressed.get(c.email_hash, set())
@@ -227,10 +171,10 @@ def check_recipients(
             continue
         if reasons:
             out.append(f"suppressed:{_first(reasons)}")
-        elif c.lead_id is None or c.lead_id not in consent:
+        elif c.lead_id is None or c.lead_id not in current_consent:
             out.append("no_consent")
-        elif consent[c.lead_id] != "granted":
-            out.append(f"consent_{consent[c.lead_id]}")
+        elif current_consent[c.lead_id] != "granted":
+            out.append(f"consent_{current_consent[c.lead_id]}")
         elif recent.get(c.email_hash, 0) >= cap.limit:  # type: ignore[union-attr]
             out.append("frequency_cap")
         else:

@@ -18,8 +18,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import consents, email_sends, leads
-from funnelflow.email.events import add_suppressions, record_withdrawals
+from funnelflow import consent, suppressions
+from funnelflow.db.schema import email_sends, leads
 
 UNSUBSCRIBE_SOURCE = "unsubscribe-link"
 CONFIRM_SOURCE = "double-opt-in"
@@ -45,7 +45,7 @@ def unsubscribe(engine: sa.Engine, send_id: int, at: datetime) -> Outcome:
         ).first()
         if send is None:
             return Outcome("unknown")
-        added = add_suppressions(
+        added = suppressions.add(
             conn,
             [
                 {
@@ -62,26 +62,13 @@ def unsubscribe(engine: sa.Engine, send_id: int, at: datetime) -> Outcome:
         if send.lead_id is not None:
             erased = conn.execute(sa.select(leads.c.erased_at).where(leads.c.id == send.lead_id)).scalar()
             if erased is None:
-                withdrawn = record_withdrawals(conn, [send.lead_id], at, source=UNSUBSCRIBE_SOURCE)
+                withdrawn = consent.record_withdrawals(conn, [send.lead_id], at, source=UNSUBSCRIBE_SOURCE)
     changed = bool(added or withdrawn)
     return Outcome("done" if changed else "already", changed)
 
 
-def _pending(conn: sa.Connection, consent_id: int):
-    return conn.execute(
-        sa.select(
-            consents.c.id,
-            consents.c.lead_id,
-            consents.c.channel,
-            consents.c.status,
-            consents.c.recorded_at,
-            consents.c.wording_version,
-        ).where(consents.c.id == consent_id)
-    ).first()
-
-
 def _confirm_state(conn: sa.Connection, consent_id: int, lock: bool = False) -> tuple[str, sa.Row | None]:
-    pending = _pending(conn, consent_id)
+    pending = consent.get(conn, consent_id)
     if pending is None or pending.status != "pending":
         return "unknown", None
     lead_q = sa.select(leads.c.erased_at).where(leads.c.id == pending.lead_id)
@@ -92,12 +79,7 @@ def _confirm_state(conn: sa.Connection, consent_id: int, lock: bool = False) -> 
     lead = conn.execute(lead_q).first()
     if lead is None or lead.erased_at is not None:
         return "gone", None
-    newest = conn.execute(
-        sa.select(consents.c.id, consents.c.status, consents.c.recorded_at)
-        .where(consents.c.lead_id == pending.lead_id, consents.c.channel == pending.channel)
-        .order_by(consents.c.recorded_at.desc(), consents.c.id.desc())
-        .limit(1)
-    ).first()
+    newest = consent.newest(conn, pending.lead_id, pending.channel)
     if newest.status == "granted":
         return "already", pending
     if newest.id != pending.id and newest.status in ("withdrawn", "denied"):
@@ -117,16 +99,14 @@ def confirm(engine: sa.Engine, consent_id: int, at: datetime, client_ip: str | N
         state, pending = _confirm_state(conn, consent_id, lock=True)
         if state != "ready":
             return Outcome(state)
-        conn.execute(
-            sa.insert(consents).values(
-                lead_id=pending.lead_id,
-                channel=pending.channel,
-                status="granted",
-                legal_basis="consent",
-                source=CONFIRM_SOURCE,
-                wording_version=pending.wording_version,
-                client_ip=(client_ip or None) and client_ip[:45],
-                recorded_at=at,
-            )
+        consent.record(
+            conn,
+            pending.lead_id,
+            "granted",
+            at,
+            source=CONFIRM_SOURCE,
+            channel=pending.channel,
+            wording_version=pending.wording_version,
+            client_ip=client_ip,
         )
     return Outcome("done", True)

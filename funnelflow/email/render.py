@@ -11,6 +11,15 @@ template is rendered once with placeholder tags (``-ff_first_name_h-`` in HTML,
 ``-ff_first_name_t-`` in text and subject) and SendGrid substitutes each
 recipient's value. Substitutions bypass Jinja2's escaping, so the HTML value
 is escaped here (``substitutions_for``) and the text value is kept plain.
+
+Headers: ``header_safe`` is the one function that makes a value fit for a mail
+header (subject, display names, any header a transport sets): line and
+paragraph breaks and other control characters become one space. A personal
+value reaches a subject only through it: rendering passes the subject
+template header-safe values, a batched recipient whose subject value is not
+header-safe gets their own header-safe subject (``send``), and every transport
+runs the headers it writes through it again. ``personal_text`` also caps a value
+that is echoed into an email (a first name) at a sane length.
 """
 
 from __future__ import annotations
@@ -30,6 +39,43 @@ from funnelflow import settings
 TEMPLATES_DIR = settings.REPO_ROOT / "templates" / "email"
 
 _TAG = re.compile(r"^[a-z][a-z0-9_]*$")
+# Everything that may end or break a header line, or that has no business in one: C0 controls
+# (CR, LF, tab, VT, FF, NUL, the FS/GS/RS separators ...), DEL, C1 controls (NEL U+0085 ...),
+# and Unicode's line and paragraph separators (U+2028, U+2029). With the blanks around them.
+_UNSAFE_CHARS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+_HEADER_UNSAFE = re.compile(f"\\s*[{_UNSAFE_CHARS}]+\\s*")
+_HEADER_UNSAFE_CHAR = re.compile(f"[{_UNSAFE_CHARS}]")  # finding one is all a check needs (fast)
+_BLANKS = re.compile(r"\s+")
+NAME_MAX_CHARS = 40  # a first name echoed into an email: enough for real names, too short for a pitch
+
+
+def header_safe(value: object) -> str:
+    """``value`` as one header line: each run of line breaks or control characters becomes one space."""
+    text = "" if value is None else str(value)
+    if not has_unsafe_header_chars(text):
+        return text
+    return _HEADER_UNSAFE.sub(" ", text).strip()
+
+
+def has_unsafe_header_chars(value: str) -> bool:
+    # isprintable() is a fast C loop and true for nearly every value; the regex decides the rest
+    # (no-break and zero-width spaces are not printable, yet harmless in a header).
+    return not value.isprintable() and _HEADER_UNSAFE_CHAR.search(value) is not None
+
+
+def personal_text(value: object, max_chars: int = NAME_MAX_CHARS) -> str:
+    """A personal value typed by anyone (a first name) as it may be echoed into an email.
+
+    One line, blanks collapsed, at most ``max_chars`` characters (cut with "…"): a
+    confirmation email that goes to whatever address a form was given must not
+    repeat arbitrary text at length.
+    """
+    text = "" if value is None else str(value)
+    if not (text.isprintable() and "  " not in text and text == text.strip()):  # else it is as it should be
+        text = _BLANKS.sub(" ", header_safe(text)).strip()
+    if len(text) > max_chars:
+        text = text[: max_chars - 1].rstrip() + "…"
+    return text
 
 
 class TemplateError(ValueError):
@@ -79,8 +125,10 @@ def render(template: str, context: dict[str, Any], templates_dir: Path = TEMPLAT
     """Render ``template``'s subject, HTML and text parts with ``context`` (plus the sender context)."""
     env = environment(templates_dir)
     ctx = {**sender_context(), **context}
+    # The subject is a header: every value it may show is made header-safe first.
+    subject_ctx = {k: header_safe(v) if isinstance(v, str) else v for k, v in ctx.items()}
     try:
-        subject = env.get_template(f"{template}.subject.txt").render(ctx).strip()
+        subject = env.get_template(f"{template}.subject.txt").render(subject_ctx).strip()
         html = env.get_template(f"{template}.html").render({**ctx, "subject": subject})
         text = env.get_template(f"{template}.txt").render(ctx).strip() + "\n"
     except jinja2.TemplateNotFound as exc:
@@ -91,7 +139,7 @@ def render(template: str, context: dict[str, Any], templates_dir: Path = TEMPLAT
         raise TemplateError(
             f"email template {exc.name or template!r} line {exc.lineno}: {exc.message}"
         ) from None
-    if "\n" in subject or "\r" in subject:
+    if has_unsafe_header_chars(subject):  # the values are safe: the template itself breaks the line
         raise TemplateError(f"email template {template!r}: the subject renders to more than one line")
     if not subject:
         raise TemplateError(f"email template {template!r}: the subject renders empty")
@@ -127,6 +175,11 @@ def render_with_tags(
     return Rendered(subject=as_text.subject, html=as_html.html, text=as_text.text)
 
 
+def subject_names(tagged: Rendered, per_recipient: tuple[str, ...]) -> tuple[str, ...]:
+    """The per-recipient values a tagged subject shows (only those need a subject substitution)."""
+    return tuple(n for n in per_recipient if text_tag(n) in tagged.subject)
+
+
 def substitutions_for(values: dict[str, str]) -> dict[str, str]:
     """SendGrid substitutions for one recipient: escaped for the HTML part, plain for text and subject."""
     subs: dict[str, str] = {}
@@ -135,6 +188,11 @@ def substitutions_for(values: dict[str, str]) -> dict[str, str]:
         subs[html_tag(name)] = str(escape(plain))
         subs[text_tag(name)] = plain
     return subs
+
+
+def own_subject(tagged_subject: str, substitutions: dict[str, str]) -> str:
+    """One recipient's subject, substituted here and made header-safe (for a value that is not)."""
+    return header_safe(apply_substitutions(tagged_subject, substitutions))
 
 
 def apply_substitutions(text: str, substitutions: dict[str, str]) -> str:

@@ -31,7 +31,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.email.events import added_suppressions, is_permanent_status, leads_by_hash, record_withdrawals
+from funnelflow import consent, suppressions
+from funnelflow.email.events import is_permanent_status, leads_by_hash
 from funnelflow.identity import email_hash
 from funnelflow.privacy import redact_addresses
 
@@ -173,13 +174,13 @@ def sync_suppressions(
                 }
             )
         with engine.begin() as conn:
-            added = added_suppressions(conn, rows)
+            added = suppressions.add_new(conn, rows)
             result.added[name] = len(added)
             if reason in ("unsubscribe", "spam_report") and added:
                 # Only for what the webhook missed: an old unsubscribe must not overrule a later re-subscription.
                 leads_of = leads_by_hash(conn, {h for h, _ in added})
                 if leads_of:
-                    result.withdrawals += record_withdrawals(
+                    result.withdrawals += consent.record_withdrawals(
                         conn, leads_of.values(), window_end, source=f"sendgrid-sync:{name}"
                     )
     log.info("suppression sync: %s", result.as_dict())

@@ -19,7 +19,14 @@ import secrets
 
 from funnelflow import settings
 
-PURPOSES = ("unsubscribe", "confirm", "webinar_cancel")  # webinar_cancel: a registration id
+# Indexes are part of every token already sent: append new purposes, never reorder.
+PURPOSES = (
+    "unsubscribe",
+    "confirm",
+    "sales_item",
+    "webinar_cancel",
+)  # sales_item: a rep's Accept/Reject links;
+# webinar_cancel: a webinar registration id
 SCOPED_PURPOSES = ("webinar_invite",)  # webinar_invite: a webinar slug and a lead id
 
 

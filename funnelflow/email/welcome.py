@@ -18,9 +18,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from funnelflow import settings
-from funnelflow.db.schema import consents, leads
-from funnelflow.email import policy
+from funnelflow import consent, settings
+from funnelflow.email import policy, render
 from funnelflow.email.send import Mailing, Recipient, SendOptions, SendReport, confirm_url, send_mailing
 from funnelflow.email.transports import Transport
 
@@ -35,47 +34,6 @@ def window() -> timedelta:
     return timedelta(hours=hours)
 
 
-def _current_consents(status: str, as_of: datetime):
-    """Leads whose newest email consent has ``status`` and was recorded in the window ending at ``as_of``."""
-    since = as_of - window()
-    recent_leads = sa.select(consents.c.lead_id).where(
-        consents.c.channel == "email", consents.c.recorded_at > since, consents.c.recorded_at <= as_of
-    )
-    ranked = (
-        sa.select(
-            consents.c.id,
-            consents.c.lead_id,
-            consents.c.status,
-            consents.c.recorded_at,
-            sa.func.row_number()
-            .over(
-                partition_by=consents.c.lead_id,
-                order_by=(consents.c.recorded_at.desc(), consents.c.id.desc()),
-            )
-            .label("rn"),
-        )
-        .where(
-            consents.c.channel == "email",
-            consents.c.recorded_at <= as_of,
-            consents.c.lead_id.in_(recent_leads),
-        )
-        .subquery()
-    )
-    return (
-        sa.select(ranked.c.id, leads.c.id, leads.c.email, leads.c.first_name)
-        .join(leads, leads.c.id == ranked.c.lead_id)
-        .where(
-            ranked.c.rn == 1,
-            ranked.c.status == status,
-            ranked.c.recorded_at > since,
-            leads.c.email.is_not(None),
-            leads.c.erased_at.is_(None),
-            leads.c.merged_into_id.is_(None),
-        )
-        .order_by(ranked.c.id)
-    )
-
-
 def _stream(engine: sa.Engine, stmt, make: Callable[[tuple], Recipient]) -> Iterator[Recipient]:
     with engine.connect() as conn:
         for row in conn.execution_options(yield_per=1000).execute(stmt):
@@ -83,14 +41,15 @@ def _stream(engine: sa.Engine, stmt, make: Callable[[tuple], Recipient]) -> Iter
 
 
 def greeting_name(first_name: str | None) -> str:
-    return (first_name or "").strip() or "there"
+    """How an email addresses the person: their first name made safe and short (anyone can type one), or "there"."""
+    return render.personal_text(first_name) or "there"
 
 
 def send_confirmations(
     engine: sa.Engine, transport: Transport, as_of: datetime, options: SendOptions | None = None
 ) -> SendReport:
     """Double opt-in confirmations to pending web-form sign-ups (transactional)."""
-    stmt = _current_consents("pending", as_of)
+    stmt = consent.recently_current("pending", as_of - window(), as_of)
 
     def make(row) -> Recipient:
         consent_id, lead_id, email, first_name = row
@@ -119,9 +78,9 @@ def send_welcomes(
         context={
             "start_url": settings.env("FUNNELFLOW_WELCOME_GUIDE_URL", "https://example.com/getting-started")
         },
-        campaign_id="welcome",
+        # No campaign_id: the welcome email is a message of its own, not part of a campaign.
     )
-    stmt = _current_consents("granted", as_of)
+    stmt = consent.recently_current("granted", as_of - window(), as_of)
 
     def make(row) -> Recipient:
         _, lead_id, email, first_name = row

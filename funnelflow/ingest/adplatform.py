@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select
 
 from funnelflow.db import schema
 from funnelflow.db.schema import utcnow
+from funnelflow.db.state import get_state, put_state
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,10 @@ def fetch_new_leads(
     report = FetchReport(source)
     own_client = client is None
     client = client or httpx.Client(timeout=endpoint.timeout)
-    st = schema.pipeline_state
     key = state_key(source)
     try:
         with engine.connect() as conn:
-            row = conn.execute(select(st.c.value).where(st.c.key == key)).scalar_one_or_none()
+            row = get_state(conn, key)
         state = dict(row or {})
         for _ in range(max_pages):
             params: dict[str, Any] = {"limit": endpoint.page_size}
@@ -177,12 +177,7 @@ def _land_page(
         ]
         if fresh:
             conn.execute(t.insert(), fresh)
-        st = schema.pipeline_state
-        updated = conn.execute(
-            st.update().where(st.c.key == key).values(value=new_state, updated_at=now)
-        ).rowcount
-        if not updated:
-            conn.execute(st.insert().values(key=key, value=new_state, updated_at=now))
+        put_state(conn, key, new_state, at=now)
     report.landed += len(fresh)
     report.already_landed += len(leads) - len(fresh)
     return new_state

@@ -1,7 +1,8 @@
 """Marketing-ops configuration of lead sources and header aliases, validated with pydantic.
 
-``config/sources.yaml`` names each source (which file names belong to it, its
-campaign, the consent basis of its contacts; the web form; the ad platforms);
+``config/sources.yaml`` names each source (which file names belong to it, the
+campaign its contacts belong to, the consent basis of its contacts; the web form;
+the ad platforms);
 ``config/header_mapping.yaml`` adds header aliases on top of the built-in ones.
 A wrong file raises ``ConfigError`` naming the file, the line and the fix.
 """
@@ -25,6 +26,9 @@ M = TypeVar("M", bound=BaseModel)
 WEB_FORM_SOURCE = "web_form"  # lead_landing.source of web-form posts
 WEBINAR_SOURCE = "webinar"  # lead_landing.source of webinar registration forms
 FORM_SOURCES = (WEB_FORM_SOURCE, WEBINAR_SOURCE)  # posted by a person: double opt-in, double-click window
+# A campaign is named by one slug everywhere: touchpoints.campaign, email_sends.campaign_id and
+# config/campaigns/<slug>.yaml. Lower-case words joined by hyphens: "spring-launch-2026".
+CAMPAIGN_SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
 class ConfigError(ConfigFileError):
@@ -43,7 +47,9 @@ class ConsentDefault(_Strict):
 class FileSource(_Strict):
     name: str = Field(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     match: list[str] = Field(min_length=1, description="file-name patterns (fnmatch, case-insensitive)")
-    campaign: str | None = None
+    # The slug of the campaign (marketing initiative) every contact of this source belongs to; not a label
+    # of the source (its name is that). Leave it out when the files do not belong to one campaign.
+    campaign: str | None = Field(default=None, max_length=120, pattern=CAMPAIGN_SLUG)
     consent: ConsentDefault | None = None
     # The slug of a webinar (config/webinars/<slug>.yaml): the files are its attendee reports
     # (Zoom, GoToWebinar, Teams exports), which mark attendance instead of importing a list.
@@ -64,7 +70,7 @@ class AdPlatformSource(_Strict):
     name: str = Field(min_length=1, max_length=120, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     conn_id: str = Field(min_length=1)
     form_id: str = Field(min_length=1)
-    campaign: str | None = None
+    campaign: str | None = Field(default=None, max_length=120, pattern=CAMPAIGN_SLUG)  # the campaign's slug
     page_size: int = Field(default=100, ge=1, le=1000)
     consent: ConsentDefault | None = None
 

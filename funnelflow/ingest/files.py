@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import secrets
-import threading
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from funnelflow import settings
 from funnelflow.db import schema
+from funnelflow.db.helpers import insert_ignore, is_postgres, read_ahead
 from funnelflow.db.schema import utcnow
 from funnelflow.ingest.company import write_company_facts
 from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
@@ -120,13 +117,6 @@ class Inbox:
         return f"{folder}/{stored_name}"
 
 
-def _insert_ignore(conn, table, values: dict[str, Any]) -> int:
-    """1 when the row was inserted, 0 when a unique key already held it."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
-    return int(conn.execute(stmt).first() is not None)
-
-
 def claim(
     engine: Engine, content_hash: str, name: str, source: str | None, now: datetime
 ) -> tuple[str | None, dict | None]:
@@ -149,7 +139,7 @@ def claim(
             "claimed_at": now,
             "attempts": 1,
         }
-        if _insert_ignore(conn, t, row) == 1:
+        if insert_ignore(conn, t, row) == 1:
             return token, row
         existing = conn.execute(select(t).where(t.c.content_hash == content_hash)).mappings().one()
         again = existing["status"] == "failed"
@@ -204,42 +194,6 @@ def _retried_names(engine: Engine, names: list[str]) -> set[str]:
                 ).scalars()
             )
     return found
-
-
-def _read_ahead(messages: Iterator[tuple], depth: int = 2) -> Iterator[tuple]:
-    """Take the worker's messages in a thread, a few chunks ahead, so it never waits for the database's turn."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for message in messages:
-                while not stop.is_set():
-                    try:
-                        q.put(("item", message), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    messages.close()  # type: ignore[attr-defined]  # kills the worker
-                    return
-            q.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(("error", exc))
-
-    thread = threading.Thread(target=work, name="ingest-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = q.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def ingest_inbox(
@@ -416,7 +370,7 @@ def _ingest_claimed(
     )
     counts = Counts()
     stored = f"{ARCHIVE_DIR}/{stored_name}"
-    postgres = engine.dialect.name == "postgresql"
+    postgres = is_postgres(engine)
     # source_ref = file:<hash>:<line, zero-padded>: in line order the keys only grow, so the unique index takes
     # them at its right edge instead of all over.
     ref_prefix = f"file:{facts.content_hash[:16]}:"
@@ -440,7 +394,7 @@ def _ingest_claimed(
             conn.execute(text("set local work_mem = '64MB'"))
             conn.execute(text("set local enable_mergejoin = off"))
         # Closed on every way out: on a database error the read-ahead ends and the worker is killed.
-        with closing(_read_ahead(job.run(stream))) as messages:
+        with closing(read_ahead(job.run(stream), name="ingest-read-ahead")) as messages:
             with timed("wait_for_worker"):
                 first = next(messages)
             if first[0] == "unreadable":

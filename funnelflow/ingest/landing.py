@@ -9,6 +9,7 @@ is a double click (duplicate); otherwise every post is a touchpoint.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -40,7 +41,9 @@ def flatten_ad_lead(payload: dict[str, Any]) -> dict[str, Any]:
     flat.setdefault("external_id", payload.get("id", ""))
     flat.setdefault("occurred_at", payload.get("created_time", ""))
     if payload.get("campaign_name"):
-        flat.setdefault("campaign", payload["campaign_name"])
+        # The platform's own name for its ad campaign is a label, not our campaign slug: it is kept as the
+        # UTM campaign; the touch's campaign is the source's slug from sources.yaml.
+        flat.setdefault("utm_campaign", payload["campaign_name"])
     return flat
 
 
@@ -161,7 +164,15 @@ def _process_group(
         norm["source_ref"] = (prefix + norm["external_id"].fillna("")).where(
             (source not in FORM_SOURCES) & norm["external_id"].notna(), "landing:" + ids.astype(str)
         )
-        norm["detail"] = '{"landing_id":' + ids.astype(str) + "}"
+        # The form's optional message ("What would you like to solve?") travels with the touch, for the rep.
+        messages = [(r["payload"] or {}).get("message") if source == WEB_FORM_SOURCE else None for r in fresh]
+        norm["detail"] = pd.Series(
+            [
+                json.dumps({"landing_id": i, "message": str(m)[:2000]}) if m else f'{{"landing_id":{i}}}'
+                for i, m in zip(ids, messages, strict=True)
+            ],
+            index=frame.index,
+        )
         norm["client_ip"] = pd.Series([r["client_ip"] for r in fresh], index=frame.index)
         by_id = norm["match_key"].fillna("").str.startswith("x:")
         norm["external_source"] = pd.Series(source[:60], index=norm.index).where(by_id, None)

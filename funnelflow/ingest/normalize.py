@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from funnelflow.identity import email_key
+from funnelflow.identity import email_key, phone_e164
 from funnelflow.ingest.mapping import CANONICAL_FIELDS
 
 if TYPE_CHECKING:
@@ -207,16 +207,6 @@ def country_code(raw: str) -> str | None:
     return COUNTRY_NAMES.get(value.casefold())
 
 
-@lru_cache(maxsize=1024)
-def calling_code(country: str | None) -> str | None:
-    if not country:
-        return None
-    import phonenumbers
-
-    code = phonenumbers.country_code_for_region(country)
-    return str(code) if code else None
-
-
 @lru_cache(maxsize=200_000)
 def valid_domain(domain: str) -> bool:
     """Syntax of the part after the @ (checked once per distinct domain): labels, a letter TLD."""
@@ -268,34 +258,6 @@ def email_length_problem(email: str) -> str:
     if octets > MAX_EMAIL_OCTETS:
         return f"{REASON_EMAIL_TOO_LONG}: {octets} octets, at most {MAX_EMAIL_OCTETS} (RFC 5321)"
     return ""
-
-
-_PHONE_EXT = re.compile(r"(?i)\s*(ext\.?|x|durchwahl)\s*\d+$")
-_NOT_DIGIT = re.compile(r"[^\d+]")
-
-
-def phone_e164(phone: str, country: str | None) -> str | None:
-    """E.164 from what people type: +/00 international form, else national digits with the country's code.
-
-    The calling code is looked up once per country. Numbers that cannot be made
-    8 to 15 digits long get no E.164 (the typed phone is still kept).
-    """
-    if phone.upper() != phone.lower():  # letters: maybe an extension ("x12", "ext. 12") to drop first
-        phone = _PHONE_EXT.sub("", phone)
-    digits = _NOT_DIGIT.sub("", phone)
-    if digits.startswith("+"):
-        number = digits[1:].replace("+", "")
-    elif digits.startswith("00"):
-        number = digits[2:].replace("+", "")
-    else:
-        code = calling_code(country)
-        if not code:
-            return None
-        national = digits.replace("+", "").lstrip("0")
-        number = national if national.startswith(code) and len(national) > 10 else code + national
-    if not 8 <= len(number) <= 15 or number.startswith("0"):
-        return None
-    return "+" + number
 
 
 # --- company facts as typed in an export or a form ----------------------------------------------------

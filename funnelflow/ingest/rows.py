@@ -6,9 +6,7 @@ No SQLAlchemy here: the file worker process imports this and stays small.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,10 +110,3 @@ def collapse_company(rows: Iterable[list[Any]]) -> list[list[Any]]:
             if held[n] is None and row[n] is not None:
                 held[n] = row[n]
     return list(people.values())
-
-
-def csv_text(rows: Iterable[Sequence[Any]]) -> str:
-    """Rows as CSV for ``COPY ... (format csv)``: None is an unquoted empty field, which COPY reads as NULL."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from funnelflow.db import schema
+from funnelflow.db.helpers import is_postgres
 from funnelflow.identity import hash_key
 from funnelflow.ingest.company import write_company_rows
 from funnelflow.ingest.rows import (
@@ -27,7 +28,7 @@ from funnelflow.ingest.rows import (
     collapse_people,
     time_text,
 )
-from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, is_pg, load_rows, start_batch
+from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, load_rows, start_batch
 
 __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_rejects"]
 
@@ -84,7 +85,7 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     """
     if rows.empty:
         return pd.Series(dtype=object)
-    postgres = is_pg(conn)
+    postgres = is_postgres(conn)
     positions = list(range(len(rows)))
     times = [time_text(t.to_pydatetime(), postgres) for t in pd.to_datetime(rows["occurred_at"], utc=True)]
     person = {name: _column(rows, name) for name in PEOPLE_COLUMNS[:14]}

@@ -35,11 +35,12 @@ from datetime import datetime
 from operator import itemgetter
 from typing import IO, Any
 
+from funnelflow.db.helpers import csv_text
 from funnelflow.identity import hash_key
 from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
-from funnelflow.ingest.rows import collapse_company, collapse_people, csv_text, time_text
+from funnelflow.ingest.rows import collapse_company, collapse_people, time_text
 from funnelflow.privacy import redact_addresses
 
 NO_IDENTITY_HINT = (

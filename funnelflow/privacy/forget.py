@@ -50,6 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from funnelflow import consent, suppressions
 from funnelflow.db import schema
 from funnelflow.identity import email_hash, hash_key
 from funnelflow.privacy import ADDRESS_RE
@@ -230,9 +231,7 @@ def _strip_query(url: Any) -> Any:
 
 
 def suppress(conn: sa.Connection, person: Person, at: datetime) -> int:
-    from funnelflow.email.events import add_suppressions
-
-    return add_suppressions(
+    return suppressions.add(
         conn,
         [
             {
@@ -316,7 +315,7 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
             counts["email_sends"] += 1
 
     ids = sorted(person.lead_ids)
-    tp, consents = schema.touchpoints, schema.consents
+    tp = schema.touchpoints
     counts["touchpoints"] = counts["consents"] = counts["leads"] = counts["merges"] = 0
     if ids:
         for row in conn.execute(
@@ -332,11 +331,7 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
                 .values(page_url=_strip_query(row.page_url), detail=kept or sa.null(), source_ref=None)
             )
             counts["touchpoints"] += 1
-        counts["consents"] = conn.execute(
-            sa.update(consents)
-            .where(consents.c.lead_id.in_(ids), consents.c.client_ip.is_not(None))
-            .values(client_ip=None)
-        ).rowcount
+        counts["consents"] = consent.forget_client_addresses(conn, ids)
         merges, candidates = schema.lead_merges, schema.merge_candidates
         counts["merges"] += conn.execute(
             sa.update(merges)

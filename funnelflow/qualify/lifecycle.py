@@ -5,7 +5,8 @@ The rules, in the order they are tried for each lead (the first that applies win
 1. ``sql``, ``opportunity``, ``customer`` and ``disqualified`` are sales' stages:
    scoring never moves a lead out of them.
 2. disqualify: a marketing ``disqualify`` rule matches (competitor, invalid email...).
-3. SQL: one of sales' ``sql_rules`` matches (stage, grade, a recent high-intent action).
+3. SQL: one of sales' ``sql_rules`` matches (stage, grade, a recent high-intent action). A lead
+   a rep rejected (``recycle_cooldown_until`` ahead) only qualifies by an action after the rejection.
 4. recycle: an MQL under the MQL threshold since ``recycle_after_days`` ago. Decay
    alone never moves a lead back: an MQL below the threshold stays an MQL, with
    ``below_threshold_since`` set, until this explicit rule fires.
@@ -67,7 +68,14 @@ def stage_expressions(
             f"since_{rule.name}", as_of_value - timedelta(days=rule.within_days), type_=UTCDateTime()
         )
         recent = sa.or_(*[last_seen[a] >= since for a in rule.recent_actions])
-        cond = sa.and_(stage_ok, recent)
+        # A lead a rep rejected is not an SQL again within the cooldown, unless one of the rule's
+        # high-intent actions happened after the rejection (sales handoff, funnelflow.sales.feedback).
+        cooled = sa.or_(
+            row.c.recycle_cooldown_until.is_(None),
+            row.c.recycle_cooldown_until <= as_of,
+            *[last_seen[a] > row.c.sales_recycled_at for a in rule.recent_actions],
+        )
+        cond = sa.and_(stage_ok, recent, cooled)
         if rule.grades:
             cond = sa.and_(cond, fit_grade.in_(rule.grades))
         sql_rules.append((cond, f"sql_rule:{rule.name}{version}"))

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import phonenumbers
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from funnelflow import settings
 from funnelflow.db.schema import leads
+from funnelflow.identity import phone_e164
 from funnelflow.qualify.state import needs_qualifying
 
 log = logging.getLogger(__name__)
@@ -121,20 +121,6 @@ def check_email(email: str | None, *, check_mx: bool = False) -> EmailCheck:
     except EmailNotValidError as exc:
         return EmailCheck("invalid", reason=type(exc).__name__, **flags)
     return EmailCheck("valid", **flags)
-
-
-def phone_e164(raw: str | None, country: str | None) -> str | None:
-    """The number in E.164 (+4930123456), read with the lead's country for national numbers; None if not a valid number."""
-    if not raw or not str(raw).strip():
-        return None
-    region = country.upper() if country and len(country) == 2 else None
-    try:
-        number = phonenumbers.parse(str(raw), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def clean_name(raw: str | None) -> str | None:

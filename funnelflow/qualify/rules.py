@@ -263,7 +263,8 @@ def load_active_rules(engine: sa.Engine, config_dir: Path | None = None) -> Acti
 
     Raises RulesError only when the files are broken and no rules ever loaded.
     """
-    from funnelflow.qualify.state import RULES_KEY, get_state, put_state
+    from funnelflow.db.state import get_state, put_state
+    from funnelflow.qualify.state import RULES_KEY
 
     try:
         rules = load_rules(config_dir)

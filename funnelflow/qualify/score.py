@@ -25,15 +25,15 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from funnelflow import settings
+from funnelflow import sql
 from funnelflow.db.schema import UTCDateTime, accounts, leads, lifecycle_history, touchpoints
+from funnelflow.db.state import get_state, put_state
 from funnelflow.qualify.lifecycle import StageSql, clock_expressions, stage_expressions
 from funnelflow.qualify.rules import Condition, Rules
-from funnelflow.qualify.state import TOUCH_WATERMARK_KEY, get_state, live_leads, put_state
+from funnelflow.qualify.state import TOUCH_WATERMARK_KEY, live_leads
 
 log = logging.getLogger(__name__)
 # The analyst-readable query that picks the leads of a "changed" pass.
-CHANGED_LEADS_SQL = settings.REPO_ROOT / "include" / "sql" / "qualify_changed_leads.sql"
 Scope = Literal["changed", "all"]
 LN2 = math.log(2)
 
@@ -249,6 +249,8 @@ def scores_select(
             lead.c.lifecycle_stage.label("old_stage"),
             lead.c.mql_since,
             lead.c.below_threshold_since,
+            lead.c.sales_recycled_at,
+            lead.c.recycle_cooldown_until,
             sa.cast(disqualify, sa.String).label("disqualify"),
             *[
                 sa.case((condition_sql(r, lead, account), sa.literal(r.points))).label(f"f_{i}")
@@ -285,6 +287,8 @@ def scores_select(
         hits.c.old_stage,
         hits.c.mql_since,
         hits.c.below_threshold_since,
+        hits.c.sales_recycled_at,
+        hits.c.recycle_cooldown_until,
         hits.c.disqualify,
         *[hits.c[f"l_{name}"] for name in pages],
         fit.label("fit_score"),
@@ -302,6 +306,8 @@ def _scores_table(rules: Rules, name: str) -> sa.TableClause:
         sa.column("old_stage", sa.String),
         sa.column("mql_since", UTCDateTime()),
         sa.column("below_threshold_since", UTCDateTime()),
+        sa.column("sales_recycled_at", UTCDateTime()),
+        sa.column("recycle_cooldown_until", UTCDateTime()),
         sa.column("disqualify", sa.String),
         *[sa.column(f"l_{name}", UTCDateTime()) for name in pages],
         sa.column("fit_score", sa.Integer),
@@ -409,10 +415,9 @@ def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> int 
         # First run: everything alive is new.
         conn.execute(q_batch.insert().from_select(["lead_id"], sa.select(leads.c.id).where(live_leads())))
     else:
-        conn.execute(
-            sa.text(f"insert into q_batch (lead_id) {CHANGED_LEADS_SQL.read_text()}"),
-            {"touch_watermark": mark},
-        )
+        # The analysts' file, as the SELECT of an INSERT (SQLAlchemy composes it; no text is pasted together).
+        changed = sql.load("qualify/changed_leads").columns(lead_id=sa.BigInteger)
+        conn.execute(q_batch.insert().from_select(["lead_id"], changed), {"touch_watermark": mark})
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("analyze q_batch")
     return new_mark

@@ -1,4 +1,4 @@
-"""Which leads a qualification step must look at, and the run bookkeeping in ``pipeline_state``.
+"""Which leads a qualification step must look at, and the keys of its run bookkeeping (kept by ``funnelflow.db.state``).
 
 A lead needs qualifying when it is new or changed since qualification last saw
 it: ``qualified_at`` holds the ``updated_at`` value the last scoring pass
@@ -14,11 +14,10 @@ so nothing is missed for more than a day.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import leads, pipeline_state, utcnow
+from funnelflow.db.schema import leads
 
 TOUCH_WATERMARK_KEY = "qualify.touchpoints_max_id"
 RULES_KEY = "qualify.rules.last_good"
@@ -36,21 +35,6 @@ def needs_qualifying() -> sa.ColumnElement[bool]:
 
 def live_leads() -> sa.ColumnElement[bool]:
     return sa.and_(leads.c.merged_into_id.is_(None), leads.c.erased_at.is_(None))
-
-
-def get_state(conn: sa.Connection, key: str) -> Any:
-    return conn.execute(
-        sa.select(pipeline_state.c.value).where(pipeline_state.c.key == key)
-    ).scalar_one_or_none()
-
-
-def put_state(conn: sa.Connection, key: str, value: Any) -> None:
-    """Upsert one pipeline_state row (call inside the transaction that did the work it records)."""
-    updated = conn.execute(
-        pipeline_state.update().where(pipeline_state.c.key == key).values(value=value, updated_at=utcnow())
-    ).rowcount
-    if not updated:
-        conn.execute(pipeline_state.insert().values(key=key, value=value, updated_at=utcnow()))
 
 
 def parse_ts(value: str | None) -> datetime | None:

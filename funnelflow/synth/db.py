@@ -10,12 +10,8 @@ PostgreSQL) so touchpoints and consents can point at them without a round trip.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import queue
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +21,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from funnelflow.db.engine import is_postgres
+from funnelflow.db.helpers import copy_csv, csv_text, is_postgres, read_ahead
 from funnelflow.db.schema import accounts, consents, leads, lifecycle_history, touchpoints
 from funnelflow.identity import email_key
 from funnelflow.synth.people import BLOCK_SIZE, STREAM_DB, iter_people, rng_for
@@ -288,14 +284,18 @@ def load_database(
             taken=taken,
         )
         # On PostgreSQL a thread makes and renders the next block while the server takes this one.
-        items = _prefetch(_rendered(blocks)) if pg else ((b, "", "", "") for b in blocks)
+        items = (
+            read_ahead(_rendered(blocks), depth=1, name="synth-blocks")
+            if pg
+            else ((b, "", "", "") for b in blocks)
+        )
         for i, (block, leads_text, consents_text, history_text) in enumerate(items):
             touches = block.touchpoints
             if pg:
-                _copy(conn, "leads", LEAD_COLUMNS, leads_text)
-                _copy(conn, "consents", CONSENT_COLUMNS, consents_text)
+                copy_csv(conn, "leads", LEAD_COLUMNS, leads_text)
+                copy_csv(conn, "consents", CONSENT_COLUMNS, consents_text)
                 if history_text:
-                    _copy(conn, "lifecycle_history", HISTORY_COLUMNS, history_text)
+                    copy_csv(conn, "lifecycle_history", HISTORY_COLUMNS, history_text)
                 if touches is not None and len(touches):
                     _copy_touches(conn, touches, ref_prefix)
             else:
@@ -378,49 +378,6 @@ def _drop_secondary(conn: sa.Connection, tables: tuple[str, ...]) -> list[tuple[
     return statements
 
 
-def _prefetch(blocks: Iterator, depth: int = 1) -> Iterator:
-    """Make the next block in a thread while the database takes this one (bounded: ``depth`` ahead).
-
-    If the consumer stops early (a COPY failed), the producer is told to stop too,
-    so no thread is left holding a block.
-    """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for block in blocks:
-                if not put(block):
-                    return
-            put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(exc)
-
-    worker = threading.Thread(target=produce, name="synth-blocks", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
 # --- writers ------------------------------------------------------------------------
 
 
@@ -438,22 +395,9 @@ def _pg_text(values: np.ndarray) -> list:
     return values.tolist()
 
 
-def csv_text(columns: tuple[str, ...], cols: dict[str, np.ndarray]) -> str:
-    """Rows as COPY's CSV form: unquoted empty is NULL, timestamps carry their zone."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(
-        zip(*[_pg_text(np.asarray(cols[c])) for c in columns], strict=True)
-    )
-    return buf.getvalue()
-
-
-def _copy(conn: sa.Connection, table: str, columns: tuple[str, ...], text: str) -> None:
-    raw = conn.connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy,
-    ):
-        copy.write(text)
+def _block_csv(columns: tuple[str, ...], cols: dict[str, np.ndarray]) -> str:
+    """A block's columns as COPY's CSV form: unquoted empty is NULL, timestamps carry their zone."""
+    return csv_text(zip(*[_pg_text(np.asarray(cols[c])) for c in columns], strict=True))
 
 
 def _rendered(blocks: Iterator[Block]) -> Iterator[tuple[Block, str, str, str]]:
@@ -461,9 +405,9 @@ def _rendered(blocks: Iterator[Block]) -> Iterator[tuple[Block, str, str, str]]:
     for block in blocks:
         yield (
             block,
-            csv_text(LEAD_COLUMNS, block.leads),
-            csv_text(CONSENT_COLUMNS, block.consents),
-            csv_text(HISTORY_COLUMNS, block.history),
+            _block_csv(LEAD_COLUMNS, block.leads),
+            _block_csv(CONSENT_COLUMNS, block.consents),
+            _block_csv(HISTORY_COLUMNS, block.history),
         )
 
 

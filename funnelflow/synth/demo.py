@@ -45,7 +45,9 @@ FORM_FIELDS = (
     "utm_term",
     "utm_content",
     "page_url",
+    "message",
 )
+DEMO_MESSAGE = "Our sales team answers web leads days late; we want every hot lead called within hours."
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,12 @@ def web_form_rows(arrivals: pd.DataFrame, seed: int) -> list[dict]:
     from funnelflow.web.leads import LeadForm
 
     for rec, page, ip in zip(records, page_idx, ips, strict=True):
-        posted = {f: rec[f] for f in FORM_FIELDS if f not in ("consent", "page_url")}
+        posted = {f: rec[f] for f in FORM_FIELDS if f not in ("consent", "page_url", "message")}
         posted = {k: (None if v in (None, "") else str(v)) for k, v in posted.items()}
         posted["consent"] = bool(rec["consent"])
         posted["page_url"] = pages[int(page)]
+        # The demo form asks "What would you like to solve?" (shown to the rep at the handoff).
+        posted["message"] = DEMO_MESSAGE if "/demo" in posted["page_url"] else None
         try:
             # Exactly what the public app stores: its own model, its own field list.
             payload = LeadForm.model_validate(posted).model_dump(include=set(FORM_FIELDS))

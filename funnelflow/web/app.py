@@ -27,6 +27,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "funnelflow.web.leads",
     "funnelflow.web.sendgrid_events",
     "funnelflow.web.preferences",
+    "funnelflow.web.offers",
+    "funnelflow.web.sales_links",
+    "funnelflow.web.cti",
     "funnelflow.web.webinars",
 )
 

@@ -44,6 +44,7 @@ FORM_FIELDS = (
     "utm_term",
     "utm_content",
     "page_url",
+    "message",
 )
 HONEYPOT = "website"
 RATE_WINDOW_SECONDS = 60.0
@@ -73,6 +74,8 @@ class LeadForm(PublicForm):
     utm_term: str | None = Field(default=None, max_length=255)
     utm_content: str | None = Field(default=None, max_length=255)
     page_url: str | None = Field(default=None, max_length=2000)
+    # "What would you like to solve?": kept with the touch for the rep (sales handoff), never logged.
+    message: str | None = Field(default=None, max_length=2000)
     website: str | None = Field(default=None, max_length=2000)  # honeypot: people never see it
 
     @field_validator("email")

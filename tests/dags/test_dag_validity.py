@@ -14,6 +14,9 @@ from funnelflow_airflow.task_logs import mask_task_logs
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
+# The one factory file: dags/campaigns.py makes `campaign_<slug>` for each config/campaigns/<slug>.yaml.
+FACTORY = "campaigns"
+CAMPAIGN_FILES = sorted((REPO / "config" / "campaigns").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +32,15 @@ def test_dagbag_imports_without_errors(dagbag):
 
 
 def test_one_dag_per_file_named_after_it(dagbag):
-    by_file = {Path(d.fileloc).stem: d.dag_id for d in dagbag.dags.values()}
+    by_file: dict[str, list[str]] = {}
+    for d in dagbag.dags.values():
+        by_file.setdefault(Path(d.fileloc).stem, []).append(d.dag_id)
     assert sorted(by_file) == sorted(p.stem for p in DAG_FILES)
-    assert all(stem == dag_id for stem, dag_id in by_file.items())
+    for stem, dag_ids in by_file.items():
+        if stem == FACTORY:
+            assert sorted(dag_ids) == sorted(f"campaign_{p.stem}" for p in CAMPAIGN_FILES)
+        else:
+            assert dag_ids == [stem]
 
 
 def test_every_dag_has_owner_tags_retries_docs_and_alert(dagbag):
@@ -66,7 +75,10 @@ def test_every_dag_has_a_runbook(dagbag):
 def test_every_dag_is_part_of_the_demo(dagbag):
     from funnelflow_airflow.demo import DEMO_DAGS
 
-    assert set(DEMO_DAGS) == set(dagbag.dag_ids)
+    # Every pipeline, and one campaign (the factory's DAGs are all made by the same code).
+    pipelines = {d for d in dagbag.dag_ids if not d.startswith("campaign_")}
+    assert set(DEMO_DAGS) - pipelines == {"campaign_december-newsletter"}
+    assert pipelines <= set(DEMO_DAGS)
 
 
 # Runs each DAG file in a fresh interpreter after importing Airflow's SDK, with
@@ -111,3 +123,31 @@ def test_dag_file_import_is_light_and_offline(path):
     assert result["opened"] == []
     heavy = [m for m in result["new"] if m.split(".")[0] in HEAVY or m in HEAVY]
     assert heavy == [], f"{path.name} imports at module level: {heavy[:5]}"
+
+
+def test_a_broken_campaign_file_hides_no_other_and_its_dag_fails_with_file_line_and_fix(
+    tmp_path, monkeypatch
+):
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from funnelflow.campaigns.config import CampaignError
+
+    folder = tmp_path / "campaigns"
+    shutil.copytree(REPO / "config" / "campaigns", folder)
+    broken = (
+        (folder / "webinar-followup.yaml").read_text().replace("owner: marketing-ops", "owner: [marketing")
+    )
+    (folder / "broken-one.yaml").write_text(broken)
+    monkeypatch.setenv("FUNNELFLOW_CONFIG_DIR", str(tmp_path))
+    bag = DagBag(dag_folder=str(REPO / "dags" / "campaigns.py"))
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == sorted(
+        ["campaign_broken-one", *(f"campaign_{p.stem}" for p in CAMPAIGN_FILES)]
+    )
+    dag = bag.dags["campaign_broken-one"]
+    [only] = dag.tasks
+    with pytest.raises(CampaignError, match=r"broken-one\.yaml, line \d+: .*fix: "):
+        only.python_callable()
+    assert "line" in dag.doc_md and "If it fails" in dag.doc_md

@@ -60,8 +60,35 @@ def test_batched_rendering_with_substitutions_equals_rendering_per_person():
     assert render.apply_substitutions(tagged.html, subs) == direct.html
     assert render.apply_substitutions(tagged.text, subs) == direct.text
     assert render.apply_substitutions(tagged.subject, subs) == direct.subject
+    assert render.subject_names(tagged, per_person) == ("first_name",)
+    # A recipient whose subject value breaks the line gets a subject of their own, header-safe.
+    broken = render.substitutions_for({"first_name": "Ann\nBcc: x@example.com", "unsubscribe_url": "u"})
+    assert render.own_subject(tagged.subject, broken) == "Welcome to funnelflow, Ann Bcc: x@example.com"
+    assert broken[render.text_tag("first_name")] == "Ann\nBcc: x@example.com"  # the text part keeps it
 
 
-def test_subject_must_be_one_line():
+@pytest.mark.parametrize(
+    "brk", ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1e", "\x00"]
+)
+def test_a_value_with_a_line_break_renders_a_one_line_subject(brk):
+    # Before: "more than one line" (and a batch of thousands stuck claimed); a value never breaks a header.
+    out = render.render("ops_alert", {"alert_subject": f"a{brk}Bcc: x@example.com", "alert_body": f"b{brk}c"})
+    assert out.subject == "a Bcc: x@example.com"
+    assert f"b{brk}c" in out.text  # the body keeps what it was given
+
+
+def test_a_template_that_breaks_its_own_subject_is_an_error(tmp_path):
+    (tmp_path / "x.subject.txt").write_text("Hello\n{{ name }}")
+    (tmp_path / "x.html").write_text("<p>{{ name }}</p>")
+    (tmp_path / "x.txt").write_text("{{ name }}")
     with pytest.raises(render.TemplateError, match="more than one line"):
-        render.render("ops_alert", {"alert_subject": "a\nBcc: x@example.com", "alert_body": "b"})
+        render.render("x", {"name": "Ada"}, tmp_path)
+
+
+def test_header_safe_and_personal_text():
+    assert render.header_safe("Ada\r\n\tBcc:\u2028x") == "Ada Bcc: x"
+    assert render.header_safe("Plain name") == "Plain name"
+    long = "Click https://evil.example/win " * 20
+    short = render.personal_text(long)
+    assert len(short) <= render.NAME_MAX_CHARS and short.endswith("…")
+    assert render.personal_text("  Jo\n\n  Ann  ") == "Jo Ann"

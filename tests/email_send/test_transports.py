@@ -105,7 +105,7 @@ def test_standin_is_as_strict_as_the_service(mail_validator):
     assert any("is not a 'email'" in e for e in errors(bad_email))
 
 
-def test_smtp_refusal_maps_to_rejected(monkeypatch):
+def test_smtp_refusal_is_that_messages_alone(monkeypatch):
     import smtplib
 
     from funnelflow.email.transports import SmtpTransport
@@ -124,8 +124,13 @@ def test_smtp_refusal_maps_to_rejected(monkeypatch):
             raise smtplib.SMTPRecipientsRefused({"p0@example.com": (550, b"no such user")})
 
     monkeypatch.setattr(smtplib, "SMTP", Refusing)
+    accepted = SmtpTransport("localhost", 1025).deliver(_body(2))
+    assert sorted(accepted.refused) == ["1", "2"]  # by send id: each refusal is its recipient's
+    assert all(r.startswith("SMTP refused") and "p0@example.com" not in r for r in accepted.refused.values())
+    alert = _body(1)
+    del alert["personalizations"][0]["custom_args"]  # no ledger row (an operations alert): the request fails
     with pytest.raises(Rejected) as exc:
-        SmtpTransport("localhost", 1025).deliver(_body(1))
+        SmtpTransport("localhost", 1025).deliver(alert)
     assert "p0@example.com" not in str(exc.value)
 
 

@@ -52,13 +52,15 @@ def test_pages_land_then_become_ad_leads_and_the_next_run_asks_only_since(engine
         "duplicates": 0,
     }
     touch = rows(
-        engine, "select channel, touch_type, source, campaign, source_ref from touchpoints order by id"
+        engine,
+        "select channel, touch_type, source, campaign, utm_campaign, source_ref from touchpoints order by id",
     )[0]
     assert touch == {
         "channel": "ad_form",
         "touch_type": "ad_lead",
         "source": SOURCE,
-        "campaign": "Demo Q4",
+        "campaign": "linkedin-demo-request",  # the source's slug; the platform's own name is the UTM campaign
+        "utm_campaign": "Demo Q4",
         "source_ref": f"ad:{SOURCE}:L000",
     }
     assert rows(engine, "select company from leads order by id")[0]["company"] == "Acme"

@@ -63,6 +63,23 @@ def test_a_wrong_sources_file_names_file_line_and_fix(tmp_path: Path):
     assert "sources.yaml, line 6" in message and "legal_basis" in message and "allowed values" in message
 
 
+def test_a_source_campaign_must_be_a_campaign_slug(tmp_path: Path):
+    (tmp_path / "sources.yaml").write_text(
+        "web_form:\n  consent_wording_version: v1\nfiles:\n  - name: fair\n    match: '*'\n"
+        "    campaign: Trade Show 2026\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_sources(tmp_path)
+    assert "sources.yaml, line 6" in str(err.value) and "campaign" in str(err.value)
+    (tmp_path / "sources.yaml").write_text(
+        "web_form:\n  consent_wording_version: v1\nfiles:\n  - name: fair\n    match: '*'\n"
+        "    campaign: trade-show-2026\n",
+        encoding="utf-8",
+    )
+    assert load_sources(tmp_path).files[0].campaign == "trade-show-2026"
+
+
 def test_an_unknown_field_in_the_header_mapping_is_named(tmp_path: Path):
     (tmp_path / "header_mapping.yaml").write_text("aliases:\n  emial: [Mail]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"header_mapping.yaml, line 2: aliases: .*emial"):

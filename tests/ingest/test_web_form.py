@@ -247,3 +247,35 @@ def test_landed_posts_become_leads_with_pending_consent_and_a_touchpoint_each(en
     assert outcomes == ["inserted", "duplicate", "updated", "rejected"]
     assert rows(engine, "select source_file, reason from ingest_rejects")[0]["reason"] == "malformed email"
     assert process_landing(engine, load_sources(), load_header_mapping()) == {}  # nothing twice
+
+
+def test_the_forms_message_is_stored_with_the_touch_and_never_logged(engine, caplog):
+    """The optional "What would you like to solve?" field reaches the touchpoint's detail for the rep."""
+    import logging
+
+    import sqlalchemy as sa
+
+    from funnelflow.db.schema import lead_landing, touchpoints
+    from funnelflow.ingest.config import load_header_mapping, load_sources
+    from funnelflow.ingest.landing import process_landing
+    from funnelflow.web.leads import FORM_FIELDS, LeadForm, content_hash
+
+    words = "Our reps call back too late; we need routing by country."
+    payload = LeadForm.model_validate(
+        {"email": "msg@acme.example", "message": words, "page_url": "https://www.example.com/demo"}
+    ).model_dump(include=set(FORM_FIELDS))
+    assert payload["message"] == words
+    from funnelflow.db.schema import utcnow
+
+    with engine.begin() as conn:
+        conn.execute(
+            lead_landing.insert().values(
+                source="web_form", received_at=utcnow(), payload=payload, content_hash=content_hash(payload)
+            )
+        )
+    with caplog.at_level(logging.DEBUG):
+        process_landing(engine, load_sources(), load_header_mapping())
+    with engine.connect() as conn:
+        detail = conn.execute(sa.select(touchpoints.c.detail)).scalar_one()
+    assert detail["message"] == words and "landing_id" in detail
+    assert words not in caplog.text

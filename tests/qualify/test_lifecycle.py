@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from funnelflow import sql
 from funnelflow.db.schema import UTCDateTime
 from funnelflow.qualify.score import score_and_stage
-from tests.qualify.conftest import AS_OF, REPO, add_account, add_lead, history, lead_row, touch
+from tests.qualify.conftest import AS_OF, add_account, add_lead, history, lead_row, touch
 
 
 def _stage_and_reason(engine, lead_id):
@@ -61,7 +62,7 @@ def test_each_forward_transition_records_its_rule(engine, rules):
     assert all(r[3] == AS_OF and r[4].endswith(f"@{rules.version}") for r in history(engine))
 
     # The analysts' report over the same history.
-    report = sa.text((REPO / "include" / "sql" / "qualify_stage_changes_by_rule.sql").read_text()).bindparams(
+    report = sql.load("qualify/stage_changes_by_rule").bindparams(
         sa.bindparam("since", type_=UTCDateTime()), sa.bindparam("until", type_=UTCDateTime())
     )
     with engine.connect() as conn:

@@ -136,7 +136,8 @@ def test_job_titles_map_to_seniority_and_department(title, seniority, department
 
 
 def test_email_flags_and_phone_normalization():
-    from funnelflow.qualify.normalize import check_email, clean_name, phone_e164
+    from funnelflow.identity import phone_e164
+    from funnelflow.qualify.normalize import check_email, clean_name
 
     role = check_email("info@mailinator.com")
     assert (role.free, role.disposable, role.role) == (False, True, True)

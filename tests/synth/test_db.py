@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import numpy as np
@@ -22,7 +21,7 @@ from funnelflow.db.schema import (
 )
 from funnelflow.identity import email_key
 from funnelflow.synth import db as synth_db
-from funnelflow.synth.db import _prefetch, iter_blocks, load_database
+from funnelflow.synth.db import iter_blocks, load_database
 from funnelflow.synth.reference import load_companies
 
 UNTIL = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -168,20 +167,6 @@ def test_no_touchpoints(engine):
             ).scalar_one()
             == 50
         )
-
-
-def test_prefetch_stops_its_thread_when_the_consumer_fails():
-    def endless():
-        n = 0
-        while True:
-            n += 1
-            yield n
-
-    before = threading.active_count()
-    items = _prefetch(endless())
-    assert next(items) == 1
-    items.close()  # what a failed COPY does to the loop
-    assert threading.active_count() == before
 
 
 def test_a_failed_load_leaves_nothing_behind(engine, monkeypatch):

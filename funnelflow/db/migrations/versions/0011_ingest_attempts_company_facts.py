@@ -7,7 +7,7 @@ hash, durably, at claim time. Company facts typed in an export or a form
 lead beside the enriched values on its account; scoring prefers the typed ones.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,212 @@
+"""Compute a week's funnel metrics: delete that week's rows and insert them again, in one transaction.
+
+The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). The
+staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_stage_changes``, ``stg_first_stage_entry``,
+``stg_email_sends``, ``stg_email_events``) become
+temporary tables first, because every mart needs them; a backfill builds them once and then
+computes each week in its own transaction. Everything a week's figures depend on is the week
+itself (its bounds in the report time zone; cohorts are as of the week's end), never the wall
+clock, so a rerun over the same database gives identical rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from funnelflow import sql
+from funnelflow.db.schema import (
+    UTCDateTime,
+    attribution_weekly,
+    email_weekly,
+    funnel_cohorts,
+    funnel_velocity,
+    funnel_weekly,
+    metrics_weeks,
+    retention_weekly,
+    sla_rejections_weekly,
+    sla_weekly,
+    utcnow,
+    webinar_weekly,
+)
+from funnelflow.metrics.weeks import Week
+
+log = logging.getLogger(__name__)
+
+COHORT_WEEKS = 12
+METRICS_LOCK_BASE = 14_000_000_000  # advisory lock keys of the metrics: this + the week's day number  # the report shows the cohorts of the 12 weeks up to the report's week
+
+# Staged queries, built in this order (each may read the ones before), with their indexes.
+STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+    ("stg_lead_owner", (("lead_id",),)),
+    ("stg_lead_origin", (("lead_id",), ("first_touch_at",))),
+    ("stg_stage_changes", (("changed_at",),)),
+    ("stg_first_stage_entry", (("lead_id", "stage"), ("stage", "first_at"))),
+    ("stg_email_sends", (("sent_at",),)),
+    ("stg_email_events", (("occurred_at",),)),
+)
+
+# Columns no SQL computes yet: they stay NULL until their source tables exist (issue 13).
+NOT_COMPUTED: dict[str, tuple[str, ...]] = {
+    "funnel_weekly": ("accepted", "rejected", "won_revenue"),
+}
+# Result tables computed now, each from include/sql/metrics/<table>.sql.
+COMPUTED_TABLES: tuple[sa.Table, ...] = (
+    funnel_weekly,
+    funnel_cohorts,
+    funnel_velocity,
+    email_weekly,
+    attribution_weekly,
+)
+# Result tables that exist but are filled once the webinar and sales tables exist.
+PENDING_TABLES: tuple[sa.Table, ...] = (webinar_weekly, sla_weekly, sla_rejections_weekly, retention_weekly)
+
+_cohort_weeks = sa.Table(
+    "stg_cohort_weeks",
+    sa.MetaData(),
+    sa.Column("cohort_week_start", sa.Date, nullable=False),
+    sa.Column("starts_at", UTCDateTime(), nullable=False),
+    sa.Column("ends_at", UTCDateTime(), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+_BINDS = {
+    "week_start": sa.Date(),
+    "starts_at": UTCDateTime(),
+    "ends_at": UTCDateTime(),
+    "as_of": UTCDateTime(),
+}
+
+
+@dataclass
+class WeekResult:
+    """What one week's computation wrote: counts only, safe to log and return as XCom."""
+
+    week: str
+    week_start: str
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"week": self.week, "week_start": self.week_start, "rows": dict(self.rows)}
+
+
+def _statement(text: str, params: dict) -> sa.TextClause:
+    used = [name for name in params if re.search(rf":{name}\b", text)]
+    return sa.text(text).bindparams(*(sa.bindparam(n, params[n], type_=_BINDS[n]) for n in used))
+
+
+def build_staging(conn: sa.Connection) -> None:
+    """The staged queries as temporary tables of this connection (dropped first if present)."""
+    drop_staging(conn)
+    dialect = conn.dialect.name
+    for name, indexes in STAGING:
+        conn.execute(sa.text(f"create temporary table {name} as {sql.source(f'metrics/{name}', dialect)}"))
+        for cols in indexes:
+            conn.execute(sa.text(f"create index ix_{name}_{'_'.join(cols)} on {name} ({', '.join(cols)})"))
+        if dialect == "postgresql":
+            conn.execute(sa.text(f"analyze {name}"))  # temporary tables get no statistics otherwise
+    _cohort_weeks.create(conn)
+
+
+def drop_staging(conn: sa.Connection) -> None:
+    for name in ("stg_cohort_weeks", *(n for n, _ in reversed(STAGING))):
+        conn.execute(sa.text(f"drop table if exists {name}"))
+
+
+def replace_week(conn: sa.Connection, week: Week) -> WeekResult:
+    """Delete ``week``'s rows from every result table and insert them again (staging must exist)."""
+    params = {
+        "week_start": week.start,
+        "starts_at": week.starts_at,
+        "ends_at": week.ends_at,
+        "as_of": week.ends_at,
+    }
+    if conn.dialect.name == "postgresql":
+        # Two computations of one week at once (the DAG and the command line) take turns instead of
+        # both inserting after both deleted. SQLite has one writer: the DELETE below already waits.
+        conn.execute(
+            sa.text("select pg_advisory_xact_lock(:key)"), {"key": METRICS_LOCK_BASE + week.start.toordinal()}
+        )
+    for table in (*COMPUTED_TABLES, *PENDING_TABLES, metrics_weeks):
+        conn.execute(table.delete().where(table.c.week_start == week.start))
+    conn.execute(_cohort_weeks.delete())
+    conn.execute(
+        _cohort_weeks.insert(),
+        [
+            {"cohort_week_start": w.start, "starts_at": w.starts_at, "ends_at": w.ends_at}
+            for w in (week.shift(-i) for i in range(COHORT_WEEKS))
+        ],
+    )
+    result = WeekResult(week.iso, week.start.isoformat())
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        # The marts are short queries over temporary tables whose row estimates are guesses:
+        # JIT compiling them cost ~0.9 s per statement and saved nothing (measured, bench/metrics.py).
+        conn.execute(sa.text("set local jit = off"))
+        conn.execute(sa.text("analyze stg_cohort_weeks"))
+    for table in COMPUTED_TABLES:
+        skip = NOT_COMPUTED.get(table.name, ())
+        columns = ", ".join(c.name for c in table.columns if c.name not in skip)
+        select = sql.source(f"metrics/{table.name}", dialect)
+        inserted = conn.execute(_statement(f"insert into {table.name} ({columns})\n{select}", params))
+        result.rows[table.name] = inserted.rowcount
+    conn.execute(
+        metrics_weeks.insert().values(
+            week_start=week.start,
+            iso_week=week.iso,
+            timezone=week.tz.key,
+            starts_at=week.starts_at,
+            ends_at=week.ends_at,
+            computed_at=utcnow(),
+        )
+    )
+    return result
+
+
+def compute_weeks(engine: sa.Engine, weeks: Sequence[Week]) -> list[WeekResult]:
+    """Compute each week in its own transaction; the staged tables are built once, in the first."""
+    results: list[WeekResult] = []
+    with engine.connect() as conn:
+        try:
+            for i, week in enumerate(weeks):
+                with conn.begin():
+                    if i == 0:
+                        build_staging(conn)
+                    results.append(replace_week(conn, week))
+                log.info("funnel metrics %s: %s", week.iso, results[-1].rows)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                drop_staging(conn)
+    return results
+
+
+def compute_week(engine: sa.Engine, week: Week) -> WeekResult:
+    """One week, in one transaction (staging included)."""
+    return compute_weeks(engine, [week])[0]
+
+
+def computed_weeks(conn: sa.Connection, weeks: Sequence[Week]) -> set:
+    """Which of ``weeks`` have been computed (their week_start dates)."""
+    if not weeks:
+        return set()
+    starts = [w.start for w in weeks]
+    return set(
+        conn.execute(
+            sa.select(metrics_weeks.c.week_start).where(metrics_weeks.c.week_start.in_(starts))
+        ).scalars()
+    )
+
+
+def compute_for_report(engine: sa.Engine, week: Week, trend_weeks: int = COHORT_WEEKS) -> list[WeekResult]:
+    """``week`` (always recomputed) and any of the weeks before it the report's trend shows that were
+    never computed; weeks already computed keep their rows."""
+    earlier = [week.shift(-i) for i in range(trend_weeks - 1, 0, -1)]
+    with engine.connect() as conn:
+        done = computed_weeks(conn, earlier)
+    return compute_weeks(engine, [w for w in earlier if w.start not in done] + [week])

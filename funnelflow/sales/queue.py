@@ -1,0 +1,262 @@
+"""The sales queue and its history: the one module that writes ``sales_queue``, ``sales_queue_history`` and ``reps``.
+
+Every change of an item is one append-only history row (who, what, when), in
+the transaction of the change. Routing, the SLA sweep, rep feedback, CTI and
+retention call the functions here instead of writing the tables themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from funnelflow.db.schema import UTCDateTime, reps, sales_queue, sales_queue_history
+from funnelflow.sales.hours import Calendar
+from funnelflow.sales.team import Rep, SalesTeam
+
+OPEN_STATUSES = ("open", "accepted")  # what counts against a rep's capacity
+ROUTING_LOCK_ID = (
+    0x66_66_73_61_6C_65_73  # "ffsales": the PostgreSQL advisory lock of routing and reassignment
+)
+PRIORITY = {"A": 1, "B": 2, "C": 3, "D": 4}
+
+
+def lock_routing(conn: sa.Connection) -> None:
+    """Serialize everything that assigns reps, so two overlapping runs never exceed a capacity.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite has one writer at a
+    time: a write as the first statement takes the database's write lock for the
+    whole transaction (reads before it would run outside the transaction).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": ROUTING_LOCK_ID})
+    else:
+        conn.execute(sa.text("update reps set id = id where 1 = 0"))
+
+
+def lead_rep(lead_id: sa.ColumnElement) -> sa.ScalarSelect:
+    """The rep of a lead's latest assigned item: who owns the lead for sales (the account owner aside)."""
+    return (
+        sa.select(sales_queue.c.rep_id)
+        .where(sales_queue.c.lead_id == lead_id, sales_queue.c.rep_id.is_not(None))
+        .order_by(sales_queue.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def calendar_of(team: SalesTeam, rep: Rep) -> Calendar:
+    bh = team.business_hours
+    return Calendar(rep.zone, bh.opens, bh.closes, bh.weekdays, team.holidays_of(rep))
+
+
+def sync_reps(conn: sa.Connection, team: SalesTeam, at: datetime) -> None:
+    """Make the ``reps`` table say what the team file says; reps gone from the file stay, inactive."""
+    managers = {t.name: t.manager for t in team.teams}
+    existing = {r["id"]: r for r in conn.execute(sa.select(reps)).mappings()}
+    inserts: list[dict[str, Any]] = []
+    for rep in team.reps:
+        row = {
+            "name": rep.name,
+            "email": rep.email,
+            "team": rep.team,
+            "manager_id": managers.get(rep.team),
+            "timezone": rep.timezone,
+            "calendar": rep.calendar,
+            "capacity": rep.capacity,
+            "active": rep.active,
+            "in_team_file": True,
+            "profile": {
+                "countries": rep.countries,
+                "segments": rep.segments,
+                "industries": rep.industries,
+                "out_of_office": [
+                    {"from": a.from_.isoformat(), "to": a.to.isoformat()} for a in rep.out_of_office
+                ],
+            },
+        }
+        old = existing.get(rep.id)
+        if old is None:
+            inserts.append({"id": rep.id, "synced_at": at, **row})
+        elif any(old[k] != v for k, v in row.items()):
+            conn.execute(reps.update().where(reps.c.id == rep.id).values(synced_at=at, **row))
+    if inserts:
+        conn.execute(reps.insert(), inserts)
+    gone = [rid for rid, r in existing.items() if r["in_team_file"] and team.rep(rid) is None]
+    if gone:
+        conn.execute(
+            reps.update().where(reps.c.id.in_(gone)).values(in_team_file=False, active=False, synced_at=at)
+        )
+
+
+def rep_stats(conn: sa.Connection) -> tuple[dict[str, int], dict[str, datetime]]:
+    """Per rep, in one pass: open items (open or accepted) and the last assignment time."""
+    q = sales_queue
+    rows = conn.execute(
+        sa.select(
+            q.c.rep_id,
+            sa.func.count().filter(q.c.status.in_(OPEN_STATUSES)),
+            sa.func.max(
+                q.c.assigned_at
+            ),  # max() keeps the column's type: aware UTC datetimes on both backends
+        )
+        .where(q.c.rep_id.is_not(None))
+        .group_by(q.c.rep_id)
+    ).all()
+    return {r: n for r, n, _ in rows if n}, {r: t for r, _, t in rows if t is not None}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One history row: what happened to an item, by whom."""
+
+    item_id: int
+    action: str
+    actor: str
+    at: datetime
+    from_status: str | None = None
+    to_status: str | None = None
+    rep_id: str | None = None
+    detail: dict[str, Any] | None = None
+    run_id: str | None = None
+
+
+def record(conn: sa.Connection, changes: Iterable[Change]) -> None:
+    rows = [
+        {
+            "item_id": c.item_id,
+            "at": c.at,
+            "actor": c.actor,
+            "action": c.action,
+            "from_status": c.from_status,
+            "to_status": c.to_status,
+            "rep_id": c.rep_id,
+            "detail": c.detail,
+            "run_id": c.run_id,
+        }
+        for c in changes
+    ]
+    for i in range(0, len(rows), 10_000):
+        conn.execute(sales_queue_history.insert(), rows[i : i + 10_000])
+
+
+_STAGE_COLUMNS = (
+    ("entry_key", sa.String(120)),
+    ("lead_id", sa.BigInteger()),
+    ("kind", sa.String(20)),
+    ("priority", sa.Integer()),
+    ("fit_grade", sa.String(1)),
+    ("entered_at", UTCDateTime()),
+    ("status", sa.String(20)),
+    ("rep_id", sa.String(60)),
+    ("routing_reason", sa.String(255)),
+    ("assigned_at", UTCDateTime()),
+    ("due_at", UTCDateTime()),
+    ("remind_at", UTCDateTime()),
+    ("reassign_at", UTCDateTime()),
+)
+
+
+def stage_rows(
+    conn: sa.Connection, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[dict]
+) -> sa.Table:
+    """A temporary table filled with ``rows`` (COPY on PostgreSQL, executemany on SQLite), for set-based writes."""
+    table = sa.Table(name, sa.MetaData(), *[sa.Column(c, t) for c, t in columns], prefixes=["TEMPORARY"])
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+    if not rows:
+        return table
+    names = [c for c, _ in columns]
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"copy {name} ({', '.join(names)}) from stdin") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in names])
+    else:
+        conn.execute(table.insert(), [{c: row[c] for c in names} for row in rows])
+    return table
+
+
+def insert_items(
+    conn: sa.Connection, rows: Sequence[dict[str, Any]], *, at: datetime, actor: str, run_id: str | None
+) -> int:
+    """Insert new items (entry keys already queued are skipped) with one history row each; set-based.
+
+    Call under ``lock_routing`` (the check for known keys and the insert must not interleave).
+    """
+    if not rows:
+        return 0
+    stage = stage_rows(conn, "sq_stage", _STAGE_COLUMNS, rows)
+    q = sales_queue
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"analyze {stage.name}")  # a temp table has no statistics until analyzed
+    conn.execute(stage.delete().where(sa.exists().where(q.c.entry_key == stage.c.entry_key)))
+    names = [c for c, _ in _STAGE_COLUMNS]
+    at_p = sa.bindparam("at", at, type_=UTCDateTime())
+    inserted = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+    conn.execute(
+        q.insert().from_select([*names, "created_at"], sa.select(*[stage.c[c] for c in names], at_p))
+    )
+    build = sa.func.jsonb_build_object if conn.dialect.name == "postgresql" else sa.func.json_object
+    conn.execute(
+        sales_queue_history.insert().from_select(
+            ["item_id", "at", "actor", "action", "from_status", "to_status", "rep_id", "detail", "run_id"],
+            sa.select(
+                q.c.id,
+                at_p,
+                sa.literal(actor),
+                sa.case((q.c.rep_id.is_(None), "unassigned"), else_="assigned"),
+                sa.null(),
+                q.c.status,
+                q.c.rep_id,
+                build("reason", q.c.routing_reason),
+                sa.literal(run_id, sa.String),
+            ).select_from(q.join(stage, stage.c.entry_key == q.c.entry_key)),
+        )
+    )
+    stage.drop(conn)
+    return inserted
+
+
+def set_status(
+    conn: sa.Connection,
+    item_id: int,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    expect: Sequence[str],
+    values: dict[str, Any],
+    detail: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any] | None:
+    """Change one item if its status is one of ``expect``; returns the item as it was, or None (nothing changed)."""
+    row = (
+        conn.execute(sa.select(sales_queue).where(sales_queue.c.id == item_id).with_for_update())
+        .mappings()
+        .first()
+    )
+    if row is None or row["status"] not in expect:
+        return None
+    conn.execute(sales_queue.update().where(sales_queue.c.id == item_id).values(**values))
+    record(
+        conn,
+        [
+            Change(
+                item_id,
+                action,
+                actor,
+                at,
+                row["status"],
+                values.get("status", row["status"]),
+                values.get("rep_id", row["rep_id"]),
+                detail,
+                run_id,
+            )
+        ],
+    )
+    return dict(row)

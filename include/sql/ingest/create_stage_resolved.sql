@@ -1,0 +1,3 @@
+-- PostgreSQL's email upsert writes its answers here (temporary): a narrow insert, not an update of the wide
+-- people rows. The general path leaves it empty and answers in ingest_people itself.
+create temporary table if not exists ingest_resolved (match_key varchar(400), lead_id bigint, is_new boolean)

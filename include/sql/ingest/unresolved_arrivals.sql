@@ -1,0 +1,6 @@
+-- The positions of the arrivals whose person no single lead could take (set aside with their reason).
+select a.pos
+from ingest_arrivals as a
+join ingest_people_resolved as p on p.match_key = a.match_key
+where p.lead_id is null
+order by a.pos

@@ -1,0 +1,126 @@
+"""CTI: bearer key in constant time (refused without the setting), lookup by phone or email, calls and call-backs."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from funnelflow.db.schema import sales_queue, touchpoints
+from funnelflow.sales.routing import route
+from funnelflow.sales.team import team_from_text
+from funnelflow.web.app import MOUNT_PATH, create_standalone_app
+from tests.sales.conftest import AS_OF, TEAM_YAML, add_account, add_sql_lead
+
+KEY = "cti-secret-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch, tmp_path, funnelflow_home):
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "sales_team.yaml").write_text(TEAM_YAML)
+    monkeypatch.setenv("FUNNELFLOW_CONFIG_DIR", str(folder))
+    monkeypatch.setenv("FUNNELFLOW_CTI_API_KEY", KEY)
+
+
+@pytest.fixture
+def client(engine):
+    return TestClient(create_standalone_app(engine))
+
+
+def test_refused_without_the_setting_or_the_right_key(client, monkeypatch):
+    url = f"{MOUNT_PATH}/cti/lookup?phone=%2B4930123456"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get(url, headers={"Authorization": f"Basic {KEY}"}).status_code == 401
+    monkeypatch.delenv("FUNNELFLOW_CTI_API_KEY")
+    assert client.get(url, headers=AUTH).status_code == 503
+    assert client.post(f"{MOUNT_PATH}/cti/calls", headers=AUTH, json={}).status_code == 503
+
+
+def test_lookup_by_phone_in_any_format_with_the_screen_and_route_to(engine, client):
+    acct = add_account(engine, "acme.example", country="US", name="Acme")
+    lead_id = add_sql_lead(
+        engine,
+        "ana@acme.example",
+        country="US",
+        account_id=acct,
+        first_name="Ana",
+        phone_e164="+12025550143",
+        fit_grade="A",
+        engagement_score=42.5,
+        score_breakdown={"fit": {"vp": 20}, "engagement": {"pricing_page": 10}},
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            touchpoints.insert().values(
+                lead_id=lead_id,
+                occurred_at=AS_OF,
+                channel="web_form",
+                touch_type="form_fill",
+                detail={"message": "Need routing"},
+            )
+        )
+    for phone in ("+1 (202) 555-0143", "001 202 555 0143", "+12025550143"):
+        answer = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": phone}, headers=AUTH).json()
+        assert answer["found"] is True and answer["lead_id"] == lead_id
+    assert answer["name"] == "Ana" and answer["company"] == "Acme" and answer["fit_grade"] == "A"
+    assert answer["top_reasons"] == "vp +20, pricing_page +10" and answer["lead_words"] == "Need routing"
+    assert answer["open_item"] is None
+    assert answer["route_to"] == {"rep_id": "marcus", "why": "routing:country_segment_industry"}
+    route(engine, team_from_text(TEAM_YAML), as_of=AS_OF)
+    answer = client.get(f"{MOUNT_PATH}/cti/lookup", params={"email": "ANA@acme.example"}, headers=AUTH).json()
+    assert answer["open_item"]["rep_id"] == "marcus" and answer["route_to"] == {
+        "rep_id": "marcus",
+        "why": "open_item",
+    }
+
+
+def test_merged_resolve_to_the_survivor_erased_are_never_found_unknown_gets_the_inbound_team(engine, client):
+    survivor = add_sql_lead(engine, "s@x.example", country="US")
+    add_sql_lead(engine, "old@x.example", country="US", phone_e164="+12025550100", merged_into_id=survivor)
+    add_sql_lead(engine, "gone@x.example", country="US", phone_e164="+12025550199", erased_at=AS_OF)
+    found = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": "+12025550100"}, headers=AUTH).json()
+    assert found["lead_id"] == survivor
+    for phone in ("+12025550199", "+12025550111"):
+        answer = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": phone}, headers=AUTH).json()
+        assert answer == {"found": False, "route_to": {"team": "emea", "rep_id": None, "why": "inbound_team"}}
+    bad = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": "12"}, headers=AUTH)
+    assert bad.status_code == 422 and "country code" in bad.json()["error"]
+
+
+def test_an_inbound_call_logs_a_touch_once_and_makes_a_call_back_for_an_unowned_lead(engine, client):
+    lead_id = add_sql_lead(engine, "c@x.example", stage="mql", country="AT", phone_e164="+43123456789")
+    call = {
+        "call_id": "c-1",
+        "direction": "inbound",
+        "duration_s": 95,
+        "outcome": "voicemail",
+        "phone": "+43 1 23456789",
+    }
+    first = client.post(f"{MOUNT_PATH}/cti/calls", json=call, headers=AUTH)
+    assert first.status_code == 201 and first.json()["call_back_item"] is not None
+    again = client.post(f"{MOUNT_PATH}/cti/calls", json=call, headers=AUTH)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    second_call = client.post(f"{MOUNT_PATH}/cti/calls", json={**call, "call_id": "c-2"}, headers=AUTH)
+    assert second_call.json()["call_back_item"] is None  # now owned, with an open item
+    with engine.connect() as conn:
+        item = conn.execute(sa.select(sales_queue)).mappings().one()
+        touches = conn.execute(
+            sa.select(touchpoints.c.touch_type, touchpoints.c.detail).where(touchpoints.c.lead_id == lead_id)
+        ).all()
+    assert (item["kind"], item["status"], item["rep_id"], item["routing_reason"]) == (
+        "call_back",
+        "open",
+        "jonas",
+        "country",
+    )
+    assert [t for t, _ in touches] == ["sales_activity", "sales_activity"]
+    assert touches[0][1]["outcome"] == "voicemail" and touches[0][1]["duration_s"] == 95
+    bad = client.post(
+        f"{MOUNT_PATH}/cti/calls", json={**call, "call_id": "c-3", "direction": "sideways"}, headers=AUTH
+    )
+    assert bad.status_code == 422
+    assert client.post(f"{MOUNT_PATH}/cti/calls", json={**call, "extra": 1}, headers=AUTH).status_code == 422
