@@ -286,6 +286,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Bearer key the telephony system sends to /funnelflow/cti/*. Without it every CTI call is refused.",
         secret=True,
     ),
+    # --- webinars (issue 12) ---
+    Setting(
+        "FUNNELFLOW_WEBINAR_NEXT_STEP_URL",
+        "https://example.com/book-a-call",
+        "The next step a webinar's follow-up offers people who attended (a booking page, say).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

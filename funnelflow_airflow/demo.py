@@ -26,8 +26,8 @@ DEMO_DAGS: tuple[str, ...] = (
     "sales_handoff",
     "sales_digest",
     "crm_sync",
-    "campaign_december-newsletter",
-    "webinars",  # one campaign file (dags/campaigns.py makes one DAG per file)
+    "campaign_december-newsletter",  # one campaign file (dags/campaigns.py makes one DAG per file)
+    "webinars",
     "forget_person",
     "weekly_funnel_report",
 )
