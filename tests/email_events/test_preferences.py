@@ -139,10 +139,15 @@ def test_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(c
 
 
 def test_page_text_is_escaped_and_templates_are_strict():
-    from funnelflow.web.preferences import _jinja
+    import jinja2
+    import pytest
 
-    html = _jinja().get_template("message.html").render(title="<b>x</b>", message="<script>alert(1)</script>")
+    from funnelflow.web import pages
+
+    html = pages.message(200, "<b>x</b>", "<script>alert(1)</script>").body.decode()
     assert "<script>" not in html and "&lt;script&gt;" in html
+    with pytest.raises(jinja2.UndefinedError):
+        pages.page("message.html", title="no message given")
 
 
 def test_a_token_with_a_non_ascii_signature_or_another_spelling_is_a_404_page(client, engine):
