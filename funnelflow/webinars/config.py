@@ -12,12 +12,12 @@ import functools
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from funnelflow import settings
+from funnelflow.segments import Segment
 from funnelflow.yaml_config import ConfigFileError, parse_yaml_model
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,119}$"
@@ -32,8 +32,8 @@ class _Strict(BaseModel):
 
 
 class Invitations(_Strict):
-    # A segment in the campaign files' language (funnelflow.segments), checked when the waves run.
-    audience: dict[str, Any] = Field(min_length=1)
+    # A segment in the campaign files' language (funnelflow.segments): checked with the file.
+    audience: Segment
     waves: list[datetime] = Field(default_factory=list, description="local times in the webinar's zone")
 
 

@@ -250,7 +250,7 @@ def send_invitations(engine: sa.Engine, transport: Transport, w: Webinar, as_of:
         row = _row(conn, w.slug)
     if row.status != "scheduled" or as_of >= row.starts_at or not w.spec.invitations:
         return {}
-    audience = segments.parse_segment(w.spec.invitations.audience, where=f"{w.path}: invitations.audience")
+    audience = segments.compile_segment(w.spec.invitations.audience, as_of).subquery().select()
     reports: dict[int, dict] = {}
     for wave in due_waves(w, as_of):
         already = sa.select(webinar_registrations.c.lead_id).where(
@@ -259,7 +259,7 @@ def send_invitations(engine: sa.Engine, transport: Transport, w: Webinar, as_of:
         stmt = (
             sa.select(leads.c.id, leads.c.email, leads.c.first_name)
             .where(
-                leads.c.id.in_(segments.lead_ids(audience, as_of)),
+                leads.c.id.in_(audience),
                 leads.c.id.not_in(already),
                 leads.c.email.is_not(None),
             )

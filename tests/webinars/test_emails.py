@@ -87,3 +87,42 @@ def test_reminders_go_in_their_windows_only_to_registered_people(engine, tmp_pat
             )
         ).all()
     assert sorted(keys) == [("webinar:rp:reminder-1h", seated), ("webinar:rp:reminder-24h", seated)]
+
+
+def test_an_invitation_wave_goes_to_the_segment_without_registered_people_once(engine, tmp_path, monkeypatch):
+    from funnelflow.db.schema import consents
+
+    webinar, (registered, _) = _setup(engine, tmp_path, monkeypatch)
+    webinar.path.write_text(
+        FILE
+        + 'invitations:\n  audience: {all: [{lifecycle_stage: [lead]}]}\n  waves: ["2026-12-01T09:00:00"]\n'
+    )
+    webinar = load_webinar(webinar.path)
+    with engine.begin() as conn:
+        invitee = conn.execute(
+            sa.insert(leads)
+            .values(email="new@example.org", email_key="new@example.org")
+            .returning(leads.c.id)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(consents),
+            [
+                {"lead_id": lead, "status": "granted", "recorded_at": STARTS - timedelta(days=30)}
+                for lead in (registered, invitee)
+            ],
+        )
+    transport = OutboxTransport(tmp_path / "outbox")
+    wave_time = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
+    assert emails.send_invitations(engine, transport, webinar, wave_time - timedelta(minutes=1)) == {}
+    first = emails.send_invitations(engine, transport, webinar, wave_time + timedelta(minutes=5))
+    again = emails.send_invitations(engine, transport, webinar, wave_time + timedelta(minutes=20))
+    assert first[0]["sent"] == 1 and again[0]["sent"] == 0
+    with engine.connect() as conn:
+        invited = (
+            conn.execute(
+                sa.select(email_sends.c.lead_id).where(email_sends.c.message_key == "webinar:rp:invitation:0")
+            )
+            .scalars()
+            .all()
+        )
+    assert invited == [invitee]
