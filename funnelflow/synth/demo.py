@@ -24,29 +24,12 @@ import sqlalchemy as sa
 
 from funnelflow import settings
 from funnelflow.db.schema import lead_landing
+from funnelflow.ingest.config import WEB_FORM_SOURCE
 from funnelflow.synth.arrivals import MessRates, make_arrivals
 from funnelflow.synth.files import write_export
 from funnelflow.synth.people import STREAM_FORMS, generate_people, rng_for
+from funnelflow.web.leads import FORM_FIELDS  # the form's fields, exactly as the public app takes them
 
-WEB_FORM_SOURCE = "web_form"
-# The form's fields, exactly as the public app takes them (POST /funnelflow/leads).
-FORM_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "phone",
-    "country",
-    "consent",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "page_url",
-    "message",
-)
 DEMO_MESSAGE = "Our sales team answers web leads days late; we want every hot lead called within hours."
 
 
