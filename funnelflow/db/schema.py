@@ -586,7 +586,7 @@ sla_weekly = Table(
     metadata,
     Column("week_start", Date, primary_key=True),
     Column("team", String(120), primary_key=True),
-    Column("rep_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("rep_id", String(60), primary_key=True),  # reps.id; '(none)' for items nobody was assigned
     _count("items_due"),
     _count("met"),
     _count("breached"),

@@ -2,8 +2,8 @@
 
 The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). The
 staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_stage_changes``, ``stg_first_stage_entry``,
-``stg_email_sends``, ``stg_email_events``) become
-temporary tables first, because every mart needs them; a backfill builds them once and then
+``stg_email_sends``, ``stg_email_events``, ``stg_handoff_outcomes``, ``stg_won_opportunities``)
+become temporary tables first, because every mart needs them; a backfill builds them once and then
 computes each week in its own transaction. Everything a week's figures depend on is the week
 itself (its bounds in the report time zone; cohorts are as of the week's end), never the wall
 clock, so a rerun over the same database gives identical rows.
@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
+import statistics
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -34,11 +37,13 @@ from funnelflow.db.schema import (
     webinar_weekly,
 )
 from funnelflow.metrics.weeks import Week
+from funnelflow.sales.hours import Calendar, business_hours_between
+from funnelflow.sales.team import SalesTeam, load_team, team_path
 
 log = logging.getLogger(__name__)
 
-COHORT_WEEKS = 12
-METRICS_LOCK_BASE = 14_000_000_000  # advisory lock keys of the metrics: this + the week's day number  # the report shows the cohorts of the 12 weeks up to the report's week
+COHORT_WEEKS = 12  # the report shows the cohorts of the 12 weeks up to the report's week
+METRICS_LOCK_BASE = 14_000_000_000  # advisory lock keys of the metrics: this + the week's day number
 
 # Staged queries, built in this order (each may read the ones before), with their indexes.
 STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
@@ -48,22 +53,27 @@ STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
     ("stg_first_stage_entry", (("lead_id", "stage"), ("stage", "first_at"))),
     ("stg_email_sends", (("sent_at",),)),
     ("stg_email_events", (("occurred_at",),)),
+    ("stg_handoff_outcomes", (("decided_at",),)),
+    ("stg_won_opportunities", (("closed_at",), ("lead_id",))),
 )
 
-# Columns no SQL computes yet: they stay NULL until their source tables exist (issue 13).
+# Columns the table's SQL leaves out, filled afterwards in Python (business hours need the reps'
+# calendars from config/sales_team.yaml: see _fill_sla_medians).
 NOT_COMPUTED: dict[str, tuple[str, ...]] = {
-    "funnel_weekly": ("accepted", "rejected", "won_revenue"),
+    "sla_weekly": ("median_business_hours_to_first_action",),
 }
-# Result tables computed now, each from include/sql/metrics/<table>.sql.
+# Result tables, each from include/sql/metrics/<table>.sql.
 COMPUTED_TABLES: tuple[sa.Table, ...] = (
     funnel_weekly,
     funnel_cohorts,
     funnel_velocity,
     email_weekly,
     attribution_weekly,
+    webinar_weekly,
+    sla_weekly,
+    sla_rejections_weekly,
+    retention_weekly,
 )
-# Result tables that exist but are filled once the webinar and sales tables exist.
-PENDING_TABLES: tuple[sa.Table, ...] = (webinar_weekly, sla_weekly, sla_rejections_weekly, retention_weekly)
 
 _cohort_weeks = sa.Table(
     "stg_cohort_weeks",
@@ -79,6 +89,7 @@ _BINDS = {
     "starts_at": UTCDateTime(),
     "ends_at": UTCDateTime(),
     "as_of": UTCDateTime(),
+    "next_week_start": sa.Date(),
 }
 
 
@@ -117,13 +128,14 @@ def drop_staging(conn: sa.Connection) -> None:
         conn.execute(sa.text(f"drop table if exists {name}"))
 
 
-def replace_week(conn: sa.Connection, week: Week) -> WeekResult:
+def replace_week(conn: sa.Connection, week: Week, team: SalesTeam | None = None) -> WeekResult:
     """Delete ``week``'s rows from every result table and insert them again (staging must exist)."""
     params = {
         "week_start": week.start,
         "starts_at": week.starts_at,
         "ends_at": week.ends_at,
         "as_of": week.ends_at,
+        "next_week_start": week.shift(1).start,
     }
     if conn.dialect.name == "postgresql":
         # Two computations of one week at once (the DAG and the command line) take turns instead of
@@ -131,7 +143,7 @@ def replace_week(conn: sa.Connection, week: Week) -> WeekResult:
         conn.execute(
             sa.text("select pg_advisory_xact_lock(:key)"), {"key": METRICS_LOCK_BASE + week.start.toordinal()}
         )
-    for table in (*COMPUTED_TABLES, *PENDING_TABLES, metrics_weeks):
+    for table in (*COMPUTED_TABLES, metrics_weeks):
         conn.execute(table.delete().where(table.c.week_start == week.start))
     conn.execute(_cohort_weeks.delete())
     conn.execute(
@@ -154,6 +166,7 @@ def replace_week(conn: sa.Connection, week: Week) -> WeekResult:
         select = sql.source(f"metrics/{table.name}", dialect)
         inserted = conn.execute(_statement(f"insert into {table.name} ({columns})\n{select}", params))
         result.rows[table.name] = inserted.rowcount
+    _fill_sla_medians(conn, week, params, team)
     conn.execute(
         metrics_weeks.insert().values(
             week_start=week.start,
@@ -167,8 +180,52 @@ def replace_week(conn: sa.Connection, week: Week) -> WeekResult:
     return result
 
 
-def compute_weeks(engine: sa.Engine, weeks: Sequence[Week]) -> list[WeekResult]:
-    """Compute each week in its own transaction; the staged tables are built once, in the first."""
+def sales_team() -> SalesTeam | None:
+    """The sales team file if there is one (a wrong file is an error naming its line); None without it."""
+    path = team_path()
+    if not path.is_file():
+        log.info("no %s: the SLA medians of business hours stay empty", path)
+        return None
+    return load_team(path)
+
+
+def _fill_sla_medians(conn: sa.Connection, week: Week, params: dict, team: SalesTeam | None) -> None:
+    """sla_weekly.median_business_hours_to_first_action: per team and rep, the median business hours
+    from assignment to first action of the week's due items, in the rep's calendar (time zone and
+    holidays of reps, opening hours of the team file). Without the team file they stay NULL."""
+    if team is None:
+        return
+    hours: dict[tuple[str, str], list[float]] = defaultdict(list)
+    select = _statement(sql.source("metrics/sla_first_actions", conn.dialect.name), params)
+    rows = conn.execute(select.columns(assigned_at=UTCDateTime(), first_action_at=UTCDateTime()))
+    bh = team.business_hours
+    for row in rows.mappings():
+        if row["timezone"] is None:
+            continue  # nobody holds the item: no calendar to count in
+        holidays = frozenset(team.holidays.get(row["calendar"], ())) if row["calendar"] else frozenset()
+        cal = Calendar(ZoneInfo(row["timezone"]), bh.opens, bh.closes, bh.weekdays, holidays)
+        hours[(row["team"], row["rep_id"])].append(
+            business_hours_between(cal, row["assigned_at"], row["first_action_at"])
+        )
+    for (team_name, rep_id), values in hours.items():
+        conn.execute(
+            sla_weekly.update()
+            .where(
+                sla_weekly.c.week_start == week.start,
+                sla_weekly.c.team == team_name,
+                sla_weekly.c.rep_id == rep_id,
+            )
+            .values(median_business_hours_to_first_action=statistics.median(values))
+        )
+
+
+def compute_weeks(
+    engine: sa.Engine, weeks: Sequence[Week], team: SalesTeam | None = None
+) -> list[WeekResult]:
+    """Compute each week in its own transaction; the staged tables are built once, in the first.
+
+    ``team`` (default: config/sales_team.yaml when it exists) gives the reps' business hours."""
+    team = team if team is not None else sales_team()
     results: list[WeekResult] = []
     with engine.connect() as conn:
         try:
@@ -176,7 +233,7 @@ def compute_weeks(engine: sa.Engine, weeks: Sequence[Week]) -> list[WeekResult]:
                 with conn.begin():
                     if i == 0:
                         build_staging(conn)
-                    results.append(replace_week(conn, week))
+                    results.append(replace_week(conn, week, team))
                 log.info("funnel metrics %s: %s", week.iso, results[-1].rows)
         finally:
             if conn.in_transaction():
@@ -186,9 +243,9 @@ def compute_weeks(engine: sa.Engine, weeks: Sequence[Week]) -> list[WeekResult]:
     return results
 
 
-def compute_week(engine: sa.Engine, week: Week) -> WeekResult:
+def compute_week(engine: sa.Engine, week: Week, team: SalesTeam | None = None) -> WeekResult:
     """One week, in one transaction (staging included)."""
-    return compute_weeks(engine, [week])[0]
+    return compute_weeks(engine, [week], team)[0]
 
 
 def computed_weeks(conn: sa.Connection, weeks: Sequence[Week]) -> set:
@@ -203,10 +260,12 @@ def computed_weeks(conn: sa.Connection, weeks: Sequence[Week]) -> set:
     )
 
 
-def compute_for_report(engine: sa.Engine, week: Week, trend_weeks: int = COHORT_WEEKS) -> list[WeekResult]:
+def compute_for_report(
+    engine: sa.Engine, week: Week, trend_weeks: int = COHORT_WEEKS, team: SalesTeam | None = None
+) -> list[WeekResult]:
     """``week`` (always recomputed) and any of the weeks before it the report's trend shows that were
     never computed; weeks already computed keep their rows."""
     earlier = [week.shift(-i) for i in range(trend_weeks - 1, 0, -1)]
     with engine.connect() as conn:
         done = computed_weeks(conn, earlier)
-    return compute_weeks(engine, [w for w in earlier if w.start not in done] + [week])
+    return compute_weeks(engine, [w for w in earlier if w.start not in done] + [week], team)

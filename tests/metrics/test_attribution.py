@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from funnelflow.db.schema import ATTRIBUTION_MODELS, attribution_weekly
+from funnelflow.db.schema import ATTRIBUTION_MODELS, attribution_weekly, opportunities
 from tests.metrics.helpers import add_lead, add_stage, add_touch, at, compute, rows
 
 
@@ -126,8 +126,58 @@ def test_customer_conversions_measure_o_against_opportunity_then_sql(engine, sta
         add_stage(conn, 1, "customer", at(18))
     compute(engine)
     assert credits(engine, "customer")["w_shaped"] == pytest.approx(expected_w)
-    # Revenue is credit x won amount: unknown until opportunities exist, so NULL, not 0.
-    assert {r["revenue_credit"] for r in rows(engine, attribution_weekly, conversion="customer")} == {None}
+    # Revenue is credit x won amount: no won opportunity here, so 0.
+    assert {r["revenue_credit"] for r in rows(engine, attribution_weekly, conversion="customer")} == {0}
+
+
+def test_revenue_credit_is_credit_times_the_amounts_won_by_the_conversion(engine):
+    amounts = {"before": Decimal("1000.00"), "merged": Decimal("500.00"), "after": Decimal("70.00")}
+    with engine.begin() as conn:
+        add_lead(conn, 1)
+        add_lead(conn, 2, merged_into=1)
+        add_touch(conn, 1, at(2), "t1", campaign="spring")
+        add_touch(conn, 1, at(5), "t2")
+        add_stage(conn, 1, "sql", at(17))
+        add_stage(conn, 1, "customer", at(18))
+        # (lead, stage, amount, closed): won at or before the customer entry count, merged lead's too
+        for i, (lead_id, stage, key, day) in enumerate(
+            [
+                (1, "won", "before", 18),
+                (2, "won", "merged", 10),
+                (1, "won", "after", 19),
+                (1, "lost", "after", 9),
+            ]
+        ):
+            conn.execute(
+                opportunities.insert().values(
+                    external_id=f"o{i}",
+                    lead_id=lead_id,
+                    kind="new",
+                    stage=stage,
+                    amount=amounts[key],
+                    created_at=at(1),
+                    closed_at=at(day),
+                    synced_at=at(1),
+                )
+            )
+    compute(engine)
+    won = amounts["before"] + amounts["merged"]  # 1500.00
+    for model, credit in credits(engine, "customer").items():
+        got = {
+            r["channel"]: r["revenue_credit"]
+            for r in rows(engine, attribution_weekly, model=model)
+            if r["conversion"] == "customer"
+        }
+        assert got == {
+            ch: pytest.approx(Decimal(str(c)) * won, abs=Decimal("0.01")) for ch, c in credit.items()
+        }
+    linear = {
+        r["channel"]: r["revenue_credit"]
+        for r in rows(engine, attribution_weekly, model="linear")
+        if r["conversion"] == "customer"
+    }
+    assert linear == {"t1": Decimal("750.00"), "t2": Decimal("750.00")}
+    assert {r["revenue_credit"] for r in rows(engine, attribution_weekly, conversion="sql")} == {0}
 
 
 # --- random funnels against an independent reference ------------------------------------------

@@ -31,7 +31,7 @@ def volumes(engine, week_start=None) -> dict[tuple[str, str], tuple[int, ...]]:
     for r in rows(engine, funnel_weekly):
         if week_start is None or r["week_start"] == week_start:
             out[(r["dimension"], r["value"])] = tuple(r[f] for f in FIGURES)
-            assert (r["accepted"], r["rejected"], r["won_revenue"]) == (None, None, None)  # not computed yet
+            assert (r["accepted"], r["rejected"], r["won_revenue"]) == (0, 0, 0)  # no sales data here
     return out
 
 

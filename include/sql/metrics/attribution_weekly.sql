@@ -15,15 +15,30 @@
 -- others share 0.1). A touch holding two key roles gets both weights; with no other touches
 -- their share is split equally among the distinct key touches. A conversion with no eligible
 -- touch gives its whole credit to channel 'unattributed' (campaign '(none)').
--- revenue_credit (credit x won amount) is 0 for sql conversions and NULL for customer
--- conversions until opportunities exist (issue 13).
--- Binds: week_start, starts_at, ends_at. Needs stg_lead_owner and stg_first_stage_entry.
+-- revenue_credit: credit x the conversion's won amount, summed like credit. The won amount of a
+-- customer conversion is the sum of the amounts of the lead's opportunities (merged leads'
+-- included) closed won at or before the conversion (0 when none); a sql conversion has none (0).
+-- Binds: week_start, starts_at, ends_at. Needs stg_lead_owner, stg_first_stage_entry and
+-- stg_won_opportunities.
 with conversions as (
     select lead_id, stage as conversion, first_at as converted_at
     from stg_first_stage_entry
     where stage in ('sql', 'customer')
       and first_at >= :starts_at
       and first_at < :ends_at
+),
+
+won_amounts as (  -- what each customer conversion brought
+    select
+        conversions.lead_id,
+        conversions.conversion,
+        coalesce(sum(stg_won_opportunities.amount), 0) as won_amount
+    from conversions
+    left join stg_won_opportunities
+      on stg_won_opportunities.lead_id = conversions.lead_id
+     and stg_won_opportunities.closed_at <= conversions.converted_at
+     and conversions.conversion = 'customer'
+    group by conversions.lead_id, conversions.conversion
 ),
 
 converting_leads as (
@@ -118,6 +133,7 @@ key_touches as (  -- positions of F, M, O and how many touches are not key in ea
 
 touch_credits as (
     select
+        eligible_touches.lead_id,
         eligible_touches.conversion,
         eligible_touches.channel,
         eligible_touches.campaign,
@@ -147,7 +163,7 @@ touch_credits as (
 ),
 
 unattributed as (  -- conversions without a single eligible touch
-    select conversions.conversion, 'unattributed' as channel, '(none)' as campaign,
+    select conversions.lead_id, conversions.conversion, 'unattributed' as channel, '(none)' as campaign,
            1.0 as first_touch, 1.0 as last_touch, 1.0 as linear, 1.0 as u_shaped, 1.0 as w_shaped
     from conversions
     left join key_touches
@@ -157,21 +173,27 @@ unattributed as (  -- conversions without a single eligible touch
 ),
 
 credits as (
-    select * from touch_credits
-    union all
-    select * from unattributed
+    select credited.*, won_amounts.won_amount
+    from (
+        select * from touch_credits
+        union all
+        select * from unattributed
+    ) as credited
+    join won_amounts
+      on won_amounts.lead_id = credited.lead_id
+     and won_amounts.conversion = credited.conversion
 ),
 
 credits_by_model as (
-    select conversion, channel, campaign, 'first_touch' as model, first_touch as credit from credits
+    select conversion, channel, campaign, 'first_touch' as model, first_touch as credit, won_amount from credits
     union all
-    select conversion, channel, campaign, 'last_touch', last_touch from credits
+    select conversion, channel, campaign, 'last_touch', last_touch, won_amount from credits
     union all
-    select conversion, channel, campaign, 'linear', linear from credits
+    select conversion, channel, campaign, 'linear', linear, won_amount from credits
     union all
-    select conversion, channel, campaign, 'u_shaped', u_shaped from credits
+    select conversion, channel, campaign, 'u_shaped', u_shaped, won_amount from credits
     union all
-    select conversion, channel, campaign, 'w_shaped', w_shaped from credits
+    select conversion, channel, campaign, 'w_shaped', w_shaped, won_amount from credits
 )
 
 select
@@ -181,7 +203,7 @@ select
     channel,
     campaign,
     sum(credit) as credit,
-    case when conversion = 'sql' then 0 end as revenue_credit
+    sum(credit * won_amount) as revenue_credit
 from credits_by_model
 group by model, conversion, channel, campaign
 having sum(credit) > 0
