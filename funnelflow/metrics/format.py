@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 NO_DATA = "no data"
-NOT_COMPUTED = "not computed yet"
 
 
 def count(value: int | float | None) -> str:
@@ -29,13 +28,13 @@ def percent(share: float | None) -> str:
     return NO_DATA if share is None else f"{share * 100:,.1f}%"
 
 
-def change(current: float | None, previous: float | None) -> str:
+def change(current: float | None, previous: float | None, as_money: bool = False) -> str:
     """Week-over-week change: "+12 (+25.0%)"; without a previous value the percentage is "no data"."""
     if current is None or previous is None:
         return NO_DATA
     diff = current - previous
     sign = "+" if diff > 0 else ""
-    absolute = f"{sign}{count(diff)}"
+    absolute = f"{sign}{money(diff) if as_money else count(diff)}"
     share = ratio(diff, previous)
     return (
         f"{absolute} ({NO_DATA})"
@@ -54,4 +53,9 @@ def days(value: float | None) -> str:
 
 
 def money(value: Decimal | float | None) -> str:
-    return NOT_COMPUTED if value is None else f"{Decimal(value):,.2f}"
+    """1,234.50 (amounts as the CRM reports them); None is "no data"."""
+    return NO_DATA if value is None else f"{Decimal(str(value)):,.2f}"
+
+
+def hours(value: float | None) -> str:
+    return NO_DATA if value is None else f"{value:,.1f} h"

@@ -32,6 +32,10 @@ from funnelflow.db.schema import (
     funnel_cohorts,
     funnel_velocity,
     funnel_weekly,
+    retention_weekly,
+    sla_rejections_weekly,
+    sla_weekly,
+    webinar_weekly,
 )
 from funnelflow.email import render
 from funnelflow.email.send import Attachment, Mailing, Recipient, SendReport, send_mailing, sender_address
@@ -42,7 +46,19 @@ from funnelflow.metrics.weeks import Week
 
 TEMPLATE = "weekly_funnel_report"
 TREND_WEEKS = 12
-FIGURES = ("new_leads", "mql", "sql", "opportunity", "customer", "recycled", "disqualified")
+FIGURES = (
+    "new_leads",
+    "mql",
+    "sql",
+    "opportunity",
+    "customer",
+    "recycled",
+    "disqualified",
+    "accepted",
+    "rejected",
+    "won_revenue",
+)
+MONEY = ("won_revenue",)
 LABELS = {
     "new_leads": "New leads",
     "mql": "MQLs",
@@ -51,6 +67,9 @@ LABELS = {
     "customer": "Customers",
     "recycled": "Recycled",
     "disqualified": "Disqualified",
+    "accepted": "Handoffs accepted",
+    "rejected": "Handoffs rejected",
+    "won_revenue": "Won revenue",
 }
 FUNNEL = ("new_leads", "mql", "sql", "opportunity", "customer")
 TREND = ("new_leads", "mql", "sql", "customer")
@@ -63,15 +82,14 @@ MODEL_LABELS = {
 }
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-# Figures the issue asks for whose source tables do not exist yet: shown as such, never as zeros.
-NOT_COMPUTED_YET: tuple[tuple[str, str], ...] = (
-    ("Sales handoffs accepted and rejected", "needs the sales queue (issue 13)"),
-    ("Won revenue, win rate and revenue by channel", "needs opportunities (issue 13)"),
-    ("SLA compliance and rejection reasons by origin", "needs the sales queue (issue 13)"),
-    ("Webinar performance", "needs webinars and registrations (issue 11)"),
-    ("Retention: renewals, renewal rate, upsell revenue", "needs opportunities and renewals (issue 13)"),
-    ("Revenue credit of customer conversions", "needs won amounts from opportunities (issue 13)"),
-)
+REASON_LABELS = {
+    "not_a_fit": "Not a fit",
+    "no_budget": "No budget",
+    "bad_contact_data": "Bad contact data",
+    "duplicate": "Duplicate",
+    "competitor": "Competitor",
+    "other": "Other",
+}
 
 
 def message_key(week: Week) -> str:
@@ -96,8 +114,12 @@ class Report:
 # --------------------------------------------------------------------------- reading
 
 
-def _figures(row: Any) -> dict[str, int]:
-    return {f: int(getattr(row, f)) for f in FIGURES}
+def _figures(row: Any) -> dict[str, float]:
+    return {f: (float if f in MONEY else int)(getattr(row, f) or 0) for f in FIGURES}
+
+
+def _show(figure: str, value: float | None) -> str:
+    return fmt.money(value) if figure in MONEY else fmt.count(value)
 
 
 def _funnel_by_week(conn: sa.Connection, weeks: Sequence[Week]) -> dict[date, dict[str, int] | None]:
@@ -165,7 +187,38 @@ def collect(conn: sa.Connection, week: Week) -> dict[str, Any]:
             .order_by(email_weekly.c.sent.desc(), email_weekly.c.campaign)
         )
     )
+    sla = list(
+        conn.execute(
+            sa.select(sla_weekly)
+            .where(sla_weekly.c.week_start == week.start)
+            .order_by(sla_weekly.c.team, sla_weekly.c.rep_id)
+        )
+    )
+    rejections = list(
+        conn.execute(
+            sa.select(sla_rejections_weekly)
+            .where(
+                sla_rejections_weekly.c.week_start == week.start,
+                sla_rejections_weekly.c.dimension.in_(("all", "channel")),
+            )
+            .order_by(sla_rejections_weekly.c.reason, sla_rejections_weekly.c.value)
+        )
+    )
+    webinars = list(
+        conn.execute(
+            sa.select(webinar_weekly)
+            .where(webinar_weekly.c.week_start == week.start)
+            .order_by(webinar_weekly.c.webinar_id)
+        )
+    )
+    retention = conn.execute(
+        sa.select(retention_weekly).where(retention_weekly.c.week_start == week.start)
+    ).first()
     return {
+        "sla": sla,
+        "rejections": rejections,
+        "webinars": webinars,
+        "retention": retention,
         "trend_weeks": trend_weeks,
         "by_week": by_week,
         "this": this,
@@ -205,10 +258,10 @@ def shape(data: dict[str, Any], week: Week) -> dict[str, Any]:
     key_numbers = [
         {
             "label": LABELS[f],
-            "this": fmt.count(this[f] if this else None),
-            "last": fmt.count(last[f] if last else None),
-            "change": fmt.change(this[f] if this else None, last[f] if last else None),
-            "average": fmt.count(average[f] if average else None),
+            "this": _show(f, this[f] if this else None),
+            "last": _show(f, last[f] if last else None),
+            "change": fmt.change(this[f] if this else None, last[f] if last else None, as_money=f in MONEY),
+            "average": _show(f, average[f] if average else None),
         }
         for f in FIGURES
     ]
@@ -220,6 +273,8 @@ def shape(data: dict[str, Any], week: Week) -> dict[str, Any]:
             "sql": fmt.count(v["sql"]),
             "customer": fmt.count(v["customer"]),
             "sql_rate": fmt.percent(fmt.ratio(v["sql"], v["new_leads"])),
+            "win_rate": fmt.percent(fmt.ratio(v["customer"], v["sql"])),
+            "won_revenue": fmt.money(v["won_revenue"]),
         }
         for channel, v in sorted(data["channels"].items(), key=lambda kv: (-kv[1]["sql"], kv[0]))
     ]
@@ -267,6 +322,55 @@ def shape(data: dict[str, Any], week: Week) -> dict[str, Any]:
         }
         for r in data["email"]
     ]
+    sla = [
+        {
+            "team": r.team,
+            "rep": r.rep_id,
+            "due": fmt.count(r.items_due),
+            "met": fmt.count(r.met),
+            "breached": fmt.count(r.breached),
+            "compliance": fmt.percent(fmt.ratio(r.met, r.met + r.breached)),
+            "median_hours": fmt.hours(r.median_business_hours_to_first_action),
+        }
+        for r in data["sla"]
+    ]
+    met = sum(r.met for r in data["sla"])
+    decided = met + sum(r.breached for r in data["sla"])
+    reasons: dict[str, dict[str, int]] = {}
+    for r in data["rejections"]:
+        by = reasons.setdefault(r.reason, {})
+        by["(all)" if r.dimension == "all" else r.value] = r.rejected
+    rejections = [
+        {
+            "reason": REASON_LABELS.get(reason, reason),
+            "total": fmt.count(by.get("(all)", 0)),
+            "by_channel": ", ".join(
+                f"{ch} {fmt.count(n)}"
+                for ch, n in sorted(by.items(), key=lambda kv: (-kv[1], kv[0]))
+                if ch != "(all)"
+            ),
+        }
+        for reason, by in sorted(reasons.items(), key=lambda kv: (-kv[1].get("(all)", 0), kv[0]))
+    ]
+    webinars = [
+        {
+            "webinar": r.webinar_name or r.webinar_id,
+            "invited": fmt.count(r.invited),
+            "registered": fmt.count(r.registered),
+            "waitlisted": fmt.count(r.waitlisted),
+            "attended": fmt.count(r.attended),
+            "no_show": fmt.count(r.no_show),
+            "attendance_rate": fmt.percent(fmt.ratio(r.attended, r.registered)),
+        }
+        for r in data["webinars"]
+    ]
+    ret = data["retention"]
+    retention = {
+        "due": fmt.count(ret.renewals_due if ret else None),
+        "won": fmt.count(ret.renewals_won if ret else None),
+        "rate": fmt.percent(ret.renewal_rate if ret else None),
+        "upsell": fmt.money(ret.upsell_revenue if ret else None),
+    }
     last_day = week.start + timedelta(days=6)
     not_computed = [w.iso for w in data["trend_weeks"] if data["by_week"][w.start] is None]
     headline = (
@@ -286,7 +390,11 @@ def shape(data: dict[str, Any], week: Week) -> dict[str, Any]:
         "velocity": velocity,
         "cohorts": cohorts,
         "email": email,
-        "not_computed_yet": [{"figure": f, "why": why} for f, why in NOT_COMPUTED_YET],
+        "sla": sla,
+        "sla_compliance": fmt.percent(fmt.ratio(met, decided)),
+        "rejections": rejections,
+        "webinars": webinars,
+        "retention": retention,
         "weeks_not_computed": not_computed,
     }
 
@@ -341,15 +449,22 @@ def draw_charts(data: dict[str, Any], week: Week) -> dict[str, bytes]:
     ax.legend(frameon=False, fontsize=8, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     charts["trend"] = png(fig)
 
-    # 3. Channels by SQLs (win rate and revenue need opportunities: said on the chart, not drawn as zero).
-    fig, ax = plt.subplots(figsize=(6.4, 3.0))
-    by_sql = sorted(data["channels"].items(), key=lambda kv: (kv[1]["sql"], kv[0]))
-    if by_sql and any(v["sql"] for _, v in by_sql):
-        ax.barh([c for c, _ in by_sql], [v["sql"] for _, v in by_sql], color=PALETTE[0])
-        ax.set_xlabel("SQLs this week (win rate and revenue: not computed yet)")
+    # 3. Channels by SQLs and by won revenue, side by side (win rates are in the table beside it).
+    fig, (ax, ax_rev) = plt.subplots(1, 2, figsize=(7.2, 3.0), sharey=True)
+    by_sql = sorted(data["channels"].items(), key=lambda kv: (kv[1]["sql"], kv[1]["won_revenue"], kv[0]))
+    if by_sql and any(v["sql"] or v["won_revenue"] for _, v in by_sql):
+        names = [c for c, _ in by_sql]
+        ax.barh(names, [v["sql"] for _, v in by_sql], color=PALETTE[0])
+        ax.set_xlabel("SQLs this week")
+        ax_rev.barh(
+            names, [v["won_revenue"] for _, v in by_sql], color=PALETTE[1], hatch="//", edgecolor="white"
+        )
+        ax_rev.set_xlabel("Won revenue this week")
     else:
         empty(ax, "no SQLs this week")
+        empty(ax_rev, "no revenue this week")
     ax.set_title("Channels by SQLs")
+    ax_rev.set_title("and by won revenue")
     charts["channels"] = png(fig)
 
     # 4. SQL attribution by model, side by side per channel.

@@ -18,6 +18,7 @@ from funnelflow.metrics.config import load_reports_config
 from funnelflow.metrics.report import build_report, message_key, save_report, send_report
 from funnelflow.yaml_config import ConfigFileError
 from tests.metrics.helpers import WEEK, add_lead, add_stage, add_touch, at, compute
+from tests.metrics.test_sales_webinars import _sales_fixture
 
 STAKEHOLDERS = ["a@example.org", "b@example.org", "c@example.org"]
 
@@ -30,7 +31,9 @@ def test_numbers_are_formatted_for_people():
     assert fmt.change(12, 10) == "+2 (+20.0%)"
     assert fmt.change(3, 0) == "+3 (no data)"
     assert fmt.change(None, 4) == "no data"
-    assert fmt.money(None) == "not computed yet"
+    assert fmt.money(None) == "no data" and fmt.money(1234.5) == "1,234.50"
+    assert fmt.change(1500.25, 1000, as_money=True) == "+500.25 (+50.0%)"
+    assert fmt.hours(None) == "no data" and fmt.hours(2.75) == "2.8 h"
     assert fmt.credit(0.35) == "0.35" and fmt.credit(1234.5) == "1,234.50"
 
 
@@ -58,12 +61,14 @@ def test_report_files_open_in_a_browser_and_the_eml_carries_charts_and_csvs(engi
     for name in ("funnel", "trend", "channels", "attribution"):
         assert f'src="{name}.png"' in html
         assert (folder / f"{name}.png").read_bytes().startswith(b"\x89PNG")
-    assert "Webinar performance" in html and "needs webinars" in html  # said, not shown as zeros
+    for section in ("Webinars", "Sales SLA", "Why sales rejected handoffs", "Retention"):
+        assert f">{section}</h2>" in html
+    assert "No webinar was held this week." in html  # said, not shown as a table of zeros
     # The CSV holds exactly the stored rows.
     with engine.connect() as conn:
         stored = conn.execute(sa.select(funnel_weekly).where(funnel_weekly.c.week_start == week.start)).all()
     table = list(csv.DictReader(io.StringIO((folder / "funnel_weekly.csv").read_text())))
-    assert len(table) == len(stored) and {r["accepted"] for r in table} == {""}
+    assert len(table) == len(stored) and {r["accepted"] for r in table} == {"0"}
     assert {(r["dimension"], r["value"], r["sql"]) for r in table} == {
         (r.dimension, r.value, str(r.sql)) for r in stored
     }
@@ -79,6 +84,10 @@ def test_report_files_open_in_a_browser_and_the_eml_carries_charts_and_csvs(engi
         "funnel_cohorts.csv",
         "funnel_velocity.csv",
         "funnel_weekly.csv",
+        "retention_weekly.csv",
+        "sla_rejections_weekly.csv",
+        "sla_weekly.csv",
+        "webinar_weekly.csv",
     ]
 
 
@@ -92,10 +101,24 @@ def test_attribution_by_channel_sums_its_campaigns(engine, funnelflow_home):
     assert report.context["attribution_sql"] == [{"channel": "web_form", "credits": ["3.00"] * 5}]
 
 
+def test_sales_and_retention_in_the_report(engine, funnelflow_home):
+    with engine.begin() as conn:
+        _sales_fixture(conn)
+    report = build_report(engine, compute(engine))
+    c = report.context
+    assert c["rejections"][0] == {"reason": "Not a fit", "total": "2", "by_channel": "(none) 1, web_form 1"}
+    assert c["retention"] == {"due": "2", "won": "2", "rate": "100.0%", "upsell": "200.00"}
+    won = next(k for k in c["key_numbers"] if k["label"] == "Won revenue")
+    assert (won["this"], won["last"]) == ("1,550.50", "no data")  # last week was never computed
+    assert "- Handoffs rejected: 3 / no data / no data /" in report.email.text
+
+
 def test_an_empty_week_says_no_data_rather_than_dividing_by_zero(engine, funnelflow_home):
     week = compute(engine)
     report = build_report(engine, week)
     assert "no data" in report.email.text
+    assert report.context["retention"]["rate"] == "no data"  # nothing due: not 0%, not a division by zero
+    assert report.context["sla_compliance"] == "no data"
     assert "Weeks not computed" in report.email.html  # the 11 weeks before were never computed
     assert report.context["headline"] == "0 new leads, 0 SQLs"
 
