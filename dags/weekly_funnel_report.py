@@ -6,12 +6,16 @@ before the run's time (its logical date, never the wall clock), checked, then em
 stakeholders in `config/reports.yaml`.
 
 1. `compute_metrics`: the week's rows of `funnel_weekly`, `funnel_cohorts`, `funnel_velocity`,
-   `email_weekly` and `attribution_weekly`, replaced in one transaction (and any earlier week
-   of the report's 12-week trend that was never computed). SQL: `include/sql/metrics/`.
+   `email_weekly`, `attribution_weekly`, `webinar_weekly`, `sla_weekly`,
+   `sla_rejections_weekly` and `retention_weekly`, replaced in one transaction (and any earlier
+   week of the report's 12-week trend that was never computed). SQL: `include/sql/metrics/`;
+   SLA medians in business hours use `config/sales_team.yaml`.
 2. Data-quality checks (common-sql operators on the `marketing_db` connection, over every
-   computed week): attribution credits sum to 1 per conversion, no negative counts, SQLs never
-   above the leads that exist, each origin dimension adds up to the total, velocity percentiles
-   in order. A failing check fails the run and nothing is written or sent.
+   computed week): attribution credits sum to 1 per conversion, no negative counts (SLA rows
+   decide no more items than were due, webinars seat their attendees), SQLs never above the
+   leads that exist, each origin dimension adds up to the total, rejections by reason match the
+   rejected handoffs, velocity percentiles in order. A failing check fails the run and nothing
+   is written or sent.
 3. `write_report`: `FUNNELFLOW_HOME/reports/YYYY-Www/` (report.html with its charts, the CSVs,
    report.eml).
 4. `send_report`: through the sending layer with the message key `weekly_funnel_report:YYYY-Www`:
@@ -103,6 +107,12 @@ def weekly_funnel_report():
             task_id="check_dimensions_add_up",
             conn_id=MARKETING_DB,
             sql="metrics/checks/dimensions_add_up.sql",
+            pass_value=0,
+        ),
+        SQLValueCheckOperator(
+            task_id="check_rejections_match_handoffs",
+            conn_id=MARKETING_DB,
+            sql="metrics/checks/rejections_match_handoffs.sql",
             pass_value=0,
         ),
         SQLTableCheckOperator(

@@ -11,7 +11,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
+from funnelflow import sql
 from funnelflow.db.schema import (
     email_sends,
     funnel_weekly,
@@ -457,3 +459,33 @@ def test_webinar_performance(engine):
     }
     assert got == expected
     assert got == {"pricing-live": ("Webinar pricing-live", 2, 4, 1, 2, 1)}
+
+
+# --- the DAG's data-quality checks over these tables ---------------------------------------------
+
+
+def _check(engine, name: str):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql.source(f"metrics/checks/{name}", conn.dialect.name))).scalar_one()
+
+
+def test_checks_pass_on_true_figures_and_catch_a_wrong_row(engine):
+    with engine.begin() as conn:
+        _sales_fixture(conn)
+    week = _compute(engine)
+    assert bool(_check(engine, "counts_not_negative")) is True
+    assert _check(engine, "dimensions_add_up") == 0
+    assert _check(engine, "rejections_match_handoffs") == 0
+    with engine.begin() as conn:  # one reason loses a rejection: the two tables disagree
+        conn.execute(
+            sla_rejections_weekly.update()
+            .where(
+                sla_rejections_weekly.c.week_start == week.start,
+                sla_rejections_weekly.c.reason == "not_a_fit",
+                sla_rejections_weekly.c.dimension == "all",
+            )
+            .values(rejected=1)
+        )
+        conn.execute(retention_weekly.update().values(renewals_won=-1))
+    assert _check(engine, "rejections_match_handoffs") == 1
+    assert bool(_check(engine, "counts_not_negative")) is False

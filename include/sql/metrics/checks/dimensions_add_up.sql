@@ -1,5 +1,6 @@
 -- Data-quality check (SQLValueCheckOperator, pass value 0): every lead has exactly one channel,
--- source and campaign of origin, so in every week each dimension's values add up to 'all'.
+-- source and campaign of origin, so in every week each dimension's values add up to 'all'
+-- (handoffs and won revenue included).
 with dimension_totals as (
     select
         week_start,
@@ -10,7 +11,10 @@ with dimension_totals as (
         sum(opportunity) as opportunity,
         sum(customer) as customer,
         sum(recycled) as recycled,
-        sum(disqualified) as disqualified
+        sum(disqualified) as disqualified,
+        sum(accepted) as accepted,
+        sum(rejected) as rejected,
+        sum(won_revenue) as won_revenue
     from funnel_weekly
     where dimension <> 'all'
     group by week_start, dimension
@@ -31,3 +35,6 @@ where everyone.week_start is null
    or everyone.customer <> dimension_totals.customer
    or everyone.recycled <> dimension_totals.recycled
    or everyone.disqualified <> dimension_totals.disqualified
+   or everyone.accepted <> dimension_totals.accepted
+   or everyone.rejected <> dimension_totals.rejected
+   or everyone.won_revenue <> dimension_totals.won_revenue
