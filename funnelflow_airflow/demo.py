@@ -1,4 +1,9 @@
-"""``make demo``: a fresh local database, synthetic leads, every DAG once through Airflow.
+"""``make demo``: a fresh local database, twelve weeks of synthetic history, every DAG once through Airflow.
+
+Arrivals are spread over the twelve weeks before the demo's day; after ingestion, ``synth
+history`` replays the eleven weeks before it through the domain code in one process (scoring,
+routing, the SLA sweep, rep feedback, CRM deals: ``funnelflow.synth.history``), then every DAG
+runs once at the demo's date, and the weekly report (run the Monday after) has a 12-week trend.
 
 Deterministic: the database and the local state folders are rebuilt, the data
 is generated from a fixed seed around a fixed date, and every DAG runs at the
@@ -13,8 +18,11 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 from funnelflow import settings
+from funnelflow.metrics.report import report_dir
+from funnelflow.metrics.weeks import Week
 
 # Every DAG in dags/, in the order the funnel flows (a test keeps this complete).
 DEMO_DAGS: tuple[str, ...] = (
@@ -47,6 +55,7 @@ DEMO_LOGICAL_DATE = "2026-11-23T12:00:00+00:00"
 # DEMO_LOGICAL_DATE) moved the demo's leads, and its trend holds the weeks they arrived in.
 DEMO_DATES: dict[str, str] = {"weekly_funnel_report": "2026-11-30T06:00:00+00:00"}
 DEMO_SEED = "42"
+HISTORY_WEEKS = "12"  # the weekly report's trend
 # Local state that the demo owns and rebuilds; Airflow's own home is kept (migrated once).
 DEMO_STATE = ("marketing.db", "marketing.db-wal", "marketing.db-shm", "inbox", "outbox", "reports")
 
@@ -82,14 +91,19 @@ def main() -> int:
         conf = ["--conf", DEMO_CONF[dag_id]] if dag_id in DEMO_CONF else []
         logical_date = DEMO_DATES.get(dag_id, DEMO_LOGICAL_DATE)
         _run([py, "-m", "airflow", "dags", "test", dag_id, logical_date, *conf], env)
+        if dag_id == "lead_ingestion":  # the weeks before the demo's day, before its own qualification run
+            history = ["synth", "history", "--seed", DEMO_SEED, "--until", DEMO_LOGICAL_DATE]
+            _run([py, "-m", "funnelflow", *history, "--weeks", HISTORY_WEEKS], env)
     # The sales side the DAGs cannot show alone: an accept, a reject, a CRM win, a CTI lookup.
     subprocess.run(
         [py, "-m", "funnelflow", "sales", "demo", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True
     )
     # As of the demo's date, not today: the breaker's 7-day window would move with the wall clock.
     subprocess.run([py, "-m", "funnelflow", "status", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True)
+    report_week = Week.before(datetime.fromisoformat(DEMO_DATES["weekly_funnel_report"]))
     print(
-        f"weekly funnel report: {home / 'reports'} (one folder per ISO week, report.html opens in a browser)"
+        f"weekly funnel report: {report_dir(report_week) / 'report.html'} "
+        f"(one folder per ISO week in {home / 'reports'}, report.html opens in a browser)"
     )
     print(f"campaign {DEMO_CAMPAIGN}: sent per subject variant")
     subprocess.run([py, "-m", "funnelflow", "campaigns", "results", DEMO_CAMPAIGN], env=env, check=True)

@@ -103,6 +103,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(demo)
     demo.set_defaults(func=_demo)
 
+    history = ssub.add_parser(
+        "history",
+        help="the demo's past weeks through the real pipelines: scoring, routing, SLA, feedback, CRM deals",
+    )
+    history.add_argument("--weeks", type=int, default=12, help="weeks of history up to --until (default 12)")
+    _common(history)
+    history.set_defaults(func=_history)
+
 
 def _reference(args: argparse.Namespace) -> int:
     from funnelflow.synth.reference import REFERENCE_SEED, REFERENCE_SIZE, generate_companies, write_companies
@@ -199,4 +207,27 @@ def _demo(args: argparse.Namespace) -> int:
         f"demo data: {sum(r for _, r in result.files):,} file rows in {result.inbox}, "
         f"{result.landing:,} web-form posts in lead_landing"
     )
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from funnelflow.db.engine import check_reachable, make_engine
+    from funnelflow.db.migrate import require_current_schema
+    from funnelflow.qualify.rules import load_active_rules
+    from funnelflow.sales.team import load_team
+    from funnelflow.synth.history import build_history
+
+    engine = make_engine()
+    check_reachable(engine)
+    require_current_schema(engine)
+    result = build_history(
+        engine,
+        load_team(),
+        load_active_rules(engine).rules,
+        seed=args.seed,
+        until=args.until,
+        weeks=args.weeks,
+    )
+    for line in result.lines():
+        print(line)
     return 0

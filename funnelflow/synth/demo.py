@@ -1,4 +1,4 @@
-"""The demo data set ``make demo`` uses: a week of a B2B marketing team's inbox.
+"""The demo data set ``make demo`` uses: twelve weeks of a B2B marketing team's inbox.
 
 About 2,000 people arrive through five export files dropped in
 ``FUNNELFLOW_HOME/inbox/leads/`` and through web-form posts written to
@@ -51,6 +51,9 @@ DEMO_FILES = (
     DemoFile("salon-marketing-paris-2026.csv", 0.1, "french", "csv", "utf-8", ";"),
 )
 WEB_FORM_SHARE = 0.23
+# Arrivals spread over the twelve weeks before the demo's day: the weekly report's trend
+# (funnelflow.synth.history replays those weeks' scoring, routing and deals).
+HISTORY_WEEKS = 12
 # Share of each source's rows that are people another source also brought.
 CROSS_SOURCE_OVERLAP = 0.08
 
@@ -158,7 +161,7 @@ def demo_frames(*, seed: int, until: datetime, people: int = 2000) -> tuple[list
                 broken_rate=0.02,
                 rates=MessRates(),
                 until=until,
-                weeks=2,
+                weeks=HISTORY_WEEKS,
                 people=subset,
             )
         )
@@ -170,7 +173,7 @@ def demo_frames(*, seed: int, until: datetime, people: int = 2000) -> tuple[list
         broken_rate=0.01,
         rates=MessRates(newline=0.0, formula=0.002),
         until=until,
-        weeks=1,
+        weeks=HISTORY_WEEKS,
         people=form_people,
     )
     return files, forms
