@@ -95,13 +95,9 @@ def _arrived(conn: sa.Connection, as_of: datetime) -> list[int]:
     )
 
 
-def _open_handoffs(conn: sa.Connection) -> set[int]:
+def _handoffs(conn: sa.Connection) -> set[int]:
     q = sales_queue
-    return set(
-        conn.execute(
-            sa.select(q.c.id).where(q.c.kind == "handoff", q.c.status == "open", q.c.rep_id.is_not(None))
-        ).scalars()
-    )
+    return set(conn.execute(sa.select(q.c.id).where(q.c.kind == "handoff")).scalars())
 
 
 def _deal_row(
@@ -128,28 +124,30 @@ def replay_week(
     sla.sweep(engine, team, as_of=as_of, run_id=run_id)
     with engine.connect() as conn:
         arrived = _arrived(conn, as_of)
-        before = _open_handoffs(conn)
+        before = _handoffs(conn)
     week.scored = len(arrived)
     if arrived:
         enrich_leads(engine, ReferenceProvider(), as_of=as_of, lead_ids=arrived)
         scored = score_and_stage(engine, rules, as_of=as_of, scope="all", run_id=run_id, lead_ids=arrived)
         week.became_mql = sum(n for (_, to), n in scored.transitions.items() if to == "mql")
-        week.became_sql = scored.became_sql
+        week.became_sql = sum(n for (_, to), n in scored.transitions.items() if to == "sql")
     route(engine, team, as_of=as_of, run_id=run_id)
     with engine.connect() as conn:
-        new = sorted(_open_handoffs(conn) - before)
+        new = sorted(_handoffs(conn) - before)
         items = {
             r.id: r
             for r in conn.execute(
                 sa.select(sales_queue.c.id, sales_queue.c.lead_id, sales_queue.c.rep_id).where(
-                    sales_queue.c.id.in_(new)
+                    sales_queue.c.id.in_(new),
+                    sales_queue.c.status == "open",
+                    sales_queue.c.rep_id.is_not(None),
                 )
             )
         }
-    week.routed = len(new)
+    week.routed = len(new)  # feedback goes to those a rep holds (the others wait for capacity)
     opened: list[str] = []  # deals the CRM reports open first (the lead becomes an opportunity)...
     deals: list[str] = []  # ...then closed won or lost
-    for item_id in new:
+    for item_id in sorted(items):
         item = items[item_id]
         u = rng.random()
         at = as_of + timedelta(hours=float(rng.uniform(0.5, 30)))
