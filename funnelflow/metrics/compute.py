@@ -90,6 +90,8 @@ _BINDS = {
     "ends_at": UTCDateTime(),
     "as_of": UTCDateTime(),
     "next_week_start": sa.Date(),
+    "from_at": UTCDateTime(),
+    "to_at": UTCDateTime(),
 }
 
 
@@ -110,12 +112,17 @@ def _statement(text: str, params: dict) -> sa.TextClause:
     return sa.text(text).bindparams(*(sa.bindparam(n, params[n], type_=_BINDS[n]) for n in used))
 
 
-def build_staging(conn: sa.Connection) -> None:
-    """The staged queries as temporary tables of this connection (dropped first if present)."""
+def build_staging(conn: sa.Connection, weeks: Sequence[Week]) -> None:
+    """The staged queries as temporary tables of this connection (dropped first if present).
+
+    Facts only the week itself needs (email sends and events) are kept for ``weeks`` only; the
+    others (origins, first entries, won deals) need all history."""
     drop_staging(conn)
     dialect = conn.dialect.name
+    span = {"from_at": min(w.starts_at for w in weeks), "to_at": max(w.ends_at for w in weeks)}
     for name, indexes in STAGING:
-        conn.execute(sa.text(f"create temporary table {name} as {sql.source(f'metrics/{name}', dialect)}"))
+        select = sql.source(f"metrics/{name}", dialect)
+        conn.execute(_statement(f"create temporary table {name} as {select}", span))
         for cols in indexes:
             conn.execute(sa.text(f"create index ix_{name}_{'_'.join(cols)} on {name} ({', '.join(cols)})"))
         if dialect == "postgresql":
@@ -232,7 +239,7 @@ def compute_weeks(
             for i, week in enumerate(weeks):
                 with conn.begin():
                     if i == 0:
-                        build_staging(conn)
+                        build_staging(conn, weeks)
                     results.append(replace_week(conn, week, team))
                 log.info("funnel metrics %s: %s", week.iso, results[-1].rows)
         finally:
