@@ -36,27 +36,32 @@ _SETUP = [
        from generate_series(1, :leads) as i""",
     # One lead in a hundred was merged into the one before it.
     "update leads set merged_into_id = id - 1 where id % 100 = 0",
-    """insert into touchpoints (lead_id, occurred_at, channel, touch_type, source, campaign, scored, created_at)
+    """insert into touchpoints (lead_id, occurred_at, channel, touch_type, source, campaign, scored,
+                               created_at)
        select 1 + (i::bigint * 7919) % :leads,
               :as_of - make_interval(days => i % 371, secs => (i * 37) % 86400),
               (array['web_form','file_import','ad_form','webinar','email','web'])[1 + i % 6],
-              (array['page_view','form_fill','email_click','email_open','import','ad_lead','webinar_attended'])[1 + i % 7],
+              (array['page_view','form_fill','email_click','email_open','import','ad_lead',
+                     'webinar_attended'])[1 + i % 7],
               (array['website','tradeshow','linkedin','sendgrid'])[1 + (i / 6) % 4],
               case when i % 5 = 0 then null else 'campaign-' || (i % 40) end,
               i % 23 <> 0, now()
        from generate_series(1, :touchpoints) as i""",
     """insert into lifecycle_history (lead_id, from_stage, to_stage, changed_at, reason)
        select 1 + (i::bigint * 104729) % :leads, null,
-              (array['mql','mql','mql','sql','sql','opportunity','customer','recycled','disqualified'])[1 + i % 9],
+              (array['mql','mql','mql','sql','sql','opportunity','customer','recycled',
+                     'disqualified'])[1 + i % 9],
               :as_of - make_interval(days => (i * 13) % 365, secs => (i * 53) % 86400), 'bench'
        from generate_series(1, :stage_changes) as i""",
     """insert into email_sends (message_key, recipient_hash, lead_id, campaign_id, template, kind, status,
                                 claimed_at, sent_at)
-       select 'm' || (i % 50), md5(i::text), 1 + i % :leads, 'campaign-' || (i % 40), 'newsletter', 'marketing',
+       select 'm' || (i % 50), md5(i::text), 1 + i % :leads, 'campaign-' || (i % 40), 'newsletter',
+              'marketing',
               'delivered', :as_of - make_interval(days => i % 365), :as_of - make_interval(days => i % 365)
        from generate_series(1, :sends) as i""",
     """insert into email_events (sg_event_id, event, send_id, occurred_at, received_at, machine_open)
-       select 'e' || i, (array['delivered','open','click','open','bounce','unsubscribe','spamreport'])[1 + i % 7],
+       select 'e' || i,
+              (array['delivered','open','click','open','bounce','unsubscribe','spamreport'])[1 + i % 7],
               1 + i % :sends, :as_of - make_interval(days => (i % :sends) % 365, secs => 60 + i % 3600),
               now(), i % 11 = 0
        from generate_series(1, :events) as i""",

@@ -1,4 +1,5 @@
-"""weekly_funnel_report end to end through Airflow (dag.test): compute, common-sql checks, files, send once."""
+"""weekly_funnel_report end to end through Airflow (dag.test): compute, common-sql checks, files,
+send once."""
 
 from __future__ import annotations
 
