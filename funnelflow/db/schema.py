@@ -506,9 +506,9 @@ funnel_weekly = Table(
     _count("customer"),
     _count("recycled"),
     _count("disqualified"),
-    _count("accepted", nullable=True),  # sales handoffs: with the sales queue (issue 13)
+    _count("accepted", nullable=True),  # handoffs accepted/rejected in the week (sales_queue_history)
     _count("rejected", nullable=True),
-    Column("won_revenue", Money, nullable=True),  # with opportunities (issue 13)
+    Column("won_revenue", Money, nullable=True),  # opportunities closed won in the week
     CheckConstraint(_in("dimension", METRIC_DIMENSIONS), name="dimension"),
 )
 
@@ -561,13 +561,12 @@ attribution_weekly = Table(
     Column("channel", String(40), primary_key=True),
     Column("campaign", String(255), primary_key=True),
     Column("credit", Float, nullable=False),
-    Column("revenue_credit", Money, nullable=True),  # customer conversions: with opportunities (issue 13)
+    Column("revenue_credit", Money, nullable=True),  # credit x the conversion's won amount
     CheckConstraint(_in("model", ATTRIBUTION_MODELS), name="model"),
     CheckConstraint(_in("conversion", ATTRIBUTION_CONVERSIONS), name="conversion"),
 )
 
-# Not computed yet (their source tables arrive with issues 11 and 13); the tables exist so
-# reports and checks can be written against them. Their SQL files come with those tables.
+# From the webinar and sales tables (include/sql/metrics/<table>.sql; README "Funnel metrics").
 webinar_weekly = Table(
     "webinar_weekly",
     metadata,

@@ -496,7 +496,7 @@ def draw_charts(data: dict[str, Any], week: Week) -> dict[str, bytes]:
 
 
 def table_csvs(conn: sa.Connection, week: Week) -> dict[str, bytes]:
-    """The week's rows of each computed result table as CSV (empty cells for figures not computed yet)."""
+    """The week's rows of each result table as CSV (an empty cell is a NULL: no data)."""
     out = {}
     for table in COMPUTED_TABLES:
         buf = io.StringIO()
