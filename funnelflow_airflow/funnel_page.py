@@ -5,18 +5,28 @@ user Airflow's UI is logged in as (``get_user``: the ``Authorization`` bearer to
 else the ``_token`` cookie the UI sets at login) and answers 401 otherwise. The app
 lives here, beside Airflow, and not in ``funnelflow.web``: the standalone public app
 (``python -m funnelflow serve``) faces the internet and never serves it.
+
+- ``GET /``: the funnel now (``funnelflow.overview``): the latest weekly report, the
+  campaigns with their last results, upcoming webinars, the sales queue's SLA, leads by
+  stage and emails by status. The page only renders; the numbers come from the domain package.
+- ``GET /reports/<YYYY-Www>/<file>``: the saved weekly report (``report.html``, its charts
+  and CSVs) from ``FUNNELFLOW_HOME/reports``, so "open the report" works in the browser
+  that is logged in to Airflow. Only names of that shape, only files directly in that folder.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 MOUNT_PATH = "/funnelflow-ui"
+REPORT_FILE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(html|png|csv)$")
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "funnel_page"
 
 
@@ -33,8 +43,11 @@ def create_funnel_page_app() -> FastAPI:
     @app.exception_handler(HTTPException)
     async def refused(request: Request, exc: HTTPException) -> HTMLResponse:
         # Whatever the token's fault (missing, expired, forged), the answer names no reason beyond it.
-        html = _render("refused.html", status=exc.status_code)
-        return HTMLResponse(html, status_code=exc.status_code, headers={"Cache-Control": "no-store"})
+        if exc.status_code in (401, 403):
+            html = _render("refused.html", status=exc.status_code)
+        else:
+            html = _render("not_found.html", status=exc.status_code)
+        return HTMLResponse(html, status_code=exc.status_code, headers=NO_STORE)
 
     @app.get("/", response_class=HTMLResponse)
     def funnel(user=Depends(get_user)) -> HTMLResponse:  # noqa: B008 - FastAPI's dependency idiom
@@ -43,6 +56,17 @@ def create_funnel_page_app() -> FastAPI:
 
         overview = funnel_overview(marketing_engine(), datetime.now(UTC))
         html = _render("funnel.html", o=overview, user=user.get_name())
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, headers=NO_STORE)
+
+    @app.get("/reports/{week}/{name}")
+    def report_file(week: str, name: str, user=Depends(get_user)) -> FileResponse:  # noqa: B008
+        from funnelflow.overview import REPORT_WEEK, reports_dir
+
+        if not (REPORT_WEEK.match(week) and REPORT_FILE.match(name)):
+            raise HTTPException(status_code=404)
+        path = reports_dir() / week / name
+        if not path.is_file():
+            raise HTTPException(status_code=404)
+        return FileResponse(path, headers=NO_STORE)
 
     return app
