@@ -17,6 +17,7 @@ lives here, beside Airflow, and not in ``funnelflow.web``: the standalone public
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +38,12 @@ def _render(name: str, **context) -> str:
     return env.get_template(name).render(**context)
 
 
-def create_funnel_page_app() -> FastAPI:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_funnel_page_app(clock: Callable[[], datetime] = _now) -> FastAPI:
+    """The page app; ``clock`` gives the time the page judges "now" by (tests pass a fixed one)."""
     app = FastAPI(title="funnelflow Funnel page", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(HTTPException)
@@ -54,7 +60,11 @@ def create_funnel_page_app() -> FastAPI:
         from funnelflow.overview import funnel_overview
         from funnelflow_airflow.db import marketing_engine
 
-        overview = funnel_overview(marketing_engine(), datetime.now(UTC))
+        engine = marketing_engine()
+        try:
+            overview = funnel_overview(engine, clock())
+        finally:
+            engine.dispose()  # a page view now and then: no pool kept open in the api-server
         html = _render("funnel.html", o=overview, user=user.get_name())
         return HTMLResponse(html, headers=NO_STORE)
 
