@@ -152,13 +152,19 @@ def serve(app) -> Iterator[str]:
 
 
 def click_and_wait_for_page(driver, css: str, seconds: float = 30) -> None:
-    """Click ``css`` (a form's button) and wait until the browser shows the page the click led to."""
-    from selenium.webdriver.support import expected_conditions
+    """Click ``css`` (a form's button) and wait until the browser shows the page the click led to.
+
+    The page before the click is marked (a data attribute, set through WebDriver, which works with
+    the page's JavaScript off); the wait ends when a fully loaded document without the mark is shown.
+    Errors while the browser is between documents are retried, not failures.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    old = driver.find_element("tag name", "html")
+    driver.execute_script("document.documentElement.dataset.ffBeforeClick = '1'")
     driver.find_element("css selector", css).click()
-    WebDriverWait(driver, seconds).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, seconds).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
+    WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return document.readyState === 'complete' && !document.documentElement.dataset.ffBeforeClick"
+        )
     )
