@@ -1,9 +1,13 @@
-"""``status``: what is in the marketing database, in numbers a person can read.
+"""``status``: the whole funnel now, in numbers a person can read.
 
 Leads and their stages, rejects, the send ledger by status (``unsettled``
 included: sends nobody can prove went out), webhook events and landed rows
-still waiting for their DAG, suppressions by reason, and whether the circuit
-breaker holds marketing email. Counts only, never a person.
+still waiting for their DAG, suppressions by reason, whether the circuit
+breaker holds marketing email; then, from ``funnelflow.overview`` (the same
+sections as the Airflow UI's Funnel page): the sales queue by status and its SLA,
+the campaigns with their next run (from their files' schedules) and last results,
+upcoming webinars, and the latest weekly report. Everything is judged as of
+``--as-of`` (default now). Counts and names of things only, never a person.
 """
 
 from __future__ import annotations
@@ -27,26 +31,28 @@ from funnelflow.db.schema import (
     suppressions,
     touchpoints,
 )
+from funnelflow.overview import (
+    campaigns_overview,
+    counts_by,
+    latest_report,
+    queue_overview,
+    upcoming_webinars,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "status",
-        help="counts of leads, rejects, stages, sends, waiting events, suppressions and the circuit breaker",
+        help="the whole funnel now: leads, sends, the breaker, the sales queue, campaigns due, webinars",
     )
     p.add_argument(
         "--as-of",
         type=datetime.fromisoformat,
         default=None,
-        help="judge the circuit breaker as of this time (ISO 8601; default now)",
+        help="judge everything (breaker, SLA, next campaign runs, upcoming webinars) as of this time "
+        "(ISO 8601; default now)",
     )
     p.set_defaults(func=_status)
-
-
-def _counts_by(conn: sa.Connection, column: sa.Column, names: tuple[str, ...]) -> dict[str, int]:
-    """Rows per value of ``column``, every known value listed (0 when none), unknown ones after them."""
-    found = dict(conn.execute(sa.select(column, sa.func.count()).group_by(column)).all())
-    return {name: found.pop(name, 0) for name in names} | dict(sorted(found.items()))
 
 
 def _count(conn: sa.Connection, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
@@ -58,19 +64,22 @@ def collect(engine: sa.Engine, as_of: datetime | None = None) -> dict[str, objec
     from funnelflow.email.policy import breaker_state
 
     as_of = as_of or datetime.now(UTC)
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
+    as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
     with engine.connect() as conn:
         return {
             "leads": _count(conn, leads),
             "touchpoints": _count(conn, touchpoints),
             "rejected": _count(conn, ingest_rejects, ingest_rejects.c.replayed_at.is_(None)),
-            "by_stage": _counts_by(conn, leads.c.lifecycle_stage, LIFECYCLE_STAGES),
-            "emails": _counts_by(conn, email_sends.c.status, SEND_STATUSES),
+            "by_stage": counts_by(conn, leads.c.lifecycle_stage, LIFECYCLE_STAGES),
+            "emails": counts_by(conn, email_sends.c.status, SEND_STATUSES),
             "events_waiting": _count(conn, email_events, email_events.c.processed_at.is_(None)),
             "landed_waiting": _count(conn, lead_landing, lead_landing.c.processed_at.is_(None)),
-            "suppressions": _counts_by(conn, suppressions.c.reason, SUPPRESSION_REASONS),
+            "suppressions": counts_by(conn, suppressions.c.reason, SUPPRESSION_REASONS),
             "breaker": {**asdict(breaker_state(conn, as_of)), "as_of": as_of.isoformat()},
+            "queue": queue_overview(conn, as_of),
+            "campaigns": campaigns_overview(conn, as_of),
+            "webinars": upcoming_webinars(conn, as_of),
+            "report": latest_report(conn, as_of),
         }
 
 
@@ -105,7 +114,69 @@ def _status(args: argparse.Namespace) -> int:
             f"({breaker['sends']:,} marketing sends in 7 days; "
             f"bounce rate {breaker['bounce_rate']:.2%}, spam-report rate {breaker['spam_rate']:.2%})"
         )
+    _print_funnel(s)
     outbox = settings.funnelflow_home() / "outbox"
     if outbox.is_dir():
         print(f"outbox:       {sum(1 for _ in outbox.rglob('*.eml')):>8,}  .eml files in {outbox}")
     return 0
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _print_funnel(s: dict) -> None:
+    """The sales queue, campaigns due, upcoming webinars and the latest report (``funnelflow.overview``)."""
+    q = s["queue"]
+    print(f"queue:        {_listing(q['by_status'])}")
+    oldest = f" (oldest due {_when(q['oldest_breach_due_at'])})" if q["oldest_breach_due_at"] else ""
+    breached = f"{q['breached']:,} BREACHED{oldest}" if q["breached"] else "0 breached"
+    print(
+        f"sla:          {q['open']:,} open, {q['waiting']:,} not yet acted on: "
+        f"{q['due_soon']:,} due soon, {breached}"
+    )
+    label = "campaigns:   "
+    if not s["campaigns"]:
+        print(f"{label} none (no files in config/campaigns/)")
+    for c in s["campaigns"]:
+        if c["error"]:
+            when = "INVALID file: run `python -m funnelflow campaigns check`"
+        elif c["next_run"]:
+            when = f"next {_when(c['next_run'])} ({c['schedule']}, {c['timezone']})"
+        elif c["schedule"]:
+            when = f"no further runs ({c['schedule']})"
+        else:
+            when = "no file (runs only)"
+        run = c["last_run"]
+        last = (
+            f"; last run {_when(run['as_of'])} {run['status']}: sent {run['sent']:,}, "
+            f"delivered {run['delivered']:,}, opens {run['opens']:,}, clicks {run['clicks']:,}"
+            if run
+            else "; no run yet"
+        )
+        print(f"{label} {c['slug']}: {when}{last}")
+        label = "             "
+    label = "webinars:    "
+    if not s["webinars"]:
+        print(f"{label} none upcoming")
+    for w in s["webinars"]:
+        print(
+            f"{label} {w['slug']}: {_when(w['starts_at'])}, {w['registered']:,} registered, "
+            f"{w['waitlisted']:,} waitlisted, seats {w['seats_taken']:,} of {w['capacity']:,}"
+        )
+        label = "             "
+    r = s["report"]
+    if r is None:
+        print("report:       none yet (the weekly_funnel_report DAG saves one each Monday)")
+    else:
+        figures = r["figures"]
+        numbers = (
+            f": new leads {figures['new_leads']:,}, MQLs {figures['mql']:,}, SQLs {figures['sql']:,}, "
+            f"customers {figures['customer']:,}"
+            if figures
+            else ""
+        )
+        where = settings.funnelflow_home() / "reports" / r["week"] / "report.html"
+        print(
+            f"report:       {r['week']}{numbers}" + (f" ({where})" if r["file"] else " (file not saved here)")
+        )

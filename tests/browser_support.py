@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("FUNNELFLOW_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FUNNELFLOW_CHROMEDRIVER", "/usr/bin/chromedriver")
 PHONE_WIDTH = 375
+HEADLESS_MIN_WIDTH = 500
 
 
 def output_dir() -> Path:
@@ -66,6 +67,13 @@ def chromium(width: int = 1280, height: int = 900, javascript: bool = True) -> I
         options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
+    if width < HEADLESS_MIN_WIDTH:
+        # Headless Chromium's window is never narrower than 500 px: the phone's viewport is emulated
+        # (mobile: <meta name="viewport"> is honoured, as a phone's browser does).
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+        )
     try:
         yield driver
     finally:
@@ -79,9 +87,43 @@ def screenshot(driver, name: str) -> Path:
     return path
 
 
-def fits_width(driver) -> bool:
-    """Nothing wider than the viewport: readable on a phone without sideways scrolling."""
-    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+def fits_width(driver, width: int | None = None) -> bool:
+    """Nothing wider than the viewport (or ``width``): readable on a phone without sideways scrolling."""
+    limit = width if width is not None else driver.execute_script("return window.innerWidth")
+    return driver.execute_script("return document.scrollingElement.scrollWidth") <= limit
+
+
+_READABILITY = """
+const width = arguments[0];
+const problems = [];
+const name = (el) => '<' + el.tagName.toLowerCase() + '>';
+if (window.innerWidth > width) problems.push('the viewport is ' + window.innerWidth + ' px wide');
+const scroll = document.scrollingElement.scrollWidth;
+if (scroll > width) problems.push('the page scrolls sideways: ' + scroll + ' px wide');
+const text = (document.body && document.body.innerText || '').trim();
+if (!text) problems.push('no visible text');
+for (const el of document.querySelectorAll('body *')) {
+  const style = getComputedStyle(el);
+  if (style.visibility === 'hidden' || style.display === 'none') continue;
+  const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+  if (!own) continue;
+  const box = el.getBoundingClientRect();
+  // Off-screen to the left on purpose (a honeypot): it makes no sideways scroll.
+  if (box.width === 0 || box.height === 0 || box.right <= 0) continue;
+  if (box.right > width + 0.5) problems.push(name(el) + ' ends at ' + Math.round(box.right) + ' px');
+  if (parseFloat(style.fontSize) < 12) problems.push(name(el) + ' text is ' + style.fontSize);
+}
+return problems;
+"""
+
+
+def readability_problems(driver, width: int = PHONE_WIDTH) -> list[str]:
+    """Why the page is unreadable at ``width`` px: sideways scroll, no visible text, text cut off or tiny."""
+    return driver.execute_script(_READABILITY, width)
+
+
+def visible_text(driver) -> str:
+    return driver.find_element("tag name", "body").text
 
 
 @contextmanager
@@ -107,3 +149,22 @@ def serve(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def click_and_wait_for_page(driver, css: str, seconds: float = 30) -> None:
+    """Click ``css`` (a form's button) and wait until the browser shows the page the click led to.
+
+    The page before the click is marked (a data attribute, set through WebDriver, which works with
+    the page's JavaScript off); the wait ends when a fully loaded document without the mark is shown.
+    Errors while the browser is between documents are retried, not failures.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("document.documentElement.dataset.ffBeforeClick = '1'")
+    driver.find_element("css selector", css).click()
+    WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return document.readyState === 'complete' && !document.documentElement.dataset.ffBeforeClick"
+        )
+    )

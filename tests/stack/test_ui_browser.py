@@ -47,5 +47,7 @@ def test_funnel_page_in_the_ui_logged_in_and_refused_logged_out(stack: Stack) ->
         frame = _wait(browser, lambda b: b.find_elements("css selector", "iframe[src*='/funnelflow-ui/']"))[0]
         browser.switch_to.frame(frame)
         _wait(browser, lambda b: "Leads by stage" in b.page_source)
+        for section in ("Weekly report", "Campaigns", "Upcoming webinars", "Sales queue SLA"):
+            assert f"<h2>{section}</h2>" in browser.page_source
         browser.switch_to.default_content()
         screenshot(browser, "funnel-page")
