@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from funnelflow.identity import email_hash
-from tests.ingest.conftest import AS_OF, count, rows, run_inbox
+from tests.factories import AS_OF, count, rows
+from tests.ingest.factories import run_inbox
 
 HUBSPOT = (
     "Record ID,First Name,Last Name,Email,Company Name,Job Title,Phone Number,Country/Region,Original Source,"

@@ -15,8 +15,9 @@ from funnelflow.qualify.enrich import (
     ReferenceProvider,
     enrich_leads,
 )
+from tests.factories import AS_OF
 from tests.fakes.enrichment_api import FakeEnrichmentApi
-from tests.qualify.conftest import AS_OF, add_lead, lead_row
+from tests.qualify.factories import add_lead, lead_row
 
 CSV = """domain,name,industry,employee_band,revenue_band,country,region,competitor
 acme.example,"Acme, Inc.",Software,51-200,$10M-$50M,DE,EMEA,false

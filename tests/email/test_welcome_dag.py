@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import email_sends
-from tests.email_send.conftest import API_KEY, AS_OF, add_person
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.factories import API_KEY, AS_OF, REPO, add_person
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
