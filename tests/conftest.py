@@ -58,7 +58,8 @@ def _pg_reason_unavailable() -> str | None:
         eng.dispose()
         return None
     except Exception as exc:
-        return f"PostgreSQL at {sa.make_url(PG_URL).render_as_string(hide_password=True)} did not answer: {type(exc).__name__}"
+        where = sa.make_url(PG_URL).render_as_string(hide_password=True)
+        return f"PostgreSQL at {where} did not answer: {type(exc).__name__}"
 
 
 _PG_UNAVAILABLE = _pg_reason_unavailable()

@@ -671,7 +671,8 @@ class RecordNormalizer:
         return values, reason
 
     def _parse_time(self, text: str) -> datetime:
-        """ISO 8601 as most exports write it; US/European formats through pandas; else the run's as-of time."""
+        """ISO 8601 as most exports write it; US/European formats through pandas;
+        else the run's as-of time."""
         if not text:
             return self.as_of
         try:

@@ -1,4 +1,5 @@
-"""lead_qualification end to end through Airflow (dag.test): a demo request becomes SQL and announces it once."""
+"""lead_qualification end to end through Airflow (dag.test):
+a demo request becomes SQL and announces it once."""
 
 from __future__ import annotations
 

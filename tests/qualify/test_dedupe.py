@@ -1,4 +1,5 @@
-"""Merges keep every row of both leads and can be undone; two business emails are never joined without review."""
+"""Merges keep every row of both leads and can be undone;
+two business emails are never joined without review."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Enrichment: precedence of typed values, provenance, the TTL cache, and the HTTP provider against a strict fake."""
+"""Enrichment: precedence of typed values, provenance, the TTL cache,
+and the HTTP provider against a strict fake."""
 
 from __future__ import annotations
 

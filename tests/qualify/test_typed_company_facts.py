@@ -21,7 +21,8 @@ from tests.qualify.factories import lead_row
 
 # A HubSpot export: "Number of Employees" and "Industry" as HubSpot names them (its internal industry code).
 HUBSPOT = (
-    "Record ID,First Name,Last Name,Email,Company Name,Job Title,Number of Employees,Industry,Annual Revenue\n"
+    "Record ID,First Name,Last Name,Email,Company Name,Job Title,Number of Employees,Industry,"
+    "Annual Revenue\n"
     '201,Vera,Vogel,vera@unknown-software.example,Unknown Software,VP Marketing,"5,000",COMPUTER_SOFTWARE,'
     '"$750,000,000"\n'
     "202,Kai,Known,kai@acme.example,Acme,VP Marketing,5000,Manufacturing,\n"
