@@ -154,9 +154,8 @@ AD_SOURCE = "linkedin-leadgen"
 
 
 def ad_endpoint(fake, **kw):
-    """The ad-platform source pointed at a `tests.fakes.ad_platform.FakeAdPlatform`, without waits."""
+    """The ad-platform source pointed at a `tests.fakes.ad_platform.FakeAdPlatform`; no waits unless asked."""
     from funnelflow.ingest.adplatform import AdPlatformEndpoint
 
-    return AdPlatformEndpoint(
-        base_url=fake.base_url, token=fake.token, form_id=fake.form_id, page_size=5, backoff_seconds=0, **kw
-    )
+    options = {"page_size": 5, "backoff_seconds": 0, **kw}
+    return AdPlatformEndpoint(base_url=fake.base_url, token=fake.token, form_id=fake.form_id, **options)

@@ -1,4 +1,5 @@
-"""The ad-platform source against the local fake: paging, since-watermark, 429/5xx, resuming after a failure."""
+"""The ad-platform source against the local fake: paging, since-watermark, 429/5xx,
+resuming after a failure."""
 
 from __future__ import annotations
 
@@ -71,8 +72,11 @@ def test_429_and_5xx_are_retried(engine, fake):
     fake.fail_page(1, 429, times=1)
     fake.fail_page(2, 503, times=2)
     waits: list[float] = []
-    report = fetch_new_leads(engine, ad_endpoint(fake), AD_SOURCE, sleep=waits.append)
-    assert report.landed == 6 and len(waits) == 3
+    endpoint = ad_endpoint(fake, backoff_seconds=1.0)
+    report = fetch_new_leads(engine, endpoint, AD_SOURCE, sleep=waits.append)
+    assert report.landed == 6
+    # The 429's Retry-After (0 s) is honoured; the 503s wait 1 s, then 2 s (exponential backoff).
+    assert waits == [0.0, 1.0, 2.0]
 
 
 def test_a_failure_halfway_resumes_at_the_failed_page_without_skipping(engine, fake):
@@ -98,5 +102,8 @@ def test_a_failure_halfway_resumes_at_the_failed_page_without_skipping(engine, f
 
 def test_a_wrong_token_is_an_error_not_an_empty_page(engine, fake):
     bad = AdPlatformEndpoint(base_url=fake.base_url, token="wrong", form_id=fake.form_id, backoff_seconds=0)
-    with pytest.raises(AdPlatformError, match="401"):
-        fetch_new_leads(engine, bad, AD_SOURCE, sleep=lambda s: None)
+    waits: list[float] = []
+    with pytest.raises(AdPlatformError, match="answered 401"):
+        fetch_new_leads(engine, bad, AD_SOURCE, sleep=waits.append)
+    assert waits == [] and len(fake.requests) == 1  # not retried
+    assert count(engine, "lead_landing") == 0
