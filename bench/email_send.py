@@ -35,7 +35,8 @@ def _load_people(url: str, n: int) -> None:
     granted = (AS_OF - timedelta(hours=1)).isoformat()
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         with cur.copy(
-            "copy leads (id, email, email_key, first_name, lifecycle_stage, created_at, updated_at) from stdin"
+            "copy leads (id, email, email_key, first_name, lifecycle_stage, created_at, updated_at) "
+            "from stdin"
         ) as copy:
             for i in range(1, n + 1):
                 email = f"person{i}@bench.example.com"

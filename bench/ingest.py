@@ -149,7 +149,8 @@ def main() -> None:
         print(f"bench ingest step {step}: {timing.step_seconds.get(step, 0.0):.2f} s")
     worker = result.worker
     print(
-        f"bench ingest worker: read {worker['read_cpu_s']:.2f} s, validate {worker['validate_cpu_s']:.2f} s CPU, "
+        f"bench ingest worker: read {worker['read_cpu_s']:.2f} s, "
+        f"validate {worker['validate_cpu_s']:.2f} s CPU, "
         f"peak {worker['worker_peak_mb']:.0f} MB"
     )
     database_s = sum(timing.step_seconds.get(step, 0.0) for step in timing.STEPS if step != "wait_for_worker")

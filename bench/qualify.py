@@ -40,15 +40,17 @@ _SETUP = [
               '$10M-$50M', (array['US','DE','GB','FR','JP'])[1 + i % 5],
               (array['NA','EMEA','EMEA','EMEA','APAC'])[1 + i % 5], i % 500 = 0, now(), now()
        from generate_series(1, 3000) as i""",
-    """insert into leads (email, email_key, email_domain, first_name, last_name, job_title, seniority, department,
-                          account_id, email_status, email_free, email_disposable, email_role, lifecycle_stage,
-                          created_at, updated_at)
-       select 'p' || i || '@company' || (1 + i % 3000) || '.example', 'p' || i || '@company' || (1 + i % 3000) || '.example',
+    """insert into leads (email, email_key, email_domain, first_name, last_name, job_title, seniority,
+                          department, account_id, email_status, email_free, email_disposable, email_role,
+                          lifecycle_stage, created_at, updated_at)
+       select 'p' || i || '@company' || (1 + i % 3000) || '.example',
+              'p' || i || '@company' || (1 + i % 3000) || '.example',
               'company' || (1 + i % 3000) || '.example', 'First' || i, 'Last' || i, 'Marketing Manager',
               (array['c_level','vp','director','manager','individual_contributor','student'])[1 + i % 6],
               (array['marketing','sales','engineering','executive','finance','other'])[1 + (i / 7) % 6],
               1 + i % 3000, 'valid', i % 10 = 0, false, i % 50 = 0,
-              (array['lead','lead','lead','subscriber'])[1 + i % 4], now() - interval '30 days', now() - interval '30 days'
+              (array['lead','lead','lead','subscriber'])[1 + i % 4],
+              now() - interval '30 days', now() - interval '30 days'
        from generate_series(1, :leads) as i""",
     """insert into touchpoints (lead_id, occurred_at, channel, touch_type, page_url, scored, created_at)
        select 1 + (i::bigint * 7919) % :leads,
@@ -58,7 +60,8 @@ _SETUP = [
                      'webinar_registered','webinar_attended','ad_lead'])[1 + i % 10],
               (array['https://www.example.com/','https://www.example.com/pricing','https://www.example.com/blog/x',
                      'https://www.example.com/demo','https://www.example.com/product'])[1 + (i / 10) % 5],
-              i % 23 <> 0, :as_of - make_interval(days => i % 180, secs => (i * 37) % 86400) + interval '1 minute'
+              i % 23 <> 0,
+              :as_of - make_interval(days => i % 180, secs => (i * 37) % 86400) + interval '1 minute'
        from generate_series(1, :touchpoints) as i""",
 ]
 
@@ -142,10 +145,8 @@ def main() -> None:
         else:
             t0 = time.perf_counter()
             _generate(engine)
-            print(
-                f"generated {LEADS:,} leads and {TOUCHPOINTS:,} touchpoints in {time.perf_counter() - t0:.1f}s",
-                flush=True,
-            )
+            took = time.perf_counter() - t0
+            print(f"generated {LEADS:,} leads and {TOUCHPOINTS:,} touchpoints in {took:.1f}s", flush=True)
 
             t0 = time.perf_counter()
             first = score_and_stage(engine, rules, as_of=AS_OF, scope="all", run_id="bench-1")

@@ -136,7 +136,8 @@ def main() -> None:
             server.wait(timeout=30)
     posted = sum(len(json.loads(b)) for b, _ in bodies)
     print(
-        f"webhook: {posted} events posted in {len(bodies)} requests ({distinct} distinct), {elapsed:.2f}s, server answered stored={stored_answers}"
+        f"webhook: {posted} events posted in {len(bodies)} requests ({distinct} distinct), "
+        f"{elapsed:.2f}s, server answered stored={stored_answers}"
     )
     report("webhook_events_per_s", distinct / elapsed, "events/s", ">=", 5000)
     report("webhook_events_lost", distinct - rows[0], "events", "<=", 0)

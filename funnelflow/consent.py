@@ -75,7 +75,8 @@ def get(conn: sa.Connection, consent_id: int) -> sa.Row | None:
 
 
 def recently_current(status: str, since: datetime, as_of: datetime, channel: str = EMAIL) -> sa.Select:
-    """Live, mailable leads whose current consent (as of ``as_of``) has ``status`` and was recorded after ``since``.
+    """Live, mailable leads whose current consent (as of ``as_of``) has ``status``
+    and was recorded after ``since``.
 
     Selects (consent id, lead id, email, first name), in consent-id order.
     """
@@ -146,7 +147,8 @@ def record(
 def record_withdrawals(
     conn: sa.Connection, lead_ids: Iterable[int], at: datetime, source: str, channel: str = EMAIL
 ) -> int:
-    """Append a ``withdrawn`` row for each lead whose consent is not already withdrawn; how many were added."""
+    """Append a ``withdrawn`` row for each lead whose consent is not already withdrawn;
+    how many were added."""
     ids = sorted(set(lead_ids))
     if not ids:
         return 0
@@ -174,7 +176,8 @@ def _check_status(status: str) -> None:
 
 
 def forget_client_addresses(conn: sa.Connection, lead_ids: Sequence[int]) -> int:
-    """Erasure: clear the client addresses of these leads' rows (the statuses stay, as proof); rows changed."""
+    """Erasure: clear the client addresses of these leads' rows (the statuses stay, as proof);
+    rows changed."""
     changed = 0
     for part in chunks(sorted(set(lead_ids)), 900):
         changed += conn.execute(

@@ -83,19 +83,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_INGEST_MAX_INFLATED_MB",
         "1024",
-        "Most an XLSX may inflate to, all its parts together (declared sizes checked first, bytes counted while "
-        "reading; the shared strings at most a quarter of it); a larger one goes to failed/ as a zip bomb.",
+        "Most an XLSX may inflate to, all its parts together (declared sizes checked first, bytes "
+        "counted while reading; the shared strings at most a quarter of it); a larger one goes to "
+        "failed/ as a zip bomb.",
     ),
     Setting(
         "FUNNELFLOW_INGEST_WORKER_MEMORY_MB",
         "2048",
-        "Address space the file worker process may use (0: no limit); a file that needs more goes to failed/.",
+        "Address space the file worker process may use (0: no limit); a file that needs more goes to "
+        "failed/.",
     ),
     Setting(
         "FUNNELFLOW_INGEST_MAX_ATTEMPTS",
         "3",
-        "Tries per file (counted per content hash); a file whose tries all stopped (worker killed, crash) goes "
-        "to failed/ with the last reason.",
+        "Tries per file (counted per content hash); a file whose tries all stopped (worker killed, "
+        "crash) goes to failed/ with the last reason.",
     ),
     Setting(
         "FUNNELFLOW_FORM_ORIGINS",
@@ -277,7 +279,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_REPORT_TZ",
         "UTC",
-        "Time zone (IANA name, e.g. Europe/Berlin) whose Monday 00:00 starts a report week; the weekly report DAG runs Mondays 06:00 there.",
+        "Time zone (IANA name, e.g. Europe/Berlin) whose Monday 00:00 starts a report week; the weekly "
+        "report DAG runs Mondays 06:00 there.",
     ),
     # --- sales handoff (issue 13) ---
     Setting(

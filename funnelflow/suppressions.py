@@ -40,7 +40,8 @@ def scopes_stopping(kind: str) -> tuple[str, ...]:
 
 
 def add(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert suppressions (email_hash, reason, scope, source, detail, created_at) not there yet; how many were new."""
+    """Insert suppressions (email_hash, reason, scope, source, detail, created_at) not there yet;
+    how many were new."""
     return len(add_new(conn, rows))
 
 

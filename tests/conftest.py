@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # also tests.factories.REPO; tests/stack imports this one
 _STATE = Path(tempfile.mkdtemp(prefix="funnelflow-tests-"))
 
 # Must happen before anything imports airflow: it reads its config at import time.
@@ -38,10 +38,12 @@ import sqlalchemy as sa  # noqa: E402
 
 from funnelflow.db import migrate  # noqa: E402
 from funnelflow.db.engine import make_engine  # noqa: E402
+from tests.factories import API_KEY, FakeClock  # noqa: E402
 
 PG_URL = os.environ.get("FUNNELFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-SHARED_SPECS = REPO.parent / "shared" / "specs"
+# ../shared/specs beside the clone; FUNNELFLOW_SHARED_SPECS names another place (e.g. from a git worktree).
+SHARED_SPECS = Path(os.environ.get("FUNNELFLOW_SHARED_SPECS", REPO.parent / "shared" / "specs"))
 
 
 def _pg_admin_url() -> sa.URL:
@@ -56,7 +58,8 @@ def _pg_reason_unavailable() -> str | None:
         eng.dispose()
         return None
     except Exception as exc:
-        return f"PostgreSQL at {sa.make_url(PG_URL).render_as_string(hide_password=True)} did not answer: {type(exc).__name__}"
+        where = sa.make_url(PG_URL).render_as_string(hide_password=True)
+        return f"PostgreSQL at {where} did not answer: {type(exc).__name__}"
 
 
 _PG_UNAVAILABLE = _pg_reason_unavailable()
@@ -199,6 +202,51 @@ def sendgrid_spec_path() -> Path:
     if not path.exists():
         pytest.skip(f"SendGrid's spec is not at {path} (CI has ../shared/specs beside the clone)")
     return path
+
+
+@pytest.fixture(scope="session")
+def mail_validator(sendgrid_spec_path: Path):
+    from tests.fakes.sendgrid_standin import load_validator
+
+    return load_validator(sendgrid_spec_path)
+
+
+@pytest.fixture
+def standin(mail_validator):
+    """The SendGrid stand-in (tests/fakes/sendgrid_standin.py), for the sending and campaign tests."""
+    from tests.fakes.sendgrid_standin import StandIn
+
+    server = StandIn(mail_validator, api_key=API_KEY).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sendgrid(standin):
+    """The real `sendgrid` client pointed at the stand-in."""
+    from funnelflow.email.transports import SendGridTransport
+
+    return SendGridTransport(API_KEY, standin.base_url, timeout_s=10)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def options(clock: FakeClock):
+    from funnelflow.email.send import SendOptions
+
+    return SendOptions(rate_per_s=0, concurrency=2, sleep=clock.sleep, clock=clock.time)
+
+
+@pytest.fixture
+def email_env(monkeypatch: pytest.MonkeyPatch, funnelflow_home: Path) -> None:
+    """The settings sending needs: secret key, public URL, postal address."""
+    monkeypatch.setenv("FUNNELFLOW_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("FUNNELFLOW_PUBLIC_URL", "https://mkt.example.org/funnelflow")
+    monkeypatch.setenv("FUNNELFLOW_POSTAL_ADDRESS", "Acme Inc, 500 Test Road, Testville")
 
 
 @pytest.fixture(scope="session")

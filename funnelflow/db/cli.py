@@ -37,7 +37,6 @@ def _current(args: argparse.Namespace) -> int:
     engine = make_engine()
     check_reachable(engine)
     cur, head = current_revision(engine), head_revision()
-    print(
-        f"marketing_db {redact(engine.url)}: at {cur or 'nothing'}, head {head}{'' if cur == head else ' (behind)'}"
-    )
+    behind = "" if cur == head else " (behind)"
+    print(f"marketing_db {redact(engine.url)}: at {cur or 'nothing'}, head {head}{behind}")
     return 0 if cur == head else 1

@@ -64,13 +64,15 @@ def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
 
 
 def insert_ignore(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> int:
-    """Insert one row unless a unique key already holds it: 1 when inserted, 0 when not (``table`` has ``id``)."""
+    """Insert one row unless a unique key already holds it: 1 when inserted, 0 when not
+    (``table`` has ``id``)."""
     stmt = dialect_insert(conn, table).values(**values).on_conflict_do_nothing().returning(table.c.id)
     return int(conn.execute(stmt).first() is not None)
 
 
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:
-    """Rows as CSV for ``COPY ... (format csv)``: None is an unquoted empty field, which COPY reads as NULL."""
+    """Rows as CSV for ``COPY ... (format csv)``: None is an unquoted empty field,
+    which COPY reads as NULL."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()
@@ -88,7 +90,8 @@ def copy_csv(conn: sa.Connection, table: str, columns: Sequence[str], data: str)
 
 
 def read_ahead(items: Iterator[T], depth: int = 2, name: str = "read-ahead") -> Iterator[T]:
-    """Yield ``items``, produced in a thread up to ``depth`` ahead, so the producer never waits for the consumer.
+    """Yield ``items``, produced in a thread up to ``depth`` ahead,
+    so the producer never waits for the consumer.
 
     An error in the producer is raised in the consumer. When the consumer stops early,
     the producer stops too and ``items`` is closed (a generator's cleanup runs: a worker

@@ -57,5 +57,6 @@ def require_current_schema(engine: Engine) -> None:
     head = head_revision()
     if current != head:
         raise SchemaBehind(
-            f"marketing database schema is at {current or 'nothing'}, the code needs {head}: run `{UPGRADE_COMMAND}`"
+            f"marketing database schema is at {current or 'nothing'}, the code needs {head}: "
+            f"run `{UPGRADE_COMMAND}`"
         )

@@ -199,7 +199,8 @@ leads = Table(
     CheckConstraint("fit_grade is null or fit_grade in ('A', 'B', 'C', 'D')", name="fit_grade"),
 )
 Index("ix_leads_lifecycle_stage", leads.c.lifecycle_stage)
-# Partial (migration 0006): most leads have neither, and every index is paid for by each lead a file import creates.
+# Partial (migration 0006): most leads have neither,
+# and every index is paid for by each lead a file import creates.
 Index(
     "ix_leads_account_id",
     leads.c.account_id,
@@ -668,7 +669,8 @@ OPPORTUNITY_KINDS = ("new", "renewal", "upsell")
 OPPORTUNITY_STAGES = ("open", "won", "lost")
 
 reps = Table(
-    # One row per rep of config/sales_team.yaml (id = the slug there), kept in step with the file on every run.
+    # One row per rep of config/sales_team.yaml (id = the slug there),
+    # kept in step with the file on every run.
     "reps",
     metadata,
     Column("id", String(60), primary_key=True),

@@ -59,7 +59,8 @@ MAX_EVENT_DEPTH = 8
 
 
 def _inserted(conn: sa.Connection, stmt, id_column: sa.Column) -> int:
-    """Run an INSERT ... ON CONFLICT DO NOTHING and count the rows it added (RETURNING: rowcount is not reliable here)."""
+    """Run an INSERT ... ON CONFLICT DO NOTHING and count the rows it added
+    (RETURNING: rowcount is not reliable here)."""
     return len(conn.execute(stmt.returning(id_column)).all())
 
 
@@ -78,7 +79,8 @@ BIGINT_MAX = 2**63 - 1
 
 
 def _send_id(value: Any) -> int | None:
-    """The ledger id in ``custom_args.send_id`` (digits, or an integer); ``ValueError`` when it is no such id."""
+    """The ledger id in ``custom_args.send_id`` (digits, or an integer);
+    ``ValueError`` when it is no such id."""
     if value is None or value == "":
         return None
     if isinstance(value, str) and value.isascii() and value.isdigit():

@@ -4,8 +4,8 @@
 may): it answers, per recipient, ``None`` (may send) or the reason not to.
 
 - Marketing needs the person's current email consent (``funnelflow.consent``) to be
-  ``granted``, no suppression of any reason (``funnelflow.suppressions``, either scope), not erased, and fewer than the
-  cap's marketing emails in its window.
+  ``granted``, no suppression of any reason (``funnelflow.suppressions``, either scope), not
+  erased, and fewer than the cap's marketing emails in its window.
 - Transactional messages (double opt-in confirmation, rep alerts) skip consent
   and the cap, but never go to an address that bounced, is invalid or was erased
   (a suppression of scope ``all``; one of scope ``marketing`` stops marketing only).
@@ -139,7 +139,8 @@ def _facts_postgres(
 def check_recipients(
     conn: sa.Connection, candidates: Sequence[Candidate], kind: str, as_of: datetime, cap: Cap | None = None
 ) -> list[str | None]:
-    """Per candidate, ``None`` when the message may go, else the reason it must not (recorded as skip_reason)."""
+    """Per candidate, ``None`` when the message may go, else the reason it must not
+    (recorded as skip_reason)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind == MARKETING:
@@ -228,9 +229,15 @@ def breaker_state(conn: sa.Connection, as_of: datetime) -> BreakerState:
     reason = None
     if sends >= min_sends:
         if bounce_rate > bounce_limit:
-            reason = f"bounce rate {bounce_rate:.2%} over {bounce_limit:.2%} in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
+            reason = (
+                f"bounce rate {bounce_rate:.2%} over {bounce_limit:.2%} "
+                f"in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
+            )
         elif spam_rate > spam_limit:
-            reason = f"spam-report rate {spam_rate:.2%} over {spam_limit:.2%} in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
+            reason = (
+                f"spam-report rate {spam_rate:.2%} over {spam_limit:.2%} "
+                f"in the last {BREAKER_WINDOW_DAYS} days ({sends} sends)"
+            )
     return BreakerState(
         tripped=reason is not None, sends=sends, bounce_rate=bounce_rate, spam_rate=spam_rate, reason=reason
     )

@@ -254,7 +254,8 @@ def _personalization(
 
 
 def _map_too_large(values: Mapping[str, str]) -> bool:
-    """Whether a substitutions/custom_args map is over SendGrid's byte limit, as SendGrid measures it (JSON)."""
+    """Whether a substitutions/custom_args map is over SendGrid's byte limit,
+    as SendGrid measures it (JSON)."""
     # JSON makes a character at most 12 bytes (an escaped surrogate pair) plus 6 per item for quotes
     # and separators: nearly every map is provably small without being encoded.
     chars = sum(map(len, values)) + sum(map(len, values.values()))

@@ -7,13 +7,14 @@ the ``sendgrid`` client) for the run's window and inserts the missing
 suppressions, keyed by email hash like everything else (the addresses are
 hashed as they are read and never stored or logged).
 
-| SendGrid list                       | our reason   |
-|-------------------------------------|--------------|
-| ``/v3/suppression/bounces``         | bounce       |
-| ``/v3/suppression/blocks``          | bounce, only for a permanent status (5.1.x: bad address); other blocks are temporary |
-| ``/v3/suppression/spam_reports``    | spam_report  |
-| ``/v3/suppression/invalid_emails``  | invalid      |
-| ``/v3/suppression/unsubscribes``    | unsubscribe  |
+| SendGrid list                       | our reason                                           |
+|-------------------------------------|------------------------------------------------------|
+| ``/v3/suppression/bounces``         | bounce                                               |
+| ``/v3/suppression/blocks``          | bounce, only for a permanent status (5.1.x: bad      |
+|                                     | address); other blocks are temporary                 |
+| ``/v3/suppression/spam_reports``    | spam_report                                          |
+| ``/v3/suppression/invalid_emails``  | invalid                                              |
+| ``/v3/suppression/unsubscribes``    | unsubscribe                                          |
 
 Errors: 429 waits until ``X-RateLimit-Reset`` (at most a minute) and asks
 again; 401/403 fail at once with a message naming the connection; anything
@@ -109,8 +110,8 @@ def fetch_list(
             status = getattr(err, "status_code", None)
             if status in (401, 403):
                 raise SendGridAuthError(
-                    f"SendGrid answered {status} to /v3/suppression/{name}: the API key in the `sendgrid_default` "
-                    "connection is wrong or lacks the suppressions read scope"
+                    f"SendGrid answered {status} to /v3/suppression/{name}: the API key in the "
+                    "`sendgrid_default` connection is wrong or lacks the suppressions read scope"
                 ) from None
             if status == 429 and waits < MAX_RATE_LIMIT_RETRIES:
                 waits += 1
@@ -177,7 +178,8 @@ def sync_suppressions(
             added = suppressions.add_new(conn, rows)
             result.added[name] = len(added)
             if reason in ("unsubscribe", "spam_report") and added:
-                # Only for what the webhook missed: an old unsubscribe must not overrule a later re-subscription.
+                # Only for what the webhook missed: an old unsubscribe must not overrule a later
+                # re-subscription.
                 leads_of = leads_by_hash(conn, {h for h, _ in added})
                 if leads_of:
                     result.withdrawals += consent.record_withdrawals(

@@ -130,7 +130,8 @@ def _sendgrid_error_text(status: int, raw: bytes | str | None) -> str:
 
 
 class SendGridTransport:
-    """v3 mail/send through the ``sendgrid`` library; ``base_url`` replaces SendGrid's API base (sandboxes, tests)."""
+    """v3 mail/send through the ``sendgrid`` library; ``base_url`` replaces SendGrid's API base
+    (sandboxes, tests)."""
 
     name = "sendgrid"
 
@@ -287,7 +288,8 @@ def _message(body: dict[str, Any], p: dict[str, Any]) -> tuple[str | None, Email
 
 
 def expand(body: dict[str, Any]) -> tuple[list[tuple[str | None, EmailMessage]], dict[str, str]]:
-    """One MIME message per personalization of a v3 body, substitutions applied: ``([(send_id, message)], refused)``.
+    """One MIME message per personalization of a v3 body, substitutions applied:
+    ``([(send_id, message)], refused)``.
 
     A personalization that cannot be made into a message (an address the email library
     refuses, say) is refused alone, by send id; one without a send id (an operations
@@ -392,7 +394,8 @@ class SmtpTransport:
 def transport_from_settings(
     sendgrid_api_key: str | None = None, sendgrid_base_url: str | None = None
 ) -> Transport:
-    """The transport FUNNELFLOW_EMAIL_TRANSPORT names; the SendGrid key and base URL come from the caller (a connection)."""
+    """The transport FUNNELFLOW_EMAIL_TRANSPORT names; the SendGrid key and base URL come from the caller
+    (a connection)."""
     name = (settings.env("FUNNELFLOW_EMAIL_TRANSPORT", "outbox") or "outbox").strip().lower()
     if name == "sendgrid":
         return SendGridTransport(sendgrid_api_key or "", sendgrid_base_url)

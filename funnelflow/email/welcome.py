@@ -41,7 +41,8 @@ def _stream(engine: sa.Engine, stmt, make: Callable[[tuple], Recipient]) -> Iter
 
 
 def greeting_name(first_name: str | None) -> str:
-    """How an email addresses the person: their first name made safe and short (anyone can type one), or "there"."""
+    """How an email addresses the person: their first name made safe and short
+    (anyone can type one), or "there"."""
     return render.personal_text(first_name) or "there"
 
 

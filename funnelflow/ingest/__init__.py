@@ -1,4 +1,5 @@
-"""Lead ingestion: every source in (file drops, the web form, ad-platform lead forms), every row accounted for.
+"""Lead ingestion: every source in (file drops, the web form, ad-platform lead forms),
+every row accounted for.
 
 The flow is the same for every source: raw arrival (landing table or archived
 file) -> header mapping (``mapping``) -> validation (``normalize``; for files in

@@ -7,7 +7,8 @@ field_data: [{name, values}]}``. Each page is landed raw in ``lead_landing``
 in the same transaction as the cursor that follows it (``pipeline_state``), so
 a failure halfway resumes at the failed page and never skips a lead. When the
 sequence ends, the next run asks only for leads created since the newest one
-seen. 429 and 5xx answers are retried with backoff (``Retry-After`` honoured).
+seen. Pages come through ``funnelflow.http_json`` (429, 5xx and transport errors
+retried with backoff, ``Retry-After`` honoured; any other answer fails at once).
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from sqlalchemy import Engine, select
 from funnelflow.db import schema
 from funnelflow.db.schema import utcnow
 from funnelflow.db.state import get_state, put_state
+from funnelflow.http_json import PartnerAPIError, get_json
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 
-
-class AdPlatformError(RuntimeError):
-    """The ad platform kept failing (or answered something we cannot read); nothing after the last stored page is lost."""
+class AdPlatformError(PartnerAPIError):
+    """The ad platform kept failing (or answered something we cannot read);
+    nothing after the last stored page is lost."""
 
 
 @dataclass(frozen=True)
@@ -76,41 +77,23 @@ def _get_page(
     client: httpx.Client, endpoint: AdPlatformEndpoint, params: dict[str, Any], sleep: Callable[[float], None]
 ) -> dict[str, Any]:
     url = f"{endpoint.base_url.rstrip('/')}/v1/lead-forms/{endpoint.form_id}/leads"
-    last = ""
-    for attempt in range(1, endpoint.attempts + 1):
-        try:
-            response = client.get(url, params=params, headers={"Authorization": f"Bearer {endpoint.token}"})
-        except httpx.TransportError as exc:
-            last = f"{type(exc).__name__}"
-        else:
-            if response.status_code == 200:
-                try:
-                    body = response.json()
-                    data, paging = body["data"], body.get("paging") or {}
-                except (ValueError, KeyError, TypeError):
-                    raise AdPlatformError(
-                        "ad platform answered 200 with a body that is not the lead page shape"
-                    ) from None
-                if not isinstance(data, list):
-                    raise AdPlatformError("ad platform page 'data' is not a list")
-                return {"data": data, "next_cursor": paging.get("next_cursor")}
-            if response.status_code not in RETRY_STATUSES:
-                raise AdPlatformError(f"ad platform answered {response.status_code}: {response.text[:200]}")
-            last = f"HTTP {response.status_code}"
-            if attempt < endpoint.attempts:
-                retry_after = response.headers.get("retry-after", "")
-                wait = (
-                    float(retry_after)
-                    if retry_after.replace(".", "", 1).isdigit()
-                    else endpoint.backoff_seconds * 2 ** (attempt - 1)
-                )
-                sleep(min(wait, 60.0))
-                continue
-        if attempt < endpoint.attempts:
-            sleep(endpoint.backoff_seconds * 2 ** (attempt - 1))
-    raise AdPlatformError(
-        f"ad platform failed {endpoint.attempts} times on one page (last: {last}); the next run resumes here"
-    )
+    retries = {"attempts": endpoint.attempts, "backoff_seconds": endpoint.backoff_seconds, "sleep": sleep}
+    try:
+        body = get_json(
+            client, url, params, {"Authorization": f"Bearer {endpoint.token}"}, what="ad platform", **retries
+        )
+    except PartnerAPIError as exc:
+        raise AdPlatformError(f"{exc}; the next run resumes here") from None
+    try:
+        data, paging = body["data"], body.get("paging") or {}
+        next_cursor = paging.get("next_cursor")
+    except (KeyError, TypeError, AttributeError):
+        raise AdPlatformError(
+            "ad platform answered 200 with a body that is not the lead page shape"
+        ) from None
+    if not isinstance(data, list):
+        raise AdPlatformError("ad platform page 'data' is not a list")
+    return {"data": data, "next_cursor": next_cursor}
 
 
 def fetch_new_leads(
@@ -158,7 +141,8 @@ def _land_page(
     newest = max([str(lead.get("created_time", "")) for lead in leads] + [state.get("high_water") or ""])
     new_state = {"since": state.get("since"), "cursor": page["next_cursor"], "high_water": newest or None}
     if not page["next_cursor"]:
-        # Sequence done: next run asks for leads created since the newest seen (inclusive; repeats dedupe by hash).
+        # Sequence done: next run asks for leads created since the newest seen
+        # (inclusive; repeats dedupe by hash).
         new_state = {"since": newest or state.get("since"), "cursor": None, "high_water": newest or None}
     with engine.begin() as conn:
         known = (

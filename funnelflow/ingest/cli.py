@@ -77,9 +77,8 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         replay = f"  replayed: {row.replay_outcome}" if row.replay_outcome else ""
-        print(
-            f"#{row.id}  {row.source}  {row.source_file or '-'}:{row.line_number or '-'}  {row.reason}{replay}"
-        )
+        where = f"{row.source_file or '-'}:{row.line_number or '-'}"
+        print(f"#{row.id}  {row.source}  {where}  {row.reason}{replay}")
     return 0
 
 

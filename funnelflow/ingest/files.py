@@ -371,8 +371,8 @@ def _ingest_claimed(
     counts = Counts()
     stored = f"{ARCHIVE_DIR}/{stored_name}"
     postgres = is_postgres(engine)
-    # source_ref = file:<hash>:<line, zero-padded>: in line order the keys only grow, so the unique index takes
-    # them at its right edge instead of all over.
+    # source_ref = file:<hash>:<line, zero-padded>: in line order the keys only grow, so the unique index
+    # takes them at its right edge instead of all over.
     ref_prefix = f"file:{facts.content_hash[:16]}:"
     job = FileJob(
         facts=asdict(facts),
@@ -388,8 +388,9 @@ def _ingest_claimed(
     with inbox.open(name) as stream, engine.begin() as conn:
         if postgres:
             # Big one-off statements: JIT compiling costs more than it saves; sorts of a chunk stay in memory.
-            # The stage's temporary tables have no statistics (autovacuum skips them, ANALYZE per chunk costs
-            # more than it saves): without merge joins the planner hashes them instead of sorting each three times.
+            # The stage's temporary tables have no statistics (autovacuum skips them, ANALYZE per chunk
+            # costs more than it saves): without merge joins the planner hashes them instead of sorting
+            # each three times.
             conn.execute(text("set local jit = off"))
             conn.execute(text("set local work_mem = '64MB'"))
             conn.execute(text("set local enable_mergejoin = off"))

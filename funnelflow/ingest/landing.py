@@ -33,7 +33,10 @@ REASON_UNRESOLVED = "matches no single lead (its external id belongs to another 
 
 
 def flatten_ad_lead(payload: dict[str, Any]) -> dict[str, Any]:
-    """An ad-platform lead ({id, created_time, campaign_name, field_data: [{name, values}]}) as flat fields."""
+    """An ad-platform lead as flat fields.
+
+    The lead: ``{id, created_time, campaign_name, field_data: [{name, values}]}``.
+    """
     flat: dict[str, Any] = {}
     for item in payload.get("field_data") or []:
         values = item.get("values") or [""]
@@ -152,7 +155,8 @@ def _process_group(
         norm, reason = normalize_frame(frame, as_of=now)
         if source in FORM_SOURCES:
             norm["occurred_at"] = pd.to_datetime(received, utc=True)
-            # A ticked box is an opt-in awaiting confirmation (double opt-in); an unticked one records nothing.
+            # A ticked box is an opt-in awaiting confirmation (double opt-in);
+            # an unticked one records nothing.
             norm["consent_status"] = norm["consent_status"].map({"granted": "pending"})
             norm["legal_basis"] = norm["legal_basis"].where(norm["consent_status"].isna(), "consent")
         else:
@@ -205,7 +209,8 @@ def _process_group(
 
 
 def _double_posts(conn, source: str, group: list, sources: SourcesConfig) -> set[int]:
-    """Landing ids that repeat an earlier identical arrival: within the window (web form) or ever (ad leads)."""
+    """Landing ids that repeat an earlier identical arrival: within the window
+    (web form) or ever (ad leads)."""
     t = schema.lead_landing
     window = timedelta(minutes=sources.web_form.duplicate_window_minutes) if source in FORM_SOURCES else None
     hashes = sorted({r["content_hash"] for r in group})

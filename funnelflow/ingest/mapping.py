@@ -335,5 +335,6 @@ def map_headers(
             ignored.append(header)
         elif not target:
             unknown.append(header)
-        # a second column for an already-mapped field (e.g. "Mobile" after "Phone") is kept in the raw row only
+        # a second column for an already-mapped field (e.g. "Mobile" after "Phone")
+        # is kept in the raw row only
     return HeaderMap(columns=columns, unknown=tuple(unknown), ignored=tuple(ignored))

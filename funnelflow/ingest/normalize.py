@@ -567,7 +567,7 @@ class RecordNormalizer:
             industry_raw,
             employees_raw,
             revenue_raw,
-        ) = map(str.strip, record)
+        ) = stripped = tuple(map(str.strip, record))
         # Excel and exports pad names with invisible characters; control characters never belong in a field.
         if not (first + last + company + title).isprintable():
             first, last, company, title = (_CONTROL.sub("", v) for v in (first, last, company, title))
@@ -600,28 +600,8 @@ class RecordNormalizer:
         if (
             max(map(len, record)) > _SHORTEST_LIMIT
         ):  # most records have no value near any limit: one C-level check
-            cleaned = (
-                email,
-                first,
-                last,
-                full,
-                company,
-                title,
-                phone,
-                country_raw,
-                external_id,
-                consent,
-                basis,
-                dne,
-                original_source,
-                campaign,
-                utm_source,
-                utm_medium,
-                utm_campaign,
-                utm_term,
-                utm_content,
-                page_url,
-            )
+            # The values as stored: the email and the names cleaned, the others as read (stripped).
+            cleaned = (email, first, last, full, company, title, *stripped[6:])
             for slot, name, limit in _LIMITED:
                 if len(cleaned[slot]) > limit:
                     reason = f"field too long: {name} ({len(cleaned[slot])} characters, at most {limit})"
@@ -671,7 +651,8 @@ class RecordNormalizer:
         return values, reason
 
     def _parse_time(self, text: str) -> datetime:
-        """ISO 8601 as most exports write it; US/European formats through pandas; else the run's as-of time."""
+        """ISO 8601 as most exports write it; US/European formats through pandas;
+        else the run's as-of time."""
         if not text:
             return self.as_of
         try:

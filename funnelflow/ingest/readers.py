@@ -296,7 +296,8 @@ def _foreign_reason(line: int, encoding: str | None) -> str:
 
 
 def _as_arrived(row: list[str]) -> list[str]:
-    """Cells with the bytes that were not text shown as ``\\xNN`` (the raw row of a reject must be storable)."""
+    """Cells with the bytes that were not text shown as ``\\xNN``
+    (the raw row of a reject must be storable)."""
     return [cell.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for cell in row]
 
 
@@ -393,7 +394,8 @@ class _BoundedArchive:
 
 def _too_large(size: int, limit: int, verb: str) -> str:
     return (
-        f"the workbook {verb} {size / 2**20:.0f} MB uncompressed, more than the limit of {limit / 2**20:.0f} MB "
+        f"the workbook {verb} {size / 2**20:.0f} MB uncompressed, "
+        f"more than the limit of {limit / 2**20:.0f} MB "
         "(FUNNELFLOW_INGEST_MAX_INFLATED_MB): a damaged file or a zip bomb; export the list as CSV"
     )
 

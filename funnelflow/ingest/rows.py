@@ -66,7 +66,8 @@ _LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2
 
 
 def time_text(value: datetime, postgres: bool) -> str:
-    """A UTC time as the stage stores it: fixed width, so text order is time order (``collapse_people`` relies on it).
+    """A UTC time as the stage stores it: fixed width, so text order is time order
+    (``collapse_people`` relies on it).
 
     SQLAlchemy's text form on SQLite; the same with a ``+00`` offset for PostgreSQL.
     """
@@ -75,7 +76,8 @@ def time_text(value: datetime, postgres: bool) -> str:
 
 
 def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
-    """One row per match key from ``PEOPLE_COLUMNS`` rows (one per arrival, ``arrivals`` = 1), merged in place.
+    """One row per match key from ``PEOPLE_COLUMNS`` rows (one per arrival, ``arrivals`` = 1),
+    merged in place.
 
     The first non-blank value of each field wins; times widen to the earliest
     and latest arrival (``time_text`` values, whose text order is time order).

@@ -72,7 +72,8 @@ class BatchResult:
 
 
 def start_batch(conn: Connection) -> None:
-    """Create the stage tables (and the view of resolved people) for this connection if needed, and empty them."""
+    """Create the stage tables (and the view of resolved people) for this connection if needed,
+    and empty them."""
     dialect = conn.dialect.name
     for name in (
         "create_stage_people",
@@ -89,7 +90,8 @@ def start_batch(conn: Connection) -> None:
 
 
 def load_csv(conn: Connection, table: str, columns: Sequence[str], data: str) -> None:
-    """Bulk-load CSV text from ``csv_text``: COPY on PostgreSQL, executemany on SQLite. Values are data, never SQL."""
+    """Bulk-load CSV text from ``csv_text``: COPY on PostgreSQL, executemany on SQLite.
+    Values are data, never SQL."""
     if not data:
         return
     _check_stage_table(table)
@@ -193,7 +195,8 @@ def _write_consents(conn: Connection, arrival: Arrival, when: Any) -> None:
 
 
 def batch_outcomes(conn: Connection) -> dict[int, str]:
-    """Outcome per staged arrival position: inserted (first arrival of a lead this batch created), updated, rejected."""
+    """Outcome per staged arrival position: inserted (first arrival of a lead this batch created),
+    updated, rejected."""
     out: dict[int, str] = {}
     for pos, lead_id, _is_new, first_pos_of_lead, lead_created in conn.execute(
         sql.load("ingest/arrival_outcomes")

@@ -34,7 +34,8 @@ __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_reje
 
 
 class AccountingError(RuntimeError):
-    """Rows in did not equal inserted + updated + rejected + duplicates: something was lost or counted twice."""
+    """Rows in did not equal inserted + updated + rejected + duplicates:
+    something was lost or counted twice."""
 
 
 @dataclass

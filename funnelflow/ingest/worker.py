@@ -121,7 +121,8 @@ def _feed(stream: IO[bytes], sink: IO[bytes]) -> None:
 
 
 class ChunkPreparer:
-    """Turns raw chunks into stage rows: exact repeats dropped, every row normalized, rejects kept with their line."""
+    """Turns raw chunks into stage rows: exact repeats dropped, every row normalized,
+    rejects kept with their line."""
 
     def __init__(self, job: FileJob, headers: list[str], columns: dict[str, str], has_identity: bool) -> None:
         self.job = job
@@ -250,7 +251,8 @@ def _send(out: IO[bytes], message: tuple) -> None:
 
 
 def _limit_memory() -> int:
-    """Cap the worker's address space (``FUNNELFLOW_INGEST_WORKER_MEMORY_MB``): a file too big to read fails alone.
+    """Cap the worker's address space (``FUNNELFLOW_INGEST_WORKER_MEMORY_MB``):
+    a file too big to read fails alone.
 
     Past the cap an allocation raises ``MemoryError`` here instead of the machine's out-of-memory killer
     picking a process (maybe the database's) to end.

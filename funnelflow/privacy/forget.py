@@ -79,7 +79,8 @@ class Subject:
 
 
 def parse_subject(value: Any) -> Subject:
-    """A lead id (digits, or ``lead:<id>``) or a 64-hex SHA-256; anything else is refused without echoing it."""
+    """A lead id (digits, or ``lead:<id>``) or a 64-hex SHA-256;
+    anything else is refused without echoing it."""
     text = str(value if value is not None else "").strip()
     if "@" in text:
         raise NotAPersonReference(

@@ -1,4 +1,5 @@
-"""Dedupe and merge: likely duplicates across different email keys, merged above a high bar, reviewed between the bars.
+"""Dedupe and merge: likely duplicates across different email keys, merged above a high bar,
+reviewed between the bars.
 
 Ingestion already keeps one row per ``email_key``. Here, a changed lead is
 compared with leads sharing its last name and first initial (the blocking key) on name, company
@@ -48,7 +49,8 @@ class MergeError(ValueError):
 
 
 def lead_tables() -> list[sa.Table]:
-    """Every table whose ``lead_id`` points at leads (other areas' tables included), so a merge misses none."""
+    """Every table whose ``lead_id`` points at leads (other areas' tables included),
+    so a merge misses none."""
     found = []
     for table in metadata.sorted_tables:
         if table.name in _OWN_TABLES or "lead_id" not in table.c:
@@ -69,7 +71,8 @@ def _full_name(row) -> str:
 
 
 def similarity(a, b) -> Similarity | None:
-    """Weighted name/company/phone similarity (0-100); None unless the name and one more thing can be compared."""
+    """Weighted name/company/phone similarity (0-100);
+    None unless the name and one more thing can be compared."""
     name_a, name_b = _full_name(a), _full_name(b)
     if not name_a or not name_b:
         return None
@@ -254,7 +257,8 @@ def merge(
 
 
 def undo_merge(conn: sa.Connection, merge_id: int, *, actor: str) -> None:
-    """Put both leads back as they were before the merge; the pair is then never merged automatically again."""
+    """Put both leads back as they were before the merge;
+    the pair is then never merged automatically again."""
     row = conn.execute(sa.select(lead_merges).where(lead_merges.c.id == merge_id)).first()
     if row is None:
         raise MergeError(f"no merge {merge_id}; see `python -m funnelflow merges list --merged`")

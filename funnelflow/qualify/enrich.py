@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from funnelflow import settings
 from funnelflow.db.schema import accounts, enrichment_cache, leads, utcnow
-from funnelflow.qualify.state import needs_qualifying
+from funnelflow.qualify.state import lead_batches, needs_qualifying
 from funnelflow.service_settings import HttpApiSettings
 
 log = logging.getLogger(__name__)
@@ -366,45 +366,35 @@ def enrich_leads(
         leads.c.account_id,
         leads.c.field_sources,
     ]
-    last_id = 0
-    while True:
-        with engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(*cols).where(where, leads.c.id > last_id).order_by(leads.c.id).limit(CHUNK)
-            ).all()
-            if not rows:
-                break
-            last_id = rows[-1].id
-            domain_of = {r.id: (r.email_domain or r.email.rpartition("@")[2]).strip().lower() for r in rows}
-            answers, calls = cached_lookup(conn, provider, domain_of.values(), as_of=as_of, ttl_days=ttl)
-            result.leads += len(rows)
-            result.domains += len(answers)
-            result.provider_calls += calls
-            account_ids: dict[str, int] = {}
-            for r in rows:
-                firm = answers.get(domain_of[r.id])
-                if firm is None:
-                    continue
-                if firm.domain not in account_ids:
-                    account_ids[firm.domain] = _account_id(conn, firm, provider)
-                sources = dict(r.field_sources or {})
-                company, sources["company"] = choose(r.company, sources.get("company"), firm.name, provider)
-                country, sources["country"] = choose(
-                    r.country, sources.get("country"), firm.country, provider
+    for conn, rows in lead_batches(engine, cols, where, CHUNK):
+        domain_of = {r.id: (r.email_domain or r.email.rpartition("@")[2]).strip().lower() for r in rows}
+        answers, calls = cached_lookup(conn, provider, domain_of.values(), as_of=as_of, ttl_days=ttl)
+        result.leads += len(rows)
+        result.domains += len(answers)
+        result.provider_calls += calls
+        account_ids: dict[str, int] = {}
+        for r in rows:
+            firm = answers.get(domain_of[r.id])
+            if firm is None:
+                continue
+            if firm.domain not in account_ids:
+                account_ids[firm.domain] = _account_id(conn, firm, provider)
+            sources = dict(r.field_sources or {})
+            company, sources["company"] = choose(r.company, sources.get("company"), firm.name, provider)
+            country, sources["country"] = choose(r.country, sources.get("country"), firm.country, provider)
+            sources = {k: v for k, v in sources.items() if v is not None}
+            sources["account"] = {"source": provider.name, "confidence": provider.confidence}
+            new = {
+                "account_id": account_ids[firm.domain],
+                "company": company,
+                "country": country,
+                "field_sources": sources,
+            }
+            if any(new[k] != getattr(r, k) for k in new):
+                conn.execute(
+                    leads.update().where(leads.c.id == r.id).values(**new, updated_at=leads.c.updated_at)
                 )
-                sources = {k: v for k, v in sources.items() if v is not None}
-                sources["account"] = {"source": provider.name, "confidence": provider.confidence}
-                new = {
-                    "account_id": account_ids[firm.domain],
-                    "company": company,
-                    "country": country,
-                    "field_sources": sources,
-                }
-                if any(new[k] != getattr(r, k) for k in new):
-                    conn.execute(
-                        leads.update().where(leads.c.id == r.id).values(**new, updated_at=leads.c.updated_at)
-                    )
-                    result.enriched += 1
+                result.enriched += 1
     log.info(
         "enrichment (%s): %d lead(s), %d domain(s), %d provider call(s), %d lead(s) changed",
         provider.name,

@@ -20,7 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from funnelflow import settings
 from funnelflow.db.schema import leads
 from funnelflow.identity import phone_e164
-from funnelflow.qualify.state import needs_qualifying
+from funnelflow.qualify.state import lead_batches, needs_qualifying
 
 log = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -46,7 +46,8 @@ DEPARTMENTS = (
 _SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "student",
-        r"\b(student|intern|internship|werkstudent\w*|stagiaire|trainee|apprentice|mba candidate|phd|graduate)\b",
+        r"\b(student|intern|internship|werkstudent\w*|stagiaire|trainee|apprentice|mba candidate"
+        r"|phd|graduate)\b",
     ),
     ("vp", r"\b(vp|svp|evp|avp|vice[- ]president|vizepräsident)\b"),
     (
@@ -61,12 +62,14 @@ _DEPARTMENT_PATTERNS: tuple[tuple[str, str], ...] = (
     ("marketing", r"(marketing|growth|demand gen|content|seo|brand|campaign|cmo\b|communications)"),
     (
         "sales",
-        r"(sales|account exec|account manager|business development|revenue|\bsdr\b|\bbdr\b|\bcro\b|commercial|vertrieb)",
+        r"(sales|account exec|account manager|business development|revenue|\bsdr\b|\bbdr\b|\bcro\b"
+        r"|commercial|vertrieb)",
     ),
     ("customer_success", r"(customer success|customer support|support specialist)"),
     (
         "executive",
-        r"(\bceo\b|chief executive|founder|owner|managing director|president|geschäftsführer|directeur général|\bcoo\b)",
+        r"(\bceo\b|chief executive|founder|owner|managing director|president|geschäftsführer"
+        r"|directeur général|\bcoo\b)",
     ),
     ("engineering", r"(engineer|developer|devops|software|architect|\bcto\b|chief technology|ingénieur)"),
     ("it", r"(\bit\b|information|systems admin|\bcio\b)"),
@@ -207,28 +210,20 @@ def normalize_leads(engine: sa.Engine, *, lead_ids: list[int] | None = None) -> 
     ]
     where = needs_qualifying() if lead_ids is None else leads.c.id.in_(lead_ids)
     changed = 0
-    last_id = 0
     stmt = (
         leads.update()
         .where(leads.c.id == sa.bindparam("b_id"))
         .values({**{k: sa.bindparam(f"b_{k}") for k in _DERIVED}, "updated_at": leads.c.updated_at})
     )
-    while True:
-        with engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(*cols).where(where, leads.c.id > last_id).order_by(leads.c.id).limit(CHUNK)
-            ).all()
-            if not rows:
-                break
-            last_id = rows[-1].id
-            updates = []
-            for row in rows:
-                new = normalized_fields(row, check_mx=check_mx)
-                if any(new[k] != getattr(row, k) for k in _DERIVED):
-                    updates.append({"b_id": row.id, **{f"b_{k}": new[k] for k in _DERIVED}})
-            if updates:
-                conn.execute(stmt, updates)
-                changed += len(updates)
+    for conn, rows in lead_batches(engine, cols, where, CHUNK):
+        updates = []
+        for row in rows:
+            new = normalized_fields(row, check_mx=check_mx)
+            if any(new[k] != getattr(row, k) for k in _DERIVED):
+                updates.append({"b_id": row.id, **{f"b_{k}": new[k] for k in _DERIVED}})
+        if updates:
+            conn.execute(stmt, updates)
+            changed += len(updates)
     log.info("normalized %d lead(s)", changed)
     return changed
 

@@ -1,4 +1,5 @@
-"""The scoring and lifecycle rules: marketing's ``config/scoring.yaml`` and sales' ``config/sales_rules.yaml``.
+"""The scoring and lifecycle rules:
+marketing's ``config/scoring.yaml`` and sales' ``config/sales_rules.yaml``.
 
 Both files are validated with pydantic. A wrong file raises ``RulesError`` whose
 message names the file, the line and the fix (line numbers come from the YAML
@@ -224,8 +225,9 @@ def rules_from_text(
         if unknown:
             line = line_of(sales_node, ("sql_rules", i, "recent_actions"))
             raise RulesError(
-                f"{sales_name}, line {line}: sql_rules.{i}.recent_actions: {unknown} is not a high-intent page of "
-                f"{scoring_name}; fix: use some of {sorted(pages)} or add the page under engagement.high_intent_pages"
+                f"{sales_name}, line {line}: sql_rules.{i}.recent_actions: {unknown} is not a "
+                f"high-intent page of {scoring_name}; fix: use some of {sorted(pages)} or add the page "
+                "under engagement.high_intent_pages"
             )
     digest = hashlib.sha256(f"{scoring_text}\0{sales_text}".encode()).hexdigest()[:8]
     version = f"{scoring.version}/{sales.version}#{digest}"
@@ -237,7 +239,8 @@ def rules_from_text(
 def load_rules(
     config_dir: Path | None = None, *, scoring_path: Path | None = None, sales_path: Path | None = None
 ) -> Rules:
-    """Load and validate both files (default: FUNNELFLOW_CONFIG_DIR); raise RulesError naming file, line, fix."""
+    """Load and validate both files (default: FUNNELFLOW_CONFIG_DIR);
+    raise RulesError naming file, line, fix."""
     folder = config_dir or settings.config_dir()
     scoring_path = scoring_path or folder / SCORING_FILE
     sales_path = sales_path or folder / SALES_RULES_FILE
@@ -259,7 +262,8 @@ class ActiveRules:
 
 
 def load_active_rules(engine: sa.Engine, config_dir: Path | None = None) -> ActiveRules:
-    """The rules to score with: the files if they are valid (remembered as last good), else the last good ones.
+    """The rules to score with: the files if they are valid (remembered as last good),
+    else the last good ones.
 
     Raises RulesError only when the files are broken and no rules ever loaded.
     """

@@ -60,7 +60,8 @@ q_new = sa.Table(
 
 
 def _scratch_name(conn: sa.Connection, base: str) -> str:
-    # Unique per pass on PostgreSQL (the tables are ordinary, if unlogged); SQLite temp tables are per connection.
+    # Unique per pass on PostgreSQL (the tables are ordinary, if unlogged);
+    # SQLite temp tables are per connection.
     return f"{base}_{uuid.uuid4().hex[:12]}" if conn.dialect.name == "postgresql" else base
 
 
@@ -129,7 +130,8 @@ def _round2(dialect: str, expr: ColumnElement) -> ColumnElement:
 def _json_object(
     dialect: str, pairs: list[tuple[str, ColumnElement]], strip_nulls: bool = True
 ) -> ColumnElement:
-    """A JSON object of the pairs, keys with null values left out; chunked under the function-argument limit."""
+    """A JSON object of the pairs, keys with null values left out;
+    chunked under the function-argument limit."""
     chunks = [pairs[i : i + 40] for i in range(0, len(pairs), 40)] or [[]]
     parts = []
     for chunk in chunks:
@@ -201,7 +203,8 @@ def _engagement_table(rules: Rules, name: str = "q_eng") -> sa.TableClause:
 
 
 def _fenced(stmt: sa.Select, name: str) -> sa.Subquery:
-    """A subquery the planner computes once per row instead of inlining its expressions into the next layer."""
+    """A subquery the planner computes once per row,
+    instead of inlining its expressions into the next layer."""
     return stmt.offset(0).subquery(name)
 
 
@@ -404,7 +407,8 @@ def _prepare(conn: sa.Connection) -> None:
 
 
 def _fill_changed_batch(conn: sa.Connection, lead_ids: list[int] | None) -> int | None:
-    """Leads changed since they were last qualified, or with touchpoints past the watermark; returns the new watermark."""
+    """Leads changed since they were last qualified, or with touchpoints past the watermark;
+    returns the new watermark."""
     if lead_ids is not None:
         for i in range(0, len(lead_ids), 5000):
             conn.execute(q_batch.insert(), [{"lead_id": i_} for i_ in sorted(set(lead_ids[i : i + 5000]))])

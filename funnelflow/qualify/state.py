@@ -1,4 +1,5 @@
-"""Which leads a qualification step must look at, and the keys of its run bookkeeping (kept by ``funnelflow.db.state``).
+"""Which leads a qualification step must look at, and the keys of its run bookkeeping
+(kept by ``funnelflow.db.state``).
 
 A lead needs qualifying when it is new or changed since qualification last saw
 it: ``qualified_at`` holds the ``updated_at`` value the last scoring pass
@@ -13,6 +14,7 @@ so nothing is missed for more than a day.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -31,6 +33,26 @@ def needs_qualifying() -> sa.ColumnElement[bool]:
         leads.c.erased_at.is_(None),
         sa.or_(leads.c.qualified_at.is_(None), leads.c.updated_at > leads.c.qualified_at),
     )
+
+
+def lead_batches(
+    engine: sa.Engine, columns: Sequence[sa.ColumnElement], where: sa.ColumnElement[bool], size: int
+) -> Iterator[tuple[sa.Connection, list[sa.Row]]]:
+    """The leads ``where`` selects, in id order, ``size`` at a time, each batch in its own transaction.
+
+    The caller's work on a batch (through the connection yielded with it) commits when it asks for
+    the next one, so a failure keeps the batches before it. Stopping early rolls the current batch back.
+    """
+    last_id = 0
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(*columns).where(where, leads.c.id > last_id).order_by(leads.c.id).limit(size)
+            ).all()
+            if not rows:
+                return
+            last_id = rows[-1].id
+            yield conn, rows
 
 
 def live_leads() -> sa.ColumnElement[bool]:

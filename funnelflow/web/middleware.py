@@ -32,8 +32,8 @@ SECURITY_HEADERS: dict[str, str] = {
 _ENCODED = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
 
 
-class SecurityHeaders:
-    """ASGI middleware: the security headers on every HTTP response (a route's own value wins)."""
+class _HttpMiddleware:
+    """ASGI middleware for HTTP requests (``handle``); anything else (lifespan) passes through untouched."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -42,7 +42,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
 
+    async def handle(self, scope: dict, receive: Any, send: Any) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(_HttpMiddleware):
+    """ASGI middleware: the security headers on every HTTP response (a route's own value wins)."""
+
+    async def handle(self, scope: dict, receive: Any, send: Any) -> None:
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -73,16 +82,10 @@ def describe_error(exc: BaseException) -> str:
     return "; caused by ".join(parts)
 
 
-class ContainErrors:
+class ContainErrors(_HttpMiddleware):
     """ASGI middleware: an unexpected exception becomes a 500 and one log line without its message."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: dict, receive: Any, send: Any) -> None:
         started = False
 
         async def send_tracking(message: dict) -> None:

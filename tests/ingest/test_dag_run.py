@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import lead_landing
 from funnelflow.web.leads import content_hash
+from tests.factories import REPO, count, rows
 from tests.fakes.ad_platform import FakeAdPlatform
-from tests.ingest.conftest import count, rows
 
-REPO = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 

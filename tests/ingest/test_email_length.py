@@ -12,9 +12,9 @@ from funnelflow.ingest.config import load_header_mapping, load_sources
 from funnelflow.ingest.landing import process_landing
 from funnelflow.ingest.normalize import email_facts, email_length_problem
 from funnelflow.web.app import create_standalone_app
+from tests.factories import AD_SOURCE, ad_endpoint, rows
 from tests.fakes.ad_platform import FakeAdPlatform
-from tests.ingest.conftest import rows, run_inbox
-from tests.ingest.test_ad_platform import SOURCE, _endpoint
+from tests.ingest.factories import run_inbox
 
 LONG_LOCAL = "a" * 300 + "@example.com"  # the address the issue found stored as a lead
 LOCAL_65 = "b" * 65 + "@example.com"
@@ -83,10 +83,10 @@ def fake():
 def test_an_ad_platform_lead_with_a_too_long_address_is_a_reject_with_its_reason(engine, fake):
     fake.add_lead("L1", "2026-11-20T10:00:00+00:00", {"email": LONG_LOCAL, "first_name": "Long"})
     fake.add_lead("L2", "2026-11-20T10:01:00+00:00", {"email": LOCAL_64, "first_name": "Fine"})
-    fetch_new_leads(engine, _endpoint(fake), SOURCE, sleep=lambda s: None)
+    fetch_new_leads(engine, ad_endpoint(fake), AD_SOURCE, sleep=lambda s: None)
     totals = process_landing(engine, load_sources(), load_header_mapping())
-    assert (totals[SOURCE].inserted, totals[SOURCE].rejected) == (1, 1)
+    assert (totals[AD_SOURCE].inserted, totals[AD_SOURCE].rejected) == (1, 1)
     assert [r["email"] for r in rows(engine, "select email from leads")] == [LOCAL_64]
     [reject] = rows(engine, "select source, reason from ingest_rejects")
-    assert reject["source"] == SOURCE
+    assert reject["source"] == AD_SOURCE
     assert reject["reason"].startswith("email too long: the part before the @ has 300 octets")

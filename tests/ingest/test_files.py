@@ -9,14 +9,17 @@ import pytest
 import sqlalchemy as sa
 
 from funnelflow.identity import email_hash
-from tests.ingest.conftest import AS_OF, count, rows, run_inbox
+from tests.factories import AS_OF, count, rows
+from tests.ingest.factories import run_inbox
 
 HUBSPOT = (
     "Record ID,First Name,Last Name,Email,Company Name,Job Title,Phone Number,Country/Region,Original Source,"
     "UTM Source,UTM Medium,UTM Campaign,UTM Term,UTM Content,Do Not Email,Favourite Colour\n"
-    "101,Jane,Doe,Jane.Doe@Example.com,ACME GmbH,CTO,+49 30 1234567,Germany,Paid Social,linkedin,cpc,q4-launch,crm,hero,,blue\n"
+    "101,Jane,Doe,Jane.Doe@Example.com,ACME GmbH,CTO,+49 30 1234567,Germany,Paid Social,"
+    "linkedin,cpc,q4-launch,crm,hero,,blue\n"
     "102,Max,Mustermann,max@example.org,Muster AG,CEO,,DE,Organic,,,,,,yes,green\n"
-    "101,Jane,Doe,Jane.Doe@Example.com,ACME GmbH,CTO,+49 30 1234567,Germany,Paid Social,linkedin,cpc,q4-launch,crm,hero,,blue\n"
+    "101,Jane,Doe,Jane.Doe@Example.com,ACME GmbH,CTO,+49 30 1234567,Germany,Paid Social,"
+    "linkedin,cpc,q4-launch,crm,hero,,blue\n"
     "103,Bad,Address,not-an-email,X,,,,,,,,,,,\n"
     "104,No,Contact,,Y,,,,,,,,,,,\n"
 )

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from funnelflow.ingest.readers import FileUnreadable, inspect_file, read_records
-from tests.ingest.conftest import AS_OF, count, rows, run_inbox
+from tests.factories import AS_OF, count, rows
+from tests.ingest.factories import run_inbox
 
 SHEET = "xl/worksheets/sheet1.xml"
 

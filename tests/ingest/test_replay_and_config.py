@@ -9,7 +9,8 @@ import pytest
 from funnelflow.ingest.config import ConfigError, load_header_mapping, load_sources
 from funnelflow.ingest.replay import replay_rejects
 from funnelflow.ingest.store import AccountingError, Counts
-from tests.ingest.conftest import AS_OF, count, rows, run_inbox
+from tests.factories import AS_OF, count, rows
+from tests.ingest.factories import run_inbox
 
 
 def test_rejects_from_an_unknown_language_are_replayed_after_a_mapping_fix(

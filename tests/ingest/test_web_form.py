@@ -12,7 +12,7 @@ from funnelflow.ingest.config import load_header_mapping, load_sources
 from funnelflow.ingest.landing import process_landing
 from funnelflow.web.app import create_standalone_app
 from funnelflow.web.leads import RATE_WINDOW_SECONDS, RateLimiter
-from tests.ingest.conftest import count, rows
+from tests.factories import count, rows
 
 FORM = {
     "email": "Ada@Example.com",

@@ -1,15 +1,13 @@
-"""lead_qualification end to end through Airflow (dag.test): a demo request becomes SQL and announces it once."""
+"""lead_qualification end to end through Airflow (dag.test):
+a demo request becomes SQL and announces it once."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from funnelflow.db.engine import make_engine
-from tests.qualify.conftest import AS_OF, add_lead, count, history, lead_row, touch
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.factories import AS_OF, REPO, count, touch
+from tests.qualify.factories import add_lead, history, lead_row
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

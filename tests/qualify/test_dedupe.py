@@ -1,4 +1,5 @@
-"""Merges keep every row of both leads and can be undone; two business emails are never joined without review."""
+"""Merges keep every row of both leads and can be undone;
+two business emails are never joined without review."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from funnelflow.db.schema import (
     touchpoints,
 )
 from funnelflow.qualify.dedupe import find_and_merge, undo_merge
-from tests.qualify.conftest import AS_OF, add_lead, lead_row, touch
+from tests.factories import AS_OF, touch
+from tests.qualify.factories import add_lead, lead_row
 
 
 def _rows_of(engine, table, lead_id):

@@ -1,4 +1,5 @@
-"""Enrichment: precedence of typed values, provenance, the TTL cache, and the HTTP provider against a strict fake."""
+"""Enrichment: precedence of typed values, provenance, the TTL cache,
+and the HTTP provider against a strict fake."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from funnelflow.qualify.enrich import (
     ReferenceProvider,
     enrich_leads,
 )
+from tests.factories import AS_OF
 from tests.fakes.enrichment_api import FakeEnrichmentApi
-from tests.qualify.conftest import AS_OF, add_lead, lead_row
+from tests.qualify.factories import add_lead, lead_row
 
 CSV = """domain,name,industry,employee_band,revenue_band,country,region,competitor
 acme.example,"Acme, Inc.",Software,51-200,$10M-$50M,DE,EMEA,false

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from funnelflow import sql
 from funnelflow.db.schema import UTCDateTime
 from funnelflow.qualify.score import score_and_stage
-from tests.qualify.conftest import AS_OF, add_account, add_lead, history, lead_row, touch
+from tests.factories import AS_OF, touch
+from tests.qualify.factories import add_account, add_lead, history, lead_row
 
 
 def _stage_and_reason(engine, lead_id):

@@ -10,7 +10,8 @@ import pytest
 
 from funnelflow.qualify.normalize import department_of, seniority_of
 from funnelflow.qualify.rules import RulesError, load_active_rules, load_rules
-from tests.qualify.conftest import AS_OF, REPO, add_lead, lead_row, touch
+from tests.factories import AS_OF, REPO, touch
+from tests.qualify.factories import add_lead, lead_row
 
 BAD_EDITS = {
     # (replace, with) in scoring.yaml -> what the error must say

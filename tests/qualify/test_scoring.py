@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from funnelflow.qualify.score import score_and_stage
-from tests.qualify.conftest import AS_OF, add_account, add_lead, count, history, lead_row, rules_with, touch
+from tests.factories import AS_OF, count, touch
+from tests.qualify.factories import add_account, add_lead, history, lead_row, rules_with
 
 CASES = {
     "vp_marketing_at_target_company": (

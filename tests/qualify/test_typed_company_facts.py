@@ -16,11 +16,13 @@ from funnelflow.ingest.normalize import employees_of, industry_of, revenue_of
 from funnelflow.qualify.enrich import ReferenceProvider, enrich_leads
 from funnelflow.qualify.normalize import department_of, normalize_leads, seniority_of
 from funnelflow.qualify.score import score_and_stage
-from tests.qualify.conftest import AS_OF, REPO, lead_row
+from tests.factories import AS_OF, REPO
+from tests.qualify.factories import lead_row
 
 # A HubSpot export: "Number of Employees" and "Industry" as HubSpot names them (its internal industry code).
 HUBSPOT = (
-    "Record ID,First Name,Last Name,Email,Company Name,Job Title,Number of Employees,Industry,Annual Revenue\n"
+    "Record ID,First Name,Last Name,Email,Company Name,Job Title,Number of Employees,Industry,"
+    "Annual Revenue\n"
     '201,Vera,Vogel,vera@unknown-software.example,Unknown Software,VP Marketing,"5,000",COMPUTER_SOFTWARE,'
     '"$750,000,000"\n'
     "202,Kai,Known,kai@acme.example,Acme,VP Marketing,5000,Manufacturing,\n"
@@ -176,8 +178,8 @@ def test_the_shipped_reference_data_does_not_know_the_unknown_company():
 def test_an_ad_platform_lead_form_carries_company_facts(engine):
     from funnelflow.ingest.adplatform import fetch_new_leads
     from funnelflow.ingest.landing import process_landing
+    from tests.factories import AD_SOURCE, ad_endpoint
     from tests.fakes.ad_platform import FakeAdPlatform
-    from tests.ingest.test_ad_platform import SOURCE, _endpoint
 
     with FakeAdPlatform() as fake:
         fake.add_lead(
@@ -185,8 +187,8 @@ def test_an_ad_platform_lead_form_carries_company_facts(engine):
             "2026-11-20T10:00:00+00:00",
             {"email": "ada@ads.example", "company_size": "1001-5000", "industry": "Computer Software"},
         )
-        fetch_new_leads(engine, _endpoint(fake), SOURCE, sleep=lambda s: None)
+        fetch_new_leads(engine, ad_endpoint(fake), AD_SOURCE, sleep=lambda s: None)
     process_landing(engine, load_sources(), load_header_mapping())
     row = lead_row(engine, _lead_id(engine, "ada@ads.example"))
     assert (row.industry, row.employee_band, row.employee_count) == ("Software", "1001-5000", None)
-    assert row.field_sources["employee_band"] == {"source": "typed", "confidence": 1.0, "origin": SOURCE}
+    assert row.field_sources["employee_band"] == {"source": "typed", "confidence": 1.0, "origin": AD_SOURCE}

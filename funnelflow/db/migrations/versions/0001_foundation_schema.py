@@ -131,7 +131,8 @@ def upgrade() -> None:
         sa.Column("detail", sa.String(length=500), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "reason in ('unsubscribe', 'bounce', 'spam_report', 'invalid', 'do_not_email', 'manual', 'erased', 'group_unsubscribe')",
+            "reason in ('unsubscribe', 'bounce', 'spam_report', 'invalid', 'do_not_email', 'manual', "
+            "'erased', 'group_unsubscribe')",
             name=op.f("ck_suppressions_reason"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_suppressions")),
@@ -180,7 +181,8 @@ def upgrade() -> None:
             "fit_grade is null or fit_grade in ('A', 'B', 'C', 'D')", name=op.f("ck_leads_fit_grade")
         ),
         sa.CheckConstraint(
-            "lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql', 'opportunity', 'customer', 'recycled', 'disqualified')",
+            "lifecycle_stage in ('subscriber', 'lead', 'mql', 'sql', 'opportunity', 'customer', "
+            "'recycled', 'disqualified')",
             name=op.f("ck_leads_lifecycle_stage"),
         ),
         sa.ForeignKeyConstraint(
@@ -248,7 +250,8 @@ def upgrade() -> None:
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("kind in ('marketing', 'transactional')", name=op.f("ck_email_sends_kind")),
         sa.CheckConstraint(
-            "status in ('claimed', 'sent', 'delivered', 'failed', 'skipped', 'bounced', 'dropped', 'unsettled')",
+            "status in ('claimed', 'sent', 'delivered', 'failed', 'skipped', 'bounced', 'dropped', "
+            "'unsettled')",
             name=op.f("ck_email_sends_status"),
         ),
         sa.ForeignKeyConstraint(

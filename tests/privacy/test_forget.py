@@ -27,7 +27,7 @@ from funnelflow.email.events import process_events, store_events
 from funnelflow.email.policy import Candidate, check_recipients
 from funnelflow.identity import email_hash
 from funnelflow.privacy.forget import NotAPersonReference, forget_person, parse_subject
-from tests.email_events.helpers import T0, add_consent, add_lead, add_send
+from tests.factories import T0, add_consent, add_lead, add_send
 from tests.fakes.sendgrid_webhook import event
 
 JANE = "Jane.Doe@Example.com"
@@ -331,9 +331,9 @@ def test_file_scrub_keeps_encoding_bom_and_every_other_byte():
     person = Person(hashes={email_hash(JANE)})
     bom = "\ufeffEmail,Name\nbob@example.com,Bøb\njane.doe@example.com,Jane\n".encode("utf-8-sig")
     assert scrub_text_file(bom, person) == "\ufeffEmail,Name\nbob@example.com,Bøb\n,\n".encode("utf-8-sig")
-    cp1252 = 'E-Mail;Name;Land\r\nbob@example.com;Søren;Dänemark\r\n"Jane.Doe@example.com";Jane;K\u00f6ln\r\n'.encode(
-        "cp1252"
-    )
+    cp1252 = (
+        'E-Mail;Name;Land\r\nbob@example.com;Søren;Dänemark\r\n"Jane.Doe@example.com";Jane;K\u00f6ln\r\n'
+    ).encode("cp1252")
     out = scrub_text_file(cp1252, person)
     assert out == "E-Mail;Name;Land\r\nbob@example.com;Søren;Dänemark\r\n;;\r\n".encode("cp1252")
     assert scrub_text_file(b"email\nbob@example.com\n", person) is None  # untouched files are not rewritten

@@ -14,7 +14,7 @@ from funnelflow.db.schema import consents, email_sends, utcnow
 from funnelflow.email.send import Mailing, Recipient, SendOptions, send_mailing
 from funnelflow.email.transports import OutboxTransport
 from funnelflow.email.welcome import send_confirmations, send_welcomes
-from tests.email_events.helpers import add_consent, add_lead
+from tests.factories import add_consent, add_lead
 
 LINK = re.compile(r"https?://[^\s\"<>]+/funnelflow/(confirm|unsubscribe)/[A-Za-z0-9_.=-]+")
 

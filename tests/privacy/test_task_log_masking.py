@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.factories import REPO
+
 ADDRESS = "jane.doe@example.com"
 RUN_AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

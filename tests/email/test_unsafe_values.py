@@ -19,7 +19,7 @@ from funnelflow.email import policy, render, welcome
 from funnelflow.email.send import Mailing, Recipient, SendingAborted, SendingIncomplete, send_mailing
 from funnelflow.email.transports import Accepted, OutboxTransport, SmtpTransport, Unavailable
 from funnelflow.identity import email_hash
-from tests.email_send.conftest import AS_OF, add_person
+from tests.factories import AS_OF, add_person
 from tests.fakes.smtp_sink import SmtpSink
 
 BREAKS = {"crlf": "\r\n", "lf": "\n", "cr": "\r", "ls": "\u2028", "ps": "\u2029", "nel": "\x85", "vt": "\x0b"}
@@ -92,7 +92,8 @@ def _messages(
 def test_a_line_break_in_a_first_name_never_reaches_a_header(
     engine, standin, sendgrid, options, smtp_sink, tmp_path, transport_name, batched
 ):
-    # Before: outbox and SMTP raised "Header values may not contain linefeed" and the whole chunk stayed claimed.
+    # Before: outbox and SMTP raised "Header values may not contain linefeed" and the whole chunk
+    # stayed claimed.
     names = _people_with_broken_names(engine)
     transport = {
         "outbox": OutboxTransport(tmp_path),

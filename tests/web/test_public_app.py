@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from funnelflow.web.app import MOUNT_PATH, create_standalone_app
+from tests.factories import REPO
 
 
 def test_standalone_app_serves_under_the_mount_path(engine):
@@ -18,9 +19,8 @@ def test_standalone_app_serves_under_the_mount_path(engine):
 
 def test_plugin_mounts_the_same_app_in_airflow():
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "plugins" / "funnelflow_public.py"
+    path = REPO / "plugins" / "funnelflow_public.py"
     spec = importlib.util.spec_from_file_location("funnelflow_public_plugin", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

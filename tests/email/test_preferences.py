@@ -8,7 +8,7 @@ from funnelflow.db.schema import consents, suppressions
 from funnelflow.email.policy import Candidate, check_recipients
 from funnelflow.email.tokens import make_token
 from funnelflow.identity import email_hash
-from tests.email_events.helpers import T0, add_consent, add_lead, add_send
+from tests.factories import T0, add_consent, add_lead, add_send
 
 
 def _consent_log(engine, lead_id):

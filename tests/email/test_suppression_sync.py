@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from funnelflow.db.schema import consents, suppressions
 from funnelflow.email.suppression_sync import SendGridAuthError, sync_suppressions
 from funnelflow.identity import email_hash
-from tests.email_events.helpers import add_consent, add_lead, add_send
+from tests.factories import add_consent, add_lead, add_send
 from tests.fakes.sendgrid_suppressions import SuppressionStandIn
 
 END = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)

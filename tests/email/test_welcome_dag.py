@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import email_sends
-from tests.email_send.conftest import API_KEY, AS_OF, add_person
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.factories import API_KEY, AS_OF, REPO, add_person
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_welcome_emails_dag_sends_confirmation_and_welcome_once(
-    airflow_db, marketing_db_env, standin, monkeypatch
-):
+@pytest.fixture
+def sendgrid_connection(standin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DAG sends through SendGrid: the `sendgrid_default` connection points at the stand-in."""
     monkeypatch.setenv("FUNNELFLOW_EMAIL_TRANSPORT", "sendgrid")
     monkeypatch.setenv(
         "AIRFLOW_CONN_SENDGRID_DEFAULT",
         json.dumps({"conn_type": "email", "host": standin.base_url, "password": API_KEY}),
     )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_welcome_emails_dag_sends_confirmation_and_welcome_once(
+    airflow_db, marketing_db_env, standin, sendgrid_connection
+):
     engine = make_engine(marketing_db_env)
     with engine.begin() as conn:
         add_person(conn, "pending@example.com", consent=[("pending", AS_OF - timedelta(minutes=4))])
@@ -44,18 +46,13 @@ def test_welcome_emails_dag_sends_confirmation_and_welcome_once(
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_retry_that_finds_its_earlier_claims_fails_without_retrying_and_alerts(
-    airflow_db, marketing_db_env, standin, monkeypatch
+    airflow_db, marketing_db_env, standin, sendgrid_connection, monkeypatch
 ):
     """Issue 10: a try dies after SendGrid took the welcome, before the ledger said so; the next try
     of the same run must neither send it again nor end green."""
     from funnelflow.email import ledger
 
-    monkeypatch.setenv("FUNNELFLOW_EMAIL_TRANSPORT", "sendgrid")
     monkeypatch.setenv("FUNNELFLOW_OPS_EMAIL", "oncall@example.com")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SENDGRID_DEFAULT",
-        json.dumps({"conn_type": "email", "host": standin.base_url, "password": API_KEY}),
-    )
     engine = make_engine(marketing_db_env)
     with engine.begin() as conn:
         add_person(conn, "granted@example.com", consent=[("granted", AS_OF - timedelta(minutes=4))])

@@ -1,3 +1,8 @@
+"""Fixtures for the email tests: the sending settings for every test here, the signed webhook, the public app.
+
+The SendGrid stand-in, the fake clock and the send options are in tests/conftest.py (campaigns use them too).
+"""
+
 from __future__ import annotations
 
 import pytest
@@ -5,6 +10,11 @@ from fastapi.testclient import TestClient
 
 from funnelflow.web.app import MOUNT_PATH, create_standalone_app
 from tests.fakes.sendgrid_webhook import WebhookSigner
+
+
+@pytest.fixture(autouse=True)
+def _email_env(email_env) -> None:
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from funnelflow.db.schema import consents, email_sends
 from funnelflow.email import welcome
 from funnelflow.email.tokens import read_token
-from tests.email_send.conftest import AS_OF, add_person, suppress
+from tests.factories import AS_OF, add_person, suppress
 
 
 def _consent_id(engine, lead_id: int, status: str) -> int:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from funnelflow.db.schema import consents, email_events, email_sends, suppressions, touchpoints
 from funnelflow.email.events import mark_unsettled, process_events, store_events
 from funnelflow.identity import email_hash
-from tests.email_events.helpers import T0, add_consent, add_lead, add_send
+from tests.factories import T0, add_consent, add_lead, add_send
 from tests.fakes.sendgrid_webhook import event
 
 AS_OF = T0 + timedelta(days=1)

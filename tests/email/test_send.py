@@ -18,7 +18,7 @@ from funnelflow.email.send import Mailing, Recipient, SendingAborted, send_maili
 from funnelflow.email.tokens import read_token
 from funnelflow.email.transports import SendGridTransport
 from funnelflow.identity import email_hash
-from tests.email_send.conftest import AS_OF, add_person, suppress
+from tests.factories import AS_OF, add_person, suppress
 
 WELCOME = Mailing(
     "welcome", "welcome", policy.MARKETING, {"start_url": "https://example.com/guide"}, campaign_id="welcome"

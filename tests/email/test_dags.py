@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,11 +12,10 @@ from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import email_sends, leads, suppressions, touchpoints
 from funnelflow.email.events import store_events
 from funnelflow.identity import email_hash
-from tests.email_events.helpers import T0, add_consent, add_lead, add_send
+from tests.factories import REPO, T0, add_consent, add_lead, add_send
 from tests.fakes.sendgrid_suppressions import SuppressionStandIn
 from tests.fakes.sendgrid_webhook import event
 
-REPO = Path(__file__).resolve().parents[2]
 RUN_AT = T0 + timedelta(days=3)
 
 
