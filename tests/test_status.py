@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from funnelflow.db.schema import SEND_STATUSES, SUPPRESSION_REASONS, email_events, suppressions
 from funnelflow.identity import email_hash
 from funnelflow.status import collect
-from tests.email_events.helpers import T0, add_lead, add_send
+from tests.factories import T0, add_lead, add_send
 
 
 def _event(conn: sa.Connection, n: int, processed: bool) -> None:

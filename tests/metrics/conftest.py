@@ -1,10 +1,9 @@
-"""The SendGrid stand-in and sending options, shared with the sending layer's tests."""
+"""The metrics tests send the report through the sending layer: its settings for every test here (the
+SendGrid stand-in and sending fixtures live in tests/conftest.py)."""
 
-from tests.email_send.conftest import (  # noqa: F401  (fixtures)
-    _email_env,
-    clock,
-    mail_validator,
-    options,
-    sendgrid,
-    standin,
-)
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _email_env(email_env) -> None:
+    return None

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from funnelflow.cli import main
 from funnelflow.db.schema import email_sends, funnel_weekly, metrics_weeks
 from funnelflow.metrics import format as fmt
+from funnelflow.metrics.compute import COMPUTED_TABLES
 from funnelflow.metrics.config import load_reports_config
 from funnelflow.metrics.report import build_report, message_key, save_report, send_report
 from funnelflow.yaml_config import ConfigFileError
@@ -131,8 +132,11 @@ def test_sent_once_per_week_through_the_ledger_even_when_retried(engine, standin
     assert (first.sent, first.requests) == (3, 1)
     [request] = standin.sent  # validated against SendGrid's schema by the stand-in
     assert sorted(standin.recipients()) == STAKEHOLDERS
-    kinds = sorted((a["disposition"], a["type"]) for a in request.body["attachments"])
-    assert kinds == [("attachment", "text/csv")] * 5 + [("inline", "image/png")] * 4
+    files = [a for a in request.body["attachments"] if a["disposition"] == "attachment"]
+    assert sorted(a["filename"] for a in files) == sorted(f"{t.name}.csv" for t in COMPUTED_TABLES)
+    assert {a["type"] for a in files} == {"text/csv"}  # one CSV per result table
+    images = [a["type"] for a in request.body["attachments"] if a["disposition"] == "inline"]
+    assert images == ["image/png"] * 4
     again = send_report(engine, build_report(engine, week), STAKEHOLDERS, sendgrid, as_of=week.ends_at)
     assert (again.sent, again.already_handled) == (0, 3)
     assert len(standin.sent) == 1
