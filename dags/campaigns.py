@@ -168,7 +168,8 @@ def _send_task(slug: str, phase: str):
 def _pick_winner(slug: str):
     @task
     def pick_winner(data_interval_end=None) -> dict:
-        """The higher rate of unique human opens or clicks per delivered message; `a` on small samples or ties."""
+        """The higher rate of unique human opens or clicks per delivered message; `a` on small samples or
+        ties."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from funnelflow.campaigns.config import find_campaign
@@ -185,7 +186,8 @@ def _pick_winner(slug: str):
 
 
 def make_invalid_campaign_dag(slug: str, error: str) -> DAG:
-    """A campaign file with a mistake: a DAG of the same name whose only task fails saying file, line and fix."""
+    """A campaign file with a mistake: a DAG of the same name whose only task fails saying file, line and
+    fix."""
     with DAG(
         dag_id=f"campaign_{slug}",
         schedule=None,
