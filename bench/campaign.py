@@ -22,8 +22,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+import bench.email_send
 from bench import peak_rss_mb, report, scratch_postgres
-from bench.email_send import API_KEY, SPEC, _start_standin, _stats
+from bench.email_send import API_KEY, _start_standin, _stats
+
+# The stand-in is started with bench.email_send.SPEC: BENCH_SENDGRID_SPEC overrides it (a worktree, say).
+bench.email_send.SPEC = SPEC = Path(os.environ.get("BENCH_SENDGRID_SPEC") or bench.email_send.SPEC)
 
 LEADS = int(os.environ.get("BENCH_CAMPAIGN_RECIPIENTS", "1000000"))
 TOUCHPOINTS = int(os.environ.get("BENCH_CAMPAIGN_TOUCHPOINTS", str(LEADS * 10)))

@@ -268,8 +268,11 @@ def subject_for(campaign: Campaign, variant: str, first_name: str | None) -> str
     """The subject line as this person gets it (a million renders: a split string, not Jinja2 each time)."""
     from funnelflow.email.welcome import greeting_name
 
-    text, name = campaign.subject_of(variant), greeting_name(first_name)
+    text = campaign.subject_of(variant)
     parts = _subject_fast(text)
+    if parts is not None and len(parts) == 1:  # no name in it: the same line for everyone
+        return parts[0].strip()
+    name = greeting_name(first_name)
     return name.join(parts).strip() if parts is not None else _render_subject(text, name)
 
 
