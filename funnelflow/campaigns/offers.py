@@ -65,9 +65,7 @@ class ClaimOutcome:
 def offer_state(engine: sa.Engine, campaign: Campaign, lead_id: int, now: datetime) -> ClaimOutcome:
     """What a claim would find, reading only (the link's GET): mail scanners open links, so only the
     POST of the page's button claims. ``open`` means a claim may succeed (the limit is settled by
-    ``claim_offer``); someone who claimed already is sent on again."""
-    from funnelflow.campaigns.content import with_utm
-
+    ``claim_offer``); ``already``: this person claimed (their button sends them on again)."""
     offer = campaign.spec.offer
     if offer is None:
         return ClaimOutcome("unknown")
@@ -87,7 +85,7 @@ def offer_state(engine: sa.Engine, campaign: Campaign, lead_id: int, now: dateti
     if row is None or row.erased_at is not None:
         return ClaimOutcome("unknown")
     if row.claimed:
-        return ClaimOutcome("already", with_utm(offer.url, campaign.slug))
+        return ClaimOutcome("already")
     if now >= offer.expires_at:
         return ClaimOutcome("expired")
     if (row.claims or 0) >= offer.limit:

@@ -14,6 +14,8 @@ from funnelflow.campaigns import offers
 from funnelflow.db.schema import campaign_offers, touchpoints
 from funnelflow.email import tokens
 from funnelflow.web.app import MOUNT_PATH, create_standalone_app
+from funnelflow.web.middleware import SECURITY_HEADERS
+from funnelflow.web.offers import offer_page_policy
 from tests.campaigns.conftest import NEWSLETTER, write_campaign
 from tests.email_send.conftest import add_person
 
@@ -67,10 +69,30 @@ def test_the_link_shows_a_page_and_only_its_button_claims(engine, client, campai
     claimed = client.post(_url(campaign.slug, lead))
     assert claimed.status_code == 303 and claimed.headers["location"] == OFFER
     assert _claims(engine) == [lead]
-    again = client.get(_url(campaign.slug, lead))  # who claimed is sent on, reading only
-    assert again.status_code == 303 and again.headers["location"] == OFFER
-    assert client.post(_url(campaign.slug, lead)).status_code == 303  # a second claim: sent on, not counted
+    again = client.get(_url(campaign.slug, lead))  # who claimed gets the page again, reading only
+    assert again.status_code == 200 and '<form method="post">' in again.text
+    repeat = client.post(_url(campaign.slug, lead))  # their button: sent on again, not counted again
+    assert repeat.status_code == 303 and repeat.headers["location"] == OFFER
     assert _claims(engine) == [lead]
+
+
+def test_the_page_lets_its_form_lead_on_to_the_offer_site(engine, client, campaign):
+    """Browsers apply the page's form-action to the redirect after the POST: it names the offer's
+    origin, and only on the offer page."""
+    [lead] = _leads(engine, 1)
+    page = client.get(_url(campaign.slug, lead))
+    policy = page.headers["content-security-policy"]
+    assert "form-action 'self' https://example.com;" in policy
+    assert policy.replace(" https://example.com", "") == SECURITY_HEADERS["Content-Security-Policy"]
+    other = client.get(f"{MOUNT_PATH}/offers/garbage")
+    assert other.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    for url, named in (
+        ("http://127.0.0.1:8123/offer?x=1", "form-action 'self' http://127.0.0.1:8123;"),
+        ("https://user:pw@Shop.Example/o", "form-action 'self' https://shop.example;"),  # origin only
+        ("https://shop.example:99999/", "form-action 'self';"),  # nothing it could name safely
+        ("https://sh op;x/", "form-action 'self';"),
+    ):
+        assert named in offer_page_policy(url), url
 
 
 def test_claim_once_then_redirect_again_then_sold_out(engine, client, campaign):
@@ -85,7 +107,8 @@ def test_claim_once_then_redirect_again_then_sold_out(engine, client, campaign):
     shown = client.get(_url(campaign.slug, ids[4]))  # the link itself says so too, before any button
     assert shown.status_code == 410 and "sold out" in shown.text
     assert _claims(engine) == sorted(ids[:3])
-    assert client.get(_url(campaign.slug, ids[1])).status_code == 303  # who claimed still gets through
+    assert client.get(_url(campaign.slug, ids[1])).status_code == 200  # who claimed still gets the page
+    assert client.post(_url(campaign.slug, ids[1])).status_code == 303  # and through, sold out or not
     with engine.connect() as conn:
         assert conn.execute(sa.select(campaign_offers.c.claims)).scalar_one() == 3
 
