@@ -1,4 +1,5 @@
-"""A newsletter with a 20% A/B subject test to 1,000,000 people, and the issue's segment over 1M leads / 10M touches.
+"""A newsletter with a 20% A/B subject test to 1,000,000 people, and the issue's segment over 1M leads /
+10M touches.
 
 Through the campaign's own code path (``funnelflow.campaigns.run``): resolve and
 store the audience with its cells, send the test cells, decide the winner from
@@ -9,7 +10,9 @@ segment from issue 11 (stages, grades, score, DACH, industry, band, engaged,
 touched) compiled to one statement: <= 5 s on PostgreSQL.
 
 Sizes: BENCH_CAMPAIGN_RECIPIENTS (default 1,000,000) and BENCH_CAMPAIGN_TOUCHPOINTS
-(default ten per lead); BENCH_CAMPAIGN_SEND=0 measures the segment only. Setup (generate_series inserts) is not timed.
+(default ten per lead); BENCH_CAMPAIGN_SEND=0 measures the segment only. Setup (generate_series
+inserts) is not timed. BENCH_SENDGRID_SPEC names the SendGrid spec when it is not at
+../shared/specs beside the clone.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+import bench.email_send
 from bench import peak_rss_mb, report, scratch_postgres
-from bench.email_send import API_KEY, SPEC, _start_standin, _stats
+from bench.email_send import API_KEY, _start_standin, _stats
+
+# The stand-in is started with bench.email_send.SPEC: BENCH_SENDGRID_SPEC overrides it (a worktree, say).
+bench.email_send.SPEC = SPEC = Path(os.environ.get("BENCH_SENDGRID_SPEC") or bench.email_send.SPEC)
 
 LEADS = int(os.environ.get("BENCH_CAMPAIGN_RECIPIENTS", "1000000"))
 TOUCHPOINTS = int(os.environ.get("BENCH_CAMPAIGN_TOUCHPOINTS", str(LEADS * 10)))
@@ -34,24 +41,31 @@ AS_OF = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 _SETUP = [
     """insert into accounts (domain, name, industry, employee_band, country, created_at, updated_at)
        select 'company' || i || '.example', 'Company ' || i,
-              (array['Software','IT Services','Manufacturing','Retail','Healthcare','Consulting'])[1 + i % 6],
+              (array['Software','IT Services','Manufacturing','Retail','Healthcare','Consulting'])
+                  [1 + i % 6],
               (array['1-10','11-50','51-200','201-500','501-1000','1001-5000','5001+'])[1 + i % 7],
               (array['US','DE','AT','CH','FR'])[1 + i % 5], now(), now()
        from generate_series(1, 3000) as i""",
-    """insert into leads (email, email_key, first_name, account_id, lifecycle_stage, fit_grade, engagement_score,
-                          country, created_at, updated_at)
-       select 'person' || i || '@bench.example.com', 'person' || i || '@bench.example.com', 'Person' || i,
+    """insert into leads (email, email_key, first_name, account_id, lifecycle_stage, fit_grade,
+                          engagement_score, country, created_at, updated_at)
+       select 'person' || i || '@bench.example.com', 'person' || i || '@bench.example.com',
+              'Person' || i,
               case when i % 10 = 0 then null else 1 + (i / 3) % 3000 end,
               (array['lead','mql','lead','sql'])[1 + i % 4], (array['A','B','C','D'])[1 + (i / 4) % 4],
-              (i % 60)::float, (array['DE','AT','CH','US','GB'])[1 + (i / 16) % 5], now(), now()
+              (i % 60)::float, (array['DE','AT','CH','US','GB'])[1 + (i / 16) % 5],
+              now(), now()
        from generate_series(1, :leads) as i""",
     """insert into consents (lead_id, channel, status, source, recorded_at)
-       select i, 'email', 'granted', 'website', :as_of - interval '30 days' from generate_series(1, :leads) as i""",
-    # A lead's touches are i, i + leads, i + 2 * leads, ...: the type shifts with i / leads so each lead gets several.
+       select i, 'email', 'granted', 'website', :as_of - interval '30 days'
+       from generate_series(1, :leads) as i""",
+    # A lead's touches are i, i + leads, i + 2 * leads, ...: the type shifts with i / leads so each
+    # lead gets several.
     """insert into touchpoints (lead_id, occurred_at, channel, touch_type, campaign, scored, created_at)
-       select 1 + (i::bigint * 7919) % :leads, :as_of - make_interval(days => i % 90, secs => (i * 37) % 86400), 'web',
+       select 1 + (i::bigint * 7919) % :leads,
+              :as_of - make_interval(days => i % 90, secs => (i * 37) % 86400), 'web',
               (array['page_view','page_view','email_open','email_open','email_click','form_fill',
-                     'webinar_registered','webinar_attended','ad_lead','page_view'])[1 + (i + i / :leads) % 10],
+                     'webinar_registered','webinar_attended','ad_lead','page_view'])
+                  [1 + (i + i / :leads) % 10],
               case when (i + i / :leads) % 10 = 7 then 'webinar-2026-10' end, i % 23 <> 0, now()
        from generate_series(1, :touchpoints) as i""",
 ]
@@ -101,12 +115,14 @@ def _inject_events(engine: sa.Engine, key: str, slug: str) -> None:
         )
         conn.execute(
             sa.text(
-                # A lead's touches are i, i + leads, i + 2 * leads, ...: the type shifts with i / leads so each lead gets several.
-                """insert into touchpoints (lead_id, occurred_at, channel, touch_type, campaign, detail, scored,
-                                            created_at)
+                # Clicks by hand on one message in ten of variant b and one in twenty of a; one click
+                # in a hundred is a scanner's (unscored).
+                """insert into touchpoints (lead_id, occurred_at, channel, touch_type, campaign, detail,
+                                            scored, created_at)
                    select lead_id, :at, 'email', 'email_click', :slug, json_build_object('send_id', id),
                           id % 100 <> 0, now()
-                   from email_sends where message_key = :k and id % (case variant when 'b' then 10 else 20 end) = 0"""
+                   from email_sends
+                   where message_key = :k and id % (case variant when 'b' then 10 else 20 end) = 0"""
             ),
             {"k": key, "slug": slug, "at": AS_OF},
         )
@@ -139,7 +155,8 @@ def main() -> None:
             t0 = time.perf_counter()
             _setup(engine)
             print(
-                f"  setup: {LEADS:,} leads, {TOUCHPOINTS:,} touchpoints in {time.perf_counter() - t0:.1f}s (not timed)"
+                f"  setup: {LEADS:,} leads, {TOUCHPOINTS:,} touchpoints "
+                f"in {time.perf_counter() - t0:.1f}s (not timed)"
             )
 
             segment = Segment.model_validate(SEGMENT)
@@ -182,19 +199,21 @@ def main() -> None:
             for phase in (test, rest):
                 for v, r in phase["variants"].items():
                     sent[v] = sent.get(v, 0) + r["sent"]
+            winner = rest["variants"][decision["winner"]]
             print(
                 f"  requests: test {[r['requests'] for r in test['variants'].values()]}, rest "
-                f"{[r['requests'] for r in rest['variants'].values()]}, batched {rest['variants'][decision['winner']]['batched']}"
+                f"{[r['requests'] for r in rest['variants'].values()]}, batched {winner['batched']}"
             )
             print(
                 f"  audience {info.audience:,} (sendable {info.sendable:,}) in {resolve_s:.1f}s; test cells "
-                f"{sum(r['sent'] for r in test['variants'].values()):,} in {test_s:.1f}s; winner {decision['winner']} "
-                f"({decision['reason']}) in {decide_s:.1f}s; remainder {rest['variants'][decision['winner']]['sent']:,} "
-                f"in {rest_s:.1f}s"
+                f"{sum(r['sent'] for r in test['variants'].values()):,} in {test_s:.1f}s; "
+                f"winner {decision['winner']} ({decision['reason']}) in {decide_s:.1f}s; "
+                f"remainder {winner['sent']:,} in {rest_s:.1f}s"
             )
             print(
                 f"  ledger rows per variant: {dict(rows)}; stand-in: {stats['personalizations']:,} accepted, "
-                f"{stats['validated']} validated, {stats['invalid']} invalid; sent per variant (test + rest): {sent}"
+                f"{stats['validated']} validated, {stats['invalid']} invalid; "
+                f"sent per variant (test + rest): {sent}"
             )
             ok = (
                 sum(n for _, n in rows) == info.audience == stats["personalizations"]

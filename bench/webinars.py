@@ -9,7 +9,8 @@
 2. Reminders: 100,000 registered people get the 24-hour reminder through the sending
    layer to the SendGrid stand-in (batched). Goal: <= 60 s.
 Sizes: BENCH_WEBINAR_CLICKS (default 6000), BENCH_WEBINAR_FORMS (1000),
-BENCH_WEBINAR_REMINDERS (100000).
+BENCH_WEBINAR_REMINDERS (100000). BENCH_SENDGRID_SPEC names the SendGrid spec when it is
+not at ../shared/specs beside the clone (a git worktree elsewhere, say).
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import bench.email_send
 from bench import peak_rss_mb, report, scratch_postgres
-from bench.email_send import API_KEY, SPEC, _start_standin, _stats
+from bench.email_send import API_KEY, _start_standin, _stats
+
+# The stand-in is started with bench.email_send.SPEC: point it at BENCH_SENDGRID_SPEC when given.
+bench.email_send.SPEC = SPEC = Path(os.environ.get("BENCH_SENDGRID_SPEC") or bench.email_send.SPEC)
 
 N_CLICKS = int(os.environ.get("BENCH_WEBINAR_CLICKS", "6000"))
 N_FORMS = int(os.environ.get("BENCH_WEBINAR_FORMS", "1000"))

@@ -2,9 +2,10 @@
 # campaign_<slug>: one DAG per campaign file
 
 The factory for `config/campaigns/<slug>.yaml` (see README, "Adding a campaign"):
-every file becomes the DAG `campaign_<slug>`. Parsing reads and validates the
-files only (no database). A file with a mistake becomes a DAG of the same name
-whose only task fails with the file, the line and the fix; the other DAGs load.
+every file becomes the DAG `campaign_<slug>`. Parsing reads the files' validated
+outlines (no database; `funnelflow.campaigns.outline` validates them again only
+when a file changed). A file with a mistake becomes a DAG of the same name whose
+only task fails with the file, the line and the fix; the other DAGs load.
 
 Tasks: resolve the audience (stored) → wait for the send window (deferrable) →
 send (or the A/B test cells) → wait `wait_hours` (deferrable: no worker slot is
@@ -18,7 +19,7 @@ from datetime import datetime
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import DAG, Param, task
 
-from funnelflow.campaigns.config import Campaign, load_all
+from funnelflow.campaigns.outline import Outline, outlines
 from funnelflow_airflow.common import START_DATE, Tag, default_args, run_as_of
 
 TAGS = [Tag.EMAIL, Tag.SENDS_EMAIL]
@@ -39,31 +40,30 @@ RUNBOOK = """
 """
 
 
-def _doc(campaign: Campaign) -> str:
-    s = campaign.spec
-    when = f"cron `{s.schedule.cron}`" if s.schedule.cron else f"once at {s.schedule.once.isoformat()}"
-    ab = (
-        f"A/B subject test: {s.ab_test.share:.0%} of the sendable audience, winner on {s.ab_test.metric} "
-        f"after {s.ab_test.wait_hours} h (at least {s.ab_test.min_per_variant} deliveries per variant)"
-        if s.ab_test
+def _doc(campaign: Outline) -> str:
+    c, ab, offer = campaign, campaign.ab_test, campaign.offer
+    when = f"cron `{c.cron}`" if c.cron else f"once at {c.once}"
+    test = (
+        f"A/B subject test: {ab['share']:.0%} of the sendable audience, winner on {ab['metric']} "
+        f"after {ab['wait_hours']} h (at least {ab['min_per_variant']} deliveries per variant)"
+        if ab
         else "one subject"
     )
-    offer = f"offer: limit {s.offer.limit}, until {s.offer.expires_at.isoformat()}" if s.offer else "no offer"
+    offered = f"offer: limit {offer['limit']}, until {offer['expires_at']}" if offer else "no offer"
     return (
-        f"# {s.name}\n\n{s.description}\n\n"
-        f"- File: `config/campaigns/{campaign.slug}.yaml` ({s.content.markdown})\n"
-        f"- Schedule: {when} ({s.schedule.timezone})\n- {ab}\n- {offer}\n\n"
-        f"## Owner\n{s.owner}. Failures alert FUNNELFLOW_OPS_EMAIL.\n" + RUNBOOK.format(slug=campaign.slug)
+        f"# {c.name}\n\n{c.description}\n\n"
+        f"- File: `config/campaigns/{c.slug}.yaml` ({c.markdown})\n"
+        f"- Schedule: {when} ({c.timezone})\n- {test}\n- {offered}\n\n"
+        f"## Owner\n{c.owner}. Failures alert FUNNELFLOW_OPS_EMAIL.\n" + RUNBOOK.format(slug=c.slug)
     )
 
 
-def _schedule(campaign: Campaign):
+def _schedule(campaign: Outline):
     from airflow.sdk import CronTriggerTimetable
 
-    s = campaign.spec.schedule
-    if s.cron:
-        return CronTriggerTimetable(s.cron, timezone=s.timezone), START_DATE
-    return "@once", s.once
+    if campaign.cron:
+        return CronTriggerTimetable(campaign.cron, timezone=campaign.timezone), START_DATE
+    return "@once", campaign.once_at
 
 
 PARAMS = {
@@ -77,7 +77,7 @@ PARAMS = {
 }
 
 
-def make_campaign_dag(campaign: Campaign) -> DAG:
+def make_campaign_dag(campaign: Outline) -> DAG:
     schedule, start = _schedule(campaign)
     slug = campaign.slug
     with DAG(
@@ -113,11 +113,11 @@ def make_campaign_dag(campaign: Campaign) -> DAG:
             task_id="wait_for_send_window",
             target_time="{{ ti.xcom_pull(task_ids='resolve_audience')['send_at'] }}",
         )
-        phases = ("test", "rest") if campaign.spec.ab_test else ("all",)
+        phases = ("test", "rest") if campaign.ab_test else ("all",)
         sends = [_send_task(slug, phase) for phase in phases]
         resolved = resolve_audience()
         resolved >> wait_for_window >> sends[0]
-        if campaign.spec.ab_test:
+        if campaign.ab_test:
             wait_for_results = DateTimeSensorAsync(
                 task_id="wait_for_results",
                 target_time="{{ ti.xcom_pull(task_ids='resolve_audience')['decide_at'] }}",
@@ -168,7 +168,8 @@ def _send_task(slug: str, phase: str):
 def _pick_winner(slug: str):
     @task
     def pick_winner(data_interval_end=None) -> dict:
-        """The higher rate of unique human opens or clicks per delivered message; `a` on small samples or ties."""
+        """The higher rate of unique human opens or clicks per delivered message; `a` on small samples or
+        ties."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from funnelflow.campaigns.config import find_campaign
@@ -185,7 +186,8 @@ def _pick_winner(slug: str):
 
 
 def make_invalid_campaign_dag(slug: str, error: str) -> DAG:
-    """A campaign file with a mistake: a DAG of the same name whose only task fails saying file, line and fix."""
+    """A campaign file with a mistake: a DAG of the same name whose only task fails saying file, line and
+    fix."""
     with DAG(
         dag_id=f"campaign_{slug}",
         schedule=None,
@@ -208,7 +210,7 @@ def make_invalid_campaign_dag(slug: str, error: str) -> DAG:
 
 
 def _build() -> dict[str, DAG]:
-    good, bad = load_all()
+    good, bad = outlines()
     dags = {f"campaign_{c.slug}": make_campaign_dag(c) for c in good}
     dags.update({f"campaign_{slug}": make_invalid_campaign_dag(slug, error) for slug, error in bad.items()})
     return dags

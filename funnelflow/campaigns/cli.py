@@ -154,7 +154,8 @@ def _test_send(args: argparse.Namespace) -> int:
 
 
 def _transport():
-    """FUNNELFLOW_EMAIL_TRANSPORT; for SendGrid the `sendgrid_default` connection from its environment variable."""
+    """FUNNELFLOW_EMAIL_TRANSPORT; for SendGrid the `sendgrid_default` connection from its environment
+    variable."""
     import os
 
     from funnelflow import settings
@@ -180,7 +181,8 @@ def _stop(args: argparse.Namespace) -> int:
     n = request_stop(_engine(), campaign.slug, datetime.now(UTC))
     if n:
         print(
-            f"stop requested for {n} unfinished run(s) of {campaign.slug}: the send ends after its current chunk"
+            f"stop requested for {n} unfinished run(s) of {campaign.slug}: "
+            "the send ends after its current chunk"
         )
     else:
         print(f"no unfinished run of {campaign.slug}: nothing to stop")

@@ -1,4 +1,5 @@
-"""Campaign files: ``config/campaigns/<slug>.yaml``, validated; a mistake names the file, the line and the fix.
+"""Campaign files: ``config/campaigns/<slug>.yaml``, validated; a mistake names the file, the line and the
+fix.
 
 The slug is the file name. The Markdown the campaign sends sits beside it
 (``content.markdown`` is relative to the file's folder). Loading imports no
@@ -260,7 +261,8 @@ def find_campaign(slug: str, folder: Path | None = None) -> Campaign:
 
 
 def next_send_time(campaign: Campaign, at: datetime) -> datetime:
-    """``at`` if it falls in the campaign's send window (local to its schedule's zone), else the window's next start."""
+    """``at`` if it falls in the campaign's send window (local to its schedule's zone), else the window's
+    next start."""
     from datetime import timedelta
 
     window = campaign.spec.send_window
@@ -277,7 +279,8 @@ def next_send_time(campaign: Campaign, at: datetime) -> datetime:
 
 
 def send_plan(campaign: Campaign, as_of: datetime, wait_hours: float | None = None) -> dict[str, str]:
-    """When the run sends and, with an A/B test, when it decides: fixed by the run's time, so a rerun waits the same."""
+    """When the run sends and, with an A/B test, when it decides: fixed by the run's time, so a rerun waits
+    the same."""
     from datetime import timedelta
 
     send_at = next_send_time(campaign, as_of)

@@ -74,7 +74,8 @@ def render_markdown(source: str, slug: str) -> Body:
 
 
 def _markdown_as_text(source: str, slug: str) -> str:
-    """The plain-text part: the Markdown itself is readable; links become "label: url", images their alt text."""
+    """The plain-text part: the Markdown itself is readable; links become "label: url", images their alt
+    text."""
 
     def link(m: re.Match) -> str:
         bang, label, href, _title = m.groups()

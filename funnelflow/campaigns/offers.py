@@ -11,53 +11,33 @@ check constraint behind it: concurrent clicks can never claim more than the limi
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from funnelflow.campaigns.config import SLUG, Campaign
+from funnelflow.campaigns.config import Campaign
 from funnelflow.db.schema import campaign_offers, leads, touchpoints
 from funnelflow.email import tokens
 
-PURPOSE = "offer"
-
-
-def _signer() -> Callable[[str, int], str]:
-    # The same key as every other link token (tokens._key: FUNNELFLOW_SECRET_KEY or the local demo key),
-    # read once per signer: a campaign signs a million links.
-    keyed = hmac.new(tokens._key(), digestmod=hashlib.sha256)
-
-    def sign(slug: str, lead_id: int) -> str:
-        mac = keyed.copy()
-        mac.update(f"{PURPOSE}:{slug}:{lead_id}".encode())
-        return base64.urlsafe_b64encode(mac.digest()[:18]).decode("ascii")
-
-    return sign
-
-
-def _sign(slug: str, lead_id: int) -> str:
-    return _signer()(slug, lead_id)
+PURPOSE = "offer"  # a scoped purpose of funnelflow.email.tokens: the campaign slug and the lead id
 
 
 def make_offer_token(slug: str, lead_id: int) -> str:
-    return f"{slug}.{int(lead_id)}.{_sign(slug, int(lead_id))}"
+    return tokens.make_scoped_token(PURPOSE, slug, lead_id)
 
 
 def read_offer_token(token: str) -> tuple[str, int]:
-    """``(campaign slug, lead id)`` of a valid token; ``tokens.InvalidToken`` otherwise."""
-    try:
-        slug, raw_id, sig = token.split(".")
-        lead_id = int(raw_id)
-    except ValueError:
-        raise tokens.InvalidToken("malformed token") from None
-    if not SLUG.match(slug) or lead_id < 0 or not hmac.compare_digest(sig, _sign(slug, lead_id)):
-        raise tokens.InvalidToken("token signature does not match")
-    return slug, lead_id
+    """``(campaign slug, lead id)`` of a valid token; ``tokens.InvalidToken`` otherwise.
+
+    Links sent before offers moved onto the shared scoped tokens read ``<slug>.<lead>.<signature>``
+    with the very signature the scoped token carries (an HMAC of ``offer:<slug>:<lead>`` with the
+    same key), so they stay valid: they are read as the scoped token with its purpose prefix added.
+    """
+    if token.count(".") == 2:  # the earlier spelling (a slug has no dot)
+        token = f"{tokens.SCOPED_PURPOSES.index(PURPOSE)}.{token}"
+    return tokens.read_scoped_token(PURPOSE, token)
 
 
 def offer_url(slug: str, lead_id: int) -> str:
@@ -68,18 +48,49 @@ def offer_url_maker() -> Callable[[str, int], str]:
     """``offer_url`` with the key and the public URL read once, for a whole send."""
     from funnelflow.email.send import public_url
 
-    base, sign = f"{public_url()}/offers/", _signer()
+    base, make = f"{public_url()}/offers/", tokens.scoped_token_maker(PURPOSE)
 
     def url(slug: str, lead_id: int) -> str:
-        return f"{base}{slug}.{int(lead_id)}.{sign(slug, int(lead_id))}"
+        return base + make(slug, lead_id)
 
     return url
 
 
 @dataclass(frozen=True)
 class ClaimOutcome:
-    status: str  # claimed | already | expired | sold_out | unknown
+    status: str  # open (GET only) | claimed | already | expired | sold_out | unknown
     redirect_to: str | None = None
+
+
+def offer_state(engine: sa.Engine, campaign: Campaign, lead_id: int, now: datetime) -> ClaimOutcome:
+    """What a claim would find, reading only (the link's GET): mail scanners open links, so only the
+    POST of the page's button claims. ``open`` means a claim may succeed (the limit is settled by
+    ``claim_offer``); ``already``: this person claimed (their button sends them on again)."""
+    offer = campaign.spec.offer
+    if offer is None:
+        return ClaimOutcome("unknown")
+    source_ref = f"offer:{campaign.slug}:{lead_id}"
+    claimed = sa.select(touchpoints.c.id).where(touchpoints.c.source_ref == source_ref).exists()
+    counted = (
+        sa.select(campaign_offers.c.claims)
+        .where(campaign_offers.c.campaign == campaign.slug)
+        .scalar_subquery()
+    )
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(leads.c.erased_at, claimed.label("claimed"), counted.label("claims")).where(
+                leads.c.id == lead_id
+            )
+        ).first()
+    if row is None or row.erased_at is not None:
+        return ClaimOutcome("unknown")
+    if row.claimed:
+        return ClaimOutcome("already")
+    if now >= offer.expires_at:
+        return ClaimOutcome("expired")
+    if (row.claims or 0) >= offer.limit:
+        return ClaimOutcome("sold_out")
+    return ClaimOutcome("open")
 
 
 def _insert(conn: sa.Connection, table: sa.Table):

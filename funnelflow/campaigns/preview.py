@@ -54,7 +54,8 @@ def send_to_test_recipients(
     now: datetime,
     options: SendOptions | None = None,
 ) -> dict[str, Any]:
-    """Each variant to ``test_recipients`` only, as transactional mail (they need no consent), under a new key each time."""
+    """Each variant to ``test_recipients`` only, as transactional mail (they need no consent), under a new
+    key each time."""
     body = body_of(campaign)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     out: dict[str, Any] = {}

@@ -114,7 +114,8 @@ def segment_ids(conn: sa.Connection, campaign: Campaign, as_of: datetime) -> lis
 
 
 def _sendable(conn: sa.Connection, rows: list[tuple[int, str | None]], as_of: datetime) -> list[bool]:
-    """Per (lead id, email): would the sending layer send a marketing email now (address, consent, suppressions, cap)?"""
+    """Per (lead id, email): would the sending layer send a marketing email now (address, consent,
+    suppressions, cap)?"""
     hashes = [(lead_id, email_hash(email) if email else None) for lead_id, email in rows]
     candidates = [policy.Candidate(h, lead_id) for lead_id, h in hashes if h]
     reasons = policy.check_recipients(conn, candidates, policy.MARKETING, as_of)
@@ -174,7 +175,8 @@ def _store(conn: sa.Connection, run_id: int, rows: list[tuple[int, str | None]])
 
 
 def resolve_audience(engine: sa.Engine, campaign: Campaign, as_of: datetime) -> RunInfo:
-    """Store the run's audience and cells once, in one transaction; a retry or rerun returns what was stored."""
+    """Store the run's audience and cells once, in one transaction; a retry or rerun returns what
+    was stored."""
     key = run_key(as_of)
     ab = campaign.spec.ab_test
     with engine.begin() as conn:
@@ -266,8 +268,11 @@ def subject_for(campaign: Campaign, variant: str, first_name: str | None) -> str
     """The subject line as this person gets it (a million renders: a split string, not Jinja2 each time)."""
     from funnelflow.email.welcome import greeting_name
 
-    text, name = campaign.subject_of(variant), greeting_name(first_name)
+    text = campaign.subject_of(variant)
     parts = _subject_fast(text)
+    if parts is not None and len(parts) == 1:  # no name in it: the same line for everyone
+        return parts[0].strip()
+    name = greeting_name(first_name)
     return name.join(parts).strip() if parts is not None else _render_subject(text, name)
 
 
@@ -283,7 +288,8 @@ def person_values(
     first_name: str | None,
     offer_links: Callable[[str, int], str] | None = None,
 ) -> dict[str, str]:
-    """Per-person template values: the subject line and, with an offer link in the body, their own offer link."""
+    """Per-person template values: the subject line and, with an offer link in the body, their own offer
+    link."""
     values = {"subject_line": subject_for(campaign, variant, first_name)}
     if body.has_offer_link:
         if offer_links is None:
@@ -448,7 +454,8 @@ def request_stop(engine: sa.Engine, slug: str, now: datetime) -> int:
 
 
 def _human_touched(slug: str, touch_type: str) -> sa.Subquery:
-    """Send ids with at least one scored (human) touch of this type: machine opens and scanner clicks are unscored."""
+    """Send ids with at least one scored (human) touch of this type: machine opens and scanner clicks are
+    unscored."""
     send_id = touchpoints.c.detail["send_id"].as_integer()
     return (
         sa.select(send_id.label("send_id"))
@@ -463,7 +470,8 @@ def _human_touched(slug: str, touch_type: str) -> sa.Subquery:
 
 
 def variant_stats(conn: sa.Connection, slug: str, key: str) -> dict[str, dict[str, int]]:
-    """Per variant of one run: sent, delivered, unique human opens and clicks (of delivered), unsubscribes, bounces, spam reports."""
+    """Per variant of one run: sent, delivered, unique human opens and clicks (of delivered), unsubscribes,
+    bounces, spam reports."""
     s = email_sends.c
     out: dict[str, dict[str, int]] = {}
     base = sa.select(s.variant, sa.func.count()).where(s.message_key == key).group_by(s.variant)
@@ -501,7 +509,8 @@ def _zero() -> dict[str, int]:
 def pick_winner(
     stats: dict[str, dict[str, int]], metric: str, min_per_variant: int
 ) -> tuple[str, dict[str, Any]]:
-    """The rule, as a pure function: the higher rate wins; too few deliveries or a tie give ``a``, with the reason."""
+    """The rule, as a pure function: the higher rate wins; too few deliveries or a tie give ``a``, with the
+    reason."""
     a, b = stats.get("a", _zero()), stats.get("b", _zero())
     rates = {v: (s[metric] / s["delivered"] if s["delivered"] else 0.0) for v, s in (("a", a), ("b", b))}
     decision: dict[str, Any] = {

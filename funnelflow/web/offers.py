@@ -1,29 +1,34 @@
-"""``GET /funnelflow/offers/{token}``: a campaign's limited-time offer link.
+"""``GET/POST /funnelflow/offers/{token}``: a campaign's limited-time offer link.
 
-The token names the campaign and the lead (signed, no address). Before the
-offer's ``expires_at`` and under its ``limit``, the claim is recorded once per
-person (a touch ``offer_claimed``) and the browser goes on (303) to the offer;
-the same person clicking again goes on again without a second claim. After
-expiry, or once ``limit`` people have claimed, a page says so plainly. The
-limit is held by the database (see ``funnelflow.campaigns.offers``), so
-concurrent clicks never claim more than ``limit``.
+The token names the campaign and the lead (signed with the shared scoped tokens of
+``funnelflow.email.tokens``, no address). The GET changes nothing, since mail scanners
+open links: it shows the offer and a Claim button (a plain form, no JavaScript), also
+to someone who claimed already, or says plainly that the offer has expired or is sold
+out. Only the POST claims: before the offer's ``expires_at`` and under its ``limit``,
+the claim is recorded once per person (a touch ``offer_claimed``) and the browser
+goes on (303) to the offer; the same person's button goes on again without a second
+claim. The limit is held by the database (see ``funnelflow.campaigns.offers``), so
+concurrent claims never exceed it.
 
-As the campaign spec asks, the GET itself claims: the claim is per person and
-idempotent, but a mail scanner that follows every link claims for its reader
-(documented in docs/campaigns.md).
+The page's Content-Security-Policy adds the offer's origin to ``form-action``: browsers
+apply it to the redirect that follows the form's POST, and the app-wide ``'self'`` would
+stop the person at our own door.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from funnelflow.db.schema import utcnow
+from funnelflow.web import pages
 from funnelflow.web.app import engine_of
-from funnelflow.web.preferences import _page
+from funnelflow.web.middleware import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,7 @@ _PAGES = {
 
 
 def _message(status: str) -> HTMLResponse:
-    code, title, text = _PAGES[status]
-    return _page("message.html", code, title=title, message=text)
+    return pages.message(*_PAGES[status])
 
 
 def _campaign_and_lead(token: str):
@@ -58,7 +62,53 @@ def _campaign_and_lead(token: str):
         return None, 0
 
 
+def _answer(outcome) -> Response:
+    if outcome.redirect_to:
+        return RedirectResponse(outcome.redirect_to, status_code=303)  # headers: funnelflow.web.middleware
+    return _message(outcome.status)
+
+
 @router.get("/offers/{token}", response_class=HTMLResponse)
+async def offer_page(token: str, request: Request) -> Response:
+    from funnelflow.campaigns.offers import offer_state
+
+    campaign, lead_id = _campaign_and_lead(token)
+    if campaign is None:
+        return _message("unknown")
+    outcome = await run_in_threadpool(offer_state, engine_of(request), campaign, lead_id, utcnow())
+    if outcome.status not in ("open", "already"):
+        return _answer(outcome)
+    offer = campaign.spec.offer
+    local = offer.expires_at.astimezone(campaign.spec.schedule.zone)
+    page = pages.page(
+        "offer.html",
+        title="Your offer",
+        campaign_name=campaign.spec.name,
+        expires_local=f"{local:%A %d %B %Y, %H:%M} ({campaign.spec.schedule.timezone})",
+    )
+    page.headers["Content-Security-Policy"] = offer_page_policy(offer.url)
+    return page
+
+
+_HOST = re.compile(r"^[a-z0-9.-]+$")
+
+
+def offer_page_policy(offer_url: str) -> str:
+    """The app-wide CSP with the offer's origin (scheme, host, port; nothing else) in ``form-action``."""
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    parts = urlsplit(offer_url)
+    try:
+        port = parts.port
+    except ValueError:
+        return policy
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not _HOST.match(host):
+        return policy  # nothing we could name safely: the app-wide policy
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    return policy.replace("form-action 'self'", f"form-action 'self' {origin}", 1)
+
+
+@router.post("/offers/{token}", response_class=HTMLResponse)
 async def claim_offer_link(token: str, request: Request) -> Response:
     from funnelflow.campaigns.offers import claim_offer
 
@@ -67,8 +117,4 @@ async def claim_offer_link(token: str, request: Request) -> Response:
         return _message("unknown")
     outcome = await run_in_threadpool(claim_offer, engine_of(request), campaign, lead_id, utcnow())
     log.info("offer link: campaign %s, lead %d: %s", campaign.slug, lead_id, outcome.status)
-    if outcome.redirect_to:
-        return RedirectResponse(
-            outcome.redirect_to, status_code=303
-        )  # security headers: funnelflow.web.middleware
-    return _message(outcome.status)
+    return _answer(outcome)

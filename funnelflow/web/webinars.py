@@ -232,24 +232,6 @@ async def invitation_page(token: str) -> HTMLResponse:
     return pages.page("webinar_invite.html", title="Register", **_event_context(webinar))
 
 
-def _register_invited(engine, slug: str, lead_id: int, now: datetime) -> str:
-    import sqlalchemy as sa
-
-    from funnelflow.db.schema import leads
-    from funnelflow.webinars import registrations
-
-    with engine.connect() as conn:
-        lead = conn.execute(
-            sa.select(leads.c.id, leads.c.merged_into_id, leads.c.erased_at).where(leads.c.id == lead_id)
-        ).first()
-    if lead is None or lead.erased_at is not None:
-        return "invalid"
-    try:
-        return registrations.register(engine, slug, lead.merged_into_id or lead.id, "invitation", now).status
-    except registrations.WebinarClosed:
-        return "closed"
-
-
 @router.post("/webinars/r/{token}", response_class=HTMLResponse)
 async def invitation_post(token: str, request: Request) -> HTMLResponse:
     named = _invitation(token)
@@ -259,7 +241,11 @@ async def invitation_post(token: str, request: Request) -> HTMLResponse:
     now = datetime.now(UTC)
     if not _open(webinar, now):
         return _message("closed")
-    outcome = await run_in_threadpool(_register_invited, engine_of(request), webinar.slug, named[1], now)
+    from funnelflow.webinars.registrations import register_invited
+
+    outcome = await run_in_threadpool(
+        register_invited, engine_of(request), webinar.slug, named[1], "invitation", now
+    )
     return _message(outcome)
 
 

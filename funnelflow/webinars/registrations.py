@@ -166,8 +166,54 @@ def _touch(conn: Connection, lead_id: int, slug: str, touch_type: str, at: datet
     )
 
 
+def register_invited(engine: Engine, slug: str, lead_id: int, source: str, at: datetime) -> str:
+    """The one-click registration of the lead an invitation names (merged: the survivor).
+
+    The status (``registered``, ``waitlisted``), ``invalid`` for an unknown or erased lead,
+    ``closed`` for a webinar that takes no registrations. On PostgreSQL a new registration
+    is one statement (one round trip); everything else takes ``register``'s path.
+    """
+    fast = _register_in_one_statement(engine, slug, lead_id, source, at)
+    if fast is not None:
+        return fast.status
+    with engine.connect() as conn:
+        lead = conn.execute(
+            sa.select(leads.c.id, leads.c.merged_into_id, leads.c.erased_at).where(leads.c.id == lead_id)
+        ).first()
+    if lead is None or lead.erased_at is not None:
+        return "invalid"
+    try:
+        return register(engine, slug, lead.merged_into_id or lead.id, source, at).status
+    except (WebinarClosed, WebinarNotFound):
+        return "closed"
+
+
+def _register_in_one_statement(
+    engine: Engine, slug: str, lead_id: int, source: str, at: datetime
+) -> Registration | None:
+    """PostgreSQL: a new registration (seat, row, touch) in one statement, outside a transaction
+    block (a single statement is atomic: no BEGIN and COMMIT round trips). ``None`` when the
+    person is registered already, the lead is missing, erased or merged away, the webinar takes
+    no registrations, or on SQLite: the caller then takes ``register``'s path, which answers each."""
+    from funnelflow import sql
+
+    if engine.dialect.name != "postgresql":
+        return None
+    params = {"slug": slug, "lead_id": lead_id, "source": source, "at": at}
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(sql.load("webinars/register_new", "postgresql"), params).first()
+    except sa.exc.IntegrityError:  # registered already: nothing of the statement stays
+        return None
+    if row is None:
+        return None
+    return Registration(row.id, row.webinar_id, row.lead_id, row.status, created=True)
+
+
 def register(engine: Engine, slug: str, lead_id: int, source: str, at: datetime) -> Registration:
     """Register ``lead_id`` (a seat if one is free, else the waitlist); idempotent per person."""
+    if (fast := _register_in_one_statement(engine, slug, lead_id, source, at)) is not None:
+        return fast
     with engine.begin() as conn:
         w = webinar_row(conn, slug)
         if w["status"] != "scheduled" or w["ends_at"] <= at:

@@ -1,4 +1,5 @@
-"""Campaign fixtures: the sending layer's stand-in and clock (shared with tests/email_send), and a campaign folder."""
+"""Campaign fixtures: the sending layer's stand-in and clock (shared with tests/email_send), and a campaign
+folder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A campaign DAG end to end through Airflow (dag.test): deferrable waits, cells, winner, remainder; a rerun sends nothing."""
+"""A campaign DAG end to end through Airflow (dag.test): deferrable waits, cells, winner, remainder; a rerun
+sends nothing."""
 
 from __future__ import annotations
 

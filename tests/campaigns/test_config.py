@@ -1,4 +1,5 @@
-"""Campaign files: the examples load; each mistake names the file, the line and the fix; one bad file hides no other."""
+"""Campaign files: the examples load; each mistake names the file, the line and the fix; one bad file hides
+no other."""
 
 from __future__ import annotations
 

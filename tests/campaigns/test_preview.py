@@ -1,4 +1,5 @@
-"""Preview files and test sends: what a person would get, per variant; test sends reach only test_recipients."""
+"""Preview files and test sends: what a person would get, per variant; test sends reach only
+test_recipients."""
 
 from __future__ import annotations
 

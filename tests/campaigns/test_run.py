@@ -1,5 +1,6 @@
 """A campaign run through the sending layer (SendGrid stand-in), on SQLite and PostgreSQL:
-stored audience and cells, the test cells, the winner, the remainder; reruns, crashes and stops send nobody twice."""
+stored audience and cells, the test cells, the winner, the remainder; reruns, crashes and stops send
+nobody twice."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 import pytest
 
+from funnelflow.email import tokens
 from funnelflow.email.tokens import InvalidToken, make_token, read_token
 
 
@@ -53,3 +54,25 @@ def test_an_id_beyond_the_database_range_is_invalid(monkeypatch):
     assert read_token("confirm", make_token("confirm", 2**63 - 1)) == 2**63 - 1
     with pytest.raises(InvalidToken):
         read_token("confirm", make_token("confirm", 2**63))
+
+
+def test_scoped_tokens_name_their_scope_and_purpose(monkeypatch):
+    monkeypatch.setenv("FUNNELFLOW_SECRET_KEY", "k1")
+    maker = tokens.scoped_token_maker("offer")
+    token = maker("news-2026", 42)
+    assert token == tokens.make_scoped_token("offer", "news-2026", 42)
+    assert tokens.read_scoped_token("offer", token) == ("news-2026", 42)
+    kind, scope, subject, signature = token.split(".")
+    for forged in (
+        f"{kind}.news-2027.{subject}.{signature}",  # another campaign
+        f"{kind}.{scope}.43.{signature}",  # another lead
+        tokens.make_scoped_token("webinar_invite", "news-2026", 42),  # another purpose, same scope
+    ):
+        with pytest.raises(tokens.InvalidToken):
+            tokens.read_scoped_token("offer", forged)
+    for scope, subject_id in (("Not A Slug", 1), ("news-2026", -1), ("news-2026", tokens.MAX_SUBJECT_ID + 1)):
+        with pytest.raises(ValueError):
+            maker(scope, subject_id)
+    monkeypatch.setenv("FUNNELFLOW_SECRET_KEY", "k2")  # another key: the token no longer reads
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_scoped_token("offer", token)

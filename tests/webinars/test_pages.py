@@ -180,3 +180,105 @@ def test_a_webinar_that_is_over_takes_no_registrations(client, engine, webinar_c
     assert client.get("/funnelflow/webinars/rp/register").status_code == 410
     assert _post(client, {"email": "ada@example.org"}).status_code == 410
     assert client.get("/funnelflow/webinars/nope/register").status_code == 404
+
+
+class _Markup:
+    """What a browser without JavaScript and a 375 px screen gets from a page (stdlib parser, no browser)."""
+
+    def __init__(self, html: str) -> None:
+        import re
+        from html.parser import HTMLParser
+
+        self.viewport: str | None = None
+        self.scripts = 0
+        self.handlers: list[str] = []  # on* attributes (onclick, ...)
+        self.forms: list[dict] = []
+        self.unlabelled: list[str] = []
+        styles: list[str] = []
+        markup = self
+        label_depth = 0
+
+        class Reader(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                nonlocal label_depth
+                a = dict(attrs)
+                markup.handlers += [k for k in a if k.startswith("on")]
+                styles.append(a.get("style") or "")
+                if tag == "meta" and a.get("name") == "viewport":
+                    markup.viewport = a.get("content")
+                elif tag == "script":
+                    markup.scripts += 1
+                elif tag == "form":
+                    markup.forms.append({"method": a.get("method"), "action": a.get("action"), "fields": []})
+                elif tag == "label":
+                    label_depth += 1
+                elif tag in ("input", "button") and markup.forms:
+                    markup.forms[-1]["fields"].append((tag, a.get("type"), a.get("name")))
+                    if tag == "input" and a.get("type") != "hidden" and not label_depth:
+                        markup.unlabelled.append(a.get("name") or "?")
+
+            def handle_endtag(self, tag):
+                nonlocal label_depth
+                if tag == "label":
+                    label_depth -= 1
+
+            def handle_data(self, data):
+                styles.append(data if self.lasttag == "style" else "")
+
+        Reader().feed(html)
+        css = " ".join(styles)
+        # Anything wider than a 375 px phone: a fixed width, min-width or max-width above it.
+        self.too_wide = [
+            m.group(0)
+            for m in re.finditer(r"(?<![-\w])(min-)?width\s*:\s*(\d+)px", css)
+            if int(m.group(2)) > 375
+        ]
+
+
+def _check_plain_html_form(html: str, fields: set[str]) -> None:
+    page = _Markup(html)
+    assert page.viewport == "width=device-width, initial-scale=1"
+    assert page.scripts == 0 and page.handlers == []
+    assert page.too_wide == []
+    [form] = page.forms
+    # A plain POST back to the page's own address, with a real submit button: nothing needs JavaScript.
+    assert form["method"] == "post" and form["action"] is None
+    assert ("button", "submit", None) in form["fields"]
+    assert {name for tag, _, name in form["fields"] if tag == "input"} == fields
+    assert page.unlabelled == []
+
+
+def test_registration_and_one_click_pages_work_without_javascript_at_375_px(client, engine, webinar_config):
+    regs.sync_webinars(engine, [webinar_config(capacity=1)], datetime.now(UTC))
+    register = client.get("/funnelflow/webinars/rp/register")
+    _check_plain_html_form(
+        register.text, {"email", "first_name", "last_name", "company", "consent", "website"}
+    )
+    with engine.begin() as conn:
+        lead = conn.execute(
+            sa.insert(leads).values(email="cy@example.org", email_key="cy@example.org").returning(leads.c.id)
+        ).scalar_one()
+    one_click = client.get(f"/funnelflow/webinars/r/{invitation_token('rp', lead)}")
+    _check_plain_html_form(one_click.text, set())
+    # What the form sends without JavaScript (url-encoded fields, the checkbox as "on") registers.
+    done = _post(client, {"email": "ada@example.org", "first_name": "Ada", "consent": "on"})
+    assert done.status_code == 200 and "You're registered" in done.text
+    with engine.connect() as conn:
+        consent = conn.execute(sa.select(consents.c.status)).scalars().all()
+    assert consent != []
+
+
+def test_the_markup_check_catches_what_needs_a_script_or_a_wide_screen():
+    """The checks above can fail: a script, an onclick, a wide fixed width, a missing viewport."""
+    good = '<meta name="viewport" content="width=device-width, initial-scale=1"><form method="post">'
+    good += '<label>E <input name="email"></label><button type="submit">Go</button></form>'
+    _check_plain_html_form(good, {"email"})
+    for bad in (
+        good.replace("<form", "<script>x()</script><form"),
+        good.replace('<button type="submit"', '<button type="button" onclick="send()"'),
+        good.replace("<form", '<div style="width: 600px"></div><form'),
+        good.replace('<meta name="viewport" content="width=device-width, initial-scale=1">', ""),
+        good.replace('<label>E <input name="email"></label>', '<input name="email">'),
+    ):
+        with pytest.raises(AssertionError):
+            _check_plain_html_form(bad, {"email"})

@@ -176,3 +176,96 @@ def test_attendance_marks_attended_no_show_and_absent_registrants(engine, tmp_pa
         (d, "webinar_attended"),
     ]
     assert kinds[0].detail == {"minutes": 45}
+
+
+def _statements(engine):
+    """The statements ``engine`` runs while the block runs (a list filled as they go)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+
+    return counting()
+
+
+def test_a_one_click_registration_is_one_statement_on_postgresql(engine, tmp_path):
+    regs.sync_webinars(engine, [_webinar(tmp_path, 1)], AT)
+    first, second = _leads(engine, 2)
+    with _statements(engine) as seen:
+        assert regs.register_invited(engine, "rp", first, "invitation", AT) == "registered"
+    if engine.dialect.name == "postgresql":  # seat, registration and touch in one round trip
+        assert len(seen) == 1 and seen[0].lstrip().startswith("-- A new registration")
+    assert regs.register_invited(engine, "rp", second, "invitation", AT) == "waitlisted"
+    assert regs.register_invited(engine, "rp", first, "invitation", AT) == "registered"  # again: the same
+    with engine.connect() as conn:
+        touches = conn.execute(
+            sa.select(touchpoints.c.lead_id, touchpoints.c.detail, touchpoints.c.source_ref)
+            .where(touchpoints.c.touch_type == "webinar_registered")
+            .order_by(touchpoints.c.lead_id)
+        ).all()
+        seats = conn.execute(sa.select(webinars.c.seats_taken)).scalar_one()
+    assert seats == 1 and _statuses(engine) == {first: "registered", second: "waitlisted"}
+    assert [tuple(t) for t in touches] == [
+        (first, {"status": "registered", "source": "invitation"}, f"webinar:rp:webinar_registered:{first}"),
+        (second, {"status": "waitlisted", "source": "invitation"}, f"webinar:rp:webinar_registered:{second}"),
+    ]
+
+
+def test_one_click_for_merged_erased_unknown_leads_and_a_closed_webinar(engine, tmp_path):
+    regs.sync_webinars(engine, [_webinar(tmp_path, 5)], AT)
+    survivor, merged, erased = _leads(engine, 3)
+    with engine.begin() as conn:
+        conn.execute(sa.update(leads).where(leads.c.id == merged).values(merged_into_id=survivor))
+        conn.execute(sa.update(leads).where(leads.c.id == erased).values(erased_at=AT))
+    assert regs.register_invited(engine, "rp", merged, "invitation", AT) == "registered"
+    assert regs.register_invited(engine, "rp", erased, "invitation", AT) == "invalid"
+    assert regs.register_invited(engine, "rp", 10**9, "invitation", AT) == "invalid"
+    assert regs.register_invited(engine, "rp", survivor, "invitation", AT + timedelta(days=30)) == "closed"
+    assert regs.register_invited(engine, "no-such", survivor, "invitation", AT) == "closed"
+    assert _statuses(engine) == {survivor: "registered"}
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(webinars.c.seats_taken)).scalar_one() == 1
+
+
+def test_the_same_people_pressing_twice_at_once_take_one_seat_each(engine, tmp_path):
+    capacity, people = 5, 12
+    regs.sync_webinars(engine, [_webinar(tmp_path, capacity)], AT)
+    lead_ids = _leads(engine, people)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def worker(chunk: list[int]) -> None:
+        try:
+            barrier.wait()
+            for lead in chunk:
+                regs.register_invited(engine, "rp", lead, "invitation", AT)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    # Every person is in two threads' chunks: each presses Register twice, at about the same time.
+    chunks = [lead_ids[i::4] for i in range(4)] * 2
+    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    statuses = _statuses(engine)
+    assert len(statuses) == people
+    assert list(statuses.values()).count("registered") == capacity
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(webinars.c.seats_taken)).scalar_one() == capacity
+        touches = conn.execute(
+            sa.select(sa.func.count()).where(touchpoints.c.touch_type == "webinar_registered")
+        ).scalar_one()
+    assert touches == people
