@@ -1,5 +1,5 @@
-"""Campaign fixtures: the sending layer's stand-in and clock (shared with tests/email_send), and a campaign
-folder."""
+"""Campaign fixtures: the sending settings for every test here (the stand-in and clock are in
+tests/conftest.py), and a campaign folder."""
 
 from __future__ import annotations
 
@@ -10,14 +10,6 @@ import pytest
 
 from funnelflow.campaigns.config import Campaign, load_campaign
 from funnelflow.settings import REPO_ROOT
-from tests.email_send.conftest import (  # noqa: F401  (fixtures, found by pytest by name)
-    _email_env,
-    clock,
-    mail_validator,
-    options,
-    sendgrid,
-    standin,
-)
 
 EXAMPLES = REPO_ROOT / "config" / "campaigns"
 
@@ -62,3 +54,8 @@ def examples(tmp_path: Path) -> Path:
     target = tmp_path / "config" / "campaigns"
     shutil.copytree(EXAMPLES, target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def _email_env(email_env) -> None:
+    return None

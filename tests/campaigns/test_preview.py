@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from funnelflow.campaigns import offers
 from funnelflow.campaigns.preview import send_to_test_recipients, write_preview
 from funnelflow.db.schema import email_sends
-from tests.email_send.conftest import AS_OF, add_person
+from tests.factories import AS_OF, add_person
 
 
 def test_preview_renders_each_variant_as_the_person_gets_it(engine, newsletter, tmp_path):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from funnelflow.campaigns import run
 from funnelflow.db.schema import campaign_audiences, campaign_runs, email_sends, touchpoints
 from funnelflow.identity import email_hash
-from tests.email_send.conftest import AS_OF, add_person
+from tests.factories import AS_OF, add_person
 
 
 def _people(engine, n: int, stage: str = "lead", prefix: str = "p", consent: bool = True) -> list[int]:

@@ -19,7 +19,7 @@ from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import email_sends, leads, webinar_registrations
 from funnelflow.web.app import MOUNT_PATH, create_standalone_app
 from funnelflow.webinars.tokens import invitation_token
-from tests.email_send.conftest import add_person
+from tests.factories import add_person
 from tests.fakes.webinar_platform import FakeWebinarPlatform
 
 REPO = Path(__file__).resolve().parents[2]
