@@ -4,8 +4,9 @@
 following merges to the surviving lead and never finding an erased person. It
 answers the screen a rep sees while the phone rings (stage, grade, engagement
 and its top reasons, the last five touches, the lead's own words, the open queue
-item) and ``route_to``: the rep with the open item, else the account owner, else
-the rep the routing rules pick now, else the inbound team of the team file.
+item) and ``route_to``: the rep with the open item, else the account owner (for a
+lead without an account, its own owner, ``leads.owner_rep_id``), else the rep the
+routing rules pick now, else the inbound team of the team file.
 
 ``log_call`` records a call as a ``sales_activity`` touch (once per ``call_id``).
 An inbound call from a lead with no owner and no open item creates a
@@ -94,7 +95,7 @@ def _lead_row(conn: sa.Connection, lead_id: int) -> dict[str, Any]:
                 leads.c.id.label("lead_id"),
                 leads.c.account_id,
                 leads.c.fit_grade,
-                queue.lead_rep(leads.c.id).label("owner_rep_id"),
+                leads.c.owner_rep_id,
                 sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
                 accounts.c.employee_band,
                 accounts.c.industry,
@@ -153,6 +154,8 @@ def lookup(
             route_to = {"rep_id": item["rep_id"], "why": "open_item"}
         elif account_owner:
             route_to = {"rep_id": account_owner, "why": "account_owner"}
+        elif lead_owner:  # a lead without an account is owned directly
+            route_to = {"rep_id": lead_owner, "why": "lead_owner"}
         else:
             router = Router(team, as_of, *queue.rep_stats(conn))
             decision = router.decide(_facts(team, {**ctx, "country": ctx["country"] or None}))
@@ -173,7 +176,7 @@ def lookup(
         "top_reasons": ctx["reasons"],
         "last_touches": ctx["touches"],
         "lead_words": ctx["lead_words"] or None,
-        "owner_rep_id": lead_owner or account_owner,
+        "owner_rep_id": account_owner or lead_owner,
         "open_item": (
             {**item, "due_at": item["due_at"].isoformat() if item["due_at"] else None} if item else None
         ),

@@ -26,7 +26,6 @@ from funnelflow.email import policy
 from funnelflow.email.send import Mailing, Recipient, SendOptions, SendReport, public_url, send_mailing
 from funnelflow.email.tokens import make_token
 from funnelflow.email.transports import Transport
-from funnelflow.sales import queue
 
 TEMPLATE = "sales_item"
 LOOKBACK = timedelta(days=7)  # items older than this that never got their email are not mailed late
@@ -69,7 +68,7 @@ def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str
             leads.c.lifecycle_stage,
             leads.c.score_breakdown,
             leads.c.account_id,
-            queue.lead_rep(leads.c.id).label("owner_rep_id"),
+            leads.c.owner_rep_id,
             accounts.c.owner_rep_id.label("account_owner"),
             accounts.c.name.label("account_name"),
             accounts.c.industry,

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import UTCDateTime, reps, sales_queue, sales_queue_history
+from funnelflow.db.schema import UTCDateTime, leads, reps, sales_queue, sales_queue_history
 from funnelflow.sales.hours import Calendar
 from funnelflow.sales.team import Rep, SalesTeam
 
@@ -38,15 +38,27 @@ def lock_routing(conn: sa.Connection) -> None:
         conn.execute(sa.text("update reps set id = id where 1 = 0"))
 
 
-def lead_rep(lead_id: sa.ColumnElement) -> sa.ScalarSelect:
-    """The rep of a lead's latest assigned item: who owns the lead for sales (the account owner aside)."""
-    return (
-        sa.select(sales_queue.c.rep_id)
-        .where(sales_queue.c.lead_id == lead_id, sales_queue.c.rep_id.is_not(None))
-        .order_by(sales_queue.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
+def set_lead_owners(conn: sa.Connection, owners: dict[int, str]) -> None:
+    """``leads.owner_rep_id`` of leads without an account: the rep of their latest assignment.
+
+    A lead with an account is owned through it (``accounts.owner_rep_id``, set by routing), so
+    100,000 handoffs do not rewrite 100,000 lead rows. Set-based (one staged update);
+    ``updated_at`` is left alone, so a new owner does not make qualification score the lead again.
+    """
+    if not owners:
+        return
+    rows = [{"id": lead_id, "rep_id": rep_id} for lead_id, rep_id in owners.items()]
+    t = stage_rows(conn, "sq_lead_owner", (("id", sa.BigInteger()), ("rep_id", sa.String(60))), rows)
+    conn.execute(
+        leads.update()
+        .where(
+            leads.c.id == t.c.id,
+            leads.c.account_id.is_(None),
+            leads.c.owner_rep_id.is_distinct_from(t.c.rep_id),
+        )
+        .values(owner_rep_id=t.c.rep_id, updated_at=leads.c.updated_at)
     )
+    t.drop(conn)
 
 
 def calendar_of(team: SalesTeam, rep: Rep) -> Calendar:

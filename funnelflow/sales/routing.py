@@ -34,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import accounts, leads, lifecycle_history, sales_queue
+from funnelflow.db.schema import UTCDateTime, accounts, leads, lifecycle_history, sales_queue
 from funnelflow.sales import queue
 from funnelflow.sales.hours import add_business_hours, to_utc
 from funnelflow.sales.team import Rep, SalesTeam
@@ -259,13 +259,12 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
     entered = h.alias("entered")
     hid = sa.func.coalesce(latest.c.hid, 0)
     key = entry_key_sql(leads.c.id, hid)
+    entered_at = sa.func.coalesce(entered.c.changed_at, leads.c.lifecycle_changed_at, leads.c.created_at)
     stmt = (
         sa.select(
             leads.c.id.label("lead_id"),
             key.label("entry_key"),
-            entered.c.changed_at,
-            leads.c.lifecycle_changed_at,
-            leads.c.created_at,
+            sa.type_coerce(entered_at, UTCDateTime()).label("entered_at"),
             leads.c.account_id,
             leads.c.fit_grade,
             sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
@@ -280,12 +279,9 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
         )
         .where(at_sql, ~sa.exists().where(sales_queue.c.entry_key == key))
     )
-    rows = []
-    for r in conn.execute(stmt).mappings():
-        row = dict(r)
-        row["entered_at"] = row.pop("changed_at") or row["lifecycle_changed_at"] or row["created_at"]
-        rows.append(row)
-    return rows
+    result = conn.execute(stmt)
+    names = list(result.keys())
+    return [dict(zip(names, r, strict=True)) for r in result.tuples()]
 
 
 def _waiting_items(conn: sa.Connection) -> list[dict[str, Any]]:
@@ -333,14 +329,11 @@ def _owners(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[int, str | 
     return owners
 
 
-def _facts(team: SalesTeam, row: dict[str, Any]) -> LeadFacts:
-    return LeadFacts(
-        lead_id=row["lead_id"],
-        account_id=row["account_id"],
-        country=row["country"],
-        segment=team.segment_of(row["employee_band"]),
-        industry=row["industry"],
-    )
+def _facts(team: SalesTeam, row: dict[str, Any], segments: dict[str | None, str | None]) -> LeadFacts:
+    band = row["employee_band"]
+    if band not in segments:
+        segments[band] = team.segment_of(band)
+    return LeadFacts(row["lead_id"], row["account_id"], row["country"], segments[band], row["industry"])
 
 
 def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | None = None) -> RouteResult:
@@ -404,8 +397,10 @@ def route_rows(
     deadline_memo: dict[tuple[str, str | None], Deadlines] = {}
     new_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    lead_owners: dict[int, str] = {}  # leads without an account: the rep of their latest assignment
+    segments: dict[str | None, str | None] = {}  # employee band -> segment
     for row in todo:
-        decision = router.route(_facts(team, row))
+        decision = router.route(_facts(team, row, segments))
         values: dict[str, Any] = {"routing_reason": decision.reason}
         if decision.rep_id is not None:
             memo_key = (decision.rep_id, row["fit_grade"])
@@ -424,6 +419,8 @@ def route_rows(
             }
             result.assigned += 1
             result.by_step[decision.reason] += 1
+            if row["account_id"] is None:
+                lead_owners[row["lead_id"]] = decision.rep_id
         else:
             values["status"] = "unassigned"
             result.unassigned += 1
@@ -471,11 +468,12 @@ def route_rows(
             )
         )
     queue.record(conn, changes)
+    queue.set_lead_owners(conn, lead_owners)
     _write_owners(conn, router.owners, owners_before)
 
 
 def _write_owners(conn: sa.Connection, owners: dict[int, str | None], before: dict[int, str | None]) -> None:
-    """Accounts without an owner get the rep of their first assignment (a lead's own rep is its latest item's)."""
+    """Accounts without an owner get the rep of their first assignment."""
     new_owners = [{"id": a, "rep_id": r} for a, r in owners.items() if r and not before.get(a)]
     if new_owners:
         t = queue.stage_rows(

@@ -152,6 +152,7 @@ def _reassign(
         owners={r["account_id"]: r["owner_rep_id"] for r in due if r["account_id"] is not None},
     )
     changes = []
+    lead_owners: dict[int, str] = {}
     for row in due:
         facts = LeadFacts(
             lead_id=row["lead_id"],
@@ -196,7 +197,10 @@ def _reassign(
             )
         )
         result.reassigned.append(row["id"])
+        if row["account_id"] is None:
+            lead_owners[row["lead_id"]] = decision.rep_id
     queue.record(conn, changes)
+    queue.set_lead_owners(conn, lead_owners)
 
 
 def manager_of(conn: sa.Connection, rep_id: str) -> str | None:
