@@ -149,6 +149,7 @@ def _to_push(conn: sa.Connection, *, also_file: str | None = None) -> list[dict[
         )
         .where(
             cond,
+            leads.c.erased_at.is_(None),  # an erased person is never sent anywhere again
             q.c.kind.in_(("handoff", "call_back")),
             q.c.rep_id.is_not(None),
             q.c.assigned_at.is_not(None),
@@ -292,6 +293,35 @@ def export_csv(
             .values(crm_status="exported", crm_external_id=name)
         )
     return PushResult(exported=len(rows), file=name)
+
+
+def scrub_exports(folder: Path, lead_ids: Iterable[int], names_address: Callable[[str], bool]) -> int:
+    """Erasure: blank the rows of CRM exports about these leads (by id, or naming their address).
+
+    A blanked row keeps its place (an empty line of separators), so the file's line
+    numbers stay. Returns how many files changed.
+    """
+    if not folder.exists():
+        return 0
+    wanted = {str(i) for i in lead_ids}
+    id_col = CSV_COLUMNS.index("funnelflow_id")
+    changed = 0
+    for path in sorted(folder.glob("*.csv")):
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+        hit = False
+        for n, row in enumerate(rows[1:], start=1):
+            about = (len(row) > id_col and row[id_col] in wanted) or any(names_address(c) for c in row)
+            if about and any(row):
+                rows[n] = [""] * len(row)
+                hit = True
+        if hit:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\r\n").writerows(rows)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(buf.getvalue(), encoding="utf-8")
+            tmp.replace(path)
+            changed += 1
+    return changed
 
 
 # --- pull --------------------------------------------------------------------------------------

@@ -14,7 +14,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import UTCDateTime, leads, reps, sales_queue, sales_queue_history
+from funnelflow.db.schema import (
+    REJECT_REASONS,
+    UTCDateTime,
+    email_sends,
+    leads,
+    reps,
+    sales_queue,
+    sales_queue_history,
+)
 from funnelflow.sales.hours import Calendar
 from funnelflow.sales.team import Rep, SalesTeam
 
@@ -272,3 +280,108 @@ def set_status(
         ],
     )
     return dict(row)
+
+
+# --- erasure (called by funnelflow.privacy.forget) ------------------------------------------
+
+SAFE_HISTORY_KEYS = frozenset({"reason", "from_rep", "status"})  # codes and rep ids, never free text
+_CODED_OUTCOMES = frozenset({*REJECT_REASONS, "left_sql", "erased"})
+
+
+def _coded_outcome(reason: str | None) -> bool:
+    return reason is None or reason in _CODED_OUTCOMES or reason.startswith("opportunity:")
+
+
+def forget_leads(conn: sa.Connection, lead_ids: Iterable[int], at: datetime) -> dict[str, int]:
+    """The sales part of an erasure: nothing personal stays in the queue or its history.
+
+    The person's waiting and open items are closed (``erased``; capacity frees up, nothing
+    more is pushed or sent); free text goes: outcome reasons that are not codes, CRM
+    errors and the CRM's record ids on the items, and every history detail but
+    ``SAFE_HISTORY_KEYS`` (a rep's rejection note, for one). Statuses, reps, times and
+    coded reasons stay, so the reports' counts do not move. Idempotent.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return {"sales_items": 0, "sales_history": 0}
+    q, h = sales_queue, sales_queue_history
+    items = conn.execute(
+        sa.select(q.c.id, q.c.status, q.c.outcome_reason, q.c.crm_error, q.c.crm_external_id).where(
+            q.c.lead_id.in_(ids)
+        )
+    ).all()
+    changed = 0
+    for item_id, status, outcome, crm_error, crm_id in items:
+        values: dict[str, Any] = {}
+        if status in (*OPEN_STATUSES, "unassigned"):
+            values |= {"status": "closed", "closed_at": at, "outcome_reason": "erased"}
+        elif not _coded_outcome(outcome):
+            values["outcome_reason"] = None
+        if crm_error is not None or crm_id is not None:
+            values |= {"crm_error": None, "crm_external_id": None}
+        if not values:
+            continue
+        changed += 1
+        if "status" in values:
+            set_status(
+                conn,
+                item_id,
+                actor="privacy",
+                action="closed",
+                at=at,
+                expect=(*OPEN_STATUSES, "unassigned"),
+                values=values,
+                detail={"reason": "erased"},
+            )
+        else:
+            conn.execute(q.update().where(q.c.id == item_id).values(**values))
+    scrubbed = 0
+    if items:
+        item_ids = [i.id for i in items]
+        for i in range(0, len(item_ids), 900):
+            rows = conn.execute(
+                sa.select(h.c.id, h.c.detail).where(
+                    h.c.item_id.in_(item_ids[i : i + 900]), h.c.detail.is_not(None)
+                )
+            ).all()
+            for row_id, detail in rows:
+                kept = (
+                    {k: v for k, v in detail.items() if k in SAFE_HISTORY_KEYS}
+                    if isinstance(detail, dict)
+                    else {}
+                )
+                if kept != detail:
+                    conn.execute(h.update().where(h.c.id == row_id).values(detail=kept or sa.null()))
+                    scrubbed += 1
+    return {"sales_items": changed, "sales_history": scrubbed}
+
+
+def sends_about(conn: sa.Connection, lead_ids: Iterable[int]) -> set[int]:
+    """Sends to reps and managers about the person's items: alerts, reminders, escalations.
+
+    Found by their exact message keys (``funnelflow.sales.notify``): each item with every rep
+    its history names.
+    """
+    q, h = sales_queue, sales_queue_history
+    pairs = conn.execute(
+        sa.select(q.c.id, h.c.rep_id)
+        .select_from(q.outerjoin(h, h.c.item_id == q.c.id))
+        .where(q.c.lead_id.in_(sorted(set(lead_ids))))
+        .distinct()
+    ).all()
+    keys = {f"sales-escalation:{item_id}" for item_id, _ in pairs}
+    keys |= {
+        f"{kind}:{item_id}:{rep}"
+        for item_id, rep in pairs
+        if rep
+        for kind in ("sales-alert", "sales-reminder")
+    }
+    found: set[int] = set()
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 900):
+        found |= set(
+            conn.execute(
+                sa.select(email_sends.c.id).where(email_sends.c.message_key.in_(ordered[i : i + 900]))
+            ).scalars()
+        )
+    return found
