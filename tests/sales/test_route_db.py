@@ -69,9 +69,7 @@ def test_a_lead_without_an_account_is_owned_directly_by_its_latest_rep(engine, t
     assert owner == "marcus"
     # Becoming SQL again with marcus inactive: the new rep becomes the owner.
     with engine.begin() as conn:
-        conn.execute(
-            sales_queue.update().where(sales_queue.c.lead_id == alone).values(status="rejected")
-        )
+        conn.execute(sales_queue.update().where(sales_queue.c.lead_id == alone).values(status="rejected"))
         conn.execute(
             lifecycle_history.insert().values(
                 lead_id=alone, from_stage="recycled", to_stage="sql", changed_at=AS_OF, reason="t"
