@@ -235,7 +235,7 @@ def push_handoffs(
 
 
 def safe_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading apostrophe."""
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets an apostrophe."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -267,7 +267,9 @@ def crm_outbox() -> Path:
 def export_csv(
     engine: sa.Engine, *, as_of: datetime, folder: Path | None = None, run_id: str | None = None
 ) -> PushResult:
-    """Write the items not yet in the CRM to ``handoffs-<as_of>.csv``; a rerun of the run rewrites the same file."""
+    """Write the items not yet in the CRM to ``handoffs-<as_of>.csv``; a rerun of the run rewrites the same
+    file.
+    """
     folder = folder or crm_outbox()
     name = f"handoffs-{as_of.strftime('%Y%m%dT%H%M%SZ')}.csv"
     with engine.begin() as conn:
@@ -400,7 +402,7 @@ def parse_opportunity(raw: dict[str, Any]) -> dict[str, Any]:
 def apply_opportunities(
     conn: sa.Connection, raws: Iterable[dict[str, Any]], *, as_of: datetime, source: str, result: PullResult
 ) -> None:
-    """Upsert opportunities and move their leads' stages; bad rows go to ``ingest_rejects`` with the reason."""
+    """Upsert opportunities and move their leads' stages; bad rows go to ``ingest_rejects`` with a reason."""
     from funnelflow.ingest.store import write_rejects
 
     known_reps = set(conn.execute(sa.select(reps.c.id)).scalars())
@@ -519,7 +521,9 @@ def _follow_stage(conn: sa.Connection, lead: dict, opp: dict, as_of: datetime) -
 def pull_opportunities(
     engine: sa.Engine, client: CrmClient, *, as_of: datetime, page_size: int = 100, max_pages: int = 1000
 ) -> PullResult:
-    """Read opportunity updates page by page from the stored cursor; each page and its cursor in one transaction."""
+    """Read opportunity updates page by page from the stored cursor; each page and its cursor in one
+    transaction.
+    """
     result = PullResult()
     with engine.connect() as conn:
         cursor = get_state(conn, CURSOR_KEY)

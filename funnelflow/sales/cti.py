@@ -206,7 +206,9 @@ def log_call(
     email: str | None = None,
     lead_id: int | None = None,
 ) -> CallLogged:
-    """Record a call as a ``sales_activity`` touch (once per call id); an unowned inbound caller gets a call-back item."""
+    """Record a call as a ``sales_activity`` touch (once per call id); an unowned inbound caller gets a call-
+    back item.
+    """
     if direction not in DIRECTIONS:
         raise CtiInputError(f"direction: use one of {list(DIRECTIONS)}")
     if outcome not in OUTCOMES:

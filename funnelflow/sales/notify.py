@@ -38,7 +38,9 @@ def item_url(item_id: int, action: str) -> str:
 
 
 def top_reasons(breakdown: dict | None, n: int = 3) -> str:
-    """The strongest fit rules and engagement signals of a score breakdown, e.g. "seniority_vp +20, pricing_page +9.5"."""
+    """The strongest fit rules and engagement signals of a score breakdown, e.g. "seniority_vp +20,
+    pricing_page +9.5".
+    """
     if not breakdown:
         return "not scored yet"
     parts: list[tuple[float, str]] = []
@@ -268,7 +270,7 @@ def send_digests(
     near_hours: float = 4,
     options: SendOptions | None = None,
 ) -> SendReport:
-    """One digest per rep with open items (``sales-digest:<rep>:<day>``): what is open, and what is due soon."""
+    """One digest per rep with open items (``sales-digest:<rep>:<day>``): what is open, what is due soon."""
     q = sales_queue
     by_rep: dict[str, list[dict]] = defaultdict(list)
     with engine.connect() as conn:

@@ -1,4 +1,5 @@
-"""The sales queue and its history: the one module that writes ``sales_queue``, ``sales_queue_history`` and ``reps``.
+"""The sales queue and its history: the one module that writes ``sales_queue``, ``sales_queue_history`` and
+``reps``.
 
 Every change of an item is one append-only history row (who, what, when), in
 the transaction of the change. Routing, the SLA sweep, rep feedback, CTI and
@@ -174,6 +175,11 @@ _STAGE_COLUMNS = (
     ("status", sa.String(20)),
     ("rep_id", sa.String(60)),
     ("routing_reason", sa.String(255)),
+    ("deadlines", sa.Integer()),  # index into the run's deadlines (one set per rep and grade), null: none
+)
+STAGE_NAMES = tuple(c for c, _ in _STAGE_COLUMNS)  # the order of a new item's tuple for ``insert_items``
+_DEADLINE_COLUMNS = (
+    ("id", sa.Integer()),
     ("assigned_at", UTCDateTime()),
     ("due_at", UTCDateTime()),
     ("remind_at", UTCDateTime()),
@@ -182,9 +188,11 @@ _STAGE_COLUMNS = (
 
 
 def stage_rows(
-    conn: sa.Connection, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[dict]
+    conn: sa.Connection, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[dict | tuple]
 ) -> sa.Table:
-    """A temporary table filled with ``rows`` (COPY on PostgreSQL, executemany on SQLite), for set-based writes."""
+    """A temporary table filled with ``rows`` (COPY on PostgreSQL, executemany on SQLite), for set-based
+    writes.
+    """
     table = sa.Table(name, sa.MetaData(), *[sa.Column(c, t) for c, t in columns], prefixes=["TEMPORARY"])
     table.drop(conn, checkfirst=True)
     table.create(conn)
@@ -195,32 +203,52 @@ def stage_rows(
         cursor = conn.connection.driver_connection.cursor()
         with cursor.copy(f"copy {name} ({', '.join(names)}) from stdin") as copy:
             for row in rows:
-                copy.write_row([row[c] for c in names])
+                copy.write_row(row if isinstance(row, tuple) else [row[c] for c in names])
     else:
-        conn.execute(table.insert(), [{c: row[c] for c in names} for row in rows])
+        conn.execute(
+            table.insert(),
+            [dict(zip(names, row, strict=True)) if isinstance(row, tuple) else row for row in rows],
+        )
     return table
 
 
 def insert_items(
-    conn: sa.Connection, rows: Sequence[dict[str, Any]], *, at: datetime, actor: str, run_id: str | None
+    conn: sa.Connection,
+    rows: Sequence[tuple],
+    deadlines: Sequence[tuple[datetime, datetime, datetime, datetime]],
+    *,
+    at: datetime,
+    actor: str,
+    run_id: str | None,
 ) -> int:
     """Insert new items (entry keys already queued are skipped) with one history row each; set-based.
 
-    Call under ``lock_routing`` (the check for known keys and the insert must not interleave).
+    ``rows``: tuples in ``STAGE_NAMES`` order; their ``deadlines`` index into ``deadlines``
+    (assigned, due, remind, reassign), which a run shares per rep and grade: the rows stay
+    narrow. Call under ``lock_routing`` (the check for known keys and the insert must not
+    interleave).
     """
     if not rows:
         return 0
     stage = stage_rows(conn, "sq_stage", _STAGE_COLUMNS, rows)
+    times = stage_rows(conn, "sq_deadlines", _DEADLINE_COLUMNS, [(i, *d) for i, d in enumerate(deadlines)])
     q = sales_queue
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"analyze {stage.name}")  # a temp table has no statistics until analyzed
     conn.execute(stage.delete().where(sa.exists().where(q.c.entry_key == stage.c.entry_key)))
-    names = [c for c, _ in _STAGE_COLUMNS]
+    names = [c for c in STAGE_NAMES if c != "deadlines"]
+    when = [c for c, _ in _DEADLINE_COLUMNS[1:]]
     at_p = sa.bindparam("at", at, type_=UTCDateTime())
     inserted = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
     conn.execute(
-        q.insert().from_select([*names, "created_at"], sa.select(*[stage.c[c] for c in names], at_p))
+        q.insert().from_select(
+            [*names, *when, "created_at"],
+            sa.select(*[stage.c[c] for c in names], *[times.c[c] for c in when], at_p).select_from(
+                stage.outerjoin(times, times.c.id == stage.c.deadlines)
+            ),
+        )
     )
+    times.drop(conn)
     build = sa.func.jsonb_build_object if conn.dialect.name == "postgresql" else sa.func.json_object
     conn.execute(
         sales_queue_history.insert().from_select(
@@ -254,7 +282,9 @@ def set_status(
     detail: dict[str, Any] | None = None,
     run_id: str | None = None,
 ) -> dict[str, Any] | None:
-    """Change one item if its status is one of ``expect``; returns the item as it was, or None (nothing changed)."""
+    """Change one item if its status is one of ``expect``; returns the item as it was, or None (nothing
+    changed).
+    """
     row = (
         conn.execute(sa.select(sales_queue).where(sales_queue.c.id == item_id).with_for_update())
         .mappings()

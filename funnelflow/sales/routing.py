@@ -229,7 +229,7 @@ class Deadlines:
 
 
 def deadlines(team: SalesTeam, rep: Rep, grade: str | None, assigned_at: datetime) -> Deadlines:
-    """Due (the SLA of the grade; D's without a grade), reminder at half time, reassignment after the breach."""
+    """Due (the grade's SLA; D's without a grade), reminder at half time, reassignment after the breach."""
     cal = queue.calendar_of(team, rep)
     hours = team.sla_business_hours[grade if grade in team.sla_business_hours else "D"]
     due = add_business_hours(cal, assigned_at, hours)
@@ -245,7 +245,7 @@ def entry_key_sql(lead_id: sa.ColumnElement, history_id: sa.ColumnElement) -> sa
 
 
 def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Live leads at SQL whose latest SQL entry has no queue item yet (the first run takes every such lead)."""
+    """Live leads at SQL whose latest SQL entry has no queue item (the first run takes every such lead)."""
     h = lifecycle_history
     at_sql = sa.and_(
         leads.c.lifecycle_stage == "sql", leads.c.merged_into_id.is_(None), leads.c.erased_at.is_(None)
@@ -281,11 +281,13 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
     )
     result = conn.execute(stmt)
     names = list(result.keys())
-    return [dict(zip(names, r, strict=True)) for r in result.tuples()]
+    return [dict(zip(names, r, strict=True)) for r in result.all()]
 
 
 def _waiting_items(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Unassigned items (handoffs and call-backs), with their lead's facts and whether it is still live at SQL."""
+    """Unassigned items (handoffs and call-backs), with their lead's facts and whether it is still live at
+    SQL.
+    """
     q = sales_queue
     stmt = (
         sa.select(
@@ -337,7 +339,9 @@ def _facts(team: SalesTeam, row: dict[str, Any], segments: dict[str | None, str 
 
 
 def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | None = None) -> RouteResult:
-    """Queue every new SQL entry once and assign it (or leave it unassigned with the reason); one transaction."""
+    """Queue every new SQL entry once and assign it (or leave it unassigned with the reason); one
+    transaction.
+    """
     as_of = to_utc(as_of)  # raises on a naive time; Airflow's pendulum times become plain datetimes
     result = RouteResult(as_of)
     with engine.begin() as conn:
@@ -380,7 +384,8 @@ def route_rows(
     run_id: str | None,
     result: RouteResult,
 ) -> None:
-    """Assign each row (a new entry, or an ``item_id`` still unassigned) in order; call under ``lock_routing``.
+    """Assign each row (a new entry, or an ``item_id`` still unassigned) in order; call under
+    ``lock_routing``.
 
     A row carries ``entry_key``, ``lead_id``, ``entered_at``, ``fit_grade``, the lead's
     ``account_id``, ``country``, ``employee_band`` and ``industry``, and ``kind``
@@ -394,58 +399,60 @@ def route_rows(
         owners=_owners(conn, todo),
     )
     owners_before = dict(router.owners)
-    deadline_memo: dict[tuple[str, str | None], Deadlines] = {}
-    new_rows: list[dict[str, Any]] = []
+    deadline_memo: dict[tuple[str, str | None], int] = {}  # (rep, grade) -> index into deadline_sets
+    deadline_sets: list[tuple[datetime, datetime, datetime, datetime]] = []
+    new_rows: list[tuple] = []
     updates: list[dict[str, Any]] = []
     lead_owners: dict[int, str] = {}  # leads without an account: the rep of their latest assignment
     segments: dict[str | None, str | None] = {}  # employee band -> segment
     for row in todo:
         decision = router.route(_facts(team, row, segments))
-        values: dict[str, Any] = {"routing_reason": decision.reason}
-        if decision.rep_id is not None:
-            memo_key = (decision.rep_id, row["fit_grade"])
-            if memo_key not in deadline_memo:
-                deadline_memo[memo_key] = deadlines(
-                    team, router.reps[decision.rep_id], row["fit_grade"], as_of
-                )
-            d = deadline_memo[memo_key]
-            values |= {
-                "status": "open",
-                "rep_id": decision.rep_id,
-                "assigned_at": as_of,
-                "due_at": d.due_at,
-                "remind_at": d.remind_at,
-                "reassign_at": d.reassign_at,
-            }
+        rep_id, grade, times = decision.rep_id, row["fit_grade"], None
+        if rep_id is not None:
+            times = deadline_memo.get((rep_id, grade))
+            if times is None:
+                d = deadlines(team, router.reps[rep_id], grade, as_of)
+                times = deadline_memo[(rep_id, grade)] = len(deadline_sets)
+                deadline_sets.append((as_of, d.due_at, d.remind_at, d.reassign_at))
             result.assigned += 1
             result.by_step[decision.reason] += 1
             if row["account_id"] is None:
-                lead_owners[row["lead_id"]] = decision.rep_id
+                lead_owners[row["lead_id"]] = rep_id
         else:
-            values["status"] = "unassigned"
             result.unassigned += 1
         if "item_id" in row:
-            if decision.rep_id is not None:
-                updates.append({"item_id": row["item_id"], **values})
-        else:
+            if rep_id is not None:
+                assigned_at, due_at, remind_at, reassign_at = deadline_sets[times]
+                updates.append(
+                    {
+                        "item_id": row["item_id"],
+                        "status": "open",
+                        "rep_id": rep_id,
+                        "routing_reason": decision.reason,
+                        "assigned_at": assigned_at,
+                        "due_at": due_at,
+                        "remind_at": remind_at,
+                        "reassign_at": reassign_at,
+                    }
+                )
+        else:  # in queue.STAGE_NAMES order
             new_rows.append(
-                {
-                    "lead_id": row["lead_id"],
-                    "entry_key": row["entry_key"],
-                    "kind": row.get("kind", "handoff"),
-                    "priority": queue.PRIORITY.get(row["fit_grade"] or "D", 4),
-                    "fit_grade": row["fit_grade"],
-                    "entered_at": row["entered_at"],
-                    "rep_id": None,
-                    "assigned_at": None,
-                    "due_at": None,
-                    "remind_at": None,
-                    "reassign_at": None,
-                    "created_at": as_of,
-                    **values,
-                }
+                (
+                    row["entry_key"],
+                    row["lead_id"],
+                    row.get("kind", "handoff"),
+                    queue.PRIORITY.get(grade or "D", 4),
+                    grade,
+                    row["entered_at"],
+                    "unassigned" if rep_id is None else "open",
+                    rep_id,
+                    decision.reason,
+                    times,
+                )
             )
-    result.queued = queue.insert_items(conn, new_rows, at=as_of, actor="routing", run_id=run_id)
+    result.queued = queue.insert_items(
+        conn, new_rows, deadline_sets, at=as_of, actor="routing", run_id=run_id
+    )
     changes = []
     for u in updates:
         item_id = u.pop("item_id")

@@ -1,4 +1,5 @@
-"""The SLA sweep: a reminder at half time, escalation to the team's manager at the breach, reassignment after more.
+"""The SLA sweep: a reminder at half time, escalation to the team's manager at the breach, reassignment after
+more.
 
 For open items nobody has acted on (``first_action_at`` is null), as of the
 run's time:

@@ -1,4 +1,6 @@
-"""CTI: bearer key in constant time (refused without the setting), lookup by phone or email, calls and call-backs."""
+"""CTI: bearer key in constant time (refused without the setting), lookup by phone or email, calls and call-
+backs.
+"""
 
 from __future__ import annotations
 

@@ -32,7 +32,9 @@ def test_check_ins_renewals_and_upsell_go_to_the_account_owner_once(engine):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "insert into reps (id, name, email, team, timezone, capacity, active, in_team_file, synced_at) values ('marcus', 'M', 'm@example.com', 'amer', 'UTC', 5, true, true, :t)"
+                "insert into reps "
+                "(id, name, email, team, timezone, capacity, active, in_team_file, synced_at) "
+                "values ('marcus', 'M', 'm@example.com', 'amer', 'UTC', 5, true, true, :t)"
             ),
             {"t": AS_OF},
         )

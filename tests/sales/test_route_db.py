@@ -1,4 +1,4 @@
-"""Routing against the database: queued once per SQL entry, owners written, SLA deadlines, overlapping runs."""
+"""Routing against the database: queued once per SQL entry, owners written, deadlines, overlapping runs."""
 
 from __future__ import annotations
 
