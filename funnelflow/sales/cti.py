@@ -15,6 +15,7 @@ An inbound call from a lead with no owner and no open item creates a
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,11 +140,35 @@ def _inbound(team: SalesTeam) -> dict[str, Any]:
     return {"team": team.inbound_team, "rep_id": None, "why": "inbound_team"}
 
 
+ROUTER_SECONDS = 30  # how long the routing state of a route_to pick is reused
+_routers: dict[str, tuple[sa.Engine, SalesTeam, int, Router]] = {}
+_routers_lock = threading.Lock()
+
+
+def _route_pick(conn: sa.Connection, engine: sa.Engine, team: SalesTeam, as_of: datetime, facts: LeadFacts):
+    """What the routing rules would decide now, for ``route_to`` (a hint while the phone rings; nothing
+    is assigned). The reps' loads and last assignments are read at most once per ``ROUTER_SECONDS``
+    per database and team file, so a busy phone line does not count the whole queue per call."""
+    bucket = int(as_of.timestamp()) // ROUTER_SECONDS
+    with _routers_lock:
+        cached = _routers.get("now")
+        if cached and cached[0] is engine and cached[1] is team and cached[2] == bucket:
+            return cached[3].decide(facts)  # decide refreshes shared heaps: one thread at a time
+    router = Router(team, as_of, *queue.rep_stats(conn))
+    with _routers_lock:
+        _routers["now"] = (engine, team, bucket, router)
+        return router.decide(facts)
+
+
 def lookup(
     engine: sa.Engine, team: SalesTeam, *, as_of: datetime, phone: str | None = None, email: str | None = None
 ) -> dict[str, Any]:
-    """The CTI screen for a caller (``found: false`` with the inbound team when nobody matches)."""
-    with engine.connect() as conn:
+    """The CTI screen for a caller (``found: false`` with the inbound team when nobody matches).
+
+    Read-only, on an autocommit connection: no BEGIN/ROLLBACK round trips per call.
+    """
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
         lead_id = _find(conn, phone=phone, email=email)
         if lead_id is None:
             return {"found": False, "route_to": _inbound(team)}
@@ -157,8 +182,8 @@ def lookup(
         elif lead_owner:  # a lead without an account is owned directly
             route_to = {"rep_id": lead_owner, "why": "lead_owner"}
         else:
-            router = Router(team, as_of, *queue.rep_stats(conn))
-            decision = router.decide(_facts(team, {**ctx, "country": ctx["country"] or None}))
+            facts = _facts(team, {**ctx, "country": ctx["country"] or None})
+            decision = _route_pick(conn, engine, team, as_of, facts)
             route_to = (
                 {"rep_id": decision.rep_id, "why": f"routing:{decision.reason}"}
                 if decision.rep_id

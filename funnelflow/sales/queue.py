@@ -176,6 +176,7 @@ _STAGE_COLUMNS = (
     ("rep_id", sa.String(60)),
     ("routing_reason", sa.String(255)),
     ("deadlines", sa.Integer()),  # index into the run's deadlines (one set per rep and grade), null: none
+    ("seq", sa.Integer()),  # the routing order: item ids follow it
 )
 STAGE_NAMES = tuple(c for c, _ in _STAGE_COLUMNS)  # the order of a new item's tuple for ``insert_items``
 _DEADLINE_COLUMNS = (
@@ -236,16 +237,16 @@ def insert_items(
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"analyze {stage.name}")  # a temp table has no statistics until analyzed
     conn.execute(stage.delete().where(sa.exists().where(q.c.entry_key == stage.c.entry_key)))
-    names = [c for c in STAGE_NAMES if c != "deadlines"]
+    names = [c for c in STAGE_NAMES if c not in ("deadlines", "seq")]
     when = [c for c, _ in _DEADLINE_COLUMNS[1:]]
     at_p = sa.bindparam("at", at, type_=UTCDateTime())
     inserted = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
     conn.execute(
         q.insert().from_select(
             [*names, *when, "created_at"],
-            sa.select(*[stage.c[c] for c in names], *[times.c[c] for c in when], at_p).select_from(
-                stage.outerjoin(times, times.c.id == stage.c.deadlines)
-            ),
+            sa.select(*[stage.c[c] for c in names], *[times.c[c] for c in when], at_p)
+            .select_from(stage.outerjoin(times, times.c.id == stage.c.deadlines))
+            .order_by(stage.c.seq),
         )
     )
     times.drop(conn)

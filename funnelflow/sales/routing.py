@@ -448,6 +448,7 @@ def route_rows(
                     rep_id,
                     decision.reason,
                     times,
+                    len(new_rows),
                 )
             )
     result.queued = queue.insert_items(
