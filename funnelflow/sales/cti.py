@@ -121,6 +121,25 @@ def _facts(team: SalesTeam, row: dict[str, Any]) -> LeadFacts:
     )
 
 
+_ITEM_FIELDS = ("id", "kind", "status", "rep_id", "due_at")
+
+
+def _open_item_columns() -> list[sa.Label]:
+    """The lead's latest open item, as columns of the screen's lead row (one round trip less)."""
+    q, latest = sales_queue, sales_queue.alias("latest_open")
+    item_id = (
+        sa.select(latest.c.id)
+        .where(latest.c.lead_id == leads.c.id, latest.c.status.in_(("open", "accepted")))
+        .order_by(latest.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return [item_id.label("item_id")] + [
+        sa.select(q.c[f]).where(q.c.id == item_id).scalar_subquery().label(f"item_{f}")
+        for f in _ITEM_FIELDS[1:]
+    ]
+
+
 def _open_item(conn: sa.Connection, lead_id: int) -> dict[str, Any] | None:
     q = sales_queue
     row = (
@@ -172,8 +191,9 @@ def lookup(
         lead_id = _find(conn, phone=phone, email=email)
         if lead_id is None:
             return {"found": False, "route_to": _inbound(team)}
-        ctx = lead_context(conn, [lead_id])[lead_id]
-        item = _open_item(conn, lead_id)
+        ctx = lead_context(conn, [lead_id], _open_item_columns())[lead_id]
+        got = ctx["extra"]
+        item = {f: got[f"item_{f}"] for f in _ITEM_FIELDS} if got["item_id"] is not None else None
         account_owner, lead_owner = ctx["account_owner"], ctx["owner_rep_id"]
         if item and item["rep_id"]:
             route_to = {"rep_id": item["rep_id"], "why": "open_item"}

@@ -52,8 +52,15 @@ def top_reasons(breakdown: dict | None, n: int = 3) -> str:
     return ", ".join(f"{name} +{points:g}" for points, name in parts[:n]) or "no positive signals"
 
 
-def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """What a rep (or a CTI screen) sees of each lead: facts, account, reasons, last touches, their words."""
+def lead_context(
+    conn: sa.Connection, lead_ids: list[int], extra: Iterable[sa.Label] = ()
+) -> dict[int, dict[str, Any]]:
+    """What a rep (or a CTI screen) sees of each lead: facts, account, reasons, last touches, their words.
+
+    ``extra``: more labelled columns (over ``leads``) read in the same statement, returned under
+    ``"extra"`` by label.
+    """
+    extra = list(extra)
     out: dict[int, dict[str, Any]] = {}
     if not lead_ids:
         return out
@@ -77,6 +84,7 @@ def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str
             accounts.c.employee_band,
             accounts.c.revenue_band,
             accounts.c.country.label("account_country"),
+            *extra,
         )
         .select_from(leads.outerjoin(accounts, accounts.c.id == leads.c.account_id))
         .where(leads.c.id.in_(lead_ids))
@@ -111,6 +119,7 @@ def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str
             "account_owner": r["account_owner"],
             "employee_band": r["employee_band"],
             "industry": r["industry"],
+            "extra": {c.name: r[c.name] for c in extra},
         }
     ranked = (
         sa.select(
