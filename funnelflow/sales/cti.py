@@ -15,6 +15,7 @@ An inbound call from a lead with no owner and no open item creates a
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,7 +125,8 @@ def _facts(team: SalesTeam, row: dict[str, Any]) -> LeadFacts:
 _ITEM_FIELDS = ("id", "kind", "status", "rep_id", "due_at")
 
 
-def _open_item_columns() -> list[sa.Label]:
+@functools.cache
+def _open_item_columns() -> tuple[sa.Label, ...]:
     """The lead's latest open item, as columns of the screen's lead row (one round trip less)."""
     q, latest = sales_queue, sales_queue.alias("latest_open")
     item_id = (
@@ -134,10 +136,13 @@ def _open_item_columns() -> list[sa.Label]:
         .limit(1)
         .scalar_subquery()
     )
-    return [item_id.label("item_id")] + [
-        sa.select(q.c[f]).where(q.c.id == item_id).scalar_subquery().label(f"item_{f}")
-        for f in _ITEM_FIELDS[1:]
-    ]
+    return (
+        item_id.label("item_id"),
+        *[
+            sa.select(q.c[f]).where(q.c.id == item_id).scalar_subquery().label(f"item_{f}")
+            for f in _ITEM_FIELDS[1:]
+        ],
+    )
 
 
 def _open_item(conn: sa.Connection, lead_id: int) -> dict[str, Any] | None:
