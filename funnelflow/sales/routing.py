@@ -123,17 +123,14 @@ class Router:
         rep = self.reps.get(rep_id or "")
         return rep is not None and self.why_unavailable[rep.id] is None and self.load[rep.id] < rep.capacity
 
-    def _key(self, step: str, lead: LeadFacts) -> tuple:
-        return (step, *(_norm(getattr(lead, d)) for d in _DIMENSIONS[step]))
-
-    def _best(self, step: str, lead: LeadFacts) -> str | None:
+    def _best(self, step: str, lead: LeadFacts, norm: dict[str, str | None]) -> str | None:
         """The eligible rep of this step with the fewest open items, oldest last assignment, lowest id.
 
         One heap per (step, lead dimensions); loads and last assignments only grow
         within a run, so an entry with an out-of-date key is refreshed when it
         reaches the top, and a rep at capacity leaves the heap for good.
         """
-        key = self._key(step, lead)
+        key = (step, *[norm[d] for d in _DIMENSIONS[step]])
         heap = self._heaps.get(key)
         if heap is None:
             heap = [
@@ -152,13 +149,17 @@ class Router:
         return None
 
     def decide(self, lead: LeadFacts) -> Decision:
+        norm: dict[str, str | None] | None = None
         for step in self.team.routing:
             if step == "account_owner":
                 owner = self.owners.get(lead.account_id) if lead.account_id is not None else None
                 if self.eligible(owner):
                     return Decision(owner, step)
                 continue
-            rep_id = self._best(step, lead)
+            if norm is None:  # the lead's dimensions, normalized once per decision
+                norm = {"country": _norm(lead.country), "segment": _norm(lead.segment)}
+                norm["industry"] = _norm(lead.industry)
+            rep_id = self._best(step, lead, norm)
             if rep_id is not None:
                 return Decision(rep_id, step)
         return Decision(None, self.nobody_reason())
