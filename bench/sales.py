@@ -84,26 +84,31 @@ def _seed_sqls(engine: sa.Engine, n: int) -> None:
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "insert into accounts (domain, name, industry, employee_band, country, created_at, updated_at) "
-                "select 'acct' || g || '.example', 'Account ' || g, (cast(:ind as text[]))[1 + g % 5], (cast(:bands as text[]))[1 + g % 7], "
-                "(cast(:countries as text[]))[1 + g % 10], now(), now() from generate_series(1, :n) g"
+                "insert into accounts "
+                "(domain, name, industry, employee_band, country, created_at, updated_at) "
+                "select 'acct' || g || '.example', 'Account ' || g, (cast(:ind as text[]))[1 + g % 5], "
+                "(cast(:bands as text[]))[1 + g % 7], (cast(:countries as text[]))[1 + g % 10], "
+                "now(), now() from generate_series(1, :n) g"
             ),
             {"n": accounts, "ind": INDUSTRIES, "bands": BANDS, "countries": COUNTRIES},
         )
         conn.execute(
             sa.text(
-                "insert into leads (email, email_key, lifecycle_stage, lifecycle_changed_at, fit_grade, account_id, "
-                "country, created_at, updated_at) "
-                "select 's' || g || '@x.example', 's' || g || '@x.example', 'sql', :t - (g || ' seconds')::interval, "
-                "(array['A','B','C','D'])[1 + g % 4], case when g % 10 = 0 then null else 1 + g % :accts end, "
-                "case when g % 7 = 0 then (cast(:countries as text[]))[1 + g % 10] end, now(), now() from generate_series(1, :n) g"
+                "insert into leads (email, email_key, lifecycle_stage, lifecycle_changed_at, fit_grade, "
+                "account_id, country, created_at, updated_at) "
+                "select 's' || g || '@x.example', 's' || g || '@x.example', 'sql', "
+                ":t - (g || ' seconds')::interval, (array['A','B','C','D'])[1 + g % 4], "
+                "case when g % 10 = 0 then null else 1 + g % :accts end, "
+                "case when g % 7 = 0 then (cast(:countries as text[]))[1 + g % 10] end, now(), now() "
+                "from generate_series(1, :n) g"
             ),
             {"n": n, "t": AS_OF, "accts": accounts, "countries": COUNTRIES},
         )
         conn.execute(
             sa.text(
                 "insert into lifecycle_history (lead_id, from_stage, to_stage, changed_at, reason) "
-                "select id, 'mql', 'sql', lifecycle_changed_at, 'bench' from leads where lifecycle_stage = 'sql'"
+                "select id, 'mql', 'sql', lifecycle_changed_at, 'bench' from leads "
+                "where lifecycle_stage = 'sql'"
             )
         )
         conn.exec_driver_sql("analyze")
@@ -170,7 +175,9 @@ def bench_cti() -> None:
                 sa.text(
                     "insert into leads (email, email_key, phone_e164, first_name, company, lifecycle_stage, "
                     "fit_grade, engagement_score, country, created_at, updated_at) "
-                    "select 'p' || g || '@x.example', 'p' || g || '@x.example', '+1' || case when g % 2 = 0 then '212' else '646' end || (200 + (g / 2 / 10000) % 800)::text || lpad(((g / 2) % 10000)::text, 4, '0'), "
+                    "select 'p' || g || '@x.example', 'p' || g || '@x.example', "
+                    "'+1' || case when g % 2 = 0 then '212' else '646' end "
+                    "|| (200 + (g / 2 / 10000) % 800)::text || lpad(((g / 2) % 10000)::text, 4, '0'), "
                     "'P' || g, 'Co ' || (g % 5000), 'mql', 'B', g % 100, 'US', now(), now() "
                     "from generate_series(1, :n) g"
                 ),

@@ -9,7 +9,8 @@ Runs when `funnelflow://leads/sales-qualified` is updated, and every 15 minutes
    due time in the rep's business hours; nobody eligible: `unassigned` with the reason.
 2. `sla_sweep`: reminder at half time, escalation to the team's manager at the
    breach, reassignment after `reassign_after_business_hours` more.
-3. `retention_items`: check-ins after a win, renewals, upsell signals.
+3. `retention_items`: check-ins after a win, renewals, upsell signals (a pricing or
+   demo page visit, or engagement up `retention.upsell_engagement_rise` in 7 days).
 4. `send_rep_emails`: the rep alert (lead facts, reasons, the lead's words,
    signed Accept/Reject links), reminders and escalations, each once per
    message key through the sending layer.
@@ -87,13 +88,21 @@ def sales_handoff():
     @task
     def retention_items(data_interval_end=None) -> dict:
         """Check-ins, renewals and upsell items, routed to the account owner first."""
+        import logging
+
+        from funnelflow.qualify.rules import RulesError, load_active_rules
         from funnelflow.sales.retention import create_retention_items
         from funnelflow_airflow.db import marketing_engine
         from funnelflow_airflow.sales import sales_team
 
         engine = marketing_engine()
+        try:  # the engagement-rise upsell scores like qualification, with its rules
+            rules = load_active_rules(engine).rules
+        except RulesError as exc:  # lead_qualification fails on this loudly; the other items go on
+            logging.getLogger(__name__).error("no engagement-rise upsell this run: %s", exc)
+            rules = None
         return create_retention_items(
-            engine, sales_team(), as_of=run_as_of(data_interval_end), run_id=_run_id()
+            engine, sales_team(), as_of=run_as_of(data_interval_end), run_id=_run_id(), rules=rules
         ).summary()
 
     @task(trigger_rule="all_done")

@@ -1,4 +1,6 @@
-"""What the sales DAGs share: the team file (failing with file, line and fix), the CRM client from `crm_default`."""
+"""What the sales DAGs share: the team file (failing with file, line and fix), the CRM client from
+`crm_default`.
+"""
 
 from __future__ import annotations
 

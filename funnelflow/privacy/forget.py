@@ -18,12 +18,16 @@ touches, sends, events, rejects, arrivals) stay what they were:
   times stay). ``lead_merges`` / ``merge_candidates``: field snapshots dropped.
 - ``email_sends``: the recipient hash replaced by a random one (per erasure);
   errors redacted. ``email_events``: hash, URL, reason and payload dropped.
+- Sales (``funnelflow.sales.queue.forget_leads``): open items closed ``erased``;
+  rejection notes and other free text in the queue history, CRM errors and
+  CRM record ids on the items dropped; statuses and coded reasons stay.
 - ``ingest_rejects`` / ``lead_landing``: rows that mention the address become
   ``{"erased": true}`` (client address and content hash cleared).
 - Files: in the inbox's ``archive/`` and ``failed/`` folders, every line (CSV,
   text) or sheet row (xlsx) naming the address is blanked in place (line
   numbers stay valid) and receipts are redacted; outbox ``.eml`` files sent to
-  the person are deleted.
+  the person, or to a rep about them, are deleted; their rows in CRM exports
+  (``outbox/crm/*.csv``) are blanked.
 
 Files are done before the leads are anonymized: if the run dies half-way, a
 retry by lead id still finds the address. Everything is idempotent; one row in
@@ -54,6 +58,8 @@ from funnelflow import consent, suppressions
 from funnelflow.db import schema
 from funnelflow.identity import email_hash, hash_key
 from funnelflow.privacy import ADDRESS_RE
+from funnelflow.sales import crm
+from funnelflow.sales import queue as sales_queue
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +109,8 @@ class Person:
     lead_ids: set[int] = field(default_factory=set)
     hashes: set[str] = field(default_factory=set)
     send_ids: set[int] = field(default_factory=set)
+    # Sends to others about the person (a rep's alert names the lead): their outbox copies go too.
+    about_send_ids: set[int] = field(default_factory=set)
 
     def names_address(self, text: str) -> bool:
         """Whether a text contains an address of this person (compared by hash, so variants match)."""
@@ -333,6 +341,7 @@ def anonymize_rows(conn: sa.Connection, person: Person, at: datetime) -> dict[st
             )
             counts["touchpoints"] += 1
         counts["consents"] = consent.forget_client_addresses(conn, ids)
+        counts |= sales_queue.forget_leads(conn, ids, at)
         merges, candidates = schema.lead_merges, schema.merge_candidates
         counts["merges"] += conn.execute(
             sa.update(merges)
@@ -493,13 +502,14 @@ def scrub_inbox(fs: Any, root: str, person: Person, folders: Iterable[str] = ("a
 
 
 def scrub_outbox(folder: Path, person: Person) -> int:
-    """Delete outbox messages to the person: ``<send id>.eml`` of their sends, or any addressed to them."""
+    """Delete outbox messages to or about the person: ``<send id>.eml`` of their sends and of the
+    rep emails about them, or any addressed to them; rows about them in CRM exports are blanked."""
     if not folder.exists():
         return 0
     deleted = 0
     parser = BytesHeaderParser()
     for path in sorted(folder.rglob("*.eml")):
-        mine = path.stem.isdigit() and int(path.stem) in person.send_ids
+        mine = path.stem.isdigit() and int(path.stem) in person.send_ids | person.about_send_ids
         if not mine and person.hashes:
             with path.open("rb") as fh:
                 headers = parser.parse(fh)
@@ -510,7 +520,7 @@ def scrub_outbox(folder: Path, person: Person) -> int:
         if mine:
             path.unlink()
             deleted += 1
-    return deleted
+    return deleted + crm.scrub_exports(folder / "crm", person.lead_ids, person.names_address)
 
 
 # --------------------------------------------------------------------------- the whole erasure
@@ -527,6 +537,7 @@ def forget_person(
     """Erase or anonymize the person everywhere; see the module docstring for what happens where."""
     with engine.begin() as conn:
         person = resolve_person(conn, subject)
+        person.about_send_ids = sales_queue.sends_about(conn, person.lead_ids)
         result = ForgetResult(subject.requested, sorted(person.lead_ids))
         result.add("suppressions", suppress(conn, person, at))  # committed first: mail stops now
     if inbox is not None:

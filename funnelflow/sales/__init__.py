@@ -1,1 +1,3 @@
-"""Sales handoff: the team file, routing, the sales queue and its SLAs, feedback, the CRM and CTI (no Airflow)."""
+"""Sales handoff: the team file, routing, the sales queue and its SLAs, feedback, the CRM and CTI (no
+Airflow).
+"""

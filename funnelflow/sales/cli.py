@@ -87,7 +87,8 @@ def _queue(args: argparse.Namespace) -> int:
 
     rows = queue_rows(_engine(), rep_id=args.rep, limit=args.limit)
     print(
-        f"{'item':>8} {'lead':>8} {'kind':<9} {'status':<10} {'rep':<12} {'grade':<5} {'due (UTC)':<20} reason"
+        f"{'item':>8} {'lead':>8} {'kind':<9} {'status':<10} {'rep':<12} {'grade':<5} "
+        f"{'due (UTC)':<20} reason"
     )
     for r in rows:
         due = r["due_at"].strftime("%Y-%m-%d %H:%M") if r["due_at"] else "-"

@@ -149,6 +149,7 @@ def _to_push(conn: sa.Connection, *, also_file: str | None = None) -> list[dict[
         )
         .where(
             cond,
+            leads.c.erased_at.is_(None),  # an erased person is never sent anywhere again
             q.c.kind.in_(("handoff", "call_back")),
             q.c.rep_id.is_not(None),
             q.c.assigned_at.is_not(None),
@@ -234,7 +235,7 @@ def push_handoffs(
 
 
 def safe_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading apostrophe."""
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets an apostrophe."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
@@ -266,7 +267,9 @@ def crm_outbox() -> Path:
 def export_csv(
     engine: sa.Engine, *, as_of: datetime, folder: Path | None = None, run_id: str | None = None
 ) -> PushResult:
-    """Write the items not yet in the CRM to ``handoffs-<as_of>.csv``; a rerun of the run rewrites the same file."""
+    """Write the items not yet in the CRM to ``handoffs-<as_of>.csv``; a rerun of the run rewrites the same
+    file.
+    """
     folder = folder or crm_outbox()
     name = f"handoffs-{as_of.strftime('%Y%m%dT%H%M%SZ')}.csv"
     with engine.begin() as conn:
@@ -292,6 +295,35 @@ def export_csv(
             .values(crm_status="exported", crm_external_id=name)
         )
     return PushResult(exported=len(rows), file=name)
+
+
+def scrub_exports(folder: Path, lead_ids: Iterable[int], names_address: Callable[[str], bool]) -> int:
+    """Erasure: blank the rows of CRM exports about these leads (by id, or naming their address).
+
+    A blanked row keeps its place (an empty line of separators), so the file's line
+    numbers stay. Returns how many files changed.
+    """
+    if not folder.exists():
+        return 0
+    wanted = {str(i) for i in lead_ids}
+    id_col = CSV_COLUMNS.index("funnelflow_id")
+    changed = 0
+    for path in sorted(folder.glob("*.csv")):
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+        hit = False
+        for n, row in enumerate(rows[1:], start=1):
+            about = (len(row) > id_col and row[id_col] in wanted) or any(names_address(c) for c in row)
+            if about and any(row):
+                rows[n] = [""] * len(row)
+                hit = True
+        if hit:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\r\n").writerows(rows)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(buf.getvalue(), encoding="utf-8")
+            tmp.replace(path)
+            changed += 1
+    return changed
 
 
 # --- pull --------------------------------------------------------------------------------------
@@ -370,7 +402,7 @@ def parse_opportunity(raw: dict[str, Any]) -> dict[str, Any]:
 def apply_opportunities(
     conn: sa.Connection, raws: Iterable[dict[str, Any]], *, as_of: datetime, source: str, result: PullResult
 ) -> None:
-    """Upsert opportunities and move their leads' stages; bad rows go to ``ingest_rejects`` with the reason."""
+    """Upsert opportunities and move their leads' stages; bad rows go to ``ingest_rejects`` with a reason."""
     from funnelflow.ingest.store import write_rejects
 
     known_reps = set(conn.execute(sa.select(reps.c.id)).scalars())
@@ -489,7 +521,9 @@ def _follow_stage(conn: sa.Connection, lead: dict, opp: dict, as_of: datetime) -
 def pull_opportunities(
     engine: sa.Engine, client: CrmClient, *, as_of: datetime, page_size: int = 100, max_pages: int = 1000
 ) -> PullResult:
-    """Read opportunity updates page by page from the stored cursor; each page and its cursor in one transaction."""
+    """Read opportunity updates page by page from the stored cursor; each page and its cursor in one
+    transaction.
+    """
     result = PullResult()
     with engine.connect() as conn:
         cursor = get_state(conn, CURSOR_KEY)

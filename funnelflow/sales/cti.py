@@ -4,8 +4,9 @@
 following merges to the surviving lead and never finding an erased person. It
 answers the screen a rep sees while the phone rings (stage, grade, engagement
 and its top reasons, the last five touches, the lead's own words, the open queue
-item) and ``route_to``: the rep with the open item, else the account owner, else
-the rep the routing rules pick now, else the inbound team of the team file.
+item) and ``route_to``: the rep with the open item, else the account owner (for a
+lead without an account, its own owner, ``leads.owner_rep_id``), else the rep the
+routing rules pick now, else the inbound team of the team file.
 
 ``log_call`` records a call as a ``sales_activity`` touch (once per ``call_id``).
 An inbound call from a lead with no owner and no open item creates a
@@ -14,6 +15,8 @@ An inbound call from a lead with no owner and no open item creates a
 
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,7 +97,7 @@ def _lead_row(conn: sa.Connection, lead_id: int) -> dict[str, Any]:
                 leads.c.id.label("lead_id"),
                 leads.c.account_id,
                 leads.c.fit_grade,
-                queue.lead_rep(leads.c.id).label("owner_rep_id"),
+                leads.c.owner_rep_id,
                 sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
                 accounts.c.employee_band,
                 accounts.c.industry,
@@ -119,6 +122,29 @@ def _facts(team: SalesTeam, row: dict[str, Any]) -> LeadFacts:
     )
 
 
+_ITEM_FIELDS = ("id", "kind", "status", "rep_id", "due_at")
+
+
+@functools.cache
+def _open_item_columns() -> tuple[sa.Label, ...]:
+    """The lead's latest open item, as columns of the screen's lead row (one round trip less)."""
+    q, latest = sales_queue, sales_queue.alias("latest_open")
+    item_id = (
+        sa.select(latest.c.id)
+        .where(latest.c.lead_id == leads.c.id, latest.c.status.in_(("open", "accepted")))
+        .order_by(latest.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        item_id.label("item_id"),
+        *[
+            sa.select(q.c[f]).where(q.c.id == item_id).scalar_subquery().label(f"item_{f}")
+            for f in _ITEM_FIELDS[1:]
+        ],
+    )
+
+
 def _open_item(conn: sa.Connection, lead_id: int) -> dict[str, Any] | None:
     q = sales_queue
     row = (
@@ -138,24 +164,51 @@ def _inbound(team: SalesTeam) -> dict[str, Any]:
     return {"team": team.inbound_team, "rep_id": None, "why": "inbound_team"}
 
 
+ROUTER_SECONDS = 30  # how long the routing state of a route_to pick is reused
+_routers: dict[str, tuple[sa.Engine, SalesTeam, int, Router]] = {}
+_routers_lock = threading.Lock()
+
+
+def _route_pick(conn: sa.Connection, engine: sa.Engine, team: SalesTeam, as_of: datetime, facts: LeadFacts):
+    """What the routing rules would decide now, for ``route_to`` (a hint while the phone rings; nothing
+    is assigned). The reps' loads and last assignments are read at most once per ``ROUTER_SECONDS``
+    per database and team file, so a busy phone line does not count the whole queue per call."""
+    bucket = int(as_of.timestamp()) // ROUTER_SECONDS
+    with _routers_lock:
+        cached = _routers.get("now")
+        if cached and cached[0] is engine and cached[1] is team and cached[2] == bucket:
+            return cached[3].decide(facts)  # decide refreshes shared heaps: one thread at a time
+    router = Router(team, as_of, *queue.rep_stats(conn))
+    with _routers_lock:
+        _routers["now"] = (engine, team, bucket, router)
+        return router.decide(facts)
+
+
 def lookup(
     engine: sa.Engine, team: SalesTeam, *, as_of: datetime, phone: str | None = None, email: str | None = None
 ) -> dict[str, Any]:
-    """The CTI screen for a caller (``found: false`` with the inbound team when nobody matches)."""
-    with engine.connect() as conn:
+    """The CTI screen for a caller (``found: false`` with the inbound team when nobody matches).
+
+    Read-only, on an autocommit connection: no BEGIN/ROLLBACK round trips per call.
+    """
+    with engine.connect() as raw:
+        conn = raw.execution_options(isolation_level="AUTOCOMMIT")
         lead_id = _find(conn, phone=phone, email=email)
         if lead_id is None:
             return {"found": False, "route_to": _inbound(team)}
-        ctx = lead_context(conn, [lead_id])[lead_id]
-        item = _open_item(conn, lead_id)
+        ctx = lead_context(conn, [lead_id], _open_item_columns())[lead_id]
+        got = ctx["extra"]
+        item = {f: got[f"item_{f}"] for f in _ITEM_FIELDS} if got["item_id"] is not None else None
         account_owner, lead_owner = ctx["account_owner"], ctx["owner_rep_id"]
         if item and item["rep_id"]:
             route_to = {"rep_id": item["rep_id"], "why": "open_item"}
         elif account_owner:
             route_to = {"rep_id": account_owner, "why": "account_owner"}
+        elif lead_owner:  # a lead without an account is owned directly
+            route_to = {"rep_id": lead_owner, "why": "lead_owner"}
         else:
-            router = Router(team, as_of, *queue.rep_stats(conn))
-            decision = router.decide(_facts(team, {**ctx, "country": ctx["country"] or None}))
+            facts = _facts(team, {**ctx, "country": ctx["country"] or None})
+            decision = _route_pick(conn, engine, team, as_of, facts)
             route_to = (
                 {"rep_id": decision.rep_id, "why": f"routing:{decision.reason}"}
                 if decision.rep_id
@@ -173,7 +226,7 @@ def lookup(
         "top_reasons": ctx["reasons"],
         "last_touches": ctx["touches"],
         "lead_words": ctx["lead_words"] or None,
-        "owner_rep_id": lead_owner or account_owner,
+        "owner_rep_id": account_owner or lead_owner,
         "open_item": (
             {**item, "due_at": item["due_at"].isoformat() if item["due_at"] else None} if item else None
         ),
@@ -203,7 +256,9 @@ def log_call(
     email: str | None = None,
     lead_id: int | None = None,
 ) -> CallLogged:
-    """Record a call as a ``sales_activity`` touch (once per call id); an unowned inbound caller gets a call-back item."""
+    """Record a call as a ``sales_activity`` touch (once per call id); an unowned inbound caller gets a call-
+    back item.
+    """
     if direction not in DIRECTIONS:
         raise CtiInputError(f"direction: use one of {list(DIRECTIONS)}")
     if outcome not in OUTCOMES:

@@ -38,7 +38,8 @@ def run_demo(engine: sa.Engine, team: SalesTeam, as_of: datetime) -> list[str]:
     by_rep = Counter(i["rep_id"] or "(unassigned)" for i in items)
     by_step = Counter((i["routing_reason"] or "").split(" (")[0] for i in items)
     out.append(
-        f"handoffs: {len(items)} items; per rep {dict(sorted(by_rep.items()))}; by step {dict(sorted(by_step.items()))}"
+        f"handoffs: {len(items)} items; per rep {dict(sorted(by_rep.items()))}; "
+        f"by step {dict(sorted(by_step.items()))}"
     )
     open_items = [i for i in items if i["status"] == "open"]
     if len(open_items) < 4:
@@ -64,10 +65,12 @@ def run_demo(engine: sa.Engine, team: SalesTeam, as_of: datetime) -> list[str]:
     crm.pull_opportunities_csv(engine, won_csv, as_of=at + timedelta(days=1))
     with engine.connect() as conn:
         out.append(
-            f"accept: item {first['id']} -> accepted (lead {first['lead_id']} stays {_stage(conn, first['lead_id'])})"
+            f"accept: item {first['id']} -> accepted "
+            f"(lead {first['lead_id']} stays {_stage(conn, first['lead_id'])})"
         )
         out.append(
-            f"reject: item {second['id']} (no_budget) -> lead {second['lead_id']} is {_stage(conn, second['lead_id'])}"
+            f"reject: item {second['id']} (no_budget) -> "
+            f"lead {second['lead_id']} is {_stage(conn, second['lead_id'])}"
         )
         out.append(
             f"CRM won: opportunity demo-opp-1 -> lead {third['lead_id']} is {_stage(conn, third['lead_id'])}"
@@ -76,6 +79,7 @@ def run_demo(engine: sa.Engine, team: SalesTeam, as_of: datetime) -> list[str]:
     screen = cti.lookup(engine, team, as_of=at, email=email)
     out.append(
         f"CTI lookup: lead {screen['lead_id']}, stage {screen['stage']}, grade {screen['fit_grade']}, "
-        f"open item {screen['open_item']['id'] if screen['open_item'] else '-'}, route to {screen['route_to']}"
+        f"open item {screen['open_item']['id'] if screen['open_item'] else '-'}, "
+        f"route to {screen['route_to']}"
     )
     return out

@@ -14,6 +14,7 @@ Nothing here logs a name, an address or the lead's words.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -26,7 +27,6 @@ from funnelflow.email import policy
 from funnelflow.email.send import Mailing, Recipient, SendOptions, SendReport, public_url, send_mailing
 from funnelflow.email.tokens import make_token
 from funnelflow.email.transports import Transport
-from funnelflow.sales import queue
 
 TEMPLATE = "sales_item"
 LOOKBACK = timedelta(days=7)  # items older than this that never got their email are not mailed late
@@ -39,7 +39,9 @@ def item_url(item_id: int, action: str) -> str:
 
 
 def top_reasons(breakdown: dict | None, n: int = 3) -> str:
-    """The strongest fit rules and engagement signals of a score breakdown, e.g. "seniority_vp +20, pricing_page +9.5"."""
+    """The strongest fit rules and engagement signals of a score breakdown, e.g. "seniority_vp +20,
+    pricing_page +9.5".
+    """
     if not breakdown:
         return "not scored yet"
     parts: list[tuple[float, str]] = []
@@ -51,12 +53,12 @@ def top_reasons(breakdown: dict | None, n: int = 3) -> str:
     return ", ".join(f"{name} +{points:g}" for points, name in parts[:n]) or "no positive signals"
 
 
-def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """What a rep (or a CTI screen) sees of each lead: facts, account, reasons, last touches, their words."""
-    out: dict[int, dict[str, Any]] = {}
-    if not lead_ids:
-        return out
-    rows = conn.execute(
+@functools.cache
+def _context_statements(extra: tuple[sa.Label, ...]) -> tuple[sa.Select, sa.Select]:
+    """The two statements of ``lead_context``, built once per set of extra columns (a CTI call is
+    a few milliseconds; building the statements was a good part of it)."""
+    ids = sa.bindparam("lead_ids", expanding=True)
+    rows = (
         sa.select(
             leads.c.id,
             leads.c.first_name,
@@ -69,17 +71,52 @@ def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str
             leads.c.lifecycle_stage,
             leads.c.score_breakdown,
             leads.c.account_id,
-            queue.lead_rep(leads.c.id).label("owner_rep_id"),
+            leads.c.owner_rep_id,
             accounts.c.owner_rep_id.label("account_owner"),
             accounts.c.name.label("account_name"),
             accounts.c.industry,
             accounts.c.employee_band,
             accounts.c.revenue_band,
             accounts.c.country.label("account_country"),
+            *extra,
         )
         .select_from(leads.outerjoin(accounts, accounts.c.id == leads.c.account_id))
-        .where(leads.c.id.in_(lead_ids))
-    ).mappings()
+        .where(leads.c.id.in_(ids))
+    )
+    ranked = (
+        sa.select(
+            touchpoints.c.lead_id,
+            touchpoints.c.occurred_at,
+            touchpoints.c.touch_type,
+            touchpoints.c.page_url,
+            touchpoints.c.detail,
+            sa.func.row_number()
+            .over(
+                partition_by=touchpoints.c.lead_id,
+                order_by=(touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc()),
+            )
+            .label("rn"),
+        )
+        .where(touchpoints.c.lead_id.in_(ids))
+        .subquery()
+    )
+    touches = sa.select(ranked).where(ranked.c.rn <= 20).order_by(ranked.c.lead_id, ranked.c.rn)
+    return rows, touches
+
+
+def lead_context(
+    conn: sa.Connection, lead_ids: list[int], extra: tuple[sa.Label, ...] = ()
+) -> dict[int, dict[str, Any]]:
+    """What a rep (or a CTI screen) sees of each lead: facts, account, reasons, last touches, their words.
+
+    ``extra``: more labelled columns (over ``leads``) read in the same statement, returned under
+    ``"extra"`` by label; pass the same tuple each time (the statements are built once per tuple).
+    """
+    out: dict[int, dict[str, Any]] = {}
+    if not lead_ids:
+        return out
+    rows_stmt, touches_stmt = _context_statements(tuple(extra))
+    rows = conn.execute(rows_stmt, {"lead_ids": list(lead_ids)}).mappings()
     for r in rows:
         name = " ".join(p for p in (r["first_name"], r["last_name"]) if p) or "(no name given)"
         facts = ", ".join(
@@ -110,28 +147,10 @@ def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str
             "account_owner": r["account_owner"],
             "employee_band": r["employee_band"],
             "industry": r["industry"],
+            "extra": {c.name: r[c.name] for c in extra},
         }
-    ranked = (
-        sa.select(
-            touchpoints.c.lead_id,
-            touchpoints.c.occurred_at,
-            touchpoints.c.touch_type,
-            touchpoints.c.page_url,
-            touchpoints.c.detail,
-            sa.func.row_number()
-            .over(
-                partition_by=touchpoints.c.lead_id,
-                order_by=(touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc()),
-            )
-            .label("rn"),
-        )
-        .where(touchpoints.c.lead_id.in_(lead_ids))
-        .subquery()
-    )
     words: dict[int, str] = {}
-    for t in conn.execute(
-        sa.select(ranked).where(ranked.c.rn <= 20).order_by(ranked.c.lead_id, ranked.c.rn)
-    ).mappings():
+    for t in conn.execute(touches_stmt, {"lead_ids": list(lead_ids)}).mappings():
         ctx = out.get(t["lead_id"])
         if ctx is None:
             continue
@@ -269,7 +288,7 @@ def send_digests(
     near_hours: float = 4,
     options: SendOptions | None = None,
 ) -> SendReport:
-    """One digest per rep with open items (``sales-digest:<rep>:<day>``): what is open, and what is due soon."""
+    """One digest per rep with open items (``sales-digest:<rep>:<day>``): what is open, what is due soon."""
     q = sales_queue
     by_rep: dict[str, list[dict]] = defaultdict(list)
     with engine.connect() as conn:

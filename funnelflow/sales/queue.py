@@ -1,4 +1,5 @@
-"""The sales queue and its history: the one module that writes ``sales_queue``, ``sales_queue_history`` and ``reps``.
+"""The sales queue and its history: the one module that writes ``sales_queue``, ``sales_queue_history`` and
+``reps``.
 
 Every change of an item is one append-only history row (who, what, when), in
 the transaction of the change. Routing, the SLA sweep, rep feedback, CTI and
@@ -14,7 +15,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import UTCDateTime, reps, sales_queue, sales_queue_history
+from funnelflow.db.schema import (
+    REJECT_REASONS,
+    UTCDateTime,
+    email_sends,
+    leads,
+    reps,
+    sales_queue,
+    sales_queue_history,
+)
 from funnelflow.sales.hours import Calendar
 from funnelflow.sales.team import Rep, SalesTeam
 
@@ -38,15 +47,27 @@ def lock_routing(conn: sa.Connection) -> None:
         conn.execute(sa.text("update reps set id = id where 1 = 0"))
 
 
-def lead_rep(lead_id: sa.ColumnElement) -> sa.ScalarSelect:
-    """The rep of a lead's latest assigned item: who owns the lead for sales (the account owner aside)."""
-    return (
-        sa.select(sales_queue.c.rep_id)
-        .where(sales_queue.c.lead_id == lead_id, sales_queue.c.rep_id.is_not(None))
-        .order_by(sales_queue.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
+def set_lead_owners(conn: sa.Connection, owners: dict[int, str]) -> None:
+    """``leads.owner_rep_id`` of leads without an account: the rep of their latest assignment.
+
+    A lead with an account is owned through it (``accounts.owner_rep_id``, set by routing), so
+    100,000 handoffs do not rewrite 100,000 lead rows. Set-based (one staged update);
+    ``updated_at`` is left alone, so a new owner does not make qualification score the lead again.
+    """
+    if not owners:
+        return
+    rows = [{"id": lead_id, "rep_id": rep_id} for lead_id, rep_id in owners.items()]
+    t = stage_rows(conn, "sq_lead_owner", (("id", sa.BigInteger()), ("rep_id", sa.String(60))), rows)
+    conn.execute(
+        leads.update()
+        .where(
+            leads.c.id == t.c.id,
+            leads.c.account_id.is_(None),
+            leads.c.owner_rep_id.is_distinct_from(t.c.rep_id),
+        )
+        .values(owner_rep_id=t.c.rep_id, updated_at=leads.c.updated_at)
     )
+    t.drop(conn)
 
 
 def calendar_of(team: SalesTeam, rep: Rep) -> Calendar:
@@ -154,6 +175,12 @@ _STAGE_COLUMNS = (
     ("status", sa.String(20)),
     ("rep_id", sa.String(60)),
     ("routing_reason", sa.String(255)),
+    ("deadlines", sa.Integer()),  # index into the run's deadlines (one set per rep and grade), null: none
+    ("seq", sa.Integer()),  # the routing order: item ids follow it
+)
+STAGE_NAMES = tuple(c for c, _ in _STAGE_COLUMNS)  # the order of a new item's tuple for ``insert_items``
+_DEADLINE_COLUMNS = (
+    ("id", sa.Integer()),
     ("assigned_at", UTCDateTime()),
     ("due_at", UTCDateTime()),
     ("remind_at", UTCDateTime()),
@@ -162,9 +189,11 @@ _STAGE_COLUMNS = (
 
 
 def stage_rows(
-    conn: sa.Connection, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[dict]
+    conn: sa.Connection, name: str, columns: Sequence[tuple[str, Any]], rows: Sequence[dict | tuple]
 ) -> sa.Table:
-    """A temporary table filled with ``rows`` (COPY on PostgreSQL, executemany on SQLite), for set-based writes."""
+    """A temporary table filled with ``rows`` (COPY on PostgreSQL, executemany on SQLite), for set-based
+    writes.
+    """
     table = sa.Table(name, sa.MetaData(), *[sa.Column(c, t) for c, t in columns], prefixes=["TEMPORARY"])
     table.drop(conn, checkfirst=True)
     table.create(conn)
@@ -175,32 +204,52 @@ def stage_rows(
         cursor = conn.connection.driver_connection.cursor()
         with cursor.copy(f"copy {name} ({', '.join(names)}) from stdin") as copy:
             for row in rows:
-                copy.write_row([row[c] for c in names])
+                copy.write_row(row if isinstance(row, tuple) else [row[c] for c in names])
     else:
-        conn.execute(table.insert(), [{c: row[c] for c in names} for row in rows])
+        conn.execute(
+            table.insert(),
+            [dict(zip(names, row, strict=True)) if isinstance(row, tuple) else row for row in rows],
+        )
     return table
 
 
 def insert_items(
-    conn: sa.Connection, rows: Sequence[dict[str, Any]], *, at: datetime, actor: str, run_id: str | None
+    conn: sa.Connection,
+    rows: Sequence[tuple],
+    deadlines: Sequence[tuple[datetime, datetime, datetime, datetime]],
+    *,
+    at: datetime,
+    actor: str,
+    run_id: str | None,
 ) -> int:
     """Insert new items (entry keys already queued are skipped) with one history row each; set-based.
 
-    Call under ``lock_routing`` (the check for known keys and the insert must not interleave).
+    ``rows``: tuples in ``STAGE_NAMES`` order; their ``deadlines`` index into ``deadlines``
+    (assigned, due, remind, reassign), which a run shares per rep and grade: the rows stay
+    narrow. Call under ``lock_routing`` (the check for known keys and the insert must not
+    interleave).
     """
     if not rows:
         return 0
     stage = stage_rows(conn, "sq_stage", _STAGE_COLUMNS, rows)
+    times = stage_rows(conn, "sq_deadlines", _DEADLINE_COLUMNS, [(i, *d) for i, d in enumerate(deadlines)])
     q = sales_queue
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"analyze {stage.name}")  # a temp table has no statistics until analyzed
     conn.execute(stage.delete().where(sa.exists().where(q.c.entry_key == stage.c.entry_key)))
-    names = [c for c, _ in _STAGE_COLUMNS]
+    names = [c for c in STAGE_NAMES if c not in ("deadlines", "seq")]
+    when = [c for c, _ in _DEADLINE_COLUMNS[1:]]
     at_p = sa.bindparam("at", at, type_=UTCDateTime())
     inserted = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
     conn.execute(
-        q.insert().from_select([*names, "created_at"], sa.select(*[stage.c[c] for c in names], at_p))
+        q.insert().from_select(
+            [*names, *when, "created_at"],
+            sa.select(*[stage.c[c] for c in names], *[times.c[c] for c in when], at_p)
+            .select_from(stage.outerjoin(times, times.c.id == stage.c.deadlines))
+            .order_by(stage.c.seq),
+        )
     )
+    times.drop(conn)
     build = sa.func.jsonb_build_object if conn.dialect.name == "postgresql" else sa.func.json_object
     conn.execute(
         sales_queue_history.insert().from_select(
@@ -234,7 +283,9 @@ def set_status(
     detail: dict[str, Any] | None = None,
     run_id: str | None = None,
 ) -> dict[str, Any] | None:
-    """Change one item if its status is one of ``expect``; returns the item as it was, or None (nothing changed)."""
+    """Change one item if its status is one of ``expect``; returns the item as it was, or None (nothing
+    changed).
+    """
     row = (
         conn.execute(sa.select(sales_queue).where(sales_queue.c.id == item_id).with_for_update())
         .mappings()
@@ -260,3 +311,108 @@ def set_status(
         ],
     )
     return dict(row)
+
+
+# --- erasure (called by funnelflow.privacy.forget) ------------------------------------------
+
+SAFE_HISTORY_KEYS = frozenset({"reason", "from_rep", "status"})  # codes and rep ids, never free text
+_CODED_OUTCOMES = frozenset({*REJECT_REASONS, "left_sql", "erased"})
+
+
+def _coded_outcome(reason: str | None) -> bool:
+    return reason is None or reason in _CODED_OUTCOMES or reason.startswith("opportunity:")
+
+
+def forget_leads(conn: sa.Connection, lead_ids: Iterable[int], at: datetime) -> dict[str, int]:
+    """The sales part of an erasure: nothing personal stays in the queue or its history.
+
+    The person's waiting and open items are closed (``erased``; capacity frees up, nothing
+    more is pushed or sent); free text goes: outcome reasons that are not codes, CRM
+    errors and the CRM's record ids on the items, and every history detail but
+    ``SAFE_HISTORY_KEYS`` (a rep's rejection note, for one). Statuses, reps, times and
+    coded reasons stay, so the reports' counts do not move. Idempotent.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return {"sales_items": 0, "sales_history": 0}
+    q, h = sales_queue, sales_queue_history
+    items = conn.execute(
+        sa.select(q.c.id, q.c.status, q.c.outcome_reason, q.c.crm_error, q.c.crm_external_id).where(
+            q.c.lead_id.in_(ids)
+        )
+    ).all()
+    changed = 0
+    for item_id, status, outcome, crm_error, crm_id in items:
+        values: dict[str, Any] = {}
+        if status in (*OPEN_STATUSES, "unassigned"):
+            values |= {"status": "closed", "closed_at": at, "outcome_reason": "erased"}
+        elif not _coded_outcome(outcome):
+            values["outcome_reason"] = None
+        if crm_error is not None or crm_id is not None:
+            values |= {"crm_error": None, "crm_external_id": None}
+        if not values:
+            continue
+        changed += 1
+        if "status" in values:
+            set_status(
+                conn,
+                item_id,
+                actor="privacy",
+                action="closed",
+                at=at,
+                expect=(*OPEN_STATUSES, "unassigned"),
+                values=values,
+                detail={"reason": "erased"},
+            )
+        else:
+            conn.execute(q.update().where(q.c.id == item_id).values(**values))
+    scrubbed = 0
+    if items:
+        item_ids = [i.id for i in items]
+        for i in range(0, len(item_ids), 900):
+            rows = conn.execute(
+                sa.select(h.c.id, h.c.detail).where(
+                    h.c.item_id.in_(item_ids[i : i + 900]), h.c.detail.is_not(None)
+                )
+            ).all()
+            for row_id, detail in rows:
+                kept = (
+                    {k: v for k, v in detail.items() if k in SAFE_HISTORY_KEYS}
+                    if isinstance(detail, dict)
+                    else {}
+                )
+                if kept != detail:
+                    conn.execute(h.update().where(h.c.id == row_id).values(detail=kept or sa.null()))
+                    scrubbed += 1
+    return {"sales_items": changed, "sales_history": scrubbed}
+
+
+def sends_about(conn: sa.Connection, lead_ids: Iterable[int]) -> set[int]:
+    """Sends to reps and managers about the person's items: alerts, reminders, escalations.
+
+    Found by their exact message keys (``funnelflow.sales.notify``): each item with every rep
+    its history names.
+    """
+    q, h = sales_queue, sales_queue_history
+    pairs = conn.execute(
+        sa.select(q.c.id, h.c.rep_id)
+        .select_from(q.outerjoin(h, h.c.item_id == q.c.id))
+        .where(q.c.lead_id.in_(sorted(set(lead_ids))))
+        .distinct()
+    ).all()
+    keys = {f"sales-escalation:{item_id}" for item_id, _ in pairs}
+    keys |= {
+        f"{kind}:{item_id}:{rep}"
+        for item_id, rep in pairs
+        if rep
+        for kind in ("sales-alert", "sales-reminder")
+    }
+    found: set[int] = set()
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 900):
+        found |= set(
+            conn.execute(
+                sa.select(email_sends.c.id).where(email_sends.c.message_key.in_(ordered[i : i + 900]))
+            ).scalars()
+        )
+    return found

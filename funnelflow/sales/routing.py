@@ -34,7 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import accounts, leads, lifecycle_history, sales_queue
+from funnelflow.db.schema import UTCDateTime, accounts, leads, lifecycle_history, sales_queue
 from funnelflow.sales import queue
 from funnelflow.sales.hours import add_business_hours, to_utc
 from funnelflow.sales.team import Rep, SalesTeam
@@ -123,17 +123,14 @@ class Router:
         rep = self.reps.get(rep_id or "")
         return rep is not None and self.why_unavailable[rep.id] is None and self.load[rep.id] < rep.capacity
 
-    def _key(self, step: str, lead: LeadFacts) -> tuple:
-        return (step, *(_norm(getattr(lead, d)) for d in _DIMENSIONS[step]))
-
-    def _best(self, step: str, lead: LeadFacts) -> str | None:
+    def _best(self, step: str, lead: LeadFacts, norm: dict[str, str | None]) -> str | None:
         """The eligible rep of this step with the fewest open items, oldest last assignment, lowest id.
 
         One heap per (step, lead dimensions); loads and last assignments only grow
         within a run, so an entry with an out-of-date key is refreshed when it
         reaches the top, and a rep at capacity leaves the heap for good.
         """
-        key = self._key(step, lead)
+        key = (step, *[norm[d] for d in _DIMENSIONS[step]])
         heap = self._heaps.get(key)
         if heap is None:
             heap = [
@@ -152,13 +149,17 @@ class Router:
         return None
 
     def decide(self, lead: LeadFacts) -> Decision:
+        norm: dict[str, str | None] | None = None
         for step in self.team.routing:
             if step == "account_owner":
                 owner = self.owners.get(lead.account_id) if lead.account_id is not None else None
                 if self.eligible(owner):
                     return Decision(owner, step)
                 continue
-            rep_id = self._best(step, lead)
+            if norm is None:  # the lead's dimensions, normalized once per decision
+                norm = {"country": _norm(lead.country), "segment": _norm(lead.segment)}
+                norm["industry"] = _norm(lead.industry)
+            rep_id = self._best(step, lead, norm)
             if rep_id is not None:
                 return Decision(rep_id, step)
         return Decision(None, self.nobody_reason())
@@ -229,7 +230,7 @@ class Deadlines:
 
 
 def deadlines(team: SalesTeam, rep: Rep, grade: str | None, assigned_at: datetime) -> Deadlines:
-    """Due (the SLA of the grade; D's without a grade), reminder at half time, reassignment after the breach."""
+    """Due (the grade's SLA; D's without a grade), reminder at half time, reassignment after the breach."""
     cal = queue.calendar_of(team, rep)
     hours = team.sla_business_hours[grade if grade in team.sla_business_hours else "D"]
     due = add_business_hours(cal, assigned_at, hours)
@@ -245,7 +246,7 @@ def entry_key_sql(lead_id: sa.ColumnElement, history_id: sa.ColumnElement) -> sa
 
 
 def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Live leads at SQL whose latest SQL entry has no queue item yet (the first run takes every such lead)."""
+    """Live leads at SQL whose latest SQL entry has no queue item (the first run takes every such lead)."""
     h = lifecycle_history
     at_sql = sa.and_(
         leads.c.lifecycle_stage == "sql", leads.c.merged_into_id.is_(None), leads.c.erased_at.is_(None)
@@ -259,13 +260,12 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
     entered = h.alias("entered")
     hid = sa.func.coalesce(latest.c.hid, 0)
     key = entry_key_sql(leads.c.id, hid)
+    entered_at = sa.func.coalesce(entered.c.changed_at, leads.c.lifecycle_changed_at, leads.c.created_at)
     stmt = (
         sa.select(
             leads.c.id.label("lead_id"),
             key.label("entry_key"),
-            entered.c.changed_at,
-            leads.c.lifecycle_changed_at,
-            leads.c.created_at,
+            sa.type_coerce(entered_at, UTCDateTime()).label("entered_at"),
             leads.c.account_id,
             leads.c.fit_grade,
             sa.func.coalesce(leads.c.country, accounts.c.country).label("country"),
@@ -280,16 +280,15 @@ def _new_entries(conn: sa.Connection) -> list[dict[str, Any]]:
         )
         .where(at_sql, ~sa.exists().where(sales_queue.c.entry_key == key))
     )
-    rows = []
-    for r in conn.execute(stmt).mappings():
-        row = dict(r)
-        row["entered_at"] = row.pop("changed_at") or row["lifecycle_changed_at"] or row["created_at"]
-        rows.append(row)
-    return rows
+    result = conn.execute(stmt)
+    names = list(result.keys())
+    return [dict(zip(names, r, strict=True)) for r in result.all()]
 
 
 def _waiting_items(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Unassigned items (handoffs and call-backs), with their lead's facts and whether it is still live at SQL."""
+    """Unassigned items (handoffs and call-backs), with their lead's facts and whether it is still live at
+    SQL.
+    """
     q = sales_queue
     stmt = (
         sa.select(
@@ -333,18 +332,17 @@ def _owners(conn: sa.Connection, rows: list[dict[str, Any]]) -> dict[int, str | 
     return owners
 
 
-def _facts(team: SalesTeam, row: dict[str, Any]) -> LeadFacts:
-    return LeadFacts(
-        lead_id=row["lead_id"],
-        account_id=row["account_id"],
-        country=row["country"],
-        segment=team.segment_of(row["employee_band"]),
-        industry=row["industry"],
-    )
+def _facts(team: SalesTeam, row: dict[str, Any], segments: dict[str | None, str | None]) -> LeadFacts:
+    band = row["employee_band"]
+    if band not in segments:
+        segments[band] = team.segment_of(band)
+    return LeadFacts(row["lead_id"], row["account_id"], row["country"], segments[band], row["industry"])
 
 
 def route(engine: sa.Engine, team: SalesTeam, *, as_of: datetime, run_id: str | None = None) -> RouteResult:
-    """Queue every new SQL entry once and assign it (or leave it unassigned with the reason); one transaction."""
+    """Queue every new SQL entry once and assign it (or leave it unassigned with the reason); one
+    transaction.
+    """
     as_of = to_utc(as_of)  # raises on a naive time; Airflow's pendulum times become plain datetimes
     result = RouteResult(as_of)
     with engine.begin() as conn:
@@ -387,7 +385,8 @@ def route_rows(
     run_id: str | None,
     result: RouteResult,
 ) -> None:
-    """Assign each row (a new entry, or an ``item_id`` still unassigned) in order; call under ``lock_routing``.
+    """Assign each row (a new entry, or an ``item_id`` still unassigned) in order; call under
+    ``lock_routing``.
 
     A row carries ``entry_key``, ``lead_id``, ``entered_at``, ``fit_grade``, the lead's
     ``account_id``, ``country``, ``employee_band`` and ``industry``, and ``kind``
@@ -401,54 +400,61 @@ def route_rows(
         owners=_owners(conn, todo),
     )
     owners_before = dict(router.owners)
-    deadline_memo: dict[tuple[str, str | None], Deadlines] = {}
-    new_rows: list[dict[str, Any]] = []
+    deadline_memo: dict[tuple[str, str | None], int] = {}  # (rep, grade) -> index into deadline_sets
+    deadline_sets: list[tuple[datetime, datetime, datetime, datetime]] = []
+    new_rows: list[tuple] = []
     updates: list[dict[str, Any]] = []
+    lead_owners: dict[int, str] = {}  # leads without an account: the rep of their latest assignment
+    segments: dict[str | None, str | None] = {}  # employee band -> segment
     for row in todo:
-        decision = router.route(_facts(team, row))
-        values: dict[str, Any] = {"routing_reason": decision.reason}
-        if decision.rep_id is not None:
-            memo_key = (decision.rep_id, row["fit_grade"])
-            if memo_key not in deadline_memo:
-                deadline_memo[memo_key] = deadlines(
-                    team, router.reps[decision.rep_id], row["fit_grade"], as_of
-                )
-            d = deadline_memo[memo_key]
-            values |= {
-                "status": "open",
-                "rep_id": decision.rep_id,
-                "assigned_at": as_of,
-                "due_at": d.due_at,
-                "remind_at": d.remind_at,
-                "reassign_at": d.reassign_at,
-            }
+        decision = router.route(_facts(team, row, segments))
+        rep_id, grade, times = decision.rep_id, row["fit_grade"], None
+        if rep_id is not None:
+            times = deadline_memo.get((rep_id, grade))
+            if times is None:
+                d = deadlines(team, router.reps[rep_id], grade, as_of)
+                times = deadline_memo[(rep_id, grade)] = len(deadline_sets)
+                deadline_sets.append((as_of, d.due_at, d.remind_at, d.reassign_at))
             result.assigned += 1
             result.by_step[decision.reason] += 1
+            if row["account_id"] is None:
+                lead_owners[row["lead_id"]] = rep_id
         else:
-            values["status"] = "unassigned"
             result.unassigned += 1
         if "item_id" in row:
-            if decision.rep_id is not None:
-                updates.append({"item_id": row["item_id"], **values})
-        else:
+            if rep_id is not None:
+                assigned_at, due_at, remind_at, reassign_at = deadline_sets[times]
+                updates.append(
+                    {
+                        "item_id": row["item_id"],
+                        "status": "open",
+                        "rep_id": rep_id,
+                        "routing_reason": decision.reason,
+                        "assigned_at": assigned_at,
+                        "due_at": due_at,
+                        "remind_at": remind_at,
+                        "reassign_at": reassign_at,
+                    }
+                )
+        else:  # in queue.STAGE_NAMES order
             new_rows.append(
-                {
-                    "lead_id": row["lead_id"],
-                    "entry_key": row["entry_key"],
-                    "kind": row.get("kind", "handoff"),
-                    "priority": queue.PRIORITY.get(row["fit_grade"] or "D", 4),
-                    "fit_grade": row["fit_grade"],
-                    "entered_at": row["entered_at"],
-                    "rep_id": None,
-                    "assigned_at": None,
-                    "due_at": None,
-                    "remind_at": None,
-                    "reassign_at": None,
-                    "created_at": as_of,
-                    **values,
-                }
+                (
+                    row["entry_key"],
+                    row["lead_id"],
+                    row.get("kind", "handoff"),
+                    queue.PRIORITY.get(grade or "D", 4),
+                    grade,
+                    row["entered_at"],
+                    "unassigned" if rep_id is None else "open",
+                    rep_id,
+                    decision.reason,
+                    times,
+                    len(new_rows),
+                )
             )
-    result.queued = queue.insert_items(conn, new_rows, at=as_of, actor="routing", run_id=run_id)
+    result.queued = queue.insert_items(
+        conn, new_rows, deadline_sets, at=as_of, actor="routing", run_id=run_id
+    )
     changes = []
     for u in updates:
         item_id = u.pop("item_id")
@@ -471,11 +477,12 @@ def route_rows(
             )
         )
     queue.record(conn, changes)
+    queue.set_lead_owners(conn, lead_owners)
     _write_owners(conn, router.owners, owners_before)
 
 
 def _write_owners(conn: sa.Connection, owners: dict[int, str | None], before: dict[int, str | None]) -> None:
-    """Accounts without an owner get the rep of their first assignment (a lead's own rep is its latest item's)."""
+    """Accounts without an owner get the rep of their first assignment."""
     new_owners = [{"id": a, "rep_id": r} for a, r in owners.items() if r and not before.get(a)]
     if new_owners:
         t = queue.stage_rows(

@@ -1,4 +1,5 @@
-"""The SLA sweep: a reminder at half time, escalation to the team's manager at the breach, reassignment after more.
+"""The SLA sweep: a reminder at half time, escalation to the team's manager at the breach, reassignment after
+more.
 
 For open items nobody has acted on (``first_action_at`` is null), as of the
 run's time:
@@ -152,6 +153,7 @@ def _reassign(
         owners={r["account_id"]: r["owner_rep_id"] for r in due if r["account_id"] is not None},
     )
     changes = []
+    lead_owners: dict[int, str] = {}
     for row in due:
         facts = LeadFacts(
             lead_id=row["lead_id"],
@@ -196,7 +198,10 @@ def _reassign(
             )
         )
         result.reassigned.append(row["id"])
+        if row["account_id"] is None:
+            lead_owners[row["lead_id"]] = decision.rep_id
     queue.record(conn, changes)
+    queue.set_lead_owners(conn, lead_owners)
 
 
 def manager_of(conn: sa.Connection, rep_id: str) -> str | None:

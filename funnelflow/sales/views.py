@@ -37,6 +37,7 @@ def explain(engine: sa.Engine, team: SalesTeam, lead_id: int, *, as_of: datetime
                     accounts.c.employee_band,
                     accounts.c.industry,
                     accounts.c.owner_rep_id,
+                    leads.c.owner_rep_id.label("lead_owner"),
                 )
                 .select_from(leads.outerjoin(accounts, accounts.c.id == leads.c.account_id))
                 .where(leads.c.id == lead_id)
@@ -72,13 +73,16 @@ def explain(engine: sa.Engine, team: SalesTeam, lead_id: int, *, as_of: datetime
     )
     out = [
         f"lead {lead_id}: stage {lead['lifecycle_stage']}, grade {lead['fit_grade'] or '-'}, "
-        f"country {facts.country or '-'}, segment {facts.segment or '-'} (band {lead['employee_band'] or '-'}), "
+        f"country {facts.country or '-'}, segment {facts.segment or '-'} "
+        f"(band {lead['employee_band'] or '-'}), "
         f"industry {facts.industry or '-'}, account owner {lead['owner_rep_id'] or '-'}"
+        + ("" if lead["account_id"] else f" (no account; the lead's own owner {lead['lead_owner'] or '-'})")
     ]
     for item in items:
         out.append(
             f"item {item['id']} ({item['kind']}): {item['status']}, rep {item['rep_id'] or '-'}, "
-            f"reason {item['routing_reason'] or '-'}, due {item['due_at'].isoformat() if item['due_at'] else '-'}"
+            f"reason {item['routing_reason'] or '-'}, "
+            f"due {item['due_at'].isoformat() if item['due_at'] else '-'}"
         )
         for h in history:
             if h["item_id"] == item["id"]:

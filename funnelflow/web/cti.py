@@ -1,4 +1,5 @@
-"""``/funnelflow/cti/lookup`` and ``/funnelflow/cti/calls``: the telephony system asks who is calling and logs calls.
+"""``/funnelflow/cti/lookup`` and ``/funnelflow/cti/calls``: the telephony system asks who is calling and logs
+calls.
 
 Not public: every request carries ``Authorization: Bearer <FUNNELFLOW_CTI_API_KEY>``,
 compared in constant time; without the setting every call is refused (503),

@@ -17,7 +17,10 @@ holidays: {DE: ["2026-12-24", "2026-12-25"]}
 sla_business_hours: {A: 4, B: 8, C: 24, D: 48}
 reassign_after_business_hours: 8
 recycle_cooldown_days: 30
-segments: {enterprise: ["1001-5000", "5001+"], mid_market: ["201-500", "501-1000"], smb: ["1-10", "11-50", "51-200"]}
+segments:
+  enterprise: ["1001-5000", "5001+"]
+  mid_market: ["201-500", "501-1000"]
+  smb: ["1-10", "11-50", "51-200"]
 inbound_team: emea
 teams:
   - {name: emea, manager: lena}

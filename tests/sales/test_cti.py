@@ -1,4 +1,6 @@
-"""CTI: bearer key in constant time (refused without the setting), lookup by phone or email, calls and call-backs."""
+"""CTI: bearer key in constant time (refused without the setting), lookup by phone or email, calls and call-
+backs.
+"""
 
 from __future__ import annotations
 
@@ -124,3 +126,16 @@ def test_an_inbound_call_logs_a_touch_once_and_makes_a_call_back_for_an_unowned_
     )
     assert bad.status_code == 422
     assert client.post(f"{MOUNT_PATH}/cti/calls", json={**call, "extra": 1}, headers=AUTH).status_code == 422
+
+
+def test_a_lead_without_an_account_goes_to_its_own_owner_and_gets_no_call_back(engine, client):
+    lead_id = add_sql_lead(engine, "solo@mail.example", country="US", phone_e164="+12025550177")
+    route(engine, team_from_text(TEAM_YAML), as_of=AS_OF)
+    with engine.begin() as conn:  # the rep worked the handoff and closed it
+        conn.execute(sales_queue.update().where(sales_queue.c.lead_id == lead_id).values(status="closed"))
+    answer = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": "+12025550177"}, headers=AUTH).json()
+    assert answer["open_item"] is None and answer["owner_rep_id"] == "marcus"
+    assert answer["route_to"] == {"rep_id": "marcus", "why": "lead_owner"}
+    call = {"call_id": "solo-1", "direction": "inbound", "duration_s": 30, "outcome": "connected"}
+    logged = client.post(f"{MOUNT_PATH}/cti/calls", json={**call, "phone": "+12025550177"}, headers=AUTH)
+    assert logged.status_code == 201 and logged.json()["call_back_item"] is None

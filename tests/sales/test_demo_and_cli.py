@@ -42,4 +42,5 @@ def test_route_queue_and_explain_commands(engine, db_url, team_env, monkeypatch,
     assert main(["sales", "explain", str(lead_id), "--as-of", AS_OF.isoformat()]) == 0
     out = capsys.readouterr().out
     assert "reason country" in out and "country: lena[eligible, 0/2 open], jonas[eligible, 1/3 open]" in out
+    assert "(no account; the lead's own owner jonas)" in out
     assert "e@x.example" not in out

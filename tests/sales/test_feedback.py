@@ -86,7 +86,8 @@ def test_scoring_respects_the_cooldown_unless_high_intent_comes_after(engine, te
     route(engine, team, as_of=AS_OF)
     reject(engine, _item(engine)["id"], "not_a_fit", at=AS_OF, actor="rep:marcus", cooldown_days=30)
 
-    # The demo request before the rejection would make it an SQL again (demo_request, 14 days): the cooldown holds.
+    # The demo request before the rejection would make it an SQL again (demo_request, 14 days): the cooldown
+    # holds.
     score_and_stage(engine, rules, as_of=AS_OF + timedelta(days=2))
     assert _stage(engine, lead_id) == "recycled"
     # A new demo request after the rejection is high intent again: SQL.

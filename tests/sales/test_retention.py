@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from funnelflow.db.schema import opportunities, sales_queue, touchpoints
+from funnelflow.qualify.rules import load_rules
 from funnelflow.sales.retention import create_retention_items
 from funnelflow.sales.team import team_from_text
 from tests.sales.conftest import AS_OF, TEAM_YAML, add_account, add_sql_lead
@@ -30,7 +32,9 @@ def test_check_ins_renewals_and_upsell_go_to_the_account_owner_once(engine):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "insert into reps (id, name, email, team, timezone, capacity, active, in_team_file, synced_at) values ('marcus', 'M', 'm@example.com', 'amer', 'UTC', 5, true, true, :t)"
+                "insert into reps "
+                "(id, name, email, team, timezone, capacity, active, in_team_file, synced_at) "
+                "values ('marcus', 'M', 'm@example.com', 'amer', 'UTC', 5, true, true, :t)"
             ),
             {"t": AS_OF},
         )
@@ -86,3 +90,53 @@ def test_nothing_for_prospects(engine):
             )
         )
     assert create_retention_items(engine, team, as_of=AS_OF).queued == 0
+
+
+def _touches(engine, lead_id, touch_type, days_ago, n=1):
+    with engine.begin() as conn:
+        conn.execute(
+            touchpoints.insert(),
+            [
+                {
+                    "lead_id": lead_id,
+                    "occurred_at": AS_OF - timedelta(days=days_ago, minutes=i),
+                    "channel": "web",
+                    "touch_type": touch_type,
+                    "scored": True,
+                }
+                for i in range(n)
+            ],
+        )
+
+
+def test_upsell_when_a_customers_engagement_rises_by_the_configured_amount_in_a_week(engine):
+    rules = load_rules(
+        Path(__file__).parents[2] / "config"
+    )  # webinar_attended 15 points, email_click 4, half-life 30 days
+    team = team_from_text(TEAM_YAML)
+    rising = add_sql_lead(engine, "r@cust.example", stage="customer", country="US")
+    _touches(engine, rising, "webinar_attended", days_ago=2, n=2)  # ~29 points this week
+    slight = add_sql_lead(engine, "s@cust.example", stage="customer", country="US")
+    _touches(engine, slight, "email_click", days_ago=1, n=3)  # ~12 points: under the rise of 20
+    steady = add_sql_lead(engine, "o@cust.example", stage="customer", country="US")
+    _touches(engine, steady, "webinar_attended", days_ago=20, n=6)  # high, but nothing new: it decays
+    prospect = add_sql_lead(engine, "p@x.example", stage="mql", country="US")
+    _touches(engine, prospect, "webinar_attended", days_ago=1, n=3)
+
+    result = create_retention_items(engine, team, as_of=AS_OF, rules=rules)
+    assert result.queued == 1
+    assert [(k, kind, rep) for k, kind, rep, _ in _items(engine)] == [
+        (f"upsell:{rising}:2026-W49", "upsell", "marcus")
+    ]
+    # the same week: nothing new
+    assert create_retention_items(engine, team, as_of=AS_OF + timedelta(hours=2), rules=rules).queued == 0
+    # without the scoring rules only page visits count
+    with engine.begin() as conn:
+        conn.execute(sales_queue.delete())
+    assert create_retention_items(engine, team, as_of=AS_OF).queued == 0
+    lower = team_from_text(TEAM_YAML + "retention: {upsell_engagement_rise: 10}\n")
+    again = create_retention_items(engine, lower, as_of=AS_OF, rules=rules)
+    assert again.queued == 2 and {k for k, *_ in _items(engine)} == {
+        f"upsell:{rising}:2026-W49",
+        f"upsell:{slight}:2026-W49",
+    }

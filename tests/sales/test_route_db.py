@@ -1,4 +1,4 @@
-"""Routing against the database: queued once per SQL entry, owners written, SLA deadlines, overlapping runs."""
+"""Routing against the database: queued once per SQL entry, owners written, deadlines, overlapping runs."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_each_sql_entry_is_queued_once_and_reruns_add_nothing(engine, team):
             conn.execute(sa.select(accounts.c.owner_rep_id).where(accounts.c.id == acct)).scalar_one()
             == "lena"
         )
-        # The leads themselves are not written: a lead's rep is its latest item's (funnelflow.sales.queue.lead_rep).
+        # Leads with an account are owned through it: their rows are not rewritten.
         assert (
             conn.execute(sa.select(sa.func.count()).where(leads.c.owner_rep_id.is_not(None))).scalar_one()
             == 0
@@ -58,6 +58,32 @@ def test_each_sql_entry_is_queued_once_and_reruns_add_nothing(engine, team):
     again = route(engine, team, as_of=AS_OF + timedelta(minutes=15), run_id="r2")
     assert (again.queued, again.assigned) == (0, 0)
     assert len(items(engine)) == 2
+
+
+def test_a_lead_without_an_account_is_owned_directly_by_its_latest_rep(engine, team):
+    alone = add_sql_lead(engine, "a@gmail.example", AS_OF - timedelta(hours=1), country="US")
+    route(engine, team, as_of=AS_OF)
+    with engine.connect() as conn:
+        owner = conn.execute(sa.select(leads.c.owner_rep_id).where(leads.c.id == alone)).scalar_one()
+        updated = conn.execute(sa.select(leads.c.updated_at).where(leads.c.id == alone)).scalar_one()
+    assert owner == "marcus"
+    # Becoming SQL again with marcus inactive: the new rep becomes the owner.
+    with engine.begin() as conn:
+        conn.execute(sales_queue.update().where(sales_queue.c.lead_id == alone).values(status="rejected"))
+        conn.execute(
+            lifecycle_history.insert().values(
+                lead_id=alone, from_stage="recycled", to_stage="sql", changed_at=AS_OF, reason="t"
+            )
+        )
+    busy = team_from_text(TEAM_YAML.replace("capacity: 5\n", "capacity: 5\n    active: false\n"))
+    route(engine, busy, as_of=AS_OF + timedelta(hours=1))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(leads.c.owner_rep_id).where(leads.c.id == alone)).scalar_one() in (
+            "lena",
+            "jonas",
+        )
+        # the owner is not a change qualification must score again
+        assert conn.execute(sa.select(leads.c.updated_at).where(leads.c.id == alone)).scalar_one() == updated
 
 
 def test_a_lead_that_becomes_sql_again_gets_a_new_item(engine, team):

@@ -24,7 +24,8 @@ def test_the_most_specific_step_with_an_eligible_rep_decides(team):
     r = Router(team, AS_OF)
     d = r.route(lead(country="DE", segment="enterprise", industry="Software"))
     assert (d.rep_id, d.reason) == ("lena", "country_segment_industry")
-    # Not software: lena's industry list excludes it at the first step, and jonas's segments exclude enterprise.
+    # Not software: lena's industry list excludes it at the first step, and jonas's segments exclude
+    # enterprise.
     d = r.route(lead(2, country="de", segment="enterprise", industry="retail"))
     assert (d.rep_id, d.reason) == ("lena", "country_segment")
     d = r.route(lead(3, country="US"))

@@ -25,7 +25,8 @@ def item(engine):
 
 
 def test_remind_escalate_reassign_in_business_hours(engine, team):
-    # Grade A, country AT, no segment: jonas at the `country` step. Assigned Tue 11:00 Berlin: due 15:00 Berlin.
+    # Grade A, country AT, no segment: jonas at the `country` step. Assigned Tue 11:00 Berlin: due 15:00
+    # Berlin.
     add_sql_lead(engine, "a@x.example", country="AT", fit_grade="A")
     route(engine, team, as_of=AS_OF)
     assert item(engine)["rep_id"] == "jonas"
