@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import campaign_runs, email_sends
-from tests.campaigns.conftest import write_campaign
+from tests.campaigns.factories import write_campaign
 from tests.factories import API_KEY, AS_OF, add_person
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from funnelflow.email import tokens
 from funnelflow.web.app import MOUNT_PATH, create_standalone_app
 from funnelflow.web.middleware import SECURITY_HEADERS
 from funnelflow.web.offers import offer_page_policy
-from tests.campaigns.conftest import NEWSLETTER, write_campaign
+from tests.campaigns.factories import NEWSLETTER, write_campaign
 from tests.factories import add_person
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 
 from funnelflow.campaigns import outline
 from funnelflow.campaigns.config import load_campaign
-from tests.campaigns.conftest import NEWSLETTER, write_campaign
+from tests.campaigns.factories import NEWSLETTER, write_campaign
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from funnelflow.qualify.rules import Rules, load_rules
-from tests.factories import REPO, touch  # noqa: F401  (tests/sales imports these from here; move them to tests.factories)
+from tests.factories import REPO
 
 
 @pytest.fixture(scope="session")

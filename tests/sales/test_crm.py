@@ -23,7 +23,7 @@ from funnelflow.sales.crm import (
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import team_from_text
 from tests.fakes.crm import FakeCrm
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_sql_lead
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from funnelflow.db.schema import sales_queue, touchpoints
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import team_from_text
 from funnelflow.web.app import MOUNT_PATH, create_standalone_app
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_account, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_account, add_sql_lead
 
 KEY = "cti-secret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from funnelflow.db.engine import make_engine
 from funnelflow.db.schema import email_sends, leads, sales_queue
 from tests.fakes.crm import FakeCrm
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_sql_lead
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import pytest
 from funnelflow.sales.demo import run_demo
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import team_from_text
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_sql_lead
 
 
 @pytest.fixture

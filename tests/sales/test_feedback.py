@@ -13,8 +13,8 @@ from funnelflow.qualify.score import score_and_stage
 from funnelflow.sales.feedback import accept, reject
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import team_from_text
-from tests.qualify.conftest import REPO, touch
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_sql_lead
+from tests.factories import REPO, touch
+from tests.sales.factories import AS_OF, TEAM_YAML, add_sql_lead
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from funnelflow.privacy.forget import forget_person, parse_subject
 from funnelflow.sales import crm, feedback
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import team_from_text
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_sql_lead
 
 AT = AS_OF + timedelta(days=2)
 

@@ -18,7 +18,7 @@ from funnelflow.sales.routing import route
 from funnelflow.sales.sla import sweep
 from funnelflow.sales.team import team_from_text
 from funnelflow.web.app import MOUNT_PATH, create_standalone_app
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_sql_lead
 
 WORDS = "We lose leads between marketing and sales."
 

@@ -11,7 +11,7 @@ from funnelflow.db.schema import opportunities, sales_queue, touchpoints
 from funnelflow.qualify.rules import load_rules
 from funnelflow.sales.retention import create_retention_items
 from funnelflow.sales.team import team_from_text
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_account, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_account, add_sql_lead
 
 
 def _items(engine):

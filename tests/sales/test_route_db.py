@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from funnelflow.db.schema import accounts, leads, lifecycle_history, reps, sales_queue, sales_queue_history
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import team_from_text
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_account, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_account, add_sql_lead
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from funnelflow.sales.routing import LeadFacts, Router
 from funnelflow.sales.team import team_from_text
-from tests.sales.conftest import AS_OF, TEAM_YAML
+from tests.sales.factories import AS_OF, TEAM_YAML
 
 
 @pytest.fixture

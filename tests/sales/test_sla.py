@@ -11,7 +11,7 @@ from funnelflow.db.schema import sales_queue, sales_queue_history
 from funnelflow.sales.routing import route
 from funnelflow.sales.sla import sweep
 from funnelflow.sales.team import team_from_text
-from tests.sales.conftest import AS_OF, TEAM_YAML, add_sql_lead
+from tests.sales.factories import AS_OF, TEAM_YAML, add_sql_lead
 
 
 @pytest.fixture

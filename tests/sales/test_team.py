@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from funnelflow.sales.team import SalesTeamError, load_team, team_from_text
-from tests.sales.conftest import TEAM_YAML
+from tests.sales.factories import TEAM_YAML
 
 
 def test_the_shipped_team_file_is_valid():
