@@ -34,7 +34,7 @@ HTTP_TIMEOUT_S = 60.0  # a loaded 2-core machine can keep the api-server busy fo
 PORTS = {"api": 18080, "public": 18000, "scheduler_health": 18974}
 SENDGRID_KEY = "SG.stack-test-key"
 # A worker that stops heartbeating is found this fast (Airflow's default is 300 s): the crash test.
-HEARTBEAT_TIMEOUT_S = 30
+HEARTBEAT_TIMEOUT_S = 20
 AB_CAMPAIGN, CRASH_CAMPAIGN, WEBINAR = "stack-ab", "stack-crash", "stack-webinar"
 AB_SUBJECTS = {"a": "Stack test: what shipped", "b": "Stack test: five things we shipped"}
 CRASH_SUBJECT = "Stack test: the send the worker dies in"
@@ -109,6 +109,7 @@ class Stack:
                 "FUNNELFLOW_POSTAL_ADDRESS": "Funnelflow Stack Test, 1 Test Road, Testville",
                 "FUNNELFLOW_EMAIL_CAP": "50",  # the test sends the same people several campaigns
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
+                "FUNNELFLOW_TASK_RETRY_DELAY_S": "5",  # the killed send's retry, without a minute's wait
             }
         )
         self.api = f"http://127.0.0.1:{PORTS['api']}"
@@ -221,9 +222,14 @@ def runs(api: httpx.Client, dag_id: str) -> list[dict]:
     return resp.json()["dag_runs"]
 
 
-def unpause(api: httpx.Client, *dag_ids: str) -> None:
+def unpause(api: httpx.Client, *dag_ids: str, paused: bool = False) -> None:
     for dag_id in dag_ids:
-        api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        api.patch(f"/dags/{dag_id}", json={"is_paused": paused}).raise_for_status()
+
+
+def pause(api: httpx.Client, *dag_ids: str) -> None:
+    """No more scheduled runs of these (a test is done with them; none is running when the worker dies)."""
+    unpause(api, *dag_ids, paused=True)
 
 
 def trigger(api: httpx.Client, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> str:
