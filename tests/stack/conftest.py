@@ -43,8 +43,8 @@ CRASH_SUBJECT = "Stack test: the send the worker dies in"
 def write_config(folder: Path, now: datetime) -> None:
     """``config/`` as it is, plus the test's two campaigns and a webinar three hours after ``now``.
 
-    The campaigns are scheduled once a year (Jan 1st): the test triggers them through the
-    API. The webinar replaces the seed's webinars, so the reminders are the test's own.
+    The campaigns are scheduled once, years ahead: the test triggers them through the API (a
+    cron schedule would also run its latest past time the moment the DAG is unpaused). The webinar replaces the seed's webinars, so the reminders are the test's own.
     """
     shutil.copytree(REPO / "config", folder)
     for seeded in (folder / "webinars").glob("*.yaml"):
@@ -52,7 +52,7 @@ def write_config(folder: Path, now: datetime) -> None:
     body = '# Stack test\n\nA short note.\n\n[Read more](https://example.com/stack "button")\n'
     common = (
         "owner: marketing-ops\nkind: newsletter\n"
-        'schedule: {cron: "0 9 1 1 *", timezone: UTC}\n'
+        'schedule: {once: "2030-01-01T09:00:00+00:00", timezone: UTC}\n'
         "audience:\n  all:\n    - lifecycle_stage: [lead, mql, sql]\n"
     )
     (folder / "campaigns" / f"{AB_CAMPAIGN}.md").write_text(body)
@@ -115,9 +115,9 @@ class Stack:
         self.api = f"http://127.0.0.1:{PORTS['api']}"
         self.public = f"http://127.0.0.1:{PORTS['public']}/funnelflow"
 
-    def run(self, command: str) -> subprocess.CompletedProcess:
+    def run(self, *command: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "funnelflow_airflow.stack", command],
+            [sys.executable, "-m", "funnelflow_airflow.stack", *command],
             env=self.env,
             cwd=REPO,
             capture_output=True,

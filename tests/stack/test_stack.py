@@ -324,7 +324,7 @@ def test_worker_killed_in_the_middle_of_a_send_nobody_gets_an_email_twice(
     wait_for("SendGrid to hold the campaign's request", held.arrived.is_set, every_s=0.2)
     assert CRASH_SUBJECT in json.dumps(held.body)
     assert task_instances(api, dag_id, run_id)["send"]["state"] == "running"
-    killed = stack.run("kill celery-worker")
+    killed = stack.run("kill", "celery-worker")
     assert killed.returncode == 0, killed.stdout + killed.stderr
     # SendGrid had the whole request: it accepts it (nobody reads the answer) and, as it does within
     # seconds, posts the signed "processed" events naming each message to the webhook.
@@ -347,7 +347,7 @@ def test_worker_killed_in_the_middle_of_a_send_nobody_gets_an_email_twice(
     )
     assert posted.status_code in (200, 204), posted.text
 
-    restarted = stack.run("start celery-worker")
+    restarted = stack.run("start", "celery-worker")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     # The scheduler finds the task without a heartbeat, the retry runs on the new worker.
     run = wait_run(api, dag_id, run_id, timeout_s=HEARTBEAT_TIMEOUT_S + 600)
@@ -361,6 +361,7 @@ def test_worker_killed_in_the_middle_of_a_send_nobody_gets_an_email_twice(
         t["state"] for t in sorted(tries, key=lambda t: t["try_number"])
     ] == ["up_for_retry", "success"], tries
     assert run["state"] == "success"
+    pause(api, dag_id)
 
     sent = [m for m in messages(stack.standin) if m["campaign_id"] == CRASH_CAMPAIGN]
     per_person = Counter(m["email"] for m in sent)
@@ -376,26 +377,35 @@ def test_worker_killed_in_the_middle_of_a_send_nobody_gets_an_email_twice(
 def test_marketing_database_accounts_for_everything_put_in(
     stack: Stack, api: httpx.Client, ingested: Path
 ) -> None:
-    # Every row of the file: a lead (by its address's key) or a reject with its line and reason.
+    # Every row of the file (by its line: a quoted field may span lines) is exactly one of: an
+    # import touchpoint on a lead (new, or matched by address or phone), a reject with its reason.
     with ingested.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == ROWS
-    lead_keys = {k for (k,) in query(stack, "select email_key from leads where email_key is not null")}
-    rejects = {
-        line: reason
-        for line, reason in query(
+        reader = csv.reader(f)
+        next(reader)
+        lines = [reader.line_num for _ in reader]
+    assert len(lines) == ROWS
+    imported: dict[int, int] = {}
+    for detail, lead_id in query(
+        stack,
+        "select t.detail, l.id from touchpoints t join leads l on l.id = t.lead_id where t.channel = 'file_import'",
+    ):
+        detail = detail if isinstance(detail, dict) else json.loads(detail)
+        if detail["file"].endswith(ingested.name):
+            assert detail["line"] not in imported, f"line {detail['line']} imported twice"
+            imported[detail["line"]] = lead_id
+    rejects = dict(
+        query(
             stack,
             "select line_number, reason from ingest_rejects where source_file like :f",
             f=f"%{ingested.name}",
         )
-    }
-    unaccounted = [
-        (n, row["email"])
-        for n, row in enumerate(rows, start=2)
-        if email_key(row["email"]) not in lead_keys and not rejects.get(n)
-    ]
-    assert not unaccounted, f"file rows neither a lead nor a reject: {unaccounted[:5]}"
-    assert all(reason.strip() for reason in rejects.values())
+    )
+    assert not set(imported) & set(rejects), "a row both imported and rejected"
+    unaccounted = sorted(set(lines) - set(imported) - set(rejects))
+    assert not unaccounted, f"file lines neither a lead's touchpoint nor a reject: {unaccounted[:10]}"
+    assert set(imported) | set(rejects) == set(lines)
+    assert rejects and all(reason.strip() for reason in rejects.values())
+    lead_keys = {k for (k,) in query(stack, "select email_key from leads where email_key is not null")}
     assert {email_key(f["email"]) for f in FORMS} <= lead_keys
 
     # Every send in the ledger is one message at SendGrid, and every message there is in the ledger.
