@@ -44,7 +44,8 @@ def write_config(folder: Path, now: datetime) -> None:
     """``config/`` as it is, plus the test's two campaigns and a webinar three hours after ``now``.
 
     The campaigns are scheduled once, years ahead: the test triggers them through the API (a
-    cron schedule would also run its latest past time the moment the DAG is unpaused). The webinar replaces the seed's webinars, so the reminders are the test's own.
+    cron schedule would also run its latest past time the moment the DAG is unpaused). The
+    webinar replaces the seed's webinars, so the reminders are the test's own.
     """
     shutil.copytree(REPO / "config", folder)
     for seeded in (folder / "webinars").glob("*.yaml"):

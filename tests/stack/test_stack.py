@@ -387,7 +387,8 @@ def test_marketing_database_accounts_for_everything_put_in(
     imported: dict[int, int] = {}
     for detail, lead_id in query(
         stack,
-        "select t.detail, l.id from touchpoints t join leads l on l.id = t.lead_id where t.channel = 'file_import'",
+        "select t.detail, l.id from touchpoints t join leads l on l.id = t.lead_id "
+        "where t.channel = 'file_import'",
     ):
         detail = detail if isinstance(detail, dict) else json.loads(detail)
         if detail["file"].endswith(ingested.name):
