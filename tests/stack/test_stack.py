@@ -379,10 +379,14 @@ def test_marketing_database_accounts_for_everything_put_in(
 ) -> None:
     # Every row of the file (by its line: a quoted field may span lines) is exactly one of: an
     # import touchpoint on a lead (new, or matched by address or phone), a reject with its reason.
+    lines = []  # the line each row starts on
     with ingested.open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         next(reader)
-        lines = [reader.line_num for _ in reader]
+        ended = reader.line_num
+        for _ in reader:
+            lines.append(ended + 1)
+            ended = reader.line_num
     assert len(lines) == ROWS
     imported: dict[int, int] = {}
     for detail, lead_id in query(
