@@ -55,9 +55,7 @@ def claim(
     now: datetime | None = None,
     claimed_by: str | None = None,
 ) -> dict[tuple[str, str], int]:
-    """Insert the claims (and skips) that are new.
-
-    Returns ``{(message_key, recipient_hash): id}`` of the new *claimed* rows.
+    """Insert the claims (and skips) that are new; return ``{(message_key, recipient_hash): id}`` of new *claimed* rows.
 
     A (message key, recipient) already in the ledger, in any state, is left alone
     and not returned: that message was handled before and is not sent again.
@@ -125,10 +123,7 @@ def relax_commit(conn: sa.Connection) -> None:
 def mark_sent(
     conn: sa.Connection, ids: Sequence[int], provider_message_id: str | None, now: datetime | None = None
 ) -> int:
-    """Claimed → sent after the provider accepted the request.
-
-    Rows already settled by events are left alone.
-    """
+    """Claimed → sent after the provider accepted the request. Rows already settled by events are left alone."""
     now = now or utcnow()
     relax_commit(conn)
     n = 0
@@ -142,10 +137,7 @@ def mark_sent(
 
 
 def mark_failed(conn: sa.Connection, ids: Sequence[int], error: str) -> int:
-    """Claimed → failed: the message could not be built or the provider refused it (400/413).
-
-    Never retried.
-    """
+    """Claimed → failed: the message could not be built or the provider refused it (400/413); never retried."""
     relax_commit(conn)  # lost on a crash: the row stays claimed, so it is still never retried
     n = 0
     for part in chunks(ids):
@@ -158,10 +150,7 @@ def mark_failed(conn: sa.Connection, ids: Sequence[int], error: str) -> int:
 
 
 def release(conn: sa.Connection, ids: Sequence[int]) -> int:
-    """Remove claims the provider certainly did not accept (401/403, 5xx after retries).
-
-    A later run can send them.
-    """
+    """Remove claims the provider certainly did not accept (401/403, 5xx after retries), so a later run can send."""
     n = 0
     for part in chunks(ids):
         n += conn.execute(
@@ -181,9 +170,7 @@ UNSETTLED_BY_RETRY = (
 def settle_earlier_claims(
     conn: sa.Connection, claimed_by: str, as_of: datetime
 ) -> list[tuple[int, str, str]]:
-    """Rows an earlier try of ``claimed_by`` left ``claimed``: ``unsettled``, or ``sent`` if events say so.
-
-    Returns ``(id, key, hash)`` of the rows marked ``unsettled``.
+    """Rows an earlier try of task ``claimed_by`` left ``claimed``: mark them ``unsettled``; return ``(id, key, hash)``.
 
     Whether such a message left cannot be known here (the try may have died before or
     after the request), so it is never sent again; events can still settle it

@@ -104,8 +104,7 @@ def service_rules(body: dict[str, Any]) -> list[dict[str, Any]]:
         if not body.get("subject") and not all(p.get("subject") for p in ps):
             errors.append(
                 _error(
-                    "The subject is required. You can get around this requirement if you use a template "
-                    "with a subject defined or if every personalization has a subject defined.",
+                    "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.",
                     "subject",
                 )
             )
@@ -176,10 +175,7 @@ class StandIn:
         return f"http://{host}:{port}"
 
     def cue(self, status: int, reset: float | None = None, times: int = 1) -> None:
-        """Answer the next ``times`` mail/send requests with ``status``.
-
-        A 429 carries ``X-RateLimit-Reset``.
-        """
+        """Answer the next ``times`` mail/send requests with ``status`` (429 carries ``X-RateLimit-Reset``)."""
         headers = (
             {"X-RateLimit-Reset": str(int(reset if reset is not None else time.time() + 1))}
             if status == 429
