@@ -147,7 +147,7 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def sendgrid(sendgrid_spec_path: Path) -> Iterator[StandIn]:
+def sendgrid_standin(sendgrid_spec_path: Path) -> Iterator[StandIn]:
     standin = StandIn(load_validator(sendgrid_spec_path), api_key=SENDGRID_KEY).start()
     yield standin
     for held in standin.holds:
@@ -156,7 +156,7 @@ def sendgrid(sendgrid_spec_path: Path) -> Iterator[StandIn]:
 
 
 @pytest.fixture(scope="session")
-def stack(sendgrid: StandIn) -> Iterator[Stack]:
+def stack(sendgrid_standin: StandIn) -> Iterator[Stack]:
     import tempfile
 
     import redis
@@ -164,7 +164,7 @@ def stack(sendgrid: StandIn) -> Iterator[Stack]:
     redis.Redis.from_url("redis://127.0.0.1:6379/9").flushdb()  # this test's own broker database
     # Not under pytest's basetemp: another pytest session on the machine may prune that while the
     # stack runs, and the stack's pids.json must outlive every test of this session.
-    s = Stack(Path(tempfile.mkdtemp(prefix="ff-stack-test-")), sendgrid, WebhookSigner())
+    s = Stack(Path(tempfile.mkdtemp(prefix="ff-stack-test-")), sendgrid_standin, WebhookSigner())
     write_config(s.config, datetime.now(UTC))
     started = s.run("start")
     try:
@@ -172,7 +172,7 @@ def stack(sendgrid: StandIn) -> Iterator[Stack]:
         assert f"Airflow UI: http://127.0.0.1:{PORTS['api']}" in started.stdout
         yield s
     finally:
-        for held in sendgrid.holds:  # a failed crash test must not leave a request hanging
+        for held in sendgrid_standin.holds:  # a failed crash test must not leave a request hanging
             held.release.set()
         recorded = json.loads((s.home / "stack" / "pids.json").read_text()) if started.returncode == 0 else {}
         stopped = s.run("stop")
