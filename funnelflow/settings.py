@@ -46,6 +46,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Operations address that receives DAG failure and circuit-breaker alerts.",
     ),
     Setting(
+        "FUNNELFLOW_TASK_RETRY_DELAY_S",
+        "60",
+        "Seconds before a failed DAG task's retry (every funnelflow DAG; read when the DAG files are parsed).",
+    ),
+    Setting(
         "FUNNELFLOW_TEST_PG",
         "postgresql://postgres@127.0.0.1:5432/test",
         "PostgreSQL server the test suite and benchmarks create their scratch databases on.",

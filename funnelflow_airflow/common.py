@@ -83,11 +83,21 @@ def send_ops_alert(alert: OpsAlert, as_of: datetime | None, engine: sa.Engine | 
         return False
 
 
+def retry_delay() -> timedelta:
+    """FUNNELFLOW_TASK_RETRY_DELAY_S (default a minute); the stack test makes it short."""
+    from funnelflow import settings
+
+    seconds = settings.env_int("FUNNELFLOW_TASK_RETRY_DELAY_S", 60)
+    if seconds < 0:
+        raise ValueError(f"FUNNELFLOW_TASK_RETRY_DELAY_S must be 0 or more seconds, got {seconds}")
+    return timedelta(seconds=seconds)
+
+
 def default_args(**overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "owner": OWNER,
         "retries": 2,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": retry_delay(),
         "retry_exponential_backoff": True,
         "on_failure_callback": alert_operations,
         # Before anything else in the task's process: no email address in its log (task_logs.py).

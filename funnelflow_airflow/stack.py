@@ -1,6 +1,8 @@
 """``make stack``: the production shape on one machine, each part its own process.
 
-``python -m funnelflow_airflow.stack start|stop|status|env``
+``python -m funnelflow_airflow.stack start|stop|status|env``, and for one part
+``start PART`` / ``kill PART`` (SIGKILL to its process group: a machine lost, as the
+stack test does to the Celery worker in the middle of a send).
 
 Airflow's metadata lives in its own PostgreSQL database and the marketing data in
 another (both created if missing), the CeleryExecutor uses Redis as its broker and
@@ -326,6 +328,64 @@ def stop() -> int:
     return 0
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # Only zombies left (reaped by their parent, or by us if the leader was our child) count as gone.
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in {"Z", "X"}:
+            return True
+    return False
+
+
+def kill(name: str) -> int:
+    """SIGKILL one part and everything in its process group, as a lost machine; wait until all are gone."""
+    entry = recorded().get(name)
+    if entry is None or not _alive(entry):
+        print(f"stack: {name} is not running")
+        return 1
+    pgid = int(entry["pid"])
+    _signal_group(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _group_alive(pgid) or _alive(entry):
+        if time.monotonic() > deadline:
+            print(f"stack: processes of {name}'s group {pgid} still run {STOP_TIMEOUT_S:.0f} s after SIGKILL")
+            return 1
+        time.sleep(0.1)
+    print(f"stack: {name} killed (process group {pgid})")
+    return 0
+
+
+def start_one(name: str, timeout_s: float = START_TIMEOUT_S) -> int:
+    """Start one recorded part again (after ``kill`` or a crash) and wait for its health check."""
+    entries = recorded()
+    if name in entries and _alive(entries[name]):
+        print(f"stack: {name} is already running")
+        return 1
+    [part] = [p for p in parts() if p.name == name]
+    entries[name] = start_part(part, environment())
+    _record(entries)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if health()[name]:
+            print(f"stack: {name} up (pid {entries[name]['pid']})")
+            return 0
+        if not _alive(entries[name]):
+            print(f"stack: {name} exited; see {stack_dir() / 'logs' / name}.log")
+            return 1
+        time.sleep(0.5)
+    print(f"stack: no answer from {name} within {timeout_s:.0f} s")
+    return 1
+
+
 def status() -> int:
     entries = recorded()
     state = health()
@@ -340,8 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m funnelflow_airflow.stack", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("command", choices=["start", "stop", "status", "env"])
+    parser.add_argument("command", choices=["start", "stop", "status", "env", "kill"])
+    parser.add_argument("part", nargs="?", choices=[p.name for p in parts()], help="start/kill one part")
     args = parser.parse_args(argv)
+    if args.command == "kill" or (args.command == "start" and args.part):
+        if not args.part:
+            parser.error("kill needs the part to kill")
+        return kill(args.part) if args.command == "kill" else start_one(args.part)
     if args.command == "env":
         # The shared settings, for running `airflow ...` against the stack by hand (secrets masked).
         for key, value in sorted(environment().items()):

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from funnelflow import sql
 from funnelflow.db.helpers import chunks, dialect_insert, is_postgres, member_of
-from funnelflow.db.schema import UTCDateTime, email_sends, utcnow
+from funnelflow.db.schema import UTCDateTime, email_events, email_sends, utcnow
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,11 @@ def settle_earlier_claims(
 
     Whether such a message left cannot be known here (the try may have died before or
     after the request), so it is never sent again; events can still settle it
-    (``delivered``/``bounced``/``dropped`` follow ``unsettled``). Called on retries only:
-    ``claimed_by`` has no index, and a first try has no earlier claims.
+    (``delivered``/``bounced``/``dropped`` follow ``unsettled``). Except where SendGrid
+    has already said so: a row an event names (``custom_args.send_id``, stored by the
+    webhook even if not processed yet) was accepted by SendGrid, so it is ``sent``, not
+    unknown, and is not returned. Called on retries only: ``claimed_by`` has no index,
+    and a first try has no earlier claims.
     """
     rows = conn.execute(
         sa.select(email_sends.c.id, email_sends.c.message_key, email_sends.c.recipient_hash).where(
@@ -188,13 +191,29 @@ def settle_earlier_claims(
         )
     ).all()
     ids = [row_id for row_id, _, _ in rows]
+    accepted: set[int] = set()
     for part in chunks(ids):
+        accepted.update(
+            conn.execute(
+                sa.select(email_events.c.send_id)
+                .where(member_of(conn, email_events.c.send_id, part))
+                .distinct()
+            ).scalars()
+        )
+    for part in chunks(sorted(accepted)):
+        conn.execute(
+            sa.update(email_sends)
+            .where(member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed")
+            .values(status="sent", sent_at=as_of)
+        )
+    unknown = [row_id for row_id in ids if row_id not in accepted]
+    for part in chunks(unknown):
         conn.execute(
             sa.update(email_sends)
             .where(member_of(conn, email_sends.c.id, part), email_sends.c.status == "claimed")
             .values(status="unsettled", settled_at=as_of, error=UNSETTLED_BY_RETRY)
         )
-    return [(row_id, key, h) for row_id, key, h in rows]
+    return [(row_id, key, h) for row_id, key, h in rows if row_id not in accepted]
 
 
 def still_claimed(conn: sa.Connection, ids: Sequence[int]) -> int:

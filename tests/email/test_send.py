@@ -312,6 +312,54 @@ def test_crash_at_each_point_of_the_ledger_never_sends_twice(
     assert {s for s, _ in ledger(engine).values()} == {status}
 
 
+@pytest.mark.parametrize("reported", [3, 2])
+def test_a_retry_takes_what_sendgrid_reported_as_sent_and_leaves_the_rest_unsettled(
+    engine, standin, sendgrid, options, reported
+):
+    """A try dies after SendGrid accepted its request (a worker killed mid-send): the retry never sends
+    again; where SendGrid's events already name a message it is sent, where nothing does it is unsettled."""
+    from funnelflow.email.events import store_events
+    from funnelflow.email.send import SendingIncomplete
+
+    recipients = people(engine, 3)
+
+    def killed(name: str) -> None:
+        if name == "accepted":
+            raise Crash(name)
+
+    options.checkpoint, options.run_key = killed, "welcome_emails/send_welcomes/run1"
+    with pytest.raises(Crash):
+        send_mailing(engine, WELCOME, recipients, sendgrid, as_of=AS_OF, options=options)
+    assert len(standin.recipients()) == 3
+    with engine.connect() as conn:
+        ids = dict(conn.execute(sa.select(email_sends.c.recipient_hash, email_sends.c.id)).all())
+    events = [
+        {
+            "email": r.email,
+            "timestamp": int(AS_OF.timestamp()),
+            "event": "processed",
+            "sg_event_id": f"ev-processed-{i}",
+            "sg_message_id": f"msg{i}.filter0001",
+            "send_id": str(ids[email_hash(r.email)]),
+        }
+        for i, r in enumerate(recipients[:reported])  # stored by the webhook, not processed yet
+    ]
+    store_events(engine, events)
+    options.checkpoint, options.retry = None, True
+    if reported == len(recipients):
+        retry = send_mailing(engine, WELCOME, recipients, sendgrid, as_of=AS_OF, options=options)
+        assert (retry.sent, retry.unsettled, retry.already_handled) == (0, 0, 3)
+    else:
+        with pytest.raises(SendingIncomplete) as incomplete:
+            send_mailing(engine, WELCOME, recipients, sendgrid, as_of=AS_OF, options=options)
+        assert (incomplete.value.report.unsettled, incomplete.value.report.sent) == (1, 0)
+    assert len(standin.recipients()) == 3  # nobody twice
+    statuses = {h: s for h, (s, _) in ledger(engine).items()}
+    assert statuses == {
+        email_hash(r.email): "sent" if i < reported else "unsettled" for i, r in enumerate(recipients)
+    }
+
+
 def test_circuit_breaker_pauses_marketing_and_alerts(engine, standin, sendgrid, options):
     with engine.begin() as conn:
         for i in range(300):

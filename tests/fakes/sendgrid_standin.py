@@ -11,6 +11,10 @@ per request (413). Wrong key: 401. It answers 202 with ``X-Message-Id``.
 
 Cues (``cue(429, reset=...)``, ``cue(500)``, ``cue(400)``, ``cue(401)``,
 ``cue(403)``, ``cue(413)``) answer the next mail/send requests that way.
+``hold(match)`` makes the next request whose body ``match`` accepts wait, after it was read
+and validated, until the test sets ``release`` (``arrived`` is set while it waits): a send
+caught in flight, e.g. while the test kills the worker that made it. Then it is accepted
+as the service would (the body arrived whole), even if nobody reads the answer.
 Requests are recorded (``sent``); ``sample=N`` validates one request in N and
 only counts the rest (the benchmark). Other paths can be served by tests
 through ``routes`` (``{("GET", "/v3/suppression/bounces"): handler}``).
@@ -132,6 +136,17 @@ class Recorded:
 
 
 @dataclass
+class Hold:
+    """One request held in flight: ``arrived`` when it is, answered once ``release`` is set."""
+
+    match: Callable[[dict[str, Any]], bool]
+    timeout_s: float
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    body: dict[str, Any] | None = None
+
+
+@dataclass
 class StandIn:
     validator: jsonschema.protocols.Validator
     api_key: str = "SG.test-key"
@@ -152,6 +167,7 @@ class StandIn:
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    holds: list[Hold] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -169,6 +185,22 @@ class StandIn:
         )
         with self.lock:
             self.cues.extend([(status, headers)] * times)
+
+    def hold(self, match: Callable[[dict[str, Any]], bool], timeout_s: float = 600.0) -> Hold:
+        """Hold the next valid mail/send request ``match`` accepts until ``release`` (or the timeout)."""
+        held = Hold(match, timeout_s)
+        with self.lock:
+            self.holds.append(held)
+        return held
+
+    def _held(self, body: dict[str, Any]) -> Hold | None:
+        with self.lock:
+            for held in self.holds:
+                if not held.arrived.is_set() and held.match(body):
+                    held.body = body
+                    held.arrived.set()
+                    return held
+        return None
 
     def recipients(self) -> list[str]:
         return [t["email"] for r in self.sent for p in r.body["personalizations"] for t in p["to"]]
@@ -219,6 +251,8 @@ class StandIn:
                 self.stats["invalid"] += bool(errors)
             if errors:
                 return 400, {}, {"errors": errors[:20]}
+        if self.holds and (held := self._held(body)):
+            held.release.wait(held.timeout_s)
         with self.lock:
             self.stats["accepted"] += 1
             self.stats["personalizations"] += len(body.get("personalizations") or [])
@@ -243,8 +277,11 @@ class StandIn:
                     self.send_header(k, v)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client died while its request was held: nobody reads the answer
+                    self.close_connection = True
 
             def _read(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
