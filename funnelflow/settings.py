@@ -48,7 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FUNNELFLOW_TASK_RETRY_DELAY_S",
         "60",
-        "Seconds before a failed DAG task's retry (every funnelflow DAG; read when the DAG files are parsed).",
+        "Seconds before a failed DAG task's retry (every funnelflow DAG; read when DAG files are parsed).",
     ),
     Setting(
         "FUNNELFLOW_TEST_PG",

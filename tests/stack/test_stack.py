@@ -40,8 +40,8 @@ import pytest
 import sqlalchemy as sa
 
 from funnelflow.identity import email_hash, email_key
-from tests.conftest import REPO
-from tests.stack.conftest import (
+from tests.factories import REPO
+from tests.stack.helpers import (
     AB_CAMPAIGN,
     AB_SUBJECTS,
     CRASH_CAMPAIGN,

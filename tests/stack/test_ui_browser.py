@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_support import chromium, screenshot
-from tests.stack.conftest import Stack
+from tests.stack.helpers import Stack
 
 pytestmark = pytest.mark.stack
 
