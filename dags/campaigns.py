@@ -93,14 +93,20 @@ def make_campaign_dag(campaign: Outline) -> DAG:
     ) as dag:
 
         @task
-        def resolve_audience(params=None, data_interval_end=None) -> dict:
+        def resolve_audience(params=None, data_interval_end=None, dag_run=None) -> dict:
             """The segment as of the run, stored with its A/B cells (a retry sends to the same people)."""
+            from airflow.sdk.exceptions import AirflowSkipException
+
             from funnelflow.campaigns.config import find_campaign, send_plan
+            from funnelflow.campaigns.run import late_edition
             from funnelflow.campaigns.run import resolve_audience as resolve
             from funnelflow_airflow.db import marketing_engine
 
-            c, as_of = find_campaign(slug), run_as_of(data_interval_end)
-            info = resolve(marketing_engine(), c, as_of)
+            c, as_of, engine = find_campaign(slug), run_as_of(data_interval_end), marketing_engine()
+            scheduled = dag_run.run_type == "scheduled"  # a manual trigger sends whenever it is made
+            if why := late_edition(engine, slug, as_of, dag_run.start_date, scheduled=scheduled):
+                raise AirflowSkipException(why)
+            info = resolve(engine, c, as_of)
             return {
                 "run_key": info.run_key,
                 "audience": info.audience,

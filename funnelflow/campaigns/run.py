@@ -25,7 +25,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,6 +106,29 @@ def _run_row(conn: sa.Connection, slug: str, key: str) -> RunInfo | None:
 def get_run(engine: sa.Engine, slug: str, as_of: datetime) -> RunInfo | None:
     with engine.connect() as conn:
         return _run_row(conn, slug, run_key(as_of))
+
+
+# Airflow's cron timetables run the latest past slot as soon as a DAG is unpaused (or first appears) with
+# catchup off: an edition that starts this long after its slot is skipped rather than sent days late.
+LATE_EDITION = timedelta(hours=12)
+
+
+def late_edition(
+    engine: sa.Engine, slug: str, scheduled_at: datetime, started_at: datetime, *, scheduled: bool
+) -> str | None:
+    """Why a scheduled run should skip its edition, or None to send it.
+
+    Only scheduled runs are judged (a manual trigger always sends), and only before the audience is
+    resolved: a retry or a cleared run of an edition that started on time goes on with its stored audience.
+    """
+    late = started_at - scheduled_at
+    if not scheduled or late <= LATE_EDITION or get_run(engine, slug, scheduled_at) is not None:
+        return None
+    return (
+        f"the {scheduled_at:%Y-%m-%d %H:%M} UTC edition started {late.total_seconds() / 3600:.1f} h after "
+        f"its slot (the DAG was paused, or added after the slot), more than {LATE_EDITION} late: skipped, "
+        "nothing sent; trigger the DAG by hand to send it now"
+    )
 
 
 def segment_ids(conn: sa.Connection, campaign: Campaign, as_of: datetime) -> list[int]:
