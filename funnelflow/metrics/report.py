@@ -43,6 +43,7 @@ from funnelflow.email.transports import Transport, expand
 from funnelflow.metrics import format as fmt
 from funnelflow.metrics.compute import COMPUTED_TABLES, computed_weeks
 from funnelflow.metrics.weeks import Week
+from funnelflow.sales.feedback import REJECT_REASON_LABELS
 
 TEMPLATE = "weekly_funnel_report"
 TREND_WEEKS = 12
@@ -82,14 +83,6 @@ MODEL_LABELS = {
 }
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-REASON_LABELS = {
-    "not_a_fit": "Not a fit",
-    "no_budget": "No budget",
-    "bad_contact_data": "Bad contact data",
-    "duplicate": "Duplicate",
-    "competitor": "Competitor",
-    "other": "Other",
-}
 
 
 def message_key(week: Week) -> str:
@@ -342,7 +335,7 @@ def shape(data: dict[str, Any], week: Week) -> dict[str, Any]:
         by["(all)" if r.dimension == "all" else r.value] = r.rejected
     rejections = [
         {
-            "reason": REASON_LABELS.get(reason, reason),
+            "reason": REJECT_REASON_LABELS.get(reason, reason),
             "total": fmt.count(by.get("(all)", 0)),
             "by_channel": ", ".join(
                 f"{ch} {fmt.count(n)}"

@@ -21,6 +21,16 @@ import sqlalchemy as sa
 from funnelflow.db.schema import REJECT_REASONS, leads, lifecycle_history, sales_queue
 from funnelflow.sales import queue
 
+# What reps and the weekly report call each reason of REJECT_REASONS.
+REJECT_REASON_LABELS = {
+    "not_a_fit": "Not a fit",
+    "no_budget": "No budget",
+    "bad_contact_data": "Bad contact data",
+    "duplicate": "Duplicate",
+    "competitor": "Competitor",
+    "other": "Other",
+}
+
 
 @dataclass(frozen=True)
 class Outcome:

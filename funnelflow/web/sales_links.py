@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from funnelflow.db.schema import REJECT_REASONS, sales_queue, utcnow
 from funnelflow.email import tokens
+from funnelflow.sales.feedback import REJECT_REASON_LABELS
 from funnelflow.web.app import engine_of
 from funnelflow.web.preferences import _message, _page
 
@@ -26,14 +27,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-REASON_LABELS = {
-    "not_a_fit": "Not a fit",
-    "no_budget": "No budget",
-    "bad_contact_data": "Bad contact data",
-    "duplicate": "Duplicate",
-    "competitor": "Competitor",
-    "other": "Other",
-}
 ACTIONS = ("accept", "reject")
 
 
@@ -77,7 +70,7 @@ async def item_page(token: str, action: str, request: Request) -> HTMLResponse:
         lead_name=view["lead_name"],
         company=view["company"],
         fit_grade=view["fit_grade"],
-        reasons=[(r, REASON_LABELS[r]) for r in REJECT_REASONS],
+        reasons=[(r, REJECT_REASON_LABELS[r]) for r in REJECT_REASONS],
     )
 
 

@@ -135,3 +135,10 @@ def test_rejection_reasons_by_source_and_campaign_for_the_weekly_report(engine, 
             {"week_start": AS_OF - timedelta(days=7), "week_end": AS_OF + timedelta(days=7)},
         ).all()
     assert [tuple(r) for r in rows] == [("tradeshow", "berlin-2026", "no_budget", 1)]
+
+
+def test_every_reject_reason_has_the_label_reps_and_the_report_show():
+    from funnelflow.db.schema import REJECT_REASONS
+    from funnelflow.sales.feedback import REJECT_REASON_LABELS
+
+    assert list(REJECT_REASON_LABELS) == list(REJECT_REASONS)
