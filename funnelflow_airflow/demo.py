@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from funnelflow import settings
 from funnelflow.metrics.report import report_dir
@@ -40,6 +41,7 @@ DEMO_DAGS: tuple[str, ...] = (
     "weekly_funnel_report",
 )
 DEMO_CAMPAIGN = "december-newsletter"
+DEMO_WEBINAR = "retirement-planning-2026-12"  # walked from invitation to follow-up (webinar_walk)
 # Run configuration for DAGs that need one (manual DAGs with params), as JSON text.
 DEMO_CONF: dict[str, str] = {
     # Erases the first contact of the synthetic HubSpot export (seed 42), named by the hash of
@@ -70,6 +72,55 @@ def _run(cmd: list[str], env: dict[str, str], quiet: bool = True) -> None:
     print(f"  done in {time.perf_counter() - started:.1f}s: {' '.join(cmd[2:])}")
 
 
+def webinar_walk(slug: str, home: Path) -> list[tuple[str, list[str]]]:
+    """The steps that take one webinar from its first invitation wave to its follow-ups: the webinars
+    DAG at each step's run time, the guests registering between, the platform's report after the end.
+
+    Every time comes from the webinar's file, so the walk follows the file if marketing moves it."""
+    from funnelflow.webinars.config import webinar_named
+
+    webinar = webinar_named(slug)
+    first_wave, starts, ends = webinar.wave_times[0], webinar.starts_at, webinar.ends_at
+    registered_at = first_wave + timedelta(days=1)
+    report = home / "inbox" / "webinars" / f"{slug}-zoom-attendee-report.csv"
+
+    def dag_at(at: datetime) -> list[str]:
+        return ["airflow", "dags", "test", "webinars", at.isoformat()]
+
+    return [
+        ("the first invitation wave", dag_at(first_wave + timedelta(minutes=15))),
+        (
+            "guests register (one click, the page)",
+            [
+                "funnelflow",
+                "webinars",
+                "demo",
+                slug,
+                "--as-of",
+                registered_at.isoformat(),
+                "--report",
+                str(report),
+            ],
+        ),
+        ("confirmations with the calendar file", dag_at(registered_at + timedelta(minutes=15))),
+        ("the second wave and the 24-hour reminder", dag_at(starts - timedelta(hours=23, minutes=45))),
+        ("the 1-hour reminder", dag_at(starts - timedelta(minutes=45))),
+        (
+            "the platform's attendee report",
+            [
+                "funnelflow",
+                "webinars",
+                "attendance",
+                slug,
+                str(report),
+                "--as-of",
+                (ends + timedelta(minutes=30)).isoformat(),
+            ],
+        ),
+        ("follow-ups: recording and next step, recording, apology", dag_at(ends + timedelta(minutes=45))),
+    ]
+
+
 def main() -> int:
     home = settings.funnelflow_home()
     env = os.environ.copy()
@@ -98,6 +149,11 @@ def main() -> int:
     subprocess.run(
         [py, "-m", "funnelflow", "sales", "demo", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True
     )
+    print(f"webinar {DEMO_WEBINAR}: from invitation to follow-up")
+    for what, step in webinar_walk(DEMO_WEBINAR, home):
+        print(f"  {what}")
+        _run([py, "-m", *step], env)
+    subprocess.run([py, "-m", "funnelflow", "webinars", "status", DEMO_WEBINAR], env=env, check=True)
     # As of the demo's date, not today: the breaker's 7-day window would move with the wall clock.
     subprocess.run([py, "-m", "funnelflow", "status", "--as-of", DEMO_LOGICAL_DATE], env=env, check=True)
     report_week = Week.before(datetime.fromisoformat(DEMO_DATES["weekly_funnel_report"]))

@@ -133,7 +133,7 @@ def _limited(request: Request) -> bool:
     return not allowed
 
 
-def _register_form_post(engine, webinar, form: RegistrationForm, client_ip: str, now: datetime) -> str:
+def register_form_post(engine, webinar, form: RegistrationForm, client_ip: str, now: datetime) -> str:
     """Land the person as a lead (the lead form's path), then register them; the page to show."""
     from funnelflow.identity import email_key
     from funnelflow.ingest.config import WEBINAR_SOURCE, load_header_mapping, load_sources
@@ -201,7 +201,7 @@ async def register_post(slug: str, request: Request) -> HTMLResponse:
     if form.website:
         return _message("registered")  # the honeypot: the same answer as a person's, nothing stored
     client = client_address(request, request.app.state.lead_form_trusted)
-    outcome = await run_in_threadpool(_register_form_post, engine_of(request), webinar, form, client, now)
+    outcome = await run_in_threadpool(register_form_post, engine_of(request), webinar, form, client, now)
     return _message(outcome if outcome in _MESSAGES else "registered")
 
 

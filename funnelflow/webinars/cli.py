@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     att.add_argument("file", type=Path)
     att.add_argument("--as-of", help="ISO time the report counts as loaded (default: now)")
     att.set_defaults(func=_attendance)
+    demo = wsub.add_parser(
+        "demo", help="make demo: invited leads and a new person register; write their attendee report"
+    )
+    demo.add_argument("slug")
+    demo.add_argument("--as-of", required=True, help="ISO time the guests register at")
+    demo.add_argument("--report", type=Path, required=True, help="where to write the attendee report")
+    demo.set_defaults(func=_demo)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -100,4 +107,20 @@ def _attendance(args: argparse.Namespace) -> int:
         f"{result.new_leads} new leads, "
         f"attended {result.attended}, no-show {result.no_show}, set aside {result.rejected}"
     )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from funnelflow.webinars.config import webinar_named
+    from funnelflow.webinars.demo import attendee_report, register_guests
+
+    webinar, engine = webinar_named(args.slug), _engine()
+    try:
+        guests = register_guests(engine, webinar, datetime.fromisoformat(args.as_of))
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_bytes(attendee_report(engine, webinar, guests))
+    finally:
+        engine.dispose()
+    clicked = ", ".join(status for _, status in guests.one_click) or "nobody invited yet"
+    print(f"webinar {args.slug}: one-click registrations: {clicked}; registration page: {guests.form}")
     return 0
