@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,9 @@ from funnelflow.identity import email_key
 from funnelflow.ingest.config import ConsentDefault, FileSource
 from funnelflow.webinars import registrations as regs
 from funnelflow.webinars.attendance_import import import_report
-from funnelflow.webinars.config import load_webinar
+from tests.webinars.factories import AFTER, AT, synced_webinar
 
 DATA = Path(__file__).parent / "data"
-AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-AFTER = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
-FILE = """title: Retirement planning
-starts_at: "2026-12-10T16:00:00"
-timezone: Europe/Berlin
-duration_minutes: 60
-join_url: https://zoom.example.com/j/1
-capacity: 10
-host: Dana
-"""
 SOURCE = FileSource(
     name="webinar",
     match=["*webinar*"],
@@ -35,11 +24,7 @@ SOURCE = FileSource(
 
 
 def _setup(engine, tmp_path):
-    path = tmp_path / "webinars" / "rp.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(FILE)
-    webinar = load_webinar(path)
-    regs.sync_webinars(engine, [webinar], AT)
+    webinar = synced_webinar(engine, tmp_path)
     with engine.begin() as conn:
         ids = [
             conn.execute(

@@ -3,8 +3,6 @@ time; their attendee report marks who attended and who did not."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 
 from funnelflow.db.schema import leads, touchpoints, webinar_registrations
@@ -12,28 +10,13 @@ from funnelflow.identity import email_key
 from funnelflow.ingest.config import load_sources
 from funnelflow.webinars import registrations as regs
 from funnelflow.webinars.attendance_import import import_report
-from funnelflow.webinars.config import load_webinar
 from funnelflow.webinars.demo import FORM_GUEST, attendee_report, register_guests
 from tests.factories import add_send
-
-AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-AFTER = datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
-FILE = """title: Retirement planning
-starts_at: "2026-12-10T16:00:00"
-timezone: Europe/Berlin
-duration_minutes: 60
-join_url: https://zoom.example.com/j/1
-capacity: 10
-host: Dana
-"""
+from tests.webinars.factories import AFTER, AT, synced_webinar
 
 
 def _invited(engine, tmp_path):
-    path = tmp_path / "webinars" / "rp.yaml"
-    path.parent.mkdir(parents=True)
-    path.write_text(FILE)
-    webinar = load_webinar(path)
-    regs.sync_webinars(engine, [webinar], AT)
+    webinar = synced_webinar(engine, tmp_path)
     with engine.begin() as conn:
         ids = []
         for e in ("c@example.org", "a@example.org", "b@example.org"):
