@@ -10,6 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -71,3 +75,35 @@ def scratch_postgres(migrated: bool = True) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def public_app(settings: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """``python -m funnelflow serve`` on a free loopback port with these settings (over the
+    environment), as production runs it; yields its base URL once ``/health`` answers, then stops it."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "funnelflow", "serve", "--port", str(port), "--workers", str(workers)],
+        env={**os.environ, **settings},
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/funnelflow"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for the server to listen (startup, not a measured result)
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("bench: the public app did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -14,19 +14,15 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 import yaml
 
-from bench import peak_rss_mb, report, scratch_postgres
+from bench import peak_rss_mb, public_app, report, scratch_postgres
 
 SQLS = int(os.environ.get("BENCH_SALES_SQLS", 100_000))
 REPS = int(os.environ.get("BENCH_SALES_REPS", 200))
@@ -158,12 +154,6 @@ def _phone(g: int) -> str:
     return f"+1 ({area}) {200 + (g // 2 // 10000) % 800}-{(g // 2) % 10000:04d}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_cti() -> None:
     from funnelflow.db.engine import make_engine
 
@@ -185,33 +175,15 @@ def bench_cti() -> None:
             )
             conn.exec_driver_sql("analyze leads")
         engine.dispose()
-        port = _free_port()
-        env = os.environ.copy()
-        env.update(
-            AIRFLOW_CONN_MARKETING_DB=url, FUNNELFLOW_CTI_API_KEY="bench-key", FUNNELFLOW_CONFIG_DIR=config
-        )
-        server = subprocess.Popen(  # the public app as production runs it
-            [sys.executable, "-m", "funnelflow", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}/funnelflow"
-            deadline = time.monotonic() + 60
-            while True:  # wait for the server to listen (startup, not a measured result)
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("sales bench: the app did not start")
-                time.sleep(0.2)
+        settings = {
+            "AIRFLOW_CONN_MARKETING_DB": url,
+            "FUNNELFLOW_CTI_API_KEY": "bench-key",
+            "FUNNELFLOW_CONFIG_DIR": str(config),
+        }
+        with public_app(settings) as base:
             rng = random.Random(13)
             phones = [_phone(rng.randint(1, LEADS + LEADS // 10)) for _ in range(LOOKUPS)]  # ~9% unknown
             elapsed, latencies = asyncio.run(_lookups(f"{base}/cti/lookup", phones))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     print(f"cti: {LOOKUPS} lookups over {LEADS} leads from {CONNECTIONS} connections in {elapsed:.2f}s")
     report("sales_cti_lookup_p99_ms", p99, "ms", "<=", 20)

@@ -10,29 +10,19 @@ Events posted (distinct sg_event_id) must equal rows stored.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import sqlalchemy as sa
 
-from bench import peak_rss_mb, report, scratch_postgres
+from bench import peak_rss_mb, public_app, report, scratch_postgres
 from tests.fakes.sendgrid_webhook import WebhookSigner
 
 BATCHES = 360
 BATCH_SIZE = 1000
 CONNECTIONS = 4
 KINDS = ("processed", "delivered", "open", "click", "open", "delivered", "bounce", "dropped")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _batch(b: int, now: int) -> list[dict]:
@@ -69,39 +59,12 @@ def _batch(b: int, now: int) -> list[dict]:
 
 def main() -> None:
     signer = WebhookSigner()
-    port = _free_port()
     with scratch_postgres() as url:
-        env = os.environ.copy()
-        env.update(AIRFLOW_CONN_MARKETING_DB=url, FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public_key)
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "funnelflow.web.app:create_standalone_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}/funnelflow"
-            deadline = time.monotonic() + 60
-            while True:  # wait for the server to listen (startup, not a measured result)
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("webhook bench: the app did not start")
-                time.sleep(0.2)
+        settings = {
+            "AIRFLOW_CONN_MARKETING_DB": url,
+            "FUNNELFLOW_SENDGRID_WEBHOOK_PUBLIC_KEY": signer.public_key,
+        }
+        with public_app(settings, workers=1) as base:
             now = int(time.time())
             bodies = []
             for b in range(BATCHES):
@@ -131,9 +94,6 @@ def main() -> None:
                     sa.text("select count(*), count(distinct sg_event_id) from email_events")
                 ).one()
             engine.dispose()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     posted = sum(len(json.loads(b)) for b, _ in bodies)
     print(
         f"webhook: {posted} events posted in {len(bodies)} requests ({distinct} distinct), "

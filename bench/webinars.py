@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bench.email_send
-from bench import peak_rss_mb, report, scratch_postgres
+from bench import peak_rss_mb, public_app, report, scratch_postgres
 from bench.email_send import API_KEY, _start_standin, _stats
 
 # The stand-in is started with bench.email_send.SPEC: point it at BENCH_SENDGRID_SPEC when given.
@@ -75,12 +72,6 @@ def _load_leads(url: str, n: int, first_id: int = 1) -> None:
         cur.execute("analyze leads")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _post_all(urls_and_forms: list[tuple[str, dict | None]]) -> tuple[float, dict[int, int]]:
     # aiohttp, not httpx: the load generator shares the 2 cores with the server, and aiohttp's client
     # costs about half the CPU per request, so more of the machine measures the app.
@@ -120,31 +111,13 @@ def _registrations(url: str, tmp: Path) -> None:
     engine = make_engine(url)
     sync_webinars(engine, [webinar], datetime.now(UTC))
     _load_leads(url, N_CLICKS)
-    port = _free_port()
-    env = dict(
-        os.environ,
-        AIRFLOW_CONN_MARKETING_DB=url,
-        FUNNELFLOW_CONFIG_DIR=str(config),
-        FUNNELFLOW_FORM_RATE_LIMIT="100000000",
-        FUNNELFLOW_HOME=str(tmp / "home"),
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "funnelflow", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/funnelflow"
-    try:
-        import httpx
-
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    settings = {
+        "AIRFLOW_CONN_MARKETING_DB": url,
+        "FUNNELFLOW_CONFIG_DIR": str(config),
+        "FUNNELFLOW_FORM_RATE_LIMIT": "100000000",
+        "FUNNELFLOW_HOME": str(tmp / "home"),
+    }
+    with public_app(settings) as base:
         clicks = [(f"{base}/webinars/r/{invitation_token('bench', i)}", None) for i in range(1, N_CLICKS + 1)]
         elapsed, statuses = asyncio.run(_post_all(clicks))
         with engine.connect() as conn:
@@ -180,10 +153,7 @@ def _registrations(url: str, tmp: Path) -> None:
         )
         rate = N_FORMS / elapsed
         print(f"bench webinar_form_registrations_per_s: {rate:.1f} reg/s (no goal: each lands a lead)")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        engine.dispose()
+    engine.dispose()
 
 
 def _reminders(url: str, tmp: Path) -> None:
