@@ -13,10 +13,9 @@ import base64
 import json
 import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakes import LoopbackServer
+from tests.fakes import JsonHandler, LoopbackServer
 
 
 class FakeAdPlatform(LoopbackServer):
@@ -50,20 +49,7 @@ class FakeAdPlatform(LoopbackServer):
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-            def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 url = urlparse(self.path)
                 query = parse_qs(url.query, keep_blank_values=True)

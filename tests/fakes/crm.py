@@ -14,10 +14,9 @@
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes import LoopbackServer
+from tests.fakes import JsonHandler, LoopbackServer
 
 HANDOFF_KEYS = {
     "external_ref",
@@ -56,18 +55,7 @@ class FakeCrm(LoopbackServer):
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def _authorized(self) -> bool:
                 if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                     self._send(401, {"error": "missing or wrong API key"})

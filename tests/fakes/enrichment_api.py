@@ -8,12 +8,10 @@ methods, 404 for other paths. Every request is recorded for assertions.
 
 from __future__ import annotations
 
-import json
 import re
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes import LoopbackServer
+from tests.fakes import JsonHandler, LoopbackServer
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -43,18 +41,7 @@ class FakeEnrichmentApi(LoopbackServer):
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def _error(self, status: int, kind: str, message: str) -> None:
                 self._send(status, {"error": {"type": kind, "message": message}})
 

@@ -7,13 +7,11 @@ are accepted. Faults on cue: ``fail_page(n, status, times)``.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakes import LoopbackServer
+from tests.fakes import JsonHandler, LoopbackServer
 
 
 class FakeWebinarPlatform(LoopbackServer):
@@ -44,20 +42,7 @@ class FakeWebinarPlatform(LoopbackServer):
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 url = urlparse(self.path)
                 query = parse_qs(url.query, keep_blank_values=True)
@@ -86,7 +71,9 @@ class FakeWebinarPlatform(LoopbackServer):
                     page_no = offset // size + 1
                 faults = fake._faults.get(page_no)
                 if faults:
-                    return self._send(faults.pop(0), {"code": 429, "message": "try later"})
+                    status = faults.pop(0)
+                    retry = {"Retry-After": "0"} if status == 429 else None
+                    return self._send(status, {"code": 429, "message": "try later"}, retry)
                 page = fake.participants[offset : offset + size]
                 token = ""
                 if offset + size < len(fake.participants):
