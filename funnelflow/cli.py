@@ -12,6 +12,11 @@ import argparse
 import importlib
 import logging
 import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 COMMAND_MODULES = (
     "funnelflow.db.cli",
@@ -32,6 +37,28 @@ COMMAND_MODULES = (
 
 class CommandError(Exception):
     """An error the user can fix; printed as one line, exit status 2."""
+
+
+def command_engine() -> sa.Engine:
+    """The marketing database for a command: reachable and migrated, else one clear error line."""
+    from funnelflow.db.engine import check_reachable, make_engine
+    from funnelflow.db.migrate import require_current_schema
+
+    engine = make_engine()
+    check_reachable(engine)
+    require_current_schema(engine)
+    return engine
+
+
+def parse_as_of(text: str | None, option: str = "--as-of") -> datetime:
+    """An ``--as-of`` value: an ISO time (UTC when it names no zone), or now when not given."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{option} {text!r} is not an ISO time, e.g. 2026-12-08T09:00:00+01:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from funnelflow.cli import command_engine, parse_as_of
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("campaigns", help="check, preview, test and stop campaigns (config/campaigns/*.yaml)")
@@ -55,24 +57,6 @@ def _campaign(slug: str):
         raise CommandError(str(exc)) from None
 
 
-def _engine():
-    from funnelflow.qualify.cli import _engine as checked_engine
-
-    return checked_engine()
-
-
-def _as_of(text: str | None) -> datetime:
-    from funnelflow.cli import CommandError
-
-    if not text:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--as-of {text!r} is not an ISO time, e.g. 2026-12-08T09:00:00+01:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _check(args: argparse.Namespace) -> int:
     from funnelflow.campaigns.config import campaigns_dir, load_all
 
@@ -111,8 +95,8 @@ def _audience(args: argparse.Namespace) -> int:
     from funnelflow.segments import segment_sql
 
     campaign = _campaign(args.slug)
-    as_of = _as_of(args.as_of)
-    engine = _engine()
+    as_of = parse_as_of(args.as_of)
+    engine = command_engine()
     if args.sql:
         sql, params = segment_sql(campaign.exclusion, as_of, engine.dialect.name)
         print(sql)
@@ -138,7 +122,7 @@ def _preview(args: argparse.Namespace) -> int:
     from funnelflow.campaigns.preview import write_preview
 
     campaign = _campaign(args.slug)
-    engine = _engine() if args.lead_id is not None else None
+    engine = command_engine() if args.lead_id is not None else None
     for path in write_preview(campaign, args.out, engine, args.lead_id):
         print(path)
     return 0
@@ -148,7 +132,7 @@ def _test_send(args: argparse.Namespace) -> int:
     from funnelflow.campaigns.preview import send_to_test_recipients
 
     campaign = _campaign(args.slug)
-    report = send_to_test_recipients(_engine(), campaign, _transport(), datetime.now(UTC))
+    report = send_to_test_recipients(command_engine(), campaign, _transport(), datetime.now(UTC))
     print(json.dumps(report, indent=2))
     return 0
 
@@ -178,7 +162,7 @@ def _stop(args: argparse.Namespace) -> int:
     from funnelflow.campaigns.run import request_stop
 
     campaign = _campaign(args.slug)
-    n = request_stop(_engine(), campaign.slug, datetime.now(UTC))
+    n = request_stop(command_engine(), campaign.slug, datetime.now(UTC))
     if n:
         print(
             f"stop requested for {n} unfinished run(s) of {campaign.slug}: "
@@ -193,7 +177,7 @@ def _results(args: argparse.Namespace) -> int:
     from funnelflow.campaigns.run import results
 
     campaign = _campaign(args.slug)
-    runs = results(_engine(), campaign.slug)
+    runs = results(command_engine(), campaign.slug)
     if args.json:
         print(json.dumps(runs, indent=2))
         return 0

@@ -11,6 +11,8 @@ import argparse
 import json
 from datetime import UTC, datetime
 
+from funnelflow.cli import command_engine
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     rejects = sub.add_parser(
@@ -37,16 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     inbox.set_defaults(func=_ingest_inbox)
 
 
-def _engine():
-    from funnelflow.db.engine import check_reachable, make_engine
-    from funnelflow.db.migrate import require_current_schema
-
-    engine = make_engine()
-    check_reachable(engine)
-    require_current_schema(engine)
-    return engine
-
-
 def _list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
@@ -70,7 +62,7 @@ def _list(args: argparse.Namespace) -> int:
         query = query.where(r.c.replayed_at.is_(None))
     if args.source:
         query = query.where(r.c.source == args.source)
-    with _engine().connect() as conn:
+    with command_engine().connect() as conn:
         rows = conn.execute(query).all()
     if not rows:
         print("no rejects")
@@ -87,7 +79,7 @@ def _replay(args: argparse.Namespace) -> int:
     from funnelflow.ingest.replay import replay_rejects
 
     counts = replay_rejects(
-        _engine(),
+        command_engine(),
         load_sources(),
         load_header_mapping(),
         datetime.now(UTC),
@@ -106,7 +98,7 @@ def _ingest_inbox(args: argparse.Namespace) -> int:
     from funnelflow.ingest.files import ingest_inbox
     from funnelflow.ingest.landing import process_landing
 
-    engine = _engine()
+    engine = command_engine()
     sources, mapping = load_sources(), load_header_mapping()
     root = args.path or str(settings.funnelflow_home() / "inbox" / "leads")
     reports = ingest_inbox(engine, fsspec.filesystem("file"), root, sources, mapping, datetime.now(UTC))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from funnelflow.cli import command_engine
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="weekly funnel metrics and the stakeholder report")
@@ -35,16 +37,6 @@ def _parse(text: str):
         raise CommandError(str(exc)) from None
 
 
-def _engine():
-    from funnelflow.db.engine import check_reachable, make_engine
-    from funnelflow.db.migrate import require_current_schema
-
-    engine = make_engine()
-    check_reachable(engine)
-    require_current_schema(engine)
-    return engine
-
-
 def _weekly(args: argparse.Namespace) -> int:
     from funnelflow import settings
     from funnelflow.cli import CommandError
@@ -59,7 +51,7 @@ def _weekly(args: argparse.Namespace) -> int:
         stakeholders = [s.email for s in load_reports_config().weekly_funnel_report.stakeholders]
     except ConfigFileError as exc:
         raise CommandError(str(exc)) from None
-    engine = _engine()
+    engine = command_engine()
     results = compute_for_report(engine, week)
     report = build_report(engine, week)
     folder = save_report(report, stakeholders)
@@ -85,6 +77,6 @@ def _backfill(args: argparse.Namespace) -> int:
         weeks = weeks_between(_parse(args.first), _parse(args.last))
     except BadWeek as exc:
         raise CommandError(str(exc)) from None
-    for result in compute_weeks(_engine(), weeks):
+    for result in compute_weeks(command_engine(), weeks):
         print(json.dumps(result.as_dict()))
     return 0

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from funnelflow.cli import command_engine, parse_as_of
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     rules = sub.add_parser("rules", help="check, preview (dry run) and show the scoring and SQL rules")
@@ -56,16 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     undo.set_defaults(func=_undo)
 
 
-def _engine() -> sa.Engine:
-    from funnelflow.db.engine import check_reachable, make_engine
-    from funnelflow.db.migrate import require_current_schema
-
-    engine = make_engine()
-    check_reachable(engine)
-    require_current_schema(engine)
-    return engine
-
-
 def _load(scoring: Path | None, sales: Path | None):
     from funnelflow.cli import CommandError
     from funnelflow.qualify.rules import RulesError, load_rules
@@ -91,10 +83,10 @@ def _dry_run(args: argparse.Namespace) -> int:
     if not args.file.exists():
         raise CommandError(f"{args.file}: file not found")
     rules = _load(None, args.file) if args.sales_file else _load(args.file, None)
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else datetime.now(UTC)
+    as_of = parse_as_of(args.as_of)
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
-    report = dry_run(_engine(), rules, as_of=as_of)
+    report = dry_run(command_engine(), rules, as_of=as_of)
     print(f"dry run of rules {rules.version} as of {as_of.isoformat()} (nothing written)")
     print(f"leads scored:        {report['leads']:>9,}")
     print(f"grade would change:  {report['grade_changes']:>9,}")
@@ -149,7 +141,7 @@ def _show_sql(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from funnelflow.db.schema import lead_merges, merge_candidates
 
-    with _engine().connect() as conn:
+    with command_engine().connect() as conn:
         if args.merged:
             rows = conn.execute(
                 sa.select(lead_merges).order_by(lead_merges.c.id.desc()).limit(args.limit)
@@ -186,7 +178,7 @@ def _decide(args: argparse.Namespace) -> int:
     from funnelflow.qualify.dedupe import MergeError, accept, reject
 
     try:
-        with _engine().begin() as conn:
+        with command_engine().begin() as conn:
             if args.decision == "accept":
                 merge_id = accept(conn, args.pair_id, actor=args.by)
                 print(f"pair {args.pair_id} merged (merge {merge_id}; undo with `merges undo {merge_id}`)")
@@ -203,7 +195,7 @@ def _undo(args: argparse.Namespace) -> int:
     from funnelflow.qualify.dedupe import MergeError, undo_merge
 
     try:
-        with _engine().begin() as conn:
+        with command_engine().begin() as conn:
             undo_merge(conn, args.merge_id, actor=args.by)
     except MergeError as exc:
         raise CommandError(str(exc)) from None

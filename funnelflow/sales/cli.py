@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
+from funnelflow.cli import command_engine, parse_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,28 +41,6 @@ def _team(path: Path | None = None):
         raise CommandError(f"team file rejected:\n{exc}") from None
 
 
-def _engine() -> sa.Engine:
-    from funnelflow.db.engine import check_reachable, make_engine
-    from funnelflow.db.migrate import require_current_schema
-
-    engine = make_engine()
-    check_reachable(engine)
-    require_current_schema(engine)
-    return engine
-
-
-def _as_of(text: str | None) -> datetime:
-    from funnelflow.cli import CommandError
-
-    if not text:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--as-of {text!r} is not an ISO time, e.g. 2026-12-01T10:00:00+00:00") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _check(args: argparse.Namespace) -> int:
     team = _team(args.file)
     active = sum(r.active for r in team.reps)
@@ -77,7 +54,7 @@ def _check(args: argparse.Namespace) -> int:
 def _route(args: argparse.Namespace) -> int:
     from funnelflow.sales.routing import route
 
-    result = route(_engine(), _team(), as_of=_as_of(args.as_of), run_id="cli")
+    result = route(command_engine(), _team(), as_of=parse_as_of(args.as_of), run_id="cli")
     print(json.dumps(result.summary(), indent=2))
     return 0
 
@@ -85,7 +62,7 @@ def _route(args: argparse.Namespace) -> int:
 def _queue(args: argparse.Namespace) -> int:
     from funnelflow.sales.views import queue_rows
 
-    rows = queue_rows(_engine(), rep_id=args.rep, limit=args.limit)
+    rows = queue_rows(command_engine(), rep_id=args.rep, limit=args.limit)
     print(
         f"{'item':>8} {'lead':>8} {'kind':<9} {'status':<10} {'rep':<12} {'grade':<5} "
         f"{'due (UTC)':<20} reason"
@@ -103,13 +80,13 @@ def _queue(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from funnelflow.sales.views import explain
 
-    print(explain(_engine(), _team(), args.lead_id, as_of=_as_of(args.as_of)))
+    print(explain(command_engine(), _team(), args.lead_id, as_of=parse_as_of(args.as_of)))
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from funnelflow.sales.demo import run_demo
 
-    for line in run_demo(_engine(), _team(), _as_of(args.as_of)):
+    for line in run_demo(command_engine(), _team(), parse_as_of(args.as_of)):
         print(f"  sales: {line}")
     return 0

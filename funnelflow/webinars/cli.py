@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
+
+from funnelflow.cli import command_engine, parse_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,20 +59,11 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine():
-    from funnelflow.db.engine import make_engine
-    from funnelflow.db.migrate import require_current_schema
-
-    engine = make_engine()
-    require_current_schema(engine)
-    return engine
-
-
 def _status(args: argparse.Namespace) -> int:
     from funnelflow.cli import CommandError
     from funnelflow.webinars import registrations
 
-    engine = _engine()
+    engine = command_engine()
     try:
         numbers = registrations.numbers(engine, args.slug)
         invited = registrations.invited(engine, args.slug)
@@ -95,9 +87,9 @@ def _attendance(args: argparse.Namespace) -> int:
     from funnelflow.webinars.config import webinar_named
 
     webinar = webinar_named(args.slug)
-    as_of = datetime.fromisoformat(args.as_of) if args.as_of else datetime.now(UTC)
+    as_of = parse_as_of(args.as_of)
     source = load_sources().file_source_for(args.file.name)
-    engine = _engine()
+    engine = command_engine()
     try:
         result = import_report(engine, webinar, args.file.read_bytes(), args.file.name, source, as_of)
     finally:
@@ -114,9 +106,9 @@ def _demo(args: argparse.Namespace) -> int:
     from funnelflow.webinars.config import webinar_named
     from funnelflow.webinars.demo import attendee_report, register_guests
 
-    webinar, engine = webinar_named(args.slug), _engine()
+    webinar, engine = webinar_named(args.slug), command_engine()
     try:
-        guests = register_guests(engine, webinar, datetime.fromisoformat(args.as_of))
+        guests = register_guests(engine, webinar, parse_as_of(args.as_of))
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_bytes(attendee_report(engine, webinar, guests))
     finally:
