@@ -406,36 +406,15 @@ def apply_opportunities(
     from funnelflow.ingest.store import write_rejects
 
     known_reps = set(conn.execute(sa.select(reps.c.id)).scalars())
+    lead_facts = sa.select(
+        leads.c.id, leads.c.merged_into_id, leads.c.erased_at, leads.c.lifecycle_stage, leads.c.account_id
+    ).where(leads.c.id == sa.bindparam("id"))
     for raw in raws:
         try:
             row = parse_opportunity(raw)
-            lead = (
-                conn.execute(
-                    sa.select(
-                        leads.c.id,
-                        leads.c.merged_into_id,
-                        leads.c.erased_at,
-                        leads.c.lifecycle_stage,
-                        leads.c.account_id,
-                    ).where(leads.c.id == row["lead_id"])
-                )
-                .mappings()
-                .first()
-            )
-            if lead is not None and lead["merged_into_id"]:
-                lead = (
-                    conn.execute(
-                        sa.select(
-                            leads.c.id,
-                            leads.c.merged_into_id,
-                            leads.c.erased_at,
-                            leads.c.lifecycle_stage,
-                            leads.c.account_id,
-                        ).where(leads.c.id == lead["merged_into_id"])
-                    )
-                    .mappings()
-                    .first()
-                )
+            lead = conn.execute(lead_facts, {"id": row["lead_id"]}).mappings().first()
+            if lead is not None and lead["merged_into_id"]:  # the CRM may still name a merged lead
+                lead = conn.execute(lead_facts, {"id": lead["merged_into_id"]}).mappings().first()
             if lead is None or lead["erased_at"] is not None:
                 raise ValueError("lead_id: no such lead in funnelflow")
         except ValueError as exc:
