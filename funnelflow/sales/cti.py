@@ -23,11 +23,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from funnelflow.db.schema import accounts, leads, sales_queue, touchpoints
+from funnelflow import sql
+from funnelflow.db.schema import Json, UTCDateTime, accounts, leads, sales_queue, touchpoints
 from funnelflow.identity import email_key
 from funnelflow.qualify.normalize import phone_e164
 from funnelflow.sales import queue
-from funnelflow.sales.notify import lead_context
+from funnelflow.sales.notify import RecentTouch, screen_of
 from funnelflow.sales.routing import LeadFacts, Router, RouteResult, route_rows
 from funnelflow.sales.team import SalesTeam
 
@@ -122,29 +123,6 @@ def _facts(team: SalesTeam, row: dict[str, Any]) -> LeadFacts:
     )
 
 
-_ITEM_FIELDS = ("id", "kind", "status", "rep_id", "due_at")
-
-
-@functools.cache
-def _open_item_columns() -> tuple[sa.Label, ...]:
-    """The lead's latest open item, as columns of the screen's lead row (one round trip less)."""
-    q, latest = sales_queue, sales_queue.alias("latest_open")
-    item_id = (
-        sa.select(latest.c.id)
-        .where(latest.c.lead_id == leads.c.id, latest.c.status.in_(("open", "accepted")))
-        .order_by(latest.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    return (
-        item_id.label("item_id"),
-        *[
-            sa.select(q.c[f]).where(q.c.id == item_id).scalar_subquery().label(f"item_{f}")
-            for f in _ITEM_FIELDS[1:]
-        ],
-    )
-
-
 def _open_item(conn: sa.Connection, lead_id: int) -> dict[str, Any] | None:
     q = sales_queue
     row = (
@@ -184,21 +162,57 @@ def _route_pick(conn: sa.Connection, engine: sa.Engine, team: SalesTeam, as_of: 
         return router.decide(facts)
 
 
+@functools.cache
+def _caller_statement(dialect: str) -> sa.TextClause:
+    typed = {"score_breakdown": Json, "item_due_at": UTCDateTime(), "touches": Json}
+    return sql.load("sales/cti_caller", dialect).columns(**typed)
+
+
+def _caller(conn: sa.Connection, *, phone: str | None, email: str | None) -> sa.RowMapping | None:
+    """The caller's screen row (``include/sql/sales/cti_caller``): one statement, one round trip."""
+    if phone:
+        params = {"phone_e164": normalize_phone(phone), "email_key": None}
+    elif email:
+        key = email_key(email)
+        if key is None:
+            raise CtiInputError("email: not an email address")
+        params = {"phone_e164": None, "email_key": key}
+    else:
+        raise CtiInputError("give phone or email")
+    return conn.execute(_caller_statement(conn.dialect.name), params).mappings().first()
+
+
 def lookup(
     engine: sa.Engine, team: SalesTeam, *, as_of: datetime, phone: str | None = None, email: str | None = None
 ) -> dict[str, Any]:
     """The CTI screen for a caller (``found: false`` with the inbound team when nobody matches).
 
-    Read-only, on an autocommit connection: no BEGIN/ROLLBACK round trips per call.
+    Read-only, on an autocommit connection: no BEGIN/ROLLBACK round trips per call. A connection
+    the server dropped (a restart) is retried once on a fresh one, so the engine needs no pre-ping.
     """
+    try:
+        return _lookup(engine, team, as_of=as_of, phone=phone, email=email)
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return _lookup(engine, team, as_of=as_of, phone=phone, email=email)
+
+
+def _lookup(
+    engine: sa.Engine, team: SalesTeam, *, as_of: datetime, phone: str | None, email: str | None
+) -> dict[str, Any]:
     with engine.connect() as raw:
         conn = raw.execution_options(isolation_level="AUTOCOMMIT")
-        lead_id = _find(conn, phone=phone, email=email)
-        if lead_id is None:
+        row = _caller(conn, phone=phone, email=email)
+        if row is None:
             return {"found": False, "route_to": _inbound(team)}
-        ctx = lead_context(conn, [lead_id], _open_item_columns())[lead_id]
-        got = ctx["extra"]
-        item = {f: got[f"item_{f}"] for f in _ITEM_FIELDS} if got["item_id"] is not None else None
+        recent = sorted(row["touches"] or [], key=lambda t: t[0])  # [position, day, type, page, words]
+        ctx = screen_of(row, (RecentTouch(*t[1:]) for t in recent))
+        item = (
+            {"id": row["item_id"], **{f: row[f"item_{f}"] for f in ("kind", "status", "rep_id", "due_at")}}
+            if row["item_id"] is not None
+            else None
+        )
         account_owner, lead_owner = ctx["account_owner"], ctx["owner_rep_id"]
         if item and item["rep_id"]:
             route_to = {"rep_id": item["rep_id"], "why": "open_item"}
@@ -216,7 +230,7 @@ def lookup(
             )
     return {
         "found": True,
-        "lead_id": lead_id,
+        "lead_id": row["id"],
         "name": ctx["lead_name"],
         "company": ctx["company"],
         "job_title": ctx["job_title"],

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,9 +55,8 @@ def top_reasons(breakdown: dict | None, n: int = 3) -> str:
 
 
 @functools.cache
-def _context_statements(extra: tuple[sa.Label, ...]) -> tuple[sa.Select, sa.Select]:
-    """The two statements of ``lead_context``, built once per set of extra columns (a CTI call is
-    a few milliseconds; building the statements was a good part of it)."""
+def _context_statements() -> tuple[sa.Select, sa.Select]:
+    """The two statements of ``lead_context``, built once."""
     ids = sa.bindparam("lead_ids", expanding=True)
     rows = (
         sa.select(
@@ -78,7 +78,6 @@ def _context_statements(extra: tuple[sa.Label, ...]) -> tuple[sa.Select, sa.Sele
             accounts.c.employee_band,
             accounts.c.revenue_band,
             accounts.c.country.label("account_country"),
-            *extra,
         )
         .select_from(leads.outerjoin(accounts, accounts.c.id == leads.c.account_id))
         .where(leads.c.id.in_(ids))
@@ -100,69 +99,77 @@ def _context_statements(extra: tuple[sa.Label, ...]) -> tuple[sa.Select, sa.Sele
         .where(touchpoints.c.lead_id.in_(ids))
         .subquery()
     )
-    touches = sa.select(ranked).where(ranked.c.rn <= 20).order_by(ranked.c.lead_id, ranked.c.rn)
+    touches = sa.select(ranked).where(ranked.c.rn <= RECENT_TOUCHES).order_by(ranked.c.lead_id, ranked.c.rn)
     return rows, touches
 
 
-def lead_context(
-    conn: sa.Connection, lead_ids: list[int], extra: tuple[sa.Label, ...] = ()
-) -> dict[int, dict[str, Any]]:
-    """What a rep (or a CTI screen) sees of each lead: facts, account, reasons, last touches, their words.
+RECENT_TOUCHES = 20  # the touches read per lead: five are shown, the lead's words come from any of them
 
-    ``extra``: more labelled columns (over ``leads``) read in the same statement, returned under
-    ``"extra"`` by label; pass the same tuple each time (the statements are built once per tuple).
-    """
-    out: dict[int, dict[str, Any]] = {}
-    if not lead_ids:
-        return out
-    rows_stmt, touches_stmt = _context_statements(tuple(extra))
-    rows = conn.execute(rows_stmt, {"lead_ids": list(lead_ids)}).mappings()
-    for r in rows:
-        name = " ".join(p for p in (r["first_name"], r["last_name"]) if p) or "(no name given)"
-        facts = ", ".join(
-            p
-            for p in (
-                r["industry"],
-                f"{r['employee_band']} employees" if r["employee_band"] else None,
-                r["revenue_band"],
-            )
-            if p
+
+@dataclass(frozen=True)
+class RecentTouch:
+    occurred_on: str  # YYYY-MM-DD (UTC)
+    touch_type: str
+    page_url: str | None
+    message: Any  # the lead's own words, when the touch carried them
+
+
+def screen_of(r: Mapping[str, Any], recent: Iterable[RecentTouch]) -> dict[str, Any]:
+    """What a rep (or a CTI screen) sees of a lead, from its row (lead and account columns as
+    ``lead_context`` reads them) and its recent touches, newest first."""
+    name = " ".join(p for p in (r["first_name"], r["last_name"]) if p) or "(no name given)"
+    facts = ", ".join(
+        p
+        for p in (
+            r["industry"],
+            f"{r['employee_band']} employees" if r["employee_band"] else None,
+            r["revenue_band"],
         )
-        out[r["id"]] = {
-            "lead_name": name,
-            "company": r["company"] or r["account_name"] or "",
-            "job_title": r["job_title"] or "",
-            "country": r["country"] or r["account_country"] or "",
-            "company_facts": facts,
-            "fit_grade": r["fit_grade"] or "-",
-            "engagement_score": r["engagement_score"],
-            "stage": r["lifecycle_stage"],
-            "reasons": top_reasons(r["score_breakdown"]),
-            "touches": [],
-            "lead_words": "",
-            # for routing (CTI's route_to): the lead's facts and owners
-            "lead_id": r["id"],
-            "account_id": r["account_id"],
-            "owner_rep_id": r["owner_rep_id"],
-            "account_owner": r["account_owner"],
-            "employee_band": r["employee_band"],
-            "industry": r["industry"],
-            "extra": {c.name: r[c.name] for c in extra},
-        }
-    words: dict[int, str] = {}
+        if p
+    )
+    touches: list[str] = []
+    words = ""
+    for t in recent:
+        if len(touches) < TOUCHES_SHOWN:
+            touches.append(f"{t.occurred_on} {t.touch_type}{f' {t.page_url}' if t.page_url else ''}")
+        if t.message and not words:
+            words = str(t.message)
+    return {
+        "lead_name": name,
+        "company": r["company"] or r["account_name"] or "",
+        "job_title": r["job_title"] or "",
+        "country": r["country"] or r["account_country"] or "",
+        "company_facts": facts,
+        "fit_grade": r["fit_grade"] or "-",
+        "engagement_score": r["engagement_score"],
+        "stage": r["lifecycle_stage"],
+        "reasons": top_reasons(r["score_breakdown"]),
+        "touches": touches,
+        "lead_words": words,
+        # for routing (CTI's route_to): the lead's facts and owners
+        "lead_id": r["id"],
+        "account_id": r["account_id"],
+        "owner_rep_id": r["owner_rep_id"],
+        "account_owner": r["account_owner"],
+        "employee_band": r["employee_band"],
+        "industry": r["industry"],
+    }
+
+
+def lead_context(conn: sa.Connection, lead_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What a rep sees of each lead (``screen_of``): facts, account, reasons, last touches, their words."""
+    if not lead_ids:
+        return {}
+    rows_stmt, touches_stmt = _context_statements()
+    recent: dict[int, list[RecentTouch]] = defaultdict(list)
     for t in conn.execute(touches_stmt, {"lead_ids": list(lead_ids)}).mappings():
-        ctx = out.get(t["lead_id"])
-        if ctx is None:
-            continue
-        if len(ctx["touches"]) < TOUCHES_SHOWN:
-            where = f" {t['page_url']}" if t["page_url"] else ""
-            ctx["touches"].append(f"{t['occurred_at']:%Y-%m-%d} {t['touch_type']}{where}")
-        message = (t["detail"] or {}).get("message") if isinstance(t["detail"], dict) else None
-        if message and t["lead_id"] not in words:
-            words[t["lead_id"]] = str(message)
-    for lead_id, text in words.items():
-        out[lead_id]["lead_words"] = text
-    return out
+        detail = t["detail"]
+        message = detail.get("message") if isinstance(detail, dict) else None
+        recent[t["lead_id"]].append(
+            RecentTouch(f"{t['occurred_at']:%Y-%m-%d}", t["touch_type"], t["page_url"], message)
+        )
+    rows = conn.execute(rows_stmt, {"lead_ids": list(lead_ids)}).mappings()
+    return {r["id"]: screen_of(r, recent[r["id"]]) for r in rows}
 
 
 def _recipient(item: dict, rep_email: str, ctx: dict[str, Any], key: str, due: str) -> Recipient:

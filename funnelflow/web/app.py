@@ -73,6 +73,18 @@ def engine_of(request: Request) -> Engine:
     return app.state.engine
 
 
+def lookup_engine_of(request: Request) -> Engine:
+    """A second pool on the same database for short read-only lookups (CTI): no pre-ping round trip
+    per checkout, which was a fifth of a lookup's time. Its users retry once on a connection the
+    server dropped (``funnelflow.sales.cti.lookup``) instead of pinging before every use."""
+    app = request.app
+    if getattr(app.state, "lookup_engine", None) is None:
+        from funnelflow.db.engine import make_engine
+
+        app.state.lookup_engine = make_engine(engine_of(request).url, pool_pre_ping=False)
+    return app.state.lookup_engine
+
+
 def create_standalone_app(engine: Engine | None = None) -> FastAPI:
     """The app mounted under MOUNT_PATH, as ``python -m funnelflow serve`` runs it."""
     outer = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from funnelflow import settings
 from funnelflow.db.schema import utcnow
-from funnelflow.web.app import engine_of
+from funnelflow.web.app import engine_of, lookup_engine_of
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ async def cti_lookup(request: Request, phone: str | None = None, email: str | No
 
     try:
         answer = await run_in_threadpool(
-            lookup, engine_of(request), _team(), as_of=utcnow(), phone=phone, email=email
+            lookup, lookup_engine_of(request), _team(), as_of=utcnow(), phone=phone, email=email
         )
     except CtiInputError as exc:
         return JSONResponse({"error": str(exc)}, status_code=422)

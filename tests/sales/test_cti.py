@@ -4,6 +4,8 @@ backs.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -139,3 +141,68 @@ def test_a_lead_without_an_account_goes_to_its_own_owner_and_gets_no_call_back(e
     call = {"call_id": "solo-1", "direction": "inbound", "duration_s": 30, "outcome": "connected"}
     logged = client.post(f"{MOUNT_PATH}/cti/calls", json={**call, "phone": "+12025550177"}, headers=AUTH)
     assert logged.status_code == 201 and logged.json()["call_back_item"] is None
+
+
+def test_the_screen_shows_the_five_newest_touches_and_the_words_of_an_older_one(engine, client):
+    lead_id = add_sql_lead(engine, "t@x.example", country="US", phone_e164="+12025550122")
+    touches = [  # (days before AS_OF, type, page, message); inserted out of order on purpose
+        (3, "page_view", "https://x.example/pricing", None),
+        (9, "form_fill", None, "We need SSO for 400 people"),  # the sixth newest
+        (1, "email_click", "https://x.example/blog", None),
+        (12, "form_fill", None, "an older message"),
+        (2, "page_view", None, None),
+        (5, "webinar_attended", None, None),
+        (4, "email_open", None, None),
+    ]
+    with engine.begin() as conn:
+        for days, kind, page, message in touches:
+            conn.execute(
+                touchpoints.insert().values(
+                    lead_id=lead_id,
+                    occurred_at=AS_OF - timedelta(days=days, hours=1),
+                    channel="web",
+                    touch_type=kind,
+                    page_url=page,
+                    detail={"message": message} if message else {"k": 1},
+                )
+            )
+    newest = sorted(touches)[:5]
+    expected = [
+        f"{(AS_OF - timedelta(days=d, hours=1)):%Y-%m-%d} {kind}{f' {page}' if page else ''}"
+        for d, kind, page, _ in newest
+    ]
+    answer = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": "+12025550122"}, headers=AUTH).json()
+    assert answer["last_touches"] == expected
+    assert answer["lead_words"] == "We need SSO for 400 people"
+
+
+def test_a_merge_chain_resolves_to_its_end_and_an_erased_first_match_does_not_hide_a_live_one(engine, client):
+    survivor = add_sql_lead(engine, "end@x.example", country="US")
+    middle = add_sql_lead(engine, "mid@x.example", country="US", merged_into_id=survivor)
+    add_sql_lead(engine, "first@x.example", country="US", phone_e164="+12025550133", merged_into_id=middle)
+    answer = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": "+12025550133"}, headers=AUTH).json()
+    assert answer["lead_id"] == survivor
+    live = add_sql_lead(engine, "live@x.example", country="US", phone_e164="+12025550144")
+    add_sql_lead(engine, "erased@x.example", country="US", phone_e164="+12025550144", erased_at=AS_OF)
+    answer = client.get(f"{MOUNT_PATH}/cti/lookup", params={"phone": "+12025550144"}, headers=AUTH).json()
+    assert answer["lead_id"] == live
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_lookup_survives_connections_the_server_dropped(db_url, client):
+    """The lookups' pool has no pre-ping: a connection the server dropped is retried once."""
+    params = {"phone": "+12025550155"}
+    assert client.get(f"{MOUNT_PATH}/cti/lookup", params=params, headers=AUTH).json()["found"] is False
+    admin = sa.create_engine(db_url, poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        dropped = conn.execute(
+            sa.text(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    admin.dispose()
+    assert dropped >= 1  # the pooled connection of the first lookup
+    answer = client.get(f"{MOUNT_PATH}/cti/lookup", params=params, headers=AUTH)
+    assert answer.status_code == 200 and answer.json()["found"] is False
