@@ -105,7 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     history = ssub.add_parser(
         "history",
-        help="the demo's past weeks through the real pipelines: scoring, routing, SLA, feedback, CRM deals",
+        help="the demo's past weeks through the real pipelines: scoring, routing, SLA, feedback, CRM deals, "
+        "a weekly newsletter and its SendGrid events (to the outbox)",
     )
     history.add_argument("--weeks", type=int, default=12, help="weeks of history up to --until (default 12)")
     _common(history)
@@ -213,6 +214,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from funnelflow.db.engine import check_reachable, make_engine
     from funnelflow.db.migrate import require_current_schema
+    from funnelflow.email.transports import OutboxTransport
     from funnelflow.qualify.rules import load_active_rules
     from funnelflow.sales.team import load_team
     from funnelflow.synth.history import build_history
@@ -227,6 +229,9 @@ def _history(args: argparse.Namespace) -> int:
         seed=args.seed,
         until=args.until,
         weeks=args.weeks,
+        # Synthetic people's newsletters go to the outbox whatever FUNNELFLOW_EMAIL_TRANSPORT says:
+        # never to a real provider.
+        transport=OutboxTransport(),
     )
     for line in result.lines():
         print(line)
