@@ -18,14 +18,15 @@ module then replays the weeks before the demo's day, one run time a week (``unti
    (or recycled), at those times.
 
 6. with a transport: the week's newsletter through the sending layer and SendGrid's events for
-   it, stored and processed as the webhook and ``email_engagement`` do (``funnelflow.synth.mail``).
+   it, stored and processed as the webhook and ``email_engagement`` do (``funnelflow.synth.mail``),
+   and one webinar, invited and registered in one week and held, with its attendee report and
+   follow-ups, in the next (``funnelflow.synth.webinar``).
 
 Everything is derived from the seed and ``until``; nothing reads the clock. What each step
 stamps with the time it happened (``created_at``, ``sent_at``, ``received_at``) is pinned to the
 replayed time (``funnelflow.clock.pinned``), so it falls in its week. Run once, on a fresh
 database, after ingestion and before the demo's own qualification run; the email of a rerun is
-what the first run stored (one ledger row per person and week, events by their ids). Not
-replayed: webinars of the past weeks (the demo's DAG runs make those of the demo's week).
+what the first run stored (one ledger row per person and week, events by their ids).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from funnelflow.qualify.score import score_and_stage
 from funnelflow.sales import crm, feedback, sla
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import SalesTeam
+from funnelflow.synth import webinar
 from funnelflow.synth.mail import replay_week_mail
 from funnelflow.synth.people import rng_for
 
@@ -73,6 +75,7 @@ class WeekReplay:
     deals: int = 0
     emailed: int = 0  # the week's newsletter: sent now (a rerun sends nobody again)
     email_events: int = 0  # SendGrid events stored now
+    webinar: str = ""  # the past webinar's step in this week, if any
 
 
 @dataclass
@@ -83,7 +86,7 @@ class HistoryResult:
         return [
             f"  {w.as_of:%Y-%m-%d}: {w.scored:,} leads scored, {w.became_mql:,} MQL, {w.became_sql:,} SQL, "
             f"{w.routed:,} handoffs ({w.accepted:,} accepted, {w.rejected:,} rejected), {w.deals:,} deals, "
-            f"{w.emailed:,} newsletters sent, {w.email_events:,} SendGrid events"
+            f"{w.emailed:,} newsletters sent, {w.email_events:,} SendGrid events{w.webinar}"
             for w in self.weeks
         ]
 
@@ -263,6 +266,18 @@ def _retention_deals(engine: sa.Engine, as_of: datetime, rng: np.random.Generato
     return rows
 
 
+def _webinar_step(engine: sa.Engine, transport: Transport, seed: int, until: datetime, back: int) -> str:
+    """The past webinar's step in the week replayed ``back`` weeks before ``until`` (none in most)."""
+    w = webinar.past_webinar(until - timedelta(weeks=webinar.HELD_WEEKS_BACK))
+    if back == webinar.HELD_WEEKS_BACK + 1:
+        done = webinar.invite_and_register(engine, w, transport, seed)
+        return f", webinar {w.slug}: {done.invited:,} invited"
+    if back == webinar.HELD_WEEKS_BACK:
+        done = webinar.hold(engine, w, transport, seed)
+        return f", webinar {w.slug} held: {done.attended:,} attended, {done.no_show:,} no-show"
+    return ""
+
+
 def build_history(
     engine: sa.Engine,
     team: SalesTeam,
@@ -286,6 +301,7 @@ def build_history(
         if transport is not None:
             mail = replay_week_mail(engine, as_of, transport, seed=seed)
             week.emailed, week.email_events = mail.sent, mail.events
+            week.webinar = _webinar_step(engine, transport, seed, until, back)
         result.weeks.append(week)
         log.info("demo history: %s", week)
     return result

@@ -16,6 +16,8 @@ from funnelflow.db.schema import (
     sales_queue,
     sales_queue_history,
     touchpoints,
+    webinar_registrations,
+    webinar_weekly,
 )
 from funnelflow.email.transports import OutboxTransport
 from funnelflow.metrics.compute import compute_week
@@ -24,6 +26,7 @@ from funnelflow.qualify.rules import load_active_rules
 from funnelflow.sales.team import team_from_text
 from funnelflow.synth.history import build_history
 from funnelflow.synth.mail import NEWSLETTER, SEND_AFTER
+from funnelflow.synth.webinar import HELD_WEEKS_BACK, past_webinar
 from tests.factories import add_consent
 from tests.metrics.helpers import add_lead
 from tests.metrics.test_sales_webinars import TEAM_FILE
@@ -166,8 +169,10 @@ def test_history_emails_each_week_once_and_the_report_counts_them_in_their_week(
     outbox = tmp_path / "outbox"
     transport = OutboxTransport(outbox)
     result = build_history(engine, team, rules, seed=42, until=UNTIL, weeks=WEEKS, transport=transport)
-    assert sum(w.emailed for w in result.weeks) == len(list(outbox.glob("*.eml"))) > 0
     sends, events = _email_tables(engine)
+    went = [s for s in sends if s.sent_at is not None]  # newsletters, and the past webinar's emails
+    assert len(list(outbox.glob("*.eml"))) == len(went)
+    assert sum(w.emailed for w in result.weeks) == sum(s.campaign_id == NEWSLETTER for s in went) > 0
     # Stamped in the replayed weeks (the clock was pinned), not on the day the test runs.
     assert sends and all(s.sent_at < UNTIL and s.claimed_at == s.sent_at for s in sends if s.sent_at)
     assert all(e.occurred_at < UNTIL and e.received_at < UNTIL and e.processed_at for e in events)
@@ -196,4 +201,29 @@ def test_history_emails_each_week_once_and_the_report_counts_them_in_their_week(
     again = build_history(engine, team, rules, seed=42, until=UNTIL, weeks=WEEKS, transport=transport)
     assert sum(w.emailed for w in again.weeks) == 0 and sum(w.email_events for w in again.weeks) == 0
     assert _email_tables(engine) == (sends, events)
-    assert len(list(outbox.glob("*.eml"))) == sum(w.emailed for w in result.weeks)
+    assert len(list(outbox.glob("*.eml"))) == len(went)
+
+
+def test_history_holds_a_past_webinar_that_its_week_reports(engine, tmp_path):
+    with engine.begin() as conn:
+        arrived = _demo_requests(conn, n=60)
+        _with_consent(conn, arrived)
+    team = team_from_text(TEAM_FILE, "sales_team.yaml")
+    rules = load_active_rules(engine).rules
+    transport = OutboxTransport(tmp_path / "outbox")
+    build_history(engine, team, rules, seed=42, until=UNTIL, weeks=WEEKS, transport=transport)
+    held = past_webinar(UNTIL - timedelta(weeks=HELD_WEEKS_BACK))
+    week = Week.containing(held.starts_at)
+    compute_week(engine, week, team)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(webinar_weekly).where(webinar_weekly.c.week_start == week.start)).one()
+        regs = conn.execute(sa.select(webinar_registrations.c.status)).scalars().all()
+        invited = conn.execute(
+            sa.select(sa.func.count(sa.distinct(email_sends.c.lead_id))).where(
+                email_sends.c.template == "webinar_invitation", email_sends.c.sent_at.is_not(None)
+            )
+        ).scalar_one()
+    assert row.webinar_id == held.slug and row.invited == invited > 0
+    assert row.registered == len(regs) > 0
+    assert (row.attended, row.no_show) == (regs.count("attended"), regs.count("no_show"))
+    assert row.attended > 0
