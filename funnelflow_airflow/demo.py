@@ -3,7 +3,8 @@
 Arrivals are spread over the twelve weeks before the demo's day; after ingestion, ``synth
 history`` replays the eleven weeks before it through the domain code in one process (scoring,
 routing, the SLA sweep, rep feedback, CRM deals: ``funnelflow.synth.history``), then every DAG
-runs once at the demo's date, and the weekly report (run the Monday after) has a 12-week trend.
+runs once at the demo's date, and the weekly report (run the Monday after, after ``synth events``
+made the SendGrid events of the demo's week) has a 12-week trend.
 
 Deterministic: the database and the local state folders are rebuilt, the data
 is generated from a fixed seed around a fixed date, and every DAG runs at the
@@ -66,6 +67,9 @@ DEMO_LOGICAL_DATE = "2026-11-23T12:00:00+00:00"
 # the Monday after the demo's day, it covers the week in which qualification (run at
 # DEMO_LOGICAL_DATE) moved the demo's leads, and its trend holds the weeks they arrived in.
 DEMO_DATES: dict[str, str] = {"weekly_funnel_report": "2026-11-30T06:00:00+00:00"}
+# The demo's week has no provider to post events about its emails: ``synth events`` makes them,
+# up to an hour before the report runs (funnelflow.synth.mail.events_since).
+EVENTS_AS_OF = "2026-11-30T05:00:00+00:00"
 DEMO_SEED = "42"
 HISTORY_WEEKS = "12"  # the weekly report's trend
 # Local state that the demo owns and rebuilds; Airflow's own home is kept (migrated once).
@@ -193,6 +197,10 @@ def main() -> int:
     for dag_id in DEMO_DAGS:
         conf = ["--conf", DEMO_CONF[dag_id]] if dag_id in DEMO_CONF else []
         logical_date = DEMO_DATES.get(dag_id, DEMO_LOGICAL_DATE)
+        if dag_id == "weekly_funnel_report":  # what SendGrid would have posted about the week's emails
+            report_week = Week.before(datetime.fromisoformat(logical_date))
+            events = ["synth", "events", "--seed", DEMO_SEED, "--since", report_week.starts_at.isoformat()]
+            run([py, "-m", "funnelflow", *events, "--as-of", EVENTS_AS_OF])
         run([py, "-m", "airflow", "dags", "test", dag_id, logical_date, *conf])
         if dag_id == "lead_ingestion":  # the weeks before the demo's day, before its own qualification run
             history = ["synth", "history", "--seed", DEMO_SEED, "--until", DEMO_LOGICAL_DATE]

@@ -49,7 +49,7 @@ from funnelflow.sales import crm, feedback, sla
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import SalesTeam
 from funnelflow.synth import webinar
-from funnelflow.synth.mail import replay_week_mail
+from funnelflow.synth.mail import replay_week_events, send_newsletter
 from funnelflow.synth.people import rng_for
 
 log = logging.getLogger(__name__)
@@ -299,9 +299,9 @@ def build_history(
         with clock.pinned(as_of):
             week = replay_week(engine, team, rules, as_of, rng)
         if transport is not None:
-            mail = replay_week_mail(engine, as_of, transport, seed=seed)
-            week.emailed, week.email_events = mail.sent, mail.events
+            week.emailed, _ = send_newsletter(engine, as_of, transport)
             week.webinar = _webinar_step(engine, transport, seed, until, back)
+            week.email_events = replay_week_events(engine, as_of, seed)
         result.weeks.append(week)
         log.info("demo history: %s", week)
     return result

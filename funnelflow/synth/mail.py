@@ -3,17 +3,20 @@
 Per replayed week (``funnelflow.synth.history``), with the clock pinned to the time each thing
 happens (``funnelflow.clock``), so every stamp falls in that week:
 
-1. the newsletter ``demo-weekly-digest`` to everyone who had arrived by then (a scored touch up to
-   the send time, ``funnelflow.segments``) and is not disqualified, through ``send_mailing``: the
-   policy (consent, suppressions, the frequency cap), the ledger (one message key per week, so a
-   rerun sends nobody twice) and the demo's transport (the outbox);
-2. SendGrid-style events for the week's ledger rows that went out: delivered or bounced (a few,
-   5.1.1), opens (some of them machine opens, Apple Mail privacy style), clicks on the
-   newsletter's links, a few unsubscribes and spam reports, all within the four days after the
-   send. Each event is what SendGrid's webhook posts (custom_args ``send_id``/``campaign_id``
-   flattened in, an ``sg_event_id``), stored with ``store_events`` and turned into touchpoints,
-   suppressions, consent withdrawals and ledger states by ``process_events``, as the public app
-   and the ``email_engagement`` DAG do.
+1. the newsletter ``demo-weekly-digest`` (``send_newsletter``) to everyone who had arrived by
+   then (a scored touch up to the send time, ``funnelflow.segments``) and is not disqualified,
+   through ``send_mailing``: the policy (consent, suppressions, the frequency cap), the ledger
+   (one message key per week, so a rerun sends nobody twice) and the demo's transport (the outbox);
+2. SendGrid-style events for the week's ledger rows that went out to leads, the newsletter's and
+   the past webinar's (``replay_week_events``): delivered or bounced (a few, 5.1.1), opens (some
+   of them machine opens, Apple Mail privacy style), clicks, a few unsubscribes and spam reports,
+   all within four days of the send. Each event is what SendGrid's webhook posts (custom_args
+   ``send_id``/``campaign_id`` flattened in, an ``sg_event_id``), stored with ``store_events``
+   and turned into touchpoints, suppressions, consent withdrawals and ledger states by
+   ``process_events``, as the public app and the ``email_engagement`` DAG do.
+
+``events_since`` makes the same events for ``make demo``'s own week (``synth events``), where no
+provider posts any.
 
 Deterministic: a send's events are drawn from (seed, send day, send id) alone and their ids name
 the send, so a rerun stores nothing new.
@@ -22,7 +25,6 @@ the send, so a rerun stores nothing new.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,7 +45,8 @@ STREAM_MAIL = 42  # the rng stream of the past weeks' email (funnelflow.synth.pe
 NEWSLETTER = "demo-weekly-digest"  # email_sends.campaign_id of the weekly newsletter
 SEND_AFTER = timedelta(hours=20)  # the Tuesday 09:00 (Berlin) after the replay's Monday noon
 EVENTS_WITHIN = timedelta(days=4)  # every event of a send falls in the send's ISO week
-PROCESS_AFTER = EVENTS_WITHIN + timedelta(hours=1)  # when the week's events are stored and processed
+# When the week's events are stored and processed: after the newsletter's and the webinar's emails.
+PROCESS_AFTER = EVENTS_WITHIN + timedelta(hours=1)
 AUDIENCE = Segment.model_validate(
     {
         "all": [{"engaged": {"within_days": 366}}],  # arrived by the send: a scored touch before it
@@ -70,13 +73,6 @@ LINKS = (
 # clicked, unsubscribed.
 BOUNCE, OPEN, MACHINE_OPEN, SPAM = 0.02, 0.38, 0.18, 0.003
 CLICK, UNSUBSCRIBE = 0.22, 0.02
-
-
-@dataclass
-class WeekMail:
-    sent: int = 0
-    skipped: int = 0
-    events: int = 0  # stored (new) this run
 
 
 def newsletter_key(as_of: datetime) -> str:
@@ -138,13 +134,16 @@ def _event(send: sa.Row, name: str, at: datetime, n: int, campaign: str, **extra
     }
 
 
-def events_for(send: sa.Row, seed: int) -> list[dict[str, Any]]:
-    """A send's events, drawn from (seed, its send day, send id) alone."""
+def events_for(send: sa.Row, seed: int, until: datetime | None = None) -> list[dict[str, Any]]:
+    """A send's events, drawn from (seed, its send day, send id) alone; none at or after ``until``
+    (default: the send's time plus EVENTS_WITHIN)."""
     day = send.sent_at.date().toordinal()
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, STREAM_MAIL, day, send.id])
     sent_at: datetime = send.sent_at
     campaign = send.campaign_id or ""
-    end = sent_at + EVENTS_WITHIN
+    end = min(sent_at + EVENTS_WITHIN, until or sent_at + EVENTS_WITHIN)
+    if end - sent_at < timedelta(minutes=10):
+        return []  # too recent for SendGrid to have said anything yet
 
     def later(after: datetime, hours: float) -> datetime:
         return min(after + timedelta(hours=hours), end - timedelta(minutes=1))
@@ -174,30 +173,34 @@ def events_for(send: sa.Row, seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def replay_events(engine: sa.Engine, as_of: datetime, seed: int) -> int:
-    """The SendGrid events of the week's newsletter, stored and processed at the week's processing
-    time; how many were new."""
-    at = as_of + PROCESS_AFTER
+def _sends(engine: sa.Engine, *where: sa.ColumnElement[bool]) -> list[sa.Row]:
+    """Ledger rows that went out to a lead (events name the lead's address), in id order."""
     with engine.connect() as conn:
-        sends = conn.execute(
-            sa.select(
-                email_sends.c.id,
-                email_sends.c.sent_at,
-                email_sends.c.campaign_id,
-                leads.c.email,
-            )
+        return conn.execute(
+            sa.select(email_sends.c.id, email_sends.c.sent_at, email_sends.c.campaign_id, leads.c.email)
             .join(leads, leads.c.id == email_sends.c.lead_id)
-            .where(email_sends.c.message_key == newsletter_key(as_of), email_sends.c.sent_at.is_not(None))
+            .where(email_sends.c.sent_at.is_not(None), leads.c.email.is_not(None), *where)
             .order_by(email_sends.c.id)
         ).all()
-    items = [item for send in sends for item in events_for(send, seed)]
-    with clock.pinned(at):
-        stored = events.store_events(engine, items).stored if items else 0
-        events.process_events(engine, as_of=at)
+
+
+def _store_and_process(engine: sa.Engine, items: list[dict[str, Any]], at: datetime) -> int:
+    stored = events.store_events(engine, items).stored if items else 0
+    events.process_events(engine, as_of=at)
     return stored
 
 
-def replay_week_mail(engine: sa.Engine, as_of: datetime, transport: Transport, *, seed: int) -> WeekMail:
-    """The newsletter of the week replayed at ``as_of`` and its events."""
-    sent, skipped = send_newsletter(engine, as_of, transport)
-    return WeekMail(sent=sent, skipped=skipped, events=replay_events(engine, as_of, seed))
+def replay_week_events(engine: sa.Engine, as_of: datetime, seed: int) -> int:
+    """The SendGrid events of every message the week replayed at ``as_of`` sent (the newsletter, the
+    past webinar's), up to the week's processing time, stored and processed then; how many were new."""
+    at = as_of + PROCESS_AFTER
+    with clock.pinned(at):
+        return events_since(engine, as_of, at, seed)
+
+
+def events_since(engine: sa.Engine, since: datetime, as_of: datetime, seed: int) -> int:
+    """SendGrid-style events, up to ``as_of``, for every message sent to a lead from ``since``
+    (``make demo``: its own week's welcome and campaign emails), stored and processed now (the clock
+    as the caller set it) as of ``as_of``; how many were new. A rerun stores nothing new."""
+    sends = _sends(engine, email_sends.c.sent_at >= since, email_sends.c.sent_at < as_of)
+    return _store_and_process(engine, [i for send in sends for i in events_for(send, seed, as_of)], as_of)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -25,7 +26,7 @@ from funnelflow.metrics.weeks import Week
 from funnelflow.qualify.rules import load_active_rules
 from funnelflow.sales.team import team_from_text
 from funnelflow.synth.history import build_history
-from funnelflow.synth.mail import NEWSLETTER, SEND_AFTER
+from funnelflow.synth.mail import NEWSLETTER, SEND_AFTER, events_for, events_since
 from funnelflow.synth.webinar import HELD_WEEKS_BACK, past_webinar
 from tests.factories import add_consent
 from tests.metrics.helpers import add_lead
@@ -172,6 +173,9 @@ def test_history_emails_each_week_once_and_the_report_counts_them_in_their_week(
     sends, events = _email_tables(engine)
     went = [s for s in sends if s.sent_at is not None]  # newsletters, and the past webinar's emails
     assert len(list(outbox.glob("*.eml"))) == len(went)
+    # make demo's `synth events` over the same sends draws the same events: nothing new.
+    assert events_since(engine, UNTIL - timedelta(weeks=WEEKS), UNTIL, seed=42) == 0
+    assert _email_tables(engine) == (sends, events)
     assert sum(w.emailed for w in result.weeks) == sum(s.campaign_id == NEWSLETTER for s in went) > 0
     # Stamped in the replayed weeks (the clock was pinned), not on the day the test runs.
     assert sends and all(s.sent_at < UNTIL and s.claimed_at == s.sent_at for s in sends if s.sent_at)
@@ -202,6 +206,9 @@ def test_history_emails_each_week_once_and_the_report_counts_them_in_their_week(
     assert sum(w.emailed for w in again.weeks) == 0 and sum(w.email_events for w in again.weeks) == 0
     assert _email_tables(engine) == (sends, events)
     assert len(list(outbox.glob("*.eml"))) == len(went)
+    # make demo's `synth events` over the same sends draws the same events: nothing new.
+    assert events_since(engine, UNTIL - timedelta(weeks=WEEKS), UNTIL, seed=42) == 0
+    assert _email_tables(engine) == (sends, events)
 
 
 def test_history_holds_a_past_webinar_that_its_week_reports(engine, tmp_path):
@@ -227,3 +234,15 @@ def test_history_holds_a_past_webinar_that_its_week_reports(engine, tmp_path):
     assert row.registered == len(regs) > 0
     assert (row.attended, row.no_show) == (regs.count("attended"), regs.count("no_show"))
     assert row.attended > 0
+
+
+def test_events_of_a_send_stop_at_the_time_given():
+    sent_at = datetime(2026, 11, 23, 12, 3, tzinfo=UTC)
+    until = sent_at + timedelta(hours=5)
+    for send_id in range(1, 400):
+        send = SimpleNamespace(id=send_id, sent_at=sent_at, campaign_id="c", email=f"p{send_id}@x.io")
+        drawn = events_for(send, 42, until)
+        assert drawn == events_for(send, 42, until)  # from the seed alone
+        assert drawn and all(sent_at.timestamp() < e["timestamp"] < until.timestamp() for e in drawn)
+        assert {e["send_id"] for e in drawn} == {str(send_id)}
+    assert events_for(send, 42, sent_at + timedelta(minutes=5)) == []
