@@ -13,9 +13,7 @@ def _until(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--until must be an ISO timestamp like {DEFAULT_UNTIL}, got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"not an ISO timestamp like {DEFAULT_UNTIL}: {text!r}") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
