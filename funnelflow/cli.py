@@ -15,6 +15,8 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from funnelflow import clock
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -53,7 +55,7 @@ def command_engine() -> sa.Engine:
 def parse_as_of(text: str | None, option: str = "--as-of") -> datetime:
     """An ``--as-of`` value: an ISO time (UTC when it names no zone), or now when not given."""
     if not text:
-        return datetime.now(UTC)
+        return clock.now()
     try:
         value = datetime.fromisoformat(text)
     except ValueError:

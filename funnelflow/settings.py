@@ -56,6 +56,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL server the test suite and benchmarks create their scratch databases on.",
     ),
     Setting(
+        "FUNNELFLOW_CLOCK_OFFSET",
+        "0",
+        "Demo and tests only, never in production: seconds added to the wall clock for every time "
+        "funnelflow stamps on what happened (sent_at, received_at, created_at; funnelflow/clock.py). "
+        "`make demo` sets it per step so its sends and events fall in the demo's weeks.",
+    ),
+    Setting(
         "FUNNELFLOW_SECRET_KEY",
         None,
         "Key that signs unsubscribe and confirmation tokens (HMAC). Required in production.",

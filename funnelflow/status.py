@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from funnelflow import settings
+from funnelflow import clock, settings
 from funnelflow.db.schema import (
     LIFECYCLE_STAGES,
     SEND_STATUSES,
@@ -63,7 +63,7 @@ def collect(engine: sa.Engine, as_of: datetime | None = None) -> dict[str, objec
     """The numbers ``status`` prints; the breaker is judged as of ``as_of`` (default: now)."""
     from funnelflow.email.policy import breaker_state
 
-    as_of = as_of or datetime.now(UTC)
+    as_of = as_of or clock.now()
     as_of = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
     with engine.connect() as conn:
         return {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
+from funnelflow import clock
 from funnelflow.cli import command_engine, parse_as_of
 
 
@@ -132,7 +132,7 @@ def _test_send(args: argparse.Namespace) -> int:
     from funnelflow.campaigns.preview import send_to_test_recipients
 
     campaign = _campaign(args.slug)
-    report = send_to_test_recipients(command_engine(), campaign, _transport(), datetime.now(UTC))
+    report = send_to_test_recipients(command_engine(), campaign, _transport(), clock.now())
     print(json.dumps(report, indent=2))
     return 0
 
@@ -162,7 +162,7 @@ def _stop(args: argparse.Namespace) -> int:
     from funnelflow.campaigns.run import request_stop
 
     campaign = _campaign(args.slug)
-    n = request_stop(command_engine(), campaign.slug, datetime.now(UTC))
+    n = request_stop(command_engine(), campaign.slug, clock.now())
     if n:
         print(
             f"stop requested for {n} unfinished run(s) of {campaign.slug}: "

@@ -36,6 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from funnelflow import clock
+
 # Constraint names follow one pattern so migrations can refer to them on both backends.
 metadata = MetaData(
     naming_convention={
@@ -73,8 +75,9 @@ class UTCDateTime(TypeDecorator):
 
 
 def utcnow() -> datetime:
-    """Wall-clock time, for bookkeeping columns only (received_at, created_at), never for business logic."""
-    return datetime.now(UTC)
+    """The time to stamp on what happened (received_at, created_at, sent_at), never for business logic:
+    the wall clock, unless the demo or a test moved it (``funnelflow.clock``)."""
+    return clock.now()
 
 
 LIFECYCLE_STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "recycled", "disqualified")

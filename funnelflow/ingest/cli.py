@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 
+from funnelflow import clock
 from funnelflow.cli import command_engine
 
 
@@ -82,7 +82,7 @@ def _replay(args: argparse.Namespace) -> int:
         command_engine(),
         load_sources(),
         load_header_mapping(),
-        datetime.now(UTC),
+        clock.now(),
         source=args.source,
         reject_ids=args.ids,
     )
@@ -101,7 +101,7 @@ def _ingest_inbox(args: argparse.Namespace) -> int:
     engine = command_engine()
     sources, mapping = load_sources(), load_header_mapping()
     root = args.path or str(settings.funnelflow_home() / "inbox" / "leads")
-    reports = ingest_inbox(engine, fsspec.filesystem("file"), root, sources, mapping, datetime.now(UTC))
+    reports = ingest_inbox(engine, fsspec.filesystem("file"), root, sources, mapping, clock.now())
     for report in reports:
         print(report.log_line())
     for source, counts in process_landing(engine, sources, mapping).items():

@@ -13,9 +13,7 @@ def _until(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--until must be an ISO timestamp like {DEFAULT_UNTIL}, got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"not an ISO timestamp like {DEFAULT_UNTIL}: {text!r}") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -105,11 +103,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     history = ssub.add_parser(
         "history",
-        help="the demo's past weeks through the real pipelines: scoring, routing, SLA, feedback, CRM deals",
+        help="the demo's past weeks through the real pipelines: scoring, routing, SLA, feedback, CRM deals, "
+        "a weekly newsletter and its SendGrid events (to the outbox)",
     )
     history.add_argument("--weeks", type=int, default=12, help="weeks of history up to --until (default 12)")
     _common(history)
     history.set_defaults(func=_history)
+
+    sg = ssub.add_parser(
+        "events",
+        help="SendGrid-style events (delivered, opens, clicks, ...) for the messages sent to leads "
+        "from --since, stored and processed as of --as-of (make demo's own week)",
+    )
+    sg.add_argument("--since", type=_until, required=True, help="first send time (ISO)")
+    sg.add_argument("--as-of", type=_until, required=True, help="no event after it; processed as of it")
+    sg.add_argument("--seed", type=int, default=42, help="same seed, same events (default 42)")
+    sg.set_defaults(func=_events)
 
 
 def _reference(args: argparse.Namespace) -> int:
@@ -210,9 +219,23 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events(args: argparse.Namespace) -> int:
+    from funnelflow.db.engine import check_reachable, make_engine
+    from funnelflow.db.migrate import require_current_schema
+    from funnelflow.synth.mail import events_since
+
+    engine = make_engine()
+    check_reachable(engine)
+    require_current_schema(engine)
+    stored = events_since(engine, args.since, args.as_of, args.seed)
+    print(f"SendGrid events: {stored:,} stored and processed")
+    return 0
+
+
 def _history(args: argparse.Namespace) -> int:
     from funnelflow.db.engine import check_reachable, make_engine
     from funnelflow.db.migrate import require_current_schema
+    from funnelflow.email.transports import OutboxTransport
     from funnelflow.qualify.rules import load_active_rules
     from funnelflow.sales.team import load_team
     from funnelflow.synth.history import build_history
@@ -227,6 +250,9 @@ def _history(args: argparse.Namespace) -> int:
         seed=args.seed,
         until=args.until,
         weeks=args.weeks,
+        # Synthetic people's newsletters go to the outbox whatever FUNNELFLOW_EMAIL_TRANSPORT says:
+        # never to a real provider.
+        transport=OutboxTransport(),
     )
     for line in result.lines():
         print(line)

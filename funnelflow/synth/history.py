@@ -17,10 +17,16 @@ module then replays the weeks before the demo's day, one run time a week (``unti
    CSV export (``funnelflow.sales.crm``), which moves the leads to opportunity, then customer
    (or recycled), at those times.
 
-Everything is derived from the seed and ``until``; nothing reads the clock. Run once, on a
-fresh database, after ingestion and before the demo's own qualification run. Not replayed:
-emails, SendGrid events and webinars of the past weeks (the demo's DAG runs make those of the
-demo's week).
+6. with a transport: the week's newsletter through the sending layer and SendGrid's events for
+   it, stored and processed as the webhook and ``email_engagement`` do (``funnelflow.synth.mail``),
+   and one webinar, invited and registered in one week and held, with its attendee report and
+   follow-ups, in the next (``funnelflow.synth.webinar``).
+
+Everything is derived from the seed and ``until``; nothing reads the clock. What each step
+stamps with the time it happened (``created_at``, ``sent_at``, ``received_at``) is pinned to the
+replayed time (``funnelflow.clock.pinned``), so it falls in its week. Run once, on a fresh
+database, after ingestion and before the demo's own qualification run; the email of a rerun is
+what the first run stored (one ledger row per person and week, events by their ids).
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import sqlalchemy as sa
 
+from funnelflow import clock
 from funnelflow.db.schema import REJECT_REASONS, leads, opportunities, sales_queue, touchpoints
+from funnelflow.email.transports import Transport
 from funnelflow.qualify.enrich import ReferenceProvider, enrich_leads
 from funnelflow.qualify.normalize import normalize_leads
 from funnelflow.qualify.rules import Rules
@@ -40,6 +48,8 @@ from funnelflow.qualify.score import score_and_stage
 from funnelflow.sales import crm, feedback, sla
 from funnelflow.sales.routing import route
 from funnelflow.sales.team import SalesTeam
+from funnelflow.synth import webinar
+from funnelflow.synth.mail import replay_week_events, send_newsletter
 from funnelflow.synth.people import rng_for
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,9 @@ class WeekReplay:
     accepted: int = 0
     rejected: int = 0
     deals: int = 0
+    emailed: int = 0  # the week's newsletter: sent now (a rerun sends nobody again)
+    email_events: int = 0  # SendGrid events stored now
+    webinar: str = ""  # the past webinar's step in this week, if any
 
 
 @dataclass
@@ -72,7 +85,8 @@ class HistoryResult:
     def lines(self) -> list[str]:
         return [
             f"  {w.as_of:%Y-%m-%d}: {w.scored:,} leads scored, {w.became_mql:,} MQL, {w.became_sql:,} SQL, "
-            f"{w.routed:,} handoffs ({w.accepted:,} accepted, {w.rejected:,} rejected), {w.deals:,} deals"
+            f"{w.routed:,} handoffs ({w.accepted:,} accepted, {w.rejected:,} rejected), {w.deals:,} deals, "
+            f"{w.emailed:,} newsletters sent, {w.email_events:,} SendGrid events{w.webinar}"
             for w in self.weeks
         ]
 
@@ -252,14 +266,42 @@ def _retention_deals(engine: sa.Engine, as_of: datetime, rng: np.random.Generato
     return rows
 
 
+def _webinar_step(engine: sa.Engine, transport: Transport, seed: int, until: datetime, back: int) -> str:
+    """The past webinar's step in the week replayed ``back`` weeks before ``until`` (none in most)."""
+    w = webinar.past_webinar(until - timedelta(weeks=webinar.HELD_WEEKS_BACK))
+    if back == webinar.HELD_WEEKS_BACK + 1:
+        done = webinar.invite_and_register(engine, w, transport, seed)
+        return f", webinar {w.slug}: {done.invited:,} invited"
+    if back == webinar.HELD_WEEKS_BACK:
+        done = webinar.hold(engine, w, transport, seed)
+        return f", webinar {w.slug} held: {done.attended:,} attended, {done.no_show:,} no-show"
+    return ""
+
+
 def build_history(
-    engine: sa.Engine, team: SalesTeam, rules: Rules, *, seed: int, until: datetime, weeks: int = 12
+    engine: sa.Engine,
+    team: SalesTeam,
+    rules: Rules,
+    *,
+    seed: int,
+    until: datetime,
+    weeks: int = 12,
+    transport: Transport | None = None,
 ) -> HistoryResult:
-    """Replay the ``weeks - 1`` weeks before ``until`` (the demo's own week is its DAG runs)."""
+    """Replay the ``weeks - 1`` weeks before ``until`` (the demo's own week is its DAG runs); with a
+    ``transport``, each week's newsletter and its events too."""
     rng = rng_for(seed, STREAM_HISTORY)
     result = HistoryResult()
-    normalize_leads(engine)  # flags, phones, seniority: what scoring reads (no time in it)
+    with clock.pinned(until - timedelta(weeks=weeks - 1)):
+        normalize_leads(engine)  # flags, phones, seniority: what scoring reads (no time in it)
     for back in range(weeks - 1, 0, -1):
-        result.weeks.append(replay_week(engine, team, rules, until - timedelta(weeks=back), rng))
-        log.info("demo history: %s", result.weeks[-1])
+        as_of = until - timedelta(weeks=back)
+        with clock.pinned(as_of):
+            week = replay_week(engine, team, rules, as_of, rng)
+        if transport is not None:
+            week.emailed, _ = send_newsletter(engine, as_of, transport)
+            week.webinar = _webinar_step(engine, transport, seed, until, back)
+            week.email_events = replay_week_events(engine, as_of, seed)
+        result.weeks.append(week)
+        log.info("demo history: %s", week)
     return result

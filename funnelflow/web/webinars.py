@@ -16,14 +16,14 @@ Every page works without JavaScript. Pages never repeat what was typed (no addre
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
-from funnelflow import settings
+from funnelflow import clock, settings
 from funnelflow.email.tokens import InvalidToken
 from funnelflow.web import pages
 from funnelflow.web.app import engine_of
@@ -118,7 +118,7 @@ async def register_page(slug: str) -> HTMLResponse:
     webinar = _webinar(slug)
     if webinar is None:
         return _message("unknown")
-    if not _open(webinar, datetime.now(UTC)):
+    if not _open(webinar, clock.now()):
         return _message("closed")
     return pages.page("webinar_register.html", title="Register", problem=None, **_event_context(webinar))
 
@@ -177,7 +177,7 @@ async def register_post(slug: str, request: Request) -> HTMLResponse:
     webinar = _webinar(slug)
     if webinar is None:
         return _message("unknown")
-    now = datetime.now(UTC)
+    now = clock.now()
     if not _open(webinar, now):
         return _message("closed")
     if _limited(request):
@@ -227,7 +227,7 @@ async def invitation_page(token: str) -> HTMLResponse:
     webinar = _webinar(named[0]) if named else None
     if webinar is None:
         return _message("invalid")
-    if not _open(webinar, datetime.now(UTC)):
+    if not _open(webinar, clock.now()):
         return _message("closed")
     return pages.page("webinar_invite.html", title="Register", **_event_context(webinar))
 
@@ -238,7 +238,7 @@ async def invitation_post(token: str, request: Request) -> HTMLResponse:
     webinar = _webinar(named[0]) if named else None
     if webinar is None:
         return _message("invalid")
-    now = datetime.now(UTC)
+    now = clock.now()
     if not _open(webinar, now):
         return _message("closed")
     from funnelflow.webinars.registrations import register_invited
@@ -287,7 +287,7 @@ async def cancel_post(token: str, request: Request) -> HTMLResponse:
     if registration_id is None:
         return _message("invalid")
     cancelled, promoted = await run_in_threadpool(
-        registrations.cancel, engine_of(request), registration_id, datetime.now(UTC)
+        registrations.cancel, engine_of(request), registration_id, clock.now()
     )
     if cancelled:
         log.info(

@@ -91,3 +91,39 @@ def test_demo_conf_names_the_first_hubspot_contact():
     files, _forms = demo_frames(seed=int(DEMO_SEED), until=datetime.fromisoformat(DEMO_LOGICAL_DATE))
     assert DEMO_FILES[0].header_style == "hubspot"
     assert json.loads(DEMO_CONF["forget_person"])["person"] == email_hash(files[0]["email"].iloc[0])
+
+
+def _reads(env: dict[str, str]) -> datetime:
+    """What funnelflow.clock reads in a step started with ``env`` (at the moment of the call)."""
+    from datetime import timedelta
+
+    from funnelflow import clock
+
+    return datetime.now(UTC) + timedelta(seconds=float(env[clock.OFFSET_ENV]))
+
+
+def test_the_demo_clock_runs_each_step_at_its_date_never_before_an_earlier_step_of_that_date():
+    from datetime import timedelta
+
+    from funnelflow_airflow.demo import DemoClock, step_time
+
+    day = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    later = day + timedelta(days=7)
+    assert step_time(["py", "-m", "airflow", "dags", "test", "webinars", later.isoformat()]) == later
+    assert step_time(["py", "-m", "funnelflow", "status", "--as-of", day.isoformat()]) == day
+    assert step_time(["py", "-m", "funnelflow", "webinars", "status", "x"]) is None
+
+    demo = DemoClock(day)
+    slack = timedelta(seconds=5)
+    with demo.step({}, day) as env:
+        assert day <= _reads(env) < day + slack
+    demo.reached[-1] = (day, day + timedelta(minutes=3))  # as if that step had run three minutes
+    with demo.step({"KEEP": "1"}, day) as env:  # the next step of that date starts where it ended
+        assert env["KEEP"] == "1"
+        assert day + timedelta(minutes=3) <= _reads(env) < day + timedelta(minutes=3) + slack
+    with demo.step({}, later) as env:  # a later date: its own
+        assert later <= _reads(env) < later + slack
+    with demo.step({}, day) as env:  # back to the demo's day: after what that day's steps did
+        assert day + timedelta(minutes=3) <= _reads(env) < day + timedelta(minutes=3) + slack
+    with demo.step({}, None) as env:  # no date: on from the last step
+        assert day + timedelta(minutes=3) <= _reads(env) < day + timedelta(minutes=3) + slack
