@@ -132,7 +132,7 @@ def test_rerun_of_the_same_run_changes_nothing_and_a_run_with_nothing_new_writes
 
 
 def test_one_pass_writes_leads_that_change_stage_and_leads_that_keep_it_once_each(engine, rules):
-    # The leads whose stage stays are written by one statement, those that move by another.
+    # Every lead whose values differ is written once, whether its stage moves or stays.
     mover = add_lead(engine, "mover@acme.example", lifecycle_stage="subscriber")
     touch(engine, mover, "form_fill", 1, "https://www.example.com/demo")
     stayer = add_lead(engine, "stayer@acme.example", seniority="vp")
