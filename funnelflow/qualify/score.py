@@ -65,7 +65,7 @@ def _scratch_name(conn: sa.Connection, base: str) -> str:
     return f"{base}_{uuid.uuid4().hex[:12]}" if conn.dialect.name == "postgresql" else base
 
 
-def _create_as(conn: sa.Connection, select: sa.Select, name: str) -> None:
+def _create_as(conn: sa.Connection, select: sa.Select, name: str, analyze: bool = True) -> None:
     """CREATE TABLE ... AS with the select's values as bound parameters.
 
     PostgreSQL runs CREATE TABLE AS in parallel (an INSERT ... SELECT never is), and
@@ -78,7 +78,7 @@ def _create_as(conn: sa.Connection, select: sa.Select, name: str) -> None:
     args = tuple(values[k] for k in compiled.positiontup) if compiled.positional else values
     kind = "unlogged table" if conn.dialect.name == "postgresql" else "temp table"
     conn.exec_driver_sql(f"create {kind} {name} as {compiled.string}", args)
-    if conn.dialect.name == "postgresql":
+    if analyze and conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"analyze {name}")
 
 
@@ -458,10 +458,12 @@ def compute(
         conn.exec_driver_sql(f"create unique index {eng_name}_lead_id on {eng_name} (lead_id)")
     # The heavy per-lead work (rule tests, sums, JSON) unfenced so it runs in parallel workers;
     # the stage rules, which read each score many times, over its materialized result.
+    # Only ever read by one scan of its own (no join, nothing for the planner to choose): no ANALYZE.
     _create_as(
         conn,
         scores_select(rules, conn.dialect.name, as_of, batch, materialized=eng_name, fenced=False),
         scores_name,
+        analyze=False,
     )
     conn.exec_driver_sql(f"drop table {eng_name}")
     _create_as(conn, staged_select(rules, _scores_table(rules, scores_name), as_of), new_name)

@@ -131,6 +131,23 @@ def test_rerun_of_the_same_run_changes_nothing_and_a_run_with_nothing_new_writes
     assert count(engine, "lifecycle_history") == 1
 
 
+def test_one_pass_writes_leads_that_change_stage_and_leads_that_keep_it_once_each(engine, rules):
+    # Every lead whose values differ is written once, whether its stage moves or stays.
+    mover = add_lead(engine, "mover@acme.example", lifecycle_stage="subscriber")
+    touch(engine, mover, "form_fill", 1, "https://www.example.com/demo")
+    stayer = add_lead(engine, "stayer@acme.example", seniority="vp")
+    kept_changed_at = lead_row(engine, stayer).lifecycle_changed_at
+    result = score_and_stage(engine, rules, as_of=AS_OF, scope="all", run_id="run-1")
+    assert result.considered == 2 and result.updated == 2
+    assert result.transitions == {("subscriber", "sql"): 1}
+    moved, stayed = lead_row(engine, mover), lead_row(engine, stayer)
+    assert (moved.lifecycle_stage, moved.lifecycle_changed_at, moved.scored_at) == ("sql", AS_OF, AS_OF)
+    assert (stayed.lifecycle_stage, stayed.fit_score, stayed.scored_at) == ("lead", 25, AS_OF)
+    assert stayed.lifecycle_changed_at == kept_changed_at
+    assert [h[:3] for h in history(engine)] == [(mover, "subscriber", "sql")]
+    assert score_and_stage(engine, rules, as_of=AS_OF, scope="all", run_id="run-1").updated == 0
+
+
 def test_only_changed_or_touched_leads_are_rescored(engine, rules):
     quiet = add_lead(engine, "quiet@acme.example")
     busy = add_lead(engine, "busy@acme.example")
