@@ -64,3 +64,18 @@ def test_an_unknown_reason_or_scope_is_refused(engine):
         suppressions.add(conn, [_row("a@example.com", "bounce", scope="sms")])
     with engine.begin() as conn, pytest.raises(ValueError, match="reason"):
         suppressions.add(conn, [_row("a@example.com", "tired")])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_policy_check_runs_without_jit_for_the_rest_of_its_transaction(engine):
+    # Compiling the recipient-facts statement cost more than running it once the ledger had grown
+    # (0.9 s against 0.2 s per 5,000 candidates): the check turns JIT off in its transaction only.
+    with engine.begin() as conn:
+        server_default = conn.exec_driver_sql("show jit").scalar()
+        policy.check_recipients(
+            conn, [policy.Candidate(email_hash("a@example.com"), None)], policy.MARKETING, AT
+        )
+        assert conn.exec_driver_sql("show jit").scalar() == "off"
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("show jit").scalar() == server_default  # the next transaction: its own

@@ -51,7 +51,7 @@ import sqlalchemy as sa
 from funnelflow import settings
 from funnelflow.db.helpers import chunks as _chunks  # the local name "chunks" is the iterator below
 from funnelflow.email import ledger, policy, render
-from funnelflow.email.tokens import make_token
+from funnelflow.email.tokens import make_token, token_maker
 from funnelflow.email.transports import (
     Accepted,
     AuthFailed,
@@ -335,12 +335,13 @@ class _Sender:
         self._earlier: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
         self._public_url = public_url()  # per run, not per recipient (it was the hot path's env lookup)
+        self._unsubscribe_token = token_maker("unsubscribe")  # the key read once, not per message
 
     # -- rendering -------------------------------------------------------------------------------
     def _values(self, r: Recipient, send_id: int) -> dict[str, str]:
         values = {k: "" if v is None else str(v) for k, v in r.values.items()}
         if self.mailing.kind == policy.MARKETING:
-            values["unsubscribe_url"] = unsubscribe_url(send_id, self._public_url)
+            values["unsubscribe_url"] = f"{self._public_url}/unsubscribe/{self._unsubscribe_token(send_id)}"
         return values
 
     def _render_one(self, values: Mapping[str, str]) -> render.Rendered:

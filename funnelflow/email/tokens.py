@@ -58,6 +58,21 @@ def make_token(purpose: str, subject_id: int) -> str:
     return f"{PURPOSES.index(purpose)}.{int(subject_id)}.{_sign(purpose, subject_id)}"
 
 
+def token_maker(purpose: str) -> Callable[[int], str]:
+    """``make_token`` for one purpose with the key read once: a send signs an unsubscribe link per message."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    key, digest, encode = _key(), hmac.digest, base64.urlsafe_b64encode
+    kind = PURPOSES.index(purpose)
+
+    def make(subject_id: int) -> str:
+        subject_id = int(subject_id)
+        mac = digest(key, f"{purpose}:{subject_id}".encode(), "sha256")
+        return f"{kind}.{subject_id}.{encode(mac[:18]).decode('ascii')}"
+
+    return make
+
+
 # Exactly what make_token writes: one spelling per id (no sign, no leading zero, ASCII digits, at most a
 # BIGINT), and the 24 URL-safe base64 characters of the signature. Anything else is not ours.
 _TOKEN_RE = re.compile(r"([0-9])\.(0|[1-9][0-9]{0,18})\.([A-Za-z0-9_-]{24})", re.ASCII)

@@ -68,6 +68,24 @@ def test_batched_rendering_with_substitutions_equals_rendering_per_person():
 
 
 @pytest.mark.parametrize(
+    "value", ["Ann", "", "Zoë", "a&b", "<b>", "x>y", 'say "hi"', "O'Neil", "https://x/?a=1&b=2"]
+)
+def test_substitutions_escape_exactly_as_markupsafe_does(value):
+    from markupsafe import escape
+
+    subs = render.substitutions_for({"first_name": value, "offer_url": value})
+    for name in ("first_name", "offer_url"):
+        assert subs[render.html_tag(name)] == str(escape(value))
+        assert subs[render.text_tag(name)] == value
+    assert list(subs) == [
+        render.html_tag("first_name"),
+        render.text_tag("first_name"),
+        render.html_tag("offer_url"),
+        render.text_tag("offer_url"),
+    ]
+
+
+@pytest.mark.parametrize(
     "brk", ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1e", "\x00"]
 )
 def test_a_value_with_a_line_break_renders_a_one_line_subject(brk):
