@@ -69,29 +69,57 @@ with_origin as (
     left join stg_lead_origin on stg_lead_origin.lead_id = counted.lead_id
 ),
 
+origin_figures as (  -- per week and origin, each figure counted (before the dimensions are split into rows)
+    select
+        week_start,
+        channel,
+        source,
+        campaign,
+        count(case when figure = 'new_leads' then 1 end) as new_leads,
+        count(case when figure = 'mql' then 1 end) as mql,
+        count(case when figure = 'sql' then 1 end) as sql,
+        count(case when figure = 'opportunity' then 1 end) as opportunity,
+        count(case when figure = 'customer' then 1 end) as customer,
+        count(case when figure = 'recycled' then 1 end) as recycled,
+        count(case when figure = 'disqualified' then 1 end) as disqualified,
+        count(case when figure = 'accepted' then 1 end) as accepted,
+        count(case when figure = 'rejected' then 1 end) as rejected,
+        sum(case when figure = 'won' then amount else 0 end) as won_revenue
+    from with_origin
+    group by week_start, channel, source, campaign
+),
+
 by_dimension as (
-    select week_start, 'all' as dimension, 'all' as value, figure, amount from with_origin
+    select week_start, 'all' as dimension, 'all' as value,
+           new_leads, mql, sql, opportunity, customer, recycled, disqualified, accepted, rejected, won_revenue
+    from origin_figures
     union all
-    select week_start, 'channel', channel, figure, amount from with_origin
+    select week_start, 'channel', channel,
+           new_leads, mql, sql, opportunity, customer, recycled, disqualified, accepted, rejected, won_revenue
+    from origin_figures
     union all
-    select week_start, 'source', source, figure, amount from with_origin
+    select week_start, 'source', source,
+           new_leads, mql, sql, opportunity, customer, recycled, disqualified, accepted, rejected, won_revenue
+    from origin_figures
     union all
-    select week_start, 'campaign', campaign, figure, amount from with_origin
+    select week_start, 'campaign', campaign,
+           new_leads, mql, sql, opportunity, customer, recycled, disqualified, accepted, rejected, won_revenue
+    from origin_figures
 )
 
 select
     week_start,
     dimension,
     value,
-    count(case when figure = 'new_leads' then 1 end) as new_leads,
-    count(case when figure = 'mql' then 1 end) as mql,
-    count(case when figure = 'sql' then 1 end) as sql,
-    count(case when figure = 'opportunity' then 1 end) as opportunity,
-    count(case when figure = 'customer' then 1 end) as customer,
-    count(case when figure = 'recycled' then 1 end) as recycled,
-    count(case when figure = 'disqualified' then 1 end) as disqualified,
-    count(case when figure = 'accepted' then 1 end) as accepted,
-    count(case when figure = 'rejected' then 1 end) as rejected,
-    sum(case when figure = 'won' then amount else 0 end) as won_revenue
+    sum(new_leads) as new_leads,
+    sum(mql) as mql,
+    sum(sql) as sql,
+    sum(opportunity) as opportunity,
+    sum(customer) as customer,
+    sum(recycled) as recycled,
+    sum(disqualified) as disqualified,
+    sum(accepted) as accepted,
+    sum(rejected) as rejected,
+    sum(won_revenue) as won_revenue
 from by_dimension
 group by week_start, dimension, value
