@@ -47,35 +47,33 @@ won_amounts as (  -- what each customer conversion brought
     group by conversions.lead_id, conversions.conversion
 ),
 
-converting_leads as (
-    select distinct lead_id from conversions
-),
-
-touch_owners as (  -- whose touches count for a converting lead: its own and those of leads merged into it
-    select lead_id as touch_lead_id, lead_id from converting_leads
+conversion_touch_leads as (  -- whose touches count for a conversion: the lead's own and those of leads merged into it
+    select week_start, lead_id, conversion, converted_at, lead_id as touch_lead_id
+    from conversions
     union all
-    select stg_lead_owner.lead_id, stg_lead_owner.owner_id
-    from stg_lead_owner
-    join converting_leads on converting_leads.lead_id = stg_lead_owner.owner_id
+    select conversions.week_start, conversions.lead_id, conversions.conversion, conversions.converted_at,
+           stg_lead_owner.lead_id
+    from conversions
+    join stg_lead_owner on stg_lead_owner.owner_id = conversions.lead_id
 ),
 
 eligible_touches as (
     select
-        conversions.week_start,
-        conversions.lead_id,
-        conversions.conversion,
+        conversion_touch_leads.week_start,
+        conversion_touch_leads.lead_id,
+        conversion_touch_leads.conversion,
         touchpoints.channel,
         coalesce(touchpoints.campaign, '(none)') as campaign,
         touchpoints.occurred_at,
         row_number() over (
-            partition by conversions.lead_id, conversions.conversion
+            partition by conversion_touch_leads.lead_id, conversion_touch_leads.conversion
             order by touchpoints.occurred_at, touchpoints.id
         ) as pos
-    from conversions
-    join touch_owners on touch_owners.lead_id = conversions.lead_id
-    join touchpoints on touchpoints.lead_id = touch_owners.touch_lead_id
-    where touchpoints.occurred_at <= conversions.converted_at
-      and touchpoints.touch_type not in ('email_open', 'sales_activity')
+    from conversion_touch_leads
+    join touchpoints
+      on touchpoints.lead_id = conversion_touch_leads.touch_lead_id
+     and touchpoints.occurred_at <= conversion_touch_leads.converted_at
+    where touchpoints.touch_type not in ('email_open', 'sales_activity')
       and touchpoints.scored
 ),
 

@@ -15,17 +15,25 @@ with sends_in_week as (
     group by stg_weeks.week_start, stg_email_sends.campaign
 ),
 
-events_in_week as (
-    select
+send_figures as (  -- each send once per figure it reached in the week
+    select distinct
         stg_weeks.week_start,
         stg_email_events.campaign,
         stg_email_events.send_id,
-        stg_email_events.event,
-        stg_email_events.by_a_person
+        case stg_email_events.event
+            when 'delivered' then 'delivered'
+            when 'bounce' then 'bounced'
+            when 'open' then 'unique_opens'
+            when 'click' then 'unique_clicks'
+            when 'unsubscribe' then 'unsubscribes'
+            when 'group_unsubscribe' then 'unsubscribes'
+            when 'spamreport' then 'spam_reports'
+        end as figure
     from stg_weeks
     join stg_email_events
       on stg_email_events.occurred_at >= stg_weeks.starts_at
      and stg_email_events.occurred_at < stg_weeks.ends_at
+    where stg_email_events.by_a_person or stg_email_events.event not in ('open', 'click')
 ),
 
 campaign_figures as (
@@ -37,13 +45,13 @@ campaign_figures as (
         week_start,
         campaign,
         0,
-        count(distinct case when event = 'delivered' then send_id end),
-        count(distinct case when event = 'bounce' then send_id end),
-        count(distinct case when event = 'open' and by_a_person then send_id end),
-        count(distinct case when event = 'click' and by_a_person then send_id end),
-        count(distinct case when event in ('unsubscribe', 'group_unsubscribe') then send_id end),
-        count(distinct case when event = 'spamreport' then send_id end)
-    from events_in_week
+        count(case when figure = 'delivered' then 1 end),
+        count(case when figure = 'bounced' then 1 end),
+        count(case when figure = 'unique_opens' then 1 end),
+        count(case when figure = 'unique_clicks' then 1 end),
+        count(case when figure = 'unsubscribes' then 1 end),
+        count(case when figure = 'spam_reports' then 1 end)
+    from send_figures
     group by week_start, campaign
 )
 
