@@ -196,11 +196,12 @@ def replace_weeks(
         # JIT compiling them cost ~0.9 s per statement and saved nothing (measured, bench/metrics.py).
         conn.execute(sa.text("set local jit = off"))
     results = {w.start: WeekResult(w.iso, w.start.isoformat()) for w in weeks}
+    span = {"from_at": min(w.starts_at for w in weeks), "to_at": max(w.ends_at for w in weeks)}
     for table in COMPUTED_TABLES:
         skip = NOT_COMPUTED.get(table.name, ())
         columns = ", ".join(c.name for c in table.columns if c.name not in skip)
         select = sql.source(f"metrics/{table.name}", dialect)
-        conn.execute(sa.text(f"insert into {table.name} ({columns})\n{select}"))
+        conn.execute(_statement(f"insert into {table.name} ({columns})\n{select}", span))
         counts = conn.execute(
             sa.select(table.c.week_start, sa.func.count())
             .where(table.c.week_start.in_(starts))

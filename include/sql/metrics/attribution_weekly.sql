@@ -32,6 +32,11 @@ with conversions as (
       on stg_first_stage_entry.first_at >= stg_weeks.starts_at
      and stg_first_stage_entry.first_at < stg_weeks.ends_at
     where stg_first_stage_entry.stage in ('sql', 'customer')
+      -- The span of the computed weeks (binds from_at, to_at; the join above already keeps to it)
+      -- tells the planner how many conversions to expect: for one week it looks each lead's
+      -- touches up by index, for a year's backfill it reads touchpoints once.
+      and stg_first_stage_entry.first_at >= :from_at
+      and stg_first_stage_entry.first_at < :to_at
 ),
 
 won_amounts as (  -- what each customer conversion brought
