@@ -273,13 +273,11 @@ def _fill_sla_medians(conn: sa.Connection, week: Week, team: SalesTeam | None) -
 def _postgres_memory(conn: sa.Connection) -> None:
     """More memory for this run than PostgreSQL's defaults give a session (measured with EXPLAIN
     ANALYZE): a backfill's statements sort and hash hundreds of thousands of rows, which spilled to
-    disk with the default 4 MB work_mem; the staged tables' indexes at 1M leads took 7.5-12.8 s
-    with 64 MB of maintenance_work_mem against 4.5-7.9 s with more; and the staged tables live in
-    the session's temp_buffers (8 MB by default), so every index scan over them went to the
-    operating system. temp_buffers can only be raised before a session's first temporary table:
-    a pooled connection that already had one keeps the size it had."""
+    disk with the default 4 MB work_mem; and the staged tables live in the session's temp_buffers
+    (8 MB by default), so every index scan over them went to the operating system. temp_buffers
+    can only be raised before a session's first temporary table: a pooled connection that already
+    had one keeps the size it had."""
     conn.execute(sa.text("set local work_mem = '64MB'"))
-    conn.execute(sa.text("set local maintenance_work_mem = '256MB'"))  # the staged tables' indexes
     try:
         with conn.begin_nested():
             conn.execute(sa.text("set temp_buffers = '256MB'"))
