@@ -10,24 +10,32 @@ Sizes are configurable (the full size needs several minutes just to generate on 
 events scale with it (10x, 2x, 1x, 3x) unless ``BENCH_METRICS_TOUCHPOINTS``,
 ``BENCH_METRICS_STAGE_CHANGES``, ``BENCH_METRICS_SENDS``, ``BENCH_METRICS_EVENTS`` say
 otherwise. The goals are judged at whatever size ran; the size is printed with the results.
+
+``BENCH_METRICS_DB=<name>`` keeps the generated database under that name on the bench server
+instead of dropping it, and a later run with the same name (and sizes) reuses it: generating the
+full size takes minutes, computing it seconds. The computed weeks are replaced on each run, as a
+rerun does. Drop it by hand when done (``dropdb <name>``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from bench import peak_rss_mb, report, scratch_postgres
+from bench import PG_URL, peak_rss_mb, report, scratch_postgres
 
 LEADS = int(os.environ.get("BENCH_METRICS_LEADS", "1000000"))
 TOUCHPOINTS = int(os.environ.get("BENCH_METRICS_TOUCHPOINTS", str(LEADS * 10)))
 STAGE_CHANGES = int(os.environ.get("BENCH_METRICS_STAGE_CHANGES", str(LEADS * 2)))
 SENDS = int(os.environ.get("BENCH_METRICS_SENDS", str(LEADS)))
 EVENTS = int(os.environ.get("BENCH_METRICS_EVENTS", str(LEADS * 3)))
+KEEP_DB = os.environ.get("BENCH_METRICS_DB", "")
 AS_OF = datetime(2026, 11, 23, 6, tzinfo=UTC)  # a Monday: the report week is 2026-W47
 
 _SETUP = [
@@ -84,6 +92,34 @@ def _generate(engine: sa.Engine) -> None:
         conn.exec_driver_sql("vacuum analyze")
 
 
+@contextlib.contextmanager
+def _database() -> Iterator[tuple[str, bool]]:
+    """(url, generated already): a scratch database, or the kept one named by BENCH_METRICS_DB."""
+    if not KEEP_DB:
+        with scratch_postgres() as url:
+            yield url, False
+        return
+    from funnelflow.db import migrate
+    from funnelflow.db.engine import make_engine
+
+    admin_url = sa.make_url(PG_URL).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": KEEP_DB}).first()
+        if not exists:
+            conn.execute(sa.text(f'create database "{KEEP_DB}"'))
+    admin.dispose()
+    url = admin_url.set(database=KEEP_DB).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        leads = conn.execute(sa.text("select count(*) from leads")).scalar_one()
+    engine.dispose()
+    if leads not in (0, LEADS):
+        raise SystemExit(f"{KEEP_DB} holds {leads:,} leads, not {LEADS:,}: drop it or use another name")
+    yield url, leads == LEADS
+
+
 def main() -> None:
     from funnelflow.db.engine import make_engine
     from funnelflow.metrics.compute import compute_week, compute_weeks
@@ -92,13 +128,15 @@ def main() -> None:
 
     os.environ["FUNNELFLOW_HOME"] = tempfile.mkdtemp(prefix="ff-bench-metrics-")
     os.environ.setdefault("FUNNELFLOW_REPORT_TZ", "UTC")
-    with scratch_postgres() as url:
+    with _database() as (url, generated):
         engine = make_engine(url)
         t0 = time.perf_counter()
-        _generate(engine)
+        if not generated:
+            _generate(engine)
         print(
-            f"generated {LEADS:,} leads, {TOUCHPOINTS:,} touchpoints, {STAGE_CHANGES:,} stage changes, "
-            f"{SENDS:,} sends, {EVENTS:,} events in {time.perf_counter() - t0:.1f}s",
+            f"{'reused' if generated else 'generated'} {LEADS:,} leads, {TOUCHPOINTS:,} touchpoints, "
+            f"{STAGE_CHANGES:,} stage changes, {SENDS:,} sends, {EVENTS:,} events in "
+            f"{time.perf_counter() - t0:.1f}s (load average {os.getloadavg()[0]:.1f})",
             flush=True,
         )
         last = Week.before(AS_OF)

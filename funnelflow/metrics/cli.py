@@ -3,7 +3,8 @@
 ``python -m funnelflow report weekly --week 2026-W47`` computes that week (and any earlier week of
 the 12-week trend never computed), writes FUNNELFLOW_HOME/reports/2026-W47/ and prints where;
 ``--send`` also emails the stakeholders in config/reports.yaml (once per week: the ledger remembers).
-``report backfill --from 2026-W01 --to 2026-W47`` computes each week in its own transaction.
+``report backfill --from 2026-W01 --to 2026-W47`` computes the weeks in one transaction, each result
+table in one statement.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47 (in FUNNELFLOW_REPORT_TZ)")
     w.add_argument("--send", action="store_true", help="email it to config/reports.yaml's stakeholders")
     w.set_defaults(func=_weekly)
-    b = actions.add_parser("backfill", help="compute a range of ISO weeks, each in its own transaction")
+    b = actions.add_parser("backfill", help="compute a range of ISO weeks in one transaction")
     b.add_argument("--from", dest="first", required=True, help="first ISO week, e.g. 2026-W01")
     b.add_argument("--to", dest="last", required=True, help="last ISO week (included)")
     b.set_defaults(func=_backfill)

@@ -1,12 +1,14 @@
-"""Compute a week's funnel metrics: delete that week's rows and insert them again, in one transaction.
+"""Compute weeks of funnel metrics: delete those weeks' rows and insert them again, in one transaction.
 
 The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). The
 staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_stage_changes``, ``stg_first_stage_entry``,
 ``stg_email_sends``, ``stg_email_events``, ``stg_handoff_outcomes``, ``stg_won_opportunities``)
-become temporary tables first, because every mart needs them; a backfill builds them once and then
-computes each week in its own transaction. Everything a week's figures depend on is the week
-itself (its bounds in the report time zone; cohorts are as of the week's end), never the wall
-clock, so a rerun over the same database gives identical rows.
+become temporary tables first, because every mart needs them, with the weeks to compute
+(``stg_weeks``: their bounds in the report time zone) and each week's cohort weeks
+(``stg_cohort_weeks``). Each result table is then one statement for all the weeks at once (a
+52-week backfill runs each table's query once, not 52 times). Everything a week's figures depend
+on is the week itself (its bounds; cohorts are as of the week's end), never the wall clock, so a
+rerun over the same database gives identical rows.
 """
 
 from __future__ import annotations
@@ -75,9 +77,19 @@ COMPUTED_TABLES: tuple[sa.Table, ...] = (
     retention_weekly,
 )
 
-_cohort_weeks = sa.Table(
+_weeks = sa.Table(
+    "stg_weeks",
+    sa.MetaData(),
+    sa.Column("week_start", sa.Date, nullable=False),
+    sa.Column("starts_at", UTCDateTime(), nullable=False),
+    sa.Column("ends_at", UTCDateTime(), nullable=False),  # also the as-of time of the week's cohorts
+    sa.Column("next_week_start", sa.Date, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_cohort_weeks = sa.Table(  # for each computed week, the COHORT_WEEKS weeks up to it
     "stg_cohort_weeks",
     sa.MetaData(),
+    sa.Column("week_start", sa.Date, nullable=False),
     sa.Column("cohort_week_start", sa.Date, nullable=False),
     sa.Column("starts_at", UTCDateTime(), nullable=False),
     sa.Column("ends_at", UTCDateTime(), nullable=False),
@@ -85,11 +97,8 @@ _cohort_weeks = sa.Table(
 )
 
 _BINDS = {
-    "week_start": sa.Date(),
     "starts_at": UTCDateTime(),
     "ends_at": UTCDateTime(),
-    "as_of": UTCDateTime(),
-    "next_week_start": sa.Date(),
     "from_at": UTCDateTime(),
     "to_at": UTCDateTime(),
 }
@@ -113,7 +122,8 @@ def _statement(text: str, params: dict) -> sa.TextClause:
 
 
 def build_staging(conn: sa.Connection, weeks: Sequence[Week]) -> None:
-    """The staged queries as temporary tables of this connection (dropped first if present).
+    """The staged queries as temporary tables of this connection (dropped first if present), and
+    ``weeks`` with their cohort weeks.
 
     Facts only the week itself needs (email sends and events) are kept for ``weeks`` only; the
     others (origins, first entries, won deals) need all history."""
@@ -127,64 +137,97 @@ def build_staging(conn: sa.Connection, weeks: Sequence[Week]) -> None:
             conn.execute(sa.text(f"create index ix_{name}_{'_'.join(cols)} on {name} ({', '.join(cols)})"))
         if dialect == "postgresql":
             conn.execute(sa.text(f"analyze {name}"))  # temporary tables get no statistics otherwise
+    _weeks.create(conn)
+    conn.execute(
+        _weeks.insert(),
+        [
+            {
+                "week_start": w.start,
+                "starts_at": w.starts_at,
+                "ends_at": w.ends_at,
+                "next_week_start": w.shift(1).start,
+            }
+            for w in weeks
+        ],
+    )
     _cohort_weeks.create(conn)
-
-
-def drop_staging(conn: sa.Connection) -> None:
-    for name in ("stg_cohort_weeks", *(n for n, _ in reversed(STAGING))):
-        conn.execute(sa.text(f"drop table if exists {name}"))
-
-
-def replace_week(conn: sa.Connection, week: Week, team: SalesTeam | None = None) -> WeekResult:
-    """Delete ``week``'s rows from every result table and insert them again (staging must exist)."""
-    params = {
-        "week_start": week.start,
-        "starts_at": week.starts_at,
-        "ends_at": week.ends_at,
-        "as_of": week.ends_at,
-        "next_week_start": week.shift(1).start,
-    }
-    if conn.dialect.name == "postgresql":
-        # Two computations of one week at once (the DAG and the command line) take turns instead of
-        # both inserting after both deleted. SQLite has one writer: the DELETE below already waits.
-        conn.execute(
-            sa.text("select pg_advisory_xact_lock(:key)"), {"key": METRICS_LOCK_BASE + week.start.toordinal()}
-        )
-    for table in (*COMPUTED_TABLES, metrics_weeks):
-        conn.execute(table.delete().where(table.c.week_start == week.start))
-    conn.execute(_cohort_weeks.delete())
     conn.execute(
         _cohort_weeks.insert(),
         [
-            {"cohort_week_start": w.start, "starts_at": w.starts_at, "ends_at": w.ends_at}
-            for w in (week.shift(-i) for i in range(COHORT_WEEKS))
+            {
+                "week_start": w.start,
+                "cohort_week_start": c.start,
+                "starts_at": c.starts_at,
+                "ends_at": c.ends_at,
+            }
+            for w in weeks
+            for c in (w.shift(-i) for i in range(COHORT_WEEKS))
         ],
     )
-    result = WeekResult(week.iso, week.start.isoformat())
+    if dialect == "postgresql":
+        conn.execute(sa.text("analyze stg_weeks"))
+        conn.execute(sa.text("analyze stg_cohort_weeks"))
+
+
+def drop_staging(conn: sa.Connection) -> None:
+    for name in ("stg_cohort_weeks", "stg_weeks", *(n for n, _ in reversed(STAGING))):
+        conn.execute(sa.text(f"drop table if exists {name}"))
+
+
+def replace_weeks(
+    conn: sa.Connection, weeks: Sequence[Week], team: SalesTeam | None = None
+) -> list[WeekResult]:
+    """Delete ``weeks``' rows from every result table and insert them again (staging of these
+    weeks must exist), in the caller's transaction."""
+    starts = sorted({w.start for w in weeks})
+    if conn.dialect.name == "postgresql":
+        # Two computations of one week at once (the DAG and the command line) take turns instead of
+        # both inserting after both deleted; locks in date order, so two backfills cannot deadlock.
+        # SQLite has one writer: the DELETE below already waits.
+        for start in starts:
+            conn.execute(
+                sa.text("select pg_advisory_xact_lock(:key)"), {"key": METRICS_LOCK_BASE + start.toordinal()}
+            )
+    for table in (*COMPUTED_TABLES, metrics_weeks):
+        conn.execute(table.delete().where(table.c.week_start.in_(starts)))
     dialect = conn.dialect.name
     if dialect == "postgresql":
         # The marts are short queries over temporary tables whose row estimates are guesses:
         # JIT compiling them cost ~0.9 s per statement and saved nothing (measured, bench/metrics.py).
         conn.execute(sa.text("set local jit = off"))
-        conn.execute(sa.text("analyze stg_cohort_weeks"))
+    results = {w.start: WeekResult(w.iso, w.start.isoformat()) for w in weeks}
+    span = {"from_at": min(w.starts_at for w in weeks), "to_at": max(w.ends_at for w in weeks)}
     for table in COMPUTED_TABLES:
         skip = NOT_COMPUTED.get(table.name, ())
         columns = ", ".join(c.name for c in table.columns if c.name not in skip)
         select = sql.source(f"metrics/{table.name}", dialect)
-        inserted = conn.execute(_statement(f"insert into {table.name} ({columns})\n{select}", params))
-        result.rows[table.name] = inserted.rowcount
-    _fill_sla_medians(conn, week, params, team)
+        conn.execute(_statement(f"insert into {table.name} ({columns})\n{select}", span))
+        counts = conn.execute(
+            sa.select(table.c.week_start, sa.func.count())
+            .where(table.c.week_start.in_(starts))
+            .group_by(table.c.week_start)
+        ).all()
+        for result in results.values():
+            result.rows[table.name] = 0
+        for week_start, count in counts:
+            results[week_start].rows[table.name] = count
+    for week in weeks:
+        _fill_sla_medians(conn, week, team)
     conn.execute(
-        metrics_weeks.insert().values(
-            week_start=week.start,
-            iso_week=week.iso,
-            timezone=week.tz.key,
-            starts_at=week.starts_at,
-            ends_at=week.ends_at,
-            computed_at=utcnow(),
-        )
+        metrics_weeks.insert(),
+        [
+            {
+                "week_start": week.start,
+                "iso_week": week.iso,
+                "timezone": week.tz.key,
+                "starts_at": week.starts_at,
+                "ends_at": week.ends_at,
+                "computed_at": utcnow(),
+            }
+            for week in weeks
+        ],
     )
-    return result
+    return [results[w.start] for w in weeks]
 
 
 def sales_team() -> SalesTeam | None:
@@ -196,12 +239,13 @@ def sales_team() -> SalesTeam | None:
     return load_team(path)
 
 
-def _fill_sla_medians(conn: sa.Connection, week: Week, params: dict, team: SalesTeam | None) -> None:
+def _fill_sla_medians(conn: sa.Connection, week: Week, team: SalesTeam | None) -> None:
     """sla_weekly.median_business_hours_to_first_action: per team and rep, the median business hours
     from assignment to first action of the week's due items, in the rep's calendar (time zone and
     holidays of reps, opening hours of the team file). Without the team file they stay NULL."""
     if team is None:
         return
+    params = {"starts_at": week.starts_at, "ends_at": week.ends_at}
     hours: dict[tuple[str, str], list[float]] = defaultdict(list)
     select = _statement(sql.source("metrics/sla_first_actions", conn.dialect.name), params)
     rows = conn.execute(select.columns(assigned_at=UTCDateTime(), first_action_at=UTCDateTime()))
@@ -226,22 +270,41 @@ def _fill_sla_medians(conn: sa.Connection, week: Week, params: dict, team: Sales
         )
 
 
+def _postgres_memory(conn: sa.Connection) -> None:
+    """More memory for this run than PostgreSQL's defaults give a session (measured with EXPLAIN
+    ANALYZE): a backfill's statements sort and hash hundreds of thousands of rows, which spilled to
+    disk with the default 4 MB work_mem; and the staged tables live in the session's temp_buffers
+    (8 MB by default), so every index scan over them went to the operating system. temp_buffers
+    can only be raised before a session's first temporary table: a pooled connection that already
+    had one keeps the size it had."""
+    conn.execute(sa.text("set local work_mem = '64MB'"))
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text("set temp_buffers = '256MB'"))
+    except sa.exc.DBAPIError:
+        kept = conn.execute(sa.text("show temp_buffers")).scalar()
+        log.info("temp_buffers stays %s on this connection (it had temporary tables already)", kept)
+
+
 def compute_weeks(
     engine: sa.Engine, weeks: Sequence[Week], team: SalesTeam | None = None
 ) -> list[WeekResult]:
-    """Compute each week in its own transaction; the staged tables are built once, in the first.
+    """Compute ``weeks`` in one transaction: staging, then each result table in one statement.
 
     ``team`` (default: config/sales_team.yaml when it exists) gives the reps' business hours."""
     team = team if team is not None else sales_team()
-    results: list[WeekResult] = []
+    weeks = list({w.start: w for w in weeks}.values())  # each week once
+    if not weeks:
+        return []
     with engine.connect() as conn:
         try:
-            for i, week in enumerate(weeks):
-                with conn.begin():
-                    if i == 0:
-                        build_staging(conn, weeks)
-                    results.append(replace_week(conn, week, team))
-                log.info("funnel metrics %s: %s", week.iso, results[-1].rows)
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    _postgres_memory(conn)
+                build_staging(conn, weeks)
+                results = replace_weeks(conn, weeks, team)
+            for result in results:
+                log.info("funnel metrics %s: %s", result.week, result.rows)
         finally:
             if conn.in_transaction():
                 conn.rollback()

@@ -1,5 +1,7 @@
 """The metrics statements through funnelflow.sql: the dialect's variant first, values always bound."""
 
+import re
+
 import pytest
 
 from funnelflow import sql
@@ -12,10 +14,15 @@ def test_shared_file_and_dialect_variants():
 
 
 def test_every_value_is_a_bound_parameter_never_text():
-    for name in ("funnel_weekly", "funnel_cohorts", "email_weekly", "attribution_weekly"):
+    # The marts read the weeks from stg_weeks (filled with bound values); staging binds its span.
+    for name in ("funnel_weekly", "funnel_cohorts", "email_weekly", "attribution_weekly", "retention_weekly"):
         text = sql.source(f"metrics/{name}")
-        assert ":starts_at" in text or ":as_of" in text
+        assert "stg_weeks" in text
         assert "{" not in text  # nothing is formatted in
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", text)  # no week written into the text
+    for name in ("stg_email_sends", "stg_email_events"):
+        assert ":from_at" in sql.source(f"metrics/{name}")
+    assert ":starts_at" in sql.source("metrics/sla_first_actions")
 
 
 def test_unknown_names_and_escapes_are_refused():

@@ -18,14 +18,25 @@
 -- revenue_credit: credit x the conversion's won amount, summed like credit. The won amount of a
 -- customer conversion is the sum of the amounts of the lead's opportunities (merged leads'
 -- included) closed won at or before the conversion (0 when none); a sql conversion has none (0).
--- Binds: week_start, starts_at, ends_at. Needs stg_lead_owner, stg_first_stage_entry and
--- stg_won_opportunities.
+-- For each computed week (stg_weeks): its conversions (a lead converts once into each stage, so
+-- each conversion belongs to one week). Needs stg_weeks, stg_lead_owner, stg_first_stage_entry
+-- and stg_won_opportunities.
 with conversions as (
-    select lead_id, stage as conversion, first_at as converted_at
-    from stg_first_stage_entry
-    where stage in ('sql', 'customer')
-      and first_at >= :starts_at
-      and first_at < :ends_at
+    select
+        stg_weeks.week_start,
+        stg_first_stage_entry.lead_id,
+        stg_first_stage_entry.stage as conversion,
+        stg_first_stage_entry.first_at as converted_at
+    from stg_weeks
+    join stg_first_stage_entry
+      on stg_first_stage_entry.first_at >= stg_weeks.starts_at
+     and stg_first_stage_entry.first_at < stg_weeks.ends_at
+    where stg_first_stage_entry.stage in ('sql', 'customer')
+      -- The span of the computed weeks (binds from_at, to_at; the join above already keeps to it)
+      -- tells the planner how many conversions to expect: for one week it looks each lead's
+      -- touches up by index, for a year's backfill it reads touchpoints once.
+      and stg_first_stage_entry.first_at >= :from_at
+      and stg_first_stage_entry.first_at < :to_at
 ),
 
 won_amounts as (  -- what each customer conversion brought
@@ -41,34 +52,33 @@ won_amounts as (  -- what each customer conversion brought
     group by conversions.lead_id, conversions.conversion
 ),
 
-converting_leads as (
-    select distinct lead_id from conversions
-),
-
-touch_owners as (  -- whose touches count for a converting lead: its own and those of leads merged into it
-    select lead_id as touch_lead_id, lead_id from converting_leads
+conversion_touch_leads as (  -- whose touches count for a conversion: the lead's own and those of leads merged into it
+    select week_start, lead_id, conversion, converted_at, lead_id as touch_lead_id
+    from conversions
     union all
-    select stg_lead_owner.lead_id, stg_lead_owner.owner_id
-    from stg_lead_owner
-    join converting_leads on converting_leads.lead_id = stg_lead_owner.owner_id
+    select conversions.week_start, conversions.lead_id, conversions.conversion, conversions.converted_at,
+           stg_lead_owner.lead_id
+    from conversions
+    join stg_lead_owner on stg_lead_owner.owner_id = conversions.lead_id
 ),
 
 eligible_touches as (
     select
-        conversions.lead_id,
-        conversions.conversion,
+        conversion_touch_leads.week_start,
+        conversion_touch_leads.lead_id,
+        conversion_touch_leads.conversion,
         touchpoints.channel,
         coalesce(touchpoints.campaign, '(none)') as campaign,
         touchpoints.occurred_at,
         row_number() over (
-            partition by conversions.lead_id, conversions.conversion
+            partition by conversion_touch_leads.lead_id, conversion_touch_leads.conversion
             order by touchpoints.occurred_at, touchpoints.id
         ) as pos
-    from conversions
-    join touch_owners on touch_owners.lead_id = conversions.lead_id
-    join touchpoints on touchpoints.lead_id = touch_owners.touch_lead_id
-    where touchpoints.occurred_at <= conversions.converted_at
-      and touchpoints.touch_type not in ('email_open', 'sales_activity')
+    from conversion_touch_leads
+    join touchpoints
+      on touchpoints.lead_id = conversion_touch_leads.touch_lead_id
+     and touchpoints.occurred_at <= conversion_touch_leads.converted_at
+    where touchpoints.touch_type not in ('email_open', 'sales_activity')
       and touchpoints.scored
 ),
 
@@ -133,6 +143,7 @@ key_touches as (  -- positions of F, M, O and how many touches are not key in ea
 
 touch_credits as (
     select
+        eligible_touches.week_start,
         eligible_touches.lead_id,
         eligible_touches.conversion,
         eligible_touches.channel,
@@ -163,7 +174,7 @@ touch_credits as (
 ),
 
 unattributed as (  -- conversions without a single eligible touch
-    select conversions.lead_id, conversions.conversion, 'unattributed' as channel, '(none)' as campaign,
+    select conversions.week_start, conversions.lead_id, conversions.conversion, 'unattributed' as channel, '(none)' as campaign,
            1.0 as first_touch, 1.0 as last_touch, 1.0 as linear, 1.0 as u_shaped, 1.0 as w_shaped
     from conversions
     left join key_touches
@@ -184,26 +195,42 @@ credits as (
      and won_amounts.conversion = credited.conversion
 ),
 
+credits_summed as (  -- per week, conversion, channel and campaign, before the models are split into rows
+    select
+        week_start,
+        conversion,
+        channel,
+        campaign,
+        sum(first_touch) as first_touch,
+        sum(first_touch * won_amount) as first_touch_revenue,
+        sum(last_touch) as last_touch,
+        sum(last_touch * won_amount) as last_touch_revenue,
+        sum(linear) as linear,
+        sum(linear * won_amount) as linear_revenue,
+        sum(u_shaped) as u_shaped,
+        sum(u_shaped * won_amount) as u_shaped_revenue,
+        sum(w_shaped) as w_shaped,
+        sum(w_shaped * won_amount) as w_shaped_revenue
+    from credits
+    group by week_start, conversion, channel, campaign
+),
+
 credits_by_model as (
-    select conversion, channel, campaign, 'first_touch' as model, first_touch as credit, won_amount from credits
+    select
+        week_start, conversion, channel, campaign, 'first_touch' as model, first_touch as credit,
+        first_touch_revenue as revenue_credit
+    from credits_summed
     union all
-    select conversion, channel, campaign, 'last_touch', last_touch, won_amount from credits
+    select week_start, conversion, channel, campaign, 'last_touch', last_touch, last_touch_revenue
+    from credits_summed
     union all
-    select conversion, channel, campaign, 'linear', linear, won_amount from credits
+    select week_start, conversion, channel, campaign, 'linear', linear, linear_revenue from credits_summed
     union all
-    select conversion, channel, campaign, 'u_shaped', u_shaped, won_amount from credits
+    select week_start, conversion, channel, campaign, 'u_shaped', u_shaped, u_shaped_revenue from credits_summed
     union all
-    select conversion, channel, campaign, 'w_shaped', w_shaped, won_amount from credits
+    select week_start, conversion, channel, campaign, 'w_shaped', w_shaped, w_shaped_revenue from credits_summed
 )
 
-select
-    :week_start as week_start,
-    model,
-    conversion,
-    channel,
-    campaign,
-    sum(credit) as credit,
-    sum(credit * won_amount) as revenue_credit
+select week_start, model, conversion, channel, campaign, credit, revenue_credit
 from credits_by_model
-group by model, conversion, channel, campaign
-having sum(credit) > 0
+where credit > 0

@@ -3,7 +3,8 @@
 -- and 90th percentile of the days between the two first entries (for 'lead': the earliest touch,
 -- merged leads' included), interpolated linearly (percentile_cont).
 -- The SQLite variant beside this file computes the same interpolation with window functions.
--- Binds: week_start, starts_at, ends_at. Needs stg_lead_origin and stg_first_stage_entry.
+-- One row per computed week (stg_weeks) and transition. Needs stg_weeks, stg_lead_origin and
+-- stg_first_stage_entry.
 with transitions (transition, earlier_stage, later_stage) as (
     values
         ('lead_mql', 'lead', 'mql'),
@@ -12,17 +13,24 @@ with transitions (transition, earlier_stage, later_stage) as (
         ('opportunity_customer', 'opportunity', 'customer')
 ),
 
-later_entries as (  -- first entries into a later stage that fall in the week
-    select transitions.transition, transitions.earlier_stage, stg_first_stage_entry.lead_id, stg_first_stage_entry.first_at
+later_entries as (  -- first entries into a later stage that fall in a computed week
+    select
+        stg_weeks.week_start,
+        transitions.transition,
+        transitions.earlier_stage,
+        stg_first_stage_entry.lead_id,
+        stg_first_stage_entry.first_at
     from transitions
+    cross join stg_weeks
     join stg_first_stage_entry
       on stg_first_stage_entry.stage = transitions.later_stage
-     and stg_first_stage_entry.first_at >= :starts_at
-     and stg_first_stage_entry.first_at < :ends_at
+     and stg_first_stage_entry.first_at >= stg_weeks.starts_at
+     and stg_first_stage_entry.first_at < stg_weeks.ends_at
 ),
 
 durations as (  -- the earlier stage: the earliest touch for 'lead', else its first entry
     select
+        later.week_start,
         later.transition,
         extract(epoch from later.first_at - coalesce(origin.first_touch_at, earlier.first_at)) / 86400.0 as days
     from later_entries as later
@@ -37,11 +45,14 @@ durations as (  -- the earlier stage: the earliest touch for 'lead', else its fi
 )
 
 select
-    :week_start as week_start,
+    stg_weeks.week_start,
     transitions.transition,
     count(durations.days) as leads,
     percentile_cont(0.5) within group (order by durations.days::float8) as median_days,
     percentile_cont(0.9) within group (order by durations.days::float8) as p90_days
-from transitions
-left join durations on durations.transition = transitions.transition
-group by transitions.transition
+from stg_weeks
+cross join transitions
+left join durations
+  on durations.week_start = stg_weeks.week_start
+ and durations.transition = transitions.transition
+group by stg_weeks.week_start, transitions.transition

@@ -2,7 +2,8 @@
 -- percentile_cont, so the linear interpolation is written out: with the n durations sorted
 -- (ranks 0..n-1), percentile p sits at position p * (n - 1); the value is the duration at the
 -- rank below plus the fraction of the step to the next one.
--- Binds: week_start, starts_at, ends_at. Needs stg_lead_origin and stg_first_stage_entry.
+-- One row per computed week (stg_weeks) and transition. Needs stg_weeks, stg_lead_origin and
+-- stg_first_stage_entry.
 with transitions (transition, earlier_stage, later_stage) as (
     values
         ('lead_mql', 'lead', 'mql'),
@@ -11,17 +12,24 @@ with transitions (transition, earlier_stage, later_stage) as (
         ('opportunity_customer', 'opportunity', 'customer')
 ),
 
-later_entries as (  -- first entries into a later stage that fall in the week
-    select transitions.transition, transitions.earlier_stage, stg_first_stage_entry.lead_id, stg_first_stage_entry.first_at
+later_entries as (  -- first entries into a later stage that fall in a computed week
+    select
+        stg_weeks.week_start,
+        transitions.transition,
+        transitions.earlier_stage,
+        stg_first_stage_entry.lead_id,
+        stg_first_stage_entry.first_at
     from transitions
+    cross join stg_weeks
     join stg_first_stage_entry
       on stg_first_stage_entry.stage = transitions.later_stage
-     and stg_first_stage_entry.first_at >= :starts_at
-     and stg_first_stage_entry.first_at < :ends_at
+     and stg_first_stage_entry.first_at >= stg_weeks.starts_at
+     and stg_first_stage_entry.first_at < stg_weeks.ends_at
 ),
 
 durations as (  -- the earlier stage: the earliest touch for 'lead', else its first entry
     select
+        later.week_start,
         later.transition,
         julianday(later.first_at) - julianday(coalesce(origin.first_touch_at, earlier.first_at)) as days
     from later_entries as later
@@ -37,10 +45,11 @@ durations as (  -- the earlier stage: the earliest touch for 'lead', else its fi
 
 ranked_durations as (
     select
+        week_start,
         transition,
         days,
-        row_number() over (partition by transition order by days) - 1 as rank0,
-        count(*) over (partition by transition) as n
+        row_number() over (partition by week_start, transition order by days) - 1 as rank0,
+        count(*) over (partition by week_start, transition) as n
     from durations
 ),
 
@@ -53,7 +62,7 @@ positions as (
 )
 
 select
-    :week_start as week_start,
+    stg_weeks.week_start,
     transitions.transition,
     count(positions.days) as leads,
     sum(
@@ -68,6 +77,9 @@ select
             when positions.rank0 = cast(p90_pos as integer) + 1 then days * (p90_pos - cast(p90_pos as integer))
         end
     ) as p90_days
-from transitions
-left join positions on positions.transition = transitions.transition
-group by transitions.transition
+from stg_weeks
+cross join transitions
+left join positions
+  on positions.week_start = stg_weeks.week_start
+ and positions.transition = transitions.transition
+group by stg_weeks.week_start, transitions.transition

@@ -1,18 +1,18 @@
--- webinar_weekly: per webinar held in the week (webinars.starts_at in the week, not cancelled),
--- its slug and title, and the people (as recorded when the week is computed):
+-- webinar_weekly: per webinar held in a computed week (stg_weeks; webinars.starts_at in the week,
+-- not cancelled), its slug and title, and the people (as recorded when the week is computed):
 --   invited: distinct leads sent an invitation wave of it (email_sends with template
 --     'webinar_invitation' and campaign_id = the slug, sent_at set)
 --   registered: registrations that held a seat (status registered, attended or no_show)
 --   waitlisted: registrations still on the waitlist (never seated)
 --   attended, no_show: registrations with that status (from the attendance report)
--- Cancelled registrations count in none of them.
--- Binds: week_start, starts_at, ends_at.
+-- Cancelled registrations count in none of them. Needs stg_weeks.
 with held as (
-    select id, slug, title
-    from webinars
-    where starts_at >= :starts_at
-      and starts_at < :ends_at
-      and status <> 'cancelled'
+    select stg_weeks.week_start, webinars.id, webinars.slug, webinars.title
+    from stg_weeks
+    join webinars
+      on webinars.starts_at >= stg_weeks.starts_at
+     and webinars.starts_at < stg_weeks.ends_at
+    where webinars.status <> 'cancelled'
 ),
 
 invitations as (
@@ -38,7 +38,7 @@ registrations as (
 )
 
 select
-    :week_start as week_start,
+    held.week_start,
     held.slug as webinar_id,
     held.title as webinar_name,
     coalesce(invitations.invited, 0) as invited,
