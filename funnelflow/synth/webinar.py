@@ -18,8 +18,6 @@ Deterministic from the seed; a rerun registers nobody twice and sends nothing ag
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,7 +31,7 @@ from funnelflow.db.schema import email_sends, leads, webinar_registrations, webi
 from funnelflow.email.transports import Transport
 from funnelflow.webinars import emails, registrations
 from funnelflow.webinars.config import Webinar, WebinarFile
-from funnelflow.webinars.demo import ZOOM_ATTENDEE_HEADER, ZOOM_TIME
+from funnelflow.webinars.demo import AttendeeRow, zoom_attendee_report
 
 STREAM_WEBINAR = 43  # the rng stream of the past webinar (funnelflow.synth.people numbers the others)
 SLUG = "pension-basics-demo"
@@ -130,23 +128,15 @@ def attendee_report(engine: sa.Engine, w: Webinar, seed: int) -> bytes:
         emails_in_order = [e for e in guests if e]
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, STREAM_WEBINAR, 1])
     start = w.starts_at.astimezone(w.zone)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["Attendee Report"])
-    writer.writerow(["Topic", "Actual Start Time"])
-    writer.writerow([w.spec.title, f"{start:{ZOOM_TIME}}"])
-    writer.writerow(["Attendee Details"])
-    writer.writerow(ZOOM_ATTENDEE_HEADER)
+    rows: list[AttendeeRow] = []
     for email in emails_in_order:
         u, late, minutes = rng.random(), float(rng.uniform(0, 8)), int(rng.integers(15, 46))
-        joined = start + timedelta(minutes=late)
         if u >= ATTEND + LEAVE_EARLY:
-            writer.writerow(["No", "Guest", email, "--", "--", "--"])
+            rows.append((email, None, 0))
             continue
         minutes = minutes if u < ATTEND else int(rng.integers(2, 9))
-        left = joined + timedelta(minutes=minutes)
-        writer.writerow(["Yes", "Guest", email, f"{joined:{ZOOM_TIME}}", f"{left:{ZOOM_TIME}}", str(minutes)])
-    return out.getvalue().encode("utf-8")
+        rows.append((email, start + timedelta(minutes=late), minutes))
+    return zoom_attendee_report(w.spec.title, start, rows)
 
 
 def hold(engine: sa.Engine, w: Webinar, transport: Transport, seed: int) -> WebinarReplay:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,29 @@ ZOOM_ATTENDEE_HEADER = (
     "Leave Time",
     "Time in Session (minutes)",
 )
+
+
+AttendeeRow = tuple[str, datetime | None, int]  # email, joined (None: never joined), minutes in session
+
+
+def zoom_attendee_report(title: str, start: datetime, rows: Iterable[AttendeeRow]) -> bytes:
+    """A Zoom attendee report as Zoom exports it, one row per guest; ``start`` in the webinar's zone."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Attendee Report"])
+    writer.writerow(["Topic", "Actual Start Time"])
+    writer.writerow([title, f"{start:{ZOOM_TIME}}"])
+    writer.writerow(["Attendee Details"])
+    writer.writerow(ZOOM_ATTENDEE_HEADER)
+    for email, joined, minutes in rows:
+        if joined is None:
+            writer.writerow(["No", "Guest", email, "--", "--", "--"])
+        else:
+            left = f"{joined + timedelta(minutes=minutes):{ZOOM_TIME}}"
+            writer.writerow(["Yes", "Guest", email, f"{joined:{ZOOM_TIME}}", left, str(minutes)])
+    return out.getvalue().encode("utf-8")
+
+
 FORM_GUEST = {"email": "webinar.guest@example.org", "first_name": "Demo", "company": "Example GmbH"}
 
 
@@ -75,21 +99,8 @@ def attendee_report(engine: sa.Engine, webinar: Webinar, guests: Guests) -> byte
         emails = dict(conn.execute(sa.select(leads.c.id, leads.c.email).where(leads.c.id.in_(ids))).all())
     start = webinar.starts_at.astimezone(webinar.zone)
     joined = start + timedelta(minutes=2)
-
-    def row(email: str, minutes: int | None) -> list[str]:
-        if minutes is None:
-            return ["No", "Guest", email, "--", "--", "--"]
-        left = joined + timedelta(minutes=minutes)
-        return ["Yes", "Guest", email, f"{joined:{ZOOM_TIME}}", f"{left:{ZOOM_TIME}}", str(minutes)]
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["Attendee Report"])
-    writer.writerow(["Topic", "Actual Start Time"])
-    writer.writerow([webinar.spec.title, f"{start:{ZOOM_TIME}}"])
-    writer.writerow(["Attendee Details"])
-    writer.writerow(ZOOM_ATTENDEE_HEADER)
-    writer.writerow(row(FORM_GUEST["email"], 45))
-    for i, lead_id in enumerate(ids):
-        writer.writerow(row(emails[lead_id], 5 if i == 0 else None))
-    return out.getvalue().encode("utf-8")
+    rows: list[AttendeeRow] = [(FORM_GUEST["email"], joined, 45)]
+    rows += [
+        (emails[lead_id], joined if i == 0 else None, 5 if i == 0 else 0) for i, lead_id in enumerate(ids)
+    ]
+    return zoom_attendee_report(webinar.spec.title, start, rows)

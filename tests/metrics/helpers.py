@@ -10,6 +10,16 @@ from funnelflow.db.schema import leads, lifecycle_history, touchpoints
 from funnelflow.metrics.compute import compute_week
 from funnelflow.metrics.weeks import Week
 
+# email_weekly's figures, in its column order
+EMAIL_FIGURES = (
+    "sent",
+    "delivered",
+    "bounced",
+    "unique_opens",
+    "unique_clicks",
+    "unsubscribes",
+    "spam_reports",
+)
 WEEK = "2026-W47"  # Monday 2026-11-16 .. Monday 2026-11-23, UTC unless a test says otherwise
 
 

@@ -20,8 +20,8 @@ from funnelflow.db.schema import (
 )
 from funnelflow.metrics.compute import COMPUTED_TABLES, compute_weeks
 from funnelflow.metrics.weeks import Week
+from tests.metrics.helpers import EMAIL_FIGURES, add_lead, add_stage, add_touch, at, compute, rows
 from tests.metrics.helpers import WEEK as WEEK_NAME
-from tests.metrics.helpers import add_lead, add_stage, add_touch, at, compute, rows
 
 FIGURES = ("new_leads", "mql", "sql", "opportunity", "customer", "recycled", "disqualified")
 
@@ -247,21 +247,7 @@ def test_email_figures_are_unique_per_send_and_leave_machines_out(engine):
         _event(conn, "b4", "bounce", 4, at(19))
         _event(conn, "x", "delivered", 999, at(19))  # names no ledger row
     compute(engine)
-    got = {
-        r["campaign"]: tuple(
-            r[k]
-            for k in (
-                "sent",
-                "delivered",
-                "bounced",
-                "unique_opens",
-                "unique_clicks",
-                "unsubscribes",
-                "spam_reports",
-            )
-        )
-        for r in rows(engine, email_weekly)
-    }
+    got = {r["campaign"]: tuple(r[k] for k in EMAIL_FIGURES) for r in rows(engine, email_weekly)}
     assert got == {"nl-11": (2, 3, 0, 1, 1, 2, 1), "(none)": (1, 0, 1, 0, 0, 0, 0)}
 
 

@@ -29,7 +29,7 @@ from funnelflow.synth.history import build_history
 from funnelflow.synth.mail import NEWSLETTER, SEND_AFTER, events_for, events_since
 from funnelflow.synth.webinar import HELD_WEEKS_BACK, past_webinar
 from tests.factories import add_consent
-from tests.metrics.helpers import add_lead
+from tests.metrics.helpers import EMAIL_FIGURES, add_lead
 from tests.metrics.test_sales_webinars import TEAM_FILE
 
 UNTIL = datetime(2026, 11, 23, 12, tzinfo=UTC)
@@ -90,17 +90,6 @@ def test_history_moves_leads_in_their_own_weeks_and_never_before_they_arrived(en
     assert won and won == customers
 
 
-EMAIL_FIGURES = (
-    "sent",
-    "delivered",
-    "bounced",
-    "unique_opens",
-    "unique_clicks",
-    "unsubscribes",
-    "spam_reports",
-)
-
-
 def _with_consent(conn, arrived: dict[int, datetime]) -> None:
     for lead_id, at in arrived.items():
         add_consent(conn, lead_id, "granted", at=at, source="web_form")
@@ -149,16 +138,7 @@ def _recount(engine, week: Week) -> dict[str, dict[str, int]]:
             figures["unique_clicks"].add(e["send_id"])
         elif e["event"] in names:
             figures[names[e["event"]]].add(e["send_id"])
-    columns = (
-        "sent",
-        "delivered",
-        "bounced",
-        "unique_opens",
-        "unique_clicks",
-        "unsubscribes",
-        "spam_reports",
-    )
-    return {campaign: {c: len(figures[c]) for c in columns} for campaign, figures in out.items()}
+    return {campaign: {c: len(figures[c]) for c in EMAIL_FIGURES} for campaign, figures in out.items()}
 
 
 def test_history_emails_each_week_once_and_the_report_counts_them_in_their_week(engine, tmp_path):
