@@ -27,11 +27,11 @@ import numpy as np
 import sqlalchemy as sa
 
 from funnelflow import clock
-from funnelflow.db.schema import email_sends, leads, webinar_registrations, webinars
+from funnelflow.db.schema import leads, webinar_registrations, webinars
 from funnelflow.email.transports import Transport
 from funnelflow.webinars import emails, registrations
 from funnelflow.webinars.config import Webinar, WebinarFile
-from funnelflow.webinars.demo import AttendeeRow, zoom_attendee_report
+from funnelflow.webinars.demo import AttendeeRow, invited_leads, zoom_attendee_report
 
 STREAM_WEBINAR = 43  # the rng stream of the past webinar (funnelflow.synth.people numbers the others)
 SLUG = "pension-basics-demo"
@@ -78,28 +78,13 @@ def past_webinar(held_week: datetime) -> Webinar:
     return Webinar(slug=SLUG, path=Path(f"(funnelflow.synth.webinar)/{SLUG}.yaml"), spec=spec)
 
 
-def _invited(engine: sa.Engine) -> list[int]:
-    with engine.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(email_sends.c.lead_id)
-                .where(
-                    email_sends.c.message_key.startswith(registrations.invitation_key_prefix(SLUG)),
-                    email_sends.c.sent_at.is_not(None),
-                )
-                .distinct()
-                .order_by(email_sends.c.lead_id)
-            ).scalars()
-        )
-
-
 def invite_and_register(engine: sa.Engine, w: Webinar, transport: Transport, seed: int) -> WebinarReplay:
     """The week before: the row, the wave, registrations over three days, confirmations."""
     wave = w.wave_times[0]
     with clock.pinned(wave):
         registrations.sync_webinars(engine, [w], at=wave)
         emails.send_invitations(engine, transport, w, as_of=wave + timedelta(minutes=15))
-    invited = _invited(engine)
+    invited = invited_leads(engine, SLUG)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, STREAM_WEBINAR, 0])
     draws = rng.random(len(invited))
     delays = rng.uniform(1, 72, len(invited))

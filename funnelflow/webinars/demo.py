@@ -62,15 +62,15 @@ class Guests:
     form: str  # the status of the person who used the registration page
 
 
-def invited_leads(engine: sa.Engine, slug: str, limit: int) -> list[int]:
-    """The first invited leads (by lead id) that the ledger shows an invitation was sent to."""
+def invited_leads(engine: sa.Engine, slug: str, limit: int | None = None) -> list[int]:
+    """The invited leads (by lead id; the first ``limit``) that the ledger shows an invitation was sent to."""
     with engine.connect() as conn:
         return list(
             conn.execute(
                 sa.select(email_sends.c.lead_id)
                 .where(
                     email_sends.c.message_key.startswith(registrations.invitation_key_prefix(slug)),
-                    email_sends.c.status == "sent",
+                    email_sends.c.sent_at.is_not(None),  # sent, whatever its events said since
                 )
                 .distinct()
                 .order_by(email_sends.c.lead_id)
