@@ -46,29 +46,25 @@ def _key() -> bytes:
     return path.read_text().strip().encode("utf-8")
 
 
-def _sign(purpose: str, subject_id: int) -> str:
+def _sign(purpose: str, subject_id: int, key: bytes | None = None) -> str:
     # hmac.digest: one OpenSSL call (a send signs an unsubscribe link per message).
-    mac = hmac.digest(_key(), f"{purpose}:{subject_id}".encode(), "sha256")
+    mac = hmac.digest(key or _key(), f"{purpose}:{subject_id}".encode(), "sha256")
     return base64.urlsafe_b64encode(mac[:18]).decode("ascii")
 
 
 def make_token(purpose: str, subject_id: int) -> str:
-    if purpose not in PURPOSES:
-        raise ValueError(f"unknown token purpose {purpose!r}")
-    return f"{PURPOSES.index(purpose)}.{int(subject_id)}.{_sign(purpose, subject_id)}"
+    return token_maker(purpose)(subject_id)
 
 
 def token_maker(purpose: str) -> Callable[[int], str]:
     """``make_token`` for one purpose with the key read once: a send signs an unsubscribe link per message."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    key, digest, encode = _key(), hmac.digest, base64.urlsafe_b64encode
-    kind = PURPOSES.index(purpose)
+    key, kind = _key(), PURPOSES.index(purpose)
 
     def make(subject_id: int) -> str:
         subject_id = int(subject_id)
-        mac = digest(key, f"{purpose}:{subject_id}".encode(), "sha256")
-        return f"{kind}.{subject_id}.{encode(mac[:18]).decode('ascii')}"
+        return f"{kind}.{subject_id}.{_sign(purpose, subject_id, key)}"
 
     return make
 
