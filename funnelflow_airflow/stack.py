@@ -319,10 +319,14 @@ def stop() -> int:
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline and any(_alive(e) for e in mine.values()):
         time.sleep(0.2)
+    survivors = []
     for name, entry in mine.items():
         if _alive(entry):
             print(f"stack: {name} ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s; killing it")
-            _signal_group(int(entry["pid"]), signal.SIGKILL)
+            if not _kill_group(name, entry):  # stopped means gone, not merely signalled
+                survivors.append(name)
+    if survivors:
+        return 1
     _pids_file().unlink(missing_ok=True)
     print(f"stack stopped ({len(mine)} processes)" if mine else "stack: nothing of ours was running")
     return 0
@@ -352,16 +356,23 @@ def kill(name: str) -> int:
     if entry is None or not _alive(entry):
         print(f"stack: {name} is not running")
         return 1
+    if not _kill_group(name, entry):
+        return 1
+    print(f"stack: {name} killed (process group {entry['pid']})")
+    return 0
+
+
+def _kill_group(name: str, entry: dict[str, object]) -> bool:
+    """SIGKILL a part's process group and wait until all of it is gone (False: some still run)."""
     pgid = int(entry["pid"])
     _signal_group(pgid, signal.SIGKILL)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while _group_alive(pgid) or _alive(entry):
         if time.monotonic() > deadline:
             print(f"stack: processes of {name}'s group {pgid} still run {STOP_TIMEOUT_S:.0f} s after SIGKILL")
-            return 1
+            return False
         time.sleep(0.1)
-    print(f"stack: {name} killed (process group {pgid})")
-    return 0
+    return True
 
 
 def start_one(name: str, timeout_s: float = START_TIMEOUT_S) -> int:
