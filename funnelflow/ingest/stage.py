@@ -142,19 +142,24 @@ def apply_batch(
             conn.execute(sql.load("ingest/upsert_leads_by_email", "postgresql"), {"now": when})
         for with_email in groups:
             scope = {"with_email": with_email}
-            for name in _RESOLVE:
+            # By email key for people with one, else by phone or the source's id (each lookup's own filter
+            # excludes the other group: running it would only scan the stage).
+            resolve = _RESOLVE[:1] if with_email else _RESOLVE[1:]
+            for name in resolve:
                 conn.execute(sql.load(name), scope)
             conn.execute(sql.load("ingest/mark_resolved"), {**scope, "is_new": False})
             conn.execute(sql.load("ingest/insert_new_leads"), {**scope, "now": when})
-            for name in _RESOLVE:
+            for name in resolve:
                 conn.execute(sql.load(name), scope)
             conn.execute(sql.load("ingest/mark_resolved"), {**scope, "is_new": True})
             conn.execute(sql.load("ingest/fill_known_leads"), {**scope, "now": when})
+        if pg:  # every answer in the one narrow table the later statements join (ingest_people_resolved)
+            conn.execute(sql.load("ingest/collect_resolved", "postgresql"))
     with timed("touchpoints"):
         _write_touches(conn, arrival, when, pg, ref_prefix)
     with timed("consents"):
         _write_consents(conn, arrival, when)
-    resolved, unresolved, created = conn.execute(sql.load("ingest/count_batch")).one()
+    resolved, unresolved, created = conn.execute(sql.load("ingest/count_batch", conn.dialect.name)).one()
     missing = list(conn.execute(sql.load("ingest/unresolved_arrivals")).scalars()) if unresolved else []
     return BatchResult(inserted=int(created), updated=int(resolved) - int(created), unresolved=missing)
 
