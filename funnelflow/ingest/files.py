@@ -30,10 +30,10 @@ from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, inspect_file, read_records
 from funnelflow.ingest.stage import (
     ARRIVAL_COLUMNS,
-    PEOPLE_COLUMNS,
     Arrival,
     apply_batch,
     load_csv,
+    load_people,
     start_batch,
 )
 from funnelflow.ingest.store import Counts, write_rejects
@@ -414,7 +414,7 @@ def _ingest_claimed(
                 counts.duplicates += duplicates
                 with timed("stage"):
                     start_batch(conn)
-                    load_csv(conn, "ingest_people", PEOPLE_COLUMNS, people_csv)
+                    load_people(conn, people_csv)
                     load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
                 result = apply_batch(conn, arrival, now, ref_prefix=ref_prefix)
                 write_company_facts(conn, company_csv, source.name)

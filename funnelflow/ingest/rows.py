@@ -61,7 +61,8 @@ COMPANY_FACTS: tuple[str, ...] = (
     "revenue_band",
 )
 COMPANY_COLUMNS: tuple[str, ...] = ("match_key", *COMPANY_FACTS)
-_FIRST_SEEN = 1 + len(PERSON_FIELDS)  # positions in a people row
+_EMAIL_KEY = 2  # positions in a people row
+_FIRST_SEEN = 1 + len(PERSON_FIELDS)
 _LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2
 
 
@@ -98,6 +99,13 @@ def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
             person[_LAST_SEEN] = row[_LAST_SEEN]
         person[_ARRIVALS] += 1
     return list(people.values())
+
+
+def in_email_key_order(people: list[list[Any]]) -> list[list[Any]]:
+    """``PEOPLE_COLUMNS`` rows sorted in place by email key, people without one last (in arrival order):
+    the email upsert walks the unique index in key order, and its sort then finds them sorted."""
+    people.sort(key=lambda p: (p[_EMAIL_KEY] is None, p[_EMAIL_KEY] or ""))
+    return people
 
 
 def collapse_company(rows: Iterable[list[Any]]) -> list[list[Any]]:

@@ -37,6 +37,7 @@ __all__ = [
     "apply_batch",
     "batch_outcomes",
     "load_csv",
+    "load_people",
     "load_rows",
     "start_batch",
 ]
@@ -44,8 +45,10 @@ __all__ = [
 # The statements are in include/sql/ingest/ (``python -m funnelflow sql list``); the consents and
 # suppressions a batch brings are written by their owners (funnelflow.consent, funnelflow.suppressions).
 STAGE_TABLES = ("ingest_people", "ingest_arrivals", "ingest_resolved")
+# PostgreSQL only: every staged person (see load_people).
+ALL_PEOPLE = "ingest_all_people"
 # Tables load_csv may fill: the stage, and company facts' own (funnelflow.ingest.company creates it).
-LOADABLE_TABLES = (*STAGE_TABLES, "ingest_company")
+LOADABLE_TABLES = (*STAGE_TABLES, ALL_PEOPLE, "ingest_company")
 _RESOLVE = ("ingest/resolve_by_email", "ingest/resolve_by_phone", "ingest/resolve_by_external_id")
 
 
@@ -83,10 +86,29 @@ def start_batch(conn: Connection) -> None:
     ):
         conn.execute(sql.load(f"ingest/{name}", dialect))
     if is_postgres(conn):  # no dead rows piling up batch after batch
+        conn.execute(sql.load("ingest/create_stage_all_people", dialect))
         conn.execute(sql.load("ingest/empty_stage", dialect))
     else:
         for table in STAGE_TABLES:
             conn.execute(sa.table(table).delete())
+
+
+def load_people(conn: Connection, data: str | Sequence[Sequence[Any]]) -> None:
+    """Stage the batch's people: ``PEOPLE_COLUMNS`` as CSV text from ``csv_text`` or as rows.
+
+    PostgreSQL copies them into ``ingest_all_people``, which the email upsert reads, and puts those
+    without an email key aside into ``ingest_people``: the lookups by phone or the source's id, which
+    run statement after statement, then scan those few instead of everyone. SQLite keeps everyone in
+    ``ingest_people``.
+    """
+    pg = is_postgres(conn)
+    table = ALL_PEOPLE if pg else "ingest_people"
+    if isinstance(data, str):
+        load_csv(conn, table, PEOPLE_COLUMNS, data)
+    else:
+        load_rows(conn, table, PEOPLE_COLUMNS, data)
+    if pg:
+        conn.execute(sql.load("ingest/set_aside_people", "postgresql"))
 
 
 def load_csv(conn: Connection, table: str, columns: Sequence[str], data: str) -> None:
@@ -142,19 +164,24 @@ def apply_batch(
             conn.execute(sql.load("ingest/upsert_leads_by_email", "postgresql"), {"now": when})
         for with_email in groups:
             scope = {"with_email": with_email}
-            for name in _RESOLVE:
+            # By email key for people with one, else by phone or the source's id (each lookup's own filter
+            # excludes the other group: running it would only scan the stage).
+            resolve = _RESOLVE[:1] if with_email else _RESOLVE[1:]
+            for name in resolve:
                 conn.execute(sql.load(name), scope)
             conn.execute(sql.load("ingest/mark_resolved"), {**scope, "is_new": False})
             conn.execute(sql.load("ingest/insert_new_leads"), {**scope, "now": when})
-            for name in _RESOLVE:
+            for name in resolve:
                 conn.execute(sql.load(name), scope)
             conn.execute(sql.load("ingest/mark_resolved"), {**scope, "is_new": True})
             conn.execute(sql.load("ingest/fill_known_leads"), {**scope, "now": when})
+        if pg:  # every answer in the one narrow table the later statements join (ingest_people_resolved)
+            conn.execute(sql.load("ingest/collect_resolved", "postgresql"))
     with timed("touchpoints"):
         _write_touches(conn, arrival, when, pg, ref_prefix)
     with timed("consents"):
         _write_consents(conn, arrival, when)
-    resolved, unresolved, created = conn.execute(sql.load("ingest/count_batch")).one()
+    resolved, unresolved, created = conn.execute(sql.load("ingest/count_batch", conn.dialect.name)).one()
     missing = list(conn.execute(sql.load("ingest/unresolved_arrivals")).scalars()) if unresolved else []
     return BatchResult(inserted=int(created), updated=int(resolved) - int(created), unresolved=missing)
 

@@ -28,7 +28,7 @@ from funnelflow.ingest.rows import (
     collapse_people,
     time_text,
 )
-from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, load_rows, start_batch
+from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, load_people, load_rows, start_batch
 
 __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_rejects"]
 
@@ -115,7 +115,7 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
         if any(facts[name][i] is not None for name in COMPANY_FACTS)
     ]
     start_batch(conn)
-    load_rows(conn, "ingest_people", PEOPLE_COLUMNS, collapse_people(people))
+    load_people(conn, collapse_people(people))
     load_rows(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals)
     apply_batch(conn, arrival, now)
     write_company_rows(conn, collapse_company(company), arrival.source)

@@ -40,7 +40,7 @@ from funnelflow.identity import hash_key
 from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
-from funnelflow.ingest.rows import collapse_company, collapse_people, time_text
+from funnelflow.ingest.rows import collapse_company, collapse_people, in_email_key_order, time_text
 from funnelflow.privacy import redact_addresses
 
 NO_IDENTITY_HINT = (
@@ -239,7 +239,7 @@ class ChunkPreparer:
                     hash_key(email_key) if do_not_email and email_key else None,
                 )
             )
-        collapsed = collapse_people(people)
+        collapsed = in_email_key_order(collapse_people(people))
         rows_in = len(chunk.rows) + len(chunk.malformed)
         company_csv = csv_text(collapse_company(company_facts)) if company_facts else ""
         return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals), company_csv

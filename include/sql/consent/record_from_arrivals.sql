@@ -2,7 +2,7 @@
 -- An import never overrides a consent status a person already has, except to record a refusal, so an old
 -- list cannot re-subscribe someone who opted out; web-form opt-ins (parameter always) are appended.
 with arrival_consents as (
-    select p.lead_id, coalesce(a.consent_status, :default_status) as status,
+    select p.lead_id, p.is_new, coalesce(a.consent_status, :default_status) as status,
            coalesce(a.legal_basis, :default_basis,
                     case when coalesce(a.consent_status, :default_status) = 'granted' then 'consent' end) as legal_basis,
            a.client_ip, a.occurred_at,
@@ -13,7 +13,7 @@ with arrival_consents as (
 ),
 
 first_per_person_and_status as (
-    select lead_id, status, legal_basis, client_ip, occurred_at
+    select lead_id, is_new, status, legal_basis, client_ip, occurred_at
     from arrival_consents
     where nth = 1
 )
@@ -22,5 +22,7 @@ insert into consents (lead_id, channel, status, legal_basis, source, wording_ver
 select lead_id, 'email', status, legal_basis, :source, :wording_version, client_ip, occurred_at
 from first_per_person_and_status as s
 where :always or status in ('denied', 'withdrawn')
-   -- a person with no consent row at all has no current consent yet
+   -- a person with no consent row at all has no current consent yet (a lead this batch created has none:
+   -- no need to look)
+   or s.is_new
    or not exists (select 1 from consents as c where c.lead_id = s.lead_id and c.channel = 'email')

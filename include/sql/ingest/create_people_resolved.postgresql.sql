@@ -1,6 +1,7 @@
--- Every staged person with the lead it resolved to (a temporary view over the stage tables): PostgreSQL's email
--- upsert answers in ingest_resolved, the general path in the people rows themselves.
+-- Every resolved person with the lead it resolved to (a temporary view over the stage): on PostgreSQL
+-- ingest_resolved holds every answer (the email upsert's, then the rest's, see collect_resolved), so
+-- the statements that follow join the arrivals to this narrow table instead of the wide people rows.
+-- A person the upsert left unresolved (an erased lead) has no row: read it with a left join.
 create or replace temporary view ingest_people_resolved as
-select p.match_key, coalesce(r.lead_id, p.lead_id) as lead_id, coalesce(r.is_new, p.is_new) as is_new, p.arrivals
-from ingest_people as p
-left join ingest_resolved as r on r.match_key = p.match_key
+select match_key, lead_id, is_new
+from ingest_resolved

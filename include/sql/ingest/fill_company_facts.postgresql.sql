@@ -1,13 +1,11 @@
 -- Fill each resolved lead's blank company facts from the staged ones and record their source.
 -- Both dialects read the old row in SET, so "was blank" is tested against the value before this
 -- statement. The typed parameter is the field_sources entry ({"source": "typed", ...}).
--- On PostgreSQL null keys are stripped before the merge.
+-- On PostgreSQL null keys are stripped before the merge, and ingest_resolved holds every person's lead.
 with facts as (
-    select coalesce(r.lead_id, p.lead_id) as lead_id, c.industry, c.employee_count, c.employee_band,
-           c.annual_revenue, c.revenue_band
+    select r.lead_id, c.industry, c.employee_count, c.employee_band, c.annual_revenue, c.revenue_band
     from ingest_company c
-    join ingest_people p on p.match_key = c.match_key
-    left join ingest_resolved r on r.match_key = c.match_key
+    join ingest_resolved r on r.match_key = c.match_key
 )
 update leads set
     industry = coalesce(leads.industry, f.industry),

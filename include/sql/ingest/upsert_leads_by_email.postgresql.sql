@@ -1,15 +1,15 @@
 -- PostgreSQL: everyone with an email key in one statement: insert, or fill the blanks of the lead that holds
 -- the key ("never overwrite better data with worse": a held value stays, a blank is filled, an empty string
 -- counts as blank for the free-text fields, and the seen-at times widen). Sorted by the key so the unique
--- index is walked in order; "was new" is xmax = 0. An erased lead is neither updated nor returned.
--- The answers go to ingest_resolved.
+-- index is walked in order (the worker stages them in key order: the sort finds them sorted); "was new" is
+-- xmax = 0. An erased lead is neither updated nor returned. The answers go to ingest_resolved.
 with upserted as (
     insert into leads as l (email, email_key, email_domain, first_name, last_name, company, job_title, phone,
                             phone_e164, country, original_source, lifecycle_stage, first_seen_at, last_seen_at,
                             created_at, updated_at)
     select email, email_key, email_domain, first_name, last_name, company, job_title, phone, phone_e164,
            country, original_source, 'lead', first_seen_at, last_seen_at, :now, :now
-    from ingest_people
+    from ingest_all_people
     where email_key is not null
     order by email_key
     on conflict (email_key) do update set
