@@ -320,7 +320,7 @@ def compute_weeks(
         try:
             with conn.begin():  # committed on its own: the tables are right whatever the weeks do
                 if conn.dialect.name == "postgresql":
-                    conn.execute(sa.text("set local work_mem = '64MB'"))
+                    _postgres_memory(conn)  # before the refresh's temporary tables (temp_buffers)
                 origins.refresh(conn)
             with conn.begin():
                 if conn.dialect.name == "postgresql":

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 STATE_KEY = "metrics.origins"  # pipeline_state: {"built": true} once the tables were built in full
 REFRESH_LOCK = 14_000_000_000 - 1  # advisory lock of the refresh (the week locks are above 14e9)
 FULL_REBUILD_SHARE = 0.2  # rebuild in full when more than this share of the leads changed
+FULL_REBUILD_MIN = 1000  # ... and more than this many (a small database is always done lead by lead)
 TRUNCATED = -1  # the note of a TRUNCATE
 
 MAINTAINED = (
@@ -57,7 +58,7 @@ MAINTAINED = (
         "metrics/metrics_first_stage_entry_refresh",
     ),
 )
-_TEMP = ("stg_refresh_leads", "stg_changed_leads", "stg_lead_owner")
+_TEMP = ("stg_rebuilt", "stg_refresh_leads", "stg_changed_leads", "stg_lead_owner")
 
 
 @dataclass
@@ -91,7 +92,8 @@ def refresh(conn: sa.Connection, *, full: bool = False) -> Refresh:
         return Refresh("none", "nothing changed", 0, 0, time.perf_counter() - t0)
     else:
         leads = conn.execute(sa.select(sa.func.count()).select_from(metrics_lead_origin)).scalar_one()
-        reason = "" if noted <= max(1000, FULL_REBUILD_SHARE * leads) else f"{noted} of {leads} leads changed"
+        many = noted > max(FULL_REBUILD_MIN, FULL_REBUILD_SHARE * leads)
+        reason = f"{noted} of {leads} leads changed" if many else ""
     _stage(conn, "stg_lead_owner", sql.source("metrics/stg_lead_owner", dialect), ("lead_id",), ("owner_id",))
     if reason:
         refreshed = _rebuild(conn)
@@ -143,12 +145,27 @@ def _stage(conn: sa.Connection, name: str, select: str, *indexes: tuple[str, ...
 
 
 def _rebuild(conn: sa.Connection) -> int:
+    """Compute both tables in full into temporary tables, then write only the difference: rows no
+    longer right are deleted, missing ones inserted (in key order). A first build inserts
+    everything; a rebuild after a bulk change writes what changed, not every row again."""
     dialect = conn.dialect.name
     for table, build, _ in MAINTAINED:
         t0 = time.perf_counter()
-        conn.execute(table.delete())
-        columns = ", ".join(c.name for c in table.columns)
-        conn.execute(sa.text(f"insert into {table.name} ({columns})\n{sql.source(build, dialect)}"))
+        key = [c.name for c in table.primary_key.columns]
+        _stage(conn, "stg_rebuilt", sql.source(build, dialect), tuple(key))
+        rebuilt = sa.table("stg_rebuilt", *(sa.column(c.name) for c in table.columns))
+        conn.execute(
+            table.delete().where(~sa.exists().where(*(rebuilt.c[c.name] == c for c in table.columns)))
+        )
+        conn.execute(
+            table.insert().from_select(
+                [c.name for c in table.columns],
+                sa.select(*rebuilt.c)
+                .where(~sa.exists().where(*(table.c[k] == rebuilt.c[k] for k in key)))
+                .order_by(*(rebuilt.c[k] for k in key)),
+            )
+        )
+        conn.execute(sa.text("drop table stg_rebuilt"))
         if dialect == "postgresql":
             conn.execute(sa.text(f"analyze {table.name}"))
         log.debug("metrics origins: %s built in %.1fs", table.name, time.perf_counter() - t0)
