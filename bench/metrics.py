@@ -227,6 +227,7 @@ def main() -> None:
         last = Week.before(AS_OF)
         weeks = weeks_between(last.shift(-51), last)
         _origins(engine)
+        engine.dispose()  # the runs below start on a new connection, as the DAG's do (temp_buffers)
 
         cpu, t0 = _backend_cpu(engine), time.perf_counter()
         results = compute_weeks(engine, weeks)
