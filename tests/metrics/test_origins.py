@@ -387,3 +387,19 @@ def test_weeks_from_refreshed_tables_equal_weeks_from_a_full_build(engine):
     compute_weeks(engine, weeks)
     assert (_weeks(engine), _maintained(engine)) == incremental
     assert any(r for r in incremental[0]["funnel_weekly"] if "late" in r)
+
+
+def test_the_command_refreshes_and_rebuilds(built, marketing_db_env, capsys):
+    import json
+
+    from funnelflow.cli import main
+
+    with built.begin() as conn:
+        add_touch(conn, 3, at(2), "ad_form")
+    assert main(["report", "origins"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["mode"], out["changed_leads"]) == ("leads", 1)
+    assert origin_of(built, 3) == (at(2), "ad_form")
+    assert main(["report", "origins", "--full"]) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "full"
+    assert_equal_to_full(built)
