@@ -145,13 +145,25 @@ def _stage(conn: sa.Connection, name: str, select: str, *indexes: tuple[str, ...
 
 
 def _rebuild(conn: sa.Connection) -> int:
-    """Compute both tables in full into temporary tables, then write only the difference: rows no
-    longer right are deleted, missing ones inserted (in key order). A first build inserts
-    everything; a rebuild after a bulk change writes what changed, not every row again."""
+    """Compute both tables in full. An empty table (the first build) gets every row, in key order;
+    otherwise the rows go into a temporary table first and only the difference is written (rows
+    no longer right deleted, missing ones inserted), so a rebuild after a bulk change writes what
+    changed, not every row again."""
     dialect = conn.dialect.name
     for table, build, _ in MAINTAINED:
         t0 = time.perf_counter()
         key = [c.name for c in table.primary_key.columns]
+        columns = ", ".join(c.name for c in table.columns)
+        if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None:  # first build
+            conn.execute(
+                sa.text(
+                    f"insert into {table.name} ({columns})\n{sql.source(build, dialect)}\norder by {key[0]}"
+                )
+            )
+            if dialect == "postgresql":
+                conn.execute(sa.text(f"analyze {table.name}"))
+            log.debug("metrics origins: %s built (first) in %.1fs", table.name, time.perf_counter() - t0)
+            continue
         _stage(conn, "stg_rebuilt", sql.source(build, dialect), tuple(key))
         rebuilt = sa.table("stg_rebuilt", *(sa.column(c.name) for c in table.columns))
         conn.execute(
