@@ -160,7 +160,7 @@ def _origins(engine: sa.Engine) -> None:
     from funnelflow.metrics import origins
 
     def refresh(what: str, **kw) -> None:
-        with _timed(engine, what), engine.begin() as conn:
+        with _timed(engine, what), engine.connect() as conn:
             result = origins.refresh(conn, **kw)
         print(
             f"    {result.mode} ({result.reason}): {result.changed_leads:,} noted, "

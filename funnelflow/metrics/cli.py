@@ -95,7 +95,7 @@ def _origins(args: argparse.Namespace) -> int:
 
     from funnelflow.metrics import origins
 
-    with command_engine().begin() as conn:
+    with command_engine().connect() as conn:
         result = origins.refresh(conn, full=args.full)
     print(json.dumps(asdict(result) | {"seconds": round(result.seconds, 2)}))
     return 0

@@ -318,10 +318,10 @@ def compute_weeks(
         return []
     with engine.connect() as conn:
         try:
-            with conn.begin():  # committed on its own: the tables are right whatever the weeks do
-                if conn.dialect.name == "postgresql":
+            if conn.dialect.name == "postgresql":
+                with conn.begin():
                     _postgres_memory(conn)  # before the refresh's temporary tables (temp_buffers)
-                origins.refresh(conn)
+            origins.refresh(conn)  # committed on its own: the tables are right whatever the weeks do
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     _postgres_memory(conn)

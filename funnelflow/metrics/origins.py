@@ -26,7 +26,8 @@ nothing and changes nothing. It rebuilds both tables in full instead when they w
 (right after the migration, or on a database whose state was reset), when a watched table was
 truncated (note -1), or when more than ``FULL_REBUILD_SHARE`` of the leads changed (a bulk load:
 one pass over everything is faster than looking each lead up). Refreshes take turns (an advisory
-lock on PostgreSQL; SQLite has one writer).
+lock on PostgreSQL, then one REPEATABLE READ snapshot for the whole refresh; SQLite has one
+writer, and the refresh's first statement writes).
 """
 
 from __future__ import annotations
@@ -73,11 +74,34 @@ class Refresh:
 
 
 def refresh(conn: sa.Connection, *, full: bool = False) -> Refresh:
-    """Bring both tables up to date in the caller's transaction (``full``: rebuild them anyway)."""
+    """Bring both tables up to date in a transaction of its own on ``conn``, which must have none
+    open (``full``: rebuild them anyway).
+
+    On PostgreSQL the refresh holds an advisory lock (taken before its transaction, so its snapshot
+    sees every earlier refresh) and runs at REPEATABLE READ: every statement sees the one state the
+    notes were taken in, so a merge committing half-way cannot be half seen; what commits later
+    keeps its notes for the next refresh."""
+    if conn.dialect.name != "postgresql":
+        with conn.begin():
+            return _refresh(conn, full)
+    conn.execute(sa.text("select pg_advisory_lock(:key)"), {"key": REFRESH_LOCK})
+    conn.commit()
+    try:
+        with conn.begin():
+            conn.execute(sa.text("set transaction isolation level repeatable read"))  # the first statement
+            conn.execute(sa.text("set local work_mem = '64MB'"))
+            return _refresh(conn, full)
+    finally:
+        try:
+            conn.execute(sa.text("select pg_advisory_unlock(:key)"), {"key": REFRESH_LOCK})
+            conn.commit()
+        except sa.exc.DBAPIError:
+            conn.invalidate()  # the session ends, and its lock with it
+
+
+def _refresh(conn: sa.Connection, full: bool) -> Refresh:
     t0 = time.perf_counter()
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK})
     _drop_temp(conn)
     _take_notes(conn)  # first: on SQLite this takes the write lock before anything is read
     built = bool((get_state(conn, STATE_KEY) or {}).get("built"))

@@ -40,7 +40,9 @@ WATCHED = (
 
 
 def _pg_changed(cols: tuple[str, ...], a: str, b: str) -> str:
-    same = " and ".join(f"{b}.{c} is not distinct from {a}.{c}" for c in ("id", "lead_id", *cols))
+    same = " and ".join(
+        f"{b}.{c} is not distinct from {a}.{c}" for c in dict.fromkeys(("id", "lead_id", *cols))
+    )
     return f"select {a}.lead_id from {a} where not exists (select 1 from {b} where {same})"
 
 
