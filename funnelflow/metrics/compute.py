@@ -325,6 +325,11 @@ def compute_weeks(
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     _postgres_memory(conn)
+                    # Every mart of the run reads the same maintained rows: no refresh (which takes
+                    # this lock exclusively) commits until this transaction ends.
+                    conn.execute(
+                        sa.text("select pg_advisory_xact_lock_shared(:key)"), {"key": origins.REFRESH_LOCK}
+                    )
                 build_staging(conn, weeks)
                 results = replace_weeks(conn, weeks, team)
             for result in results:

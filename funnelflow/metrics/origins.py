@@ -45,7 +45,9 @@ from funnelflow.db.state import get_state, put_state
 log = logging.getLogger(__name__)
 
 STATE_KEY = "metrics.origins"  # pipeline_state: {"built": true} once the tables were built in full
-REFRESH_LOCK = 14_000_000_000 - 1  # advisory lock of the refresh (the week locks are above 14e9)
+# Advisory lock of the refresh (the week locks are above 14e9): exclusive for a refresh, shared by
+# a metrics run's transaction while its marts read the tables (funnelflow.metrics.compute).
+REFRESH_LOCK = 14_000_000_000 - 1
 FULL_REBUILD_SHARE = 0.2  # rebuild in full when more than this share of the leads changed
 FULL_REBUILD_MIN = 1000  # ... and more than this many (a small database is always done lead by lead)
 TRUNCATED = -1  # the note of a TRUNCATE
