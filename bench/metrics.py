@@ -11,6 +11,15 @@ events scale with it (10x, 2x, 1x, 3x) unless ``BENCH_METRICS_TOUCHPOINTS``,
 ``BENCH_METRICS_STAGE_CHANGES``, ``BENCH_METRICS_SENDS``, ``BENCH_METRICS_EVENTS`` say
 otherwise. The goals are judged at whatever size ran; the size is printed with the results.
 
+Also measured (no goal): the maintained origins and first stage entries
+(``funnelflow.metrics.origins``): a full build, a refresh when nothing changed, and a refresh
+after ``BENCH_METRICS_CHANGED`` (default 10,000) leads each got a touch (half of them earlier
+than their first) and a stage change, and after those rows were deleted again (the data is as it
+was afterwards). Each timed step prints the wall time and the PostgreSQL backend's CPU time (its
+``/proc/<pid>/stat``, the server runs on this box), with the load average.
+
+``BENCH_METRICS_STEPS=1`` also prints the time of each staged query, mart and refresh step.
+
 ``BENCH_METRICS_DB=<name>`` keeps the generated database under that name on the bench server
 instead of dropping it, and a later run with the same name (and sizes) reuses it: generating the
 full size takes minutes, computing it seconds. The computed weeks are replaced on each run, as a
@@ -36,6 +45,8 @@ STAGE_CHANGES = int(os.environ.get("BENCH_METRICS_STAGE_CHANGES", str(LEADS * 2)
 SENDS = int(os.environ.get("BENCH_METRICS_SENDS", str(LEADS)))
 EVENTS = int(os.environ.get("BENCH_METRICS_EVENTS", str(LEADS * 3)))
 KEEP_DB = os.environ.get("BENCH_METRICS_DB", "")
+CHANGED = int(os.environ.get("BENCH_METRICS_CHANGED", "10000"))
+_TICKS = os.sysconf("SC_CLK_TCK")
 AS_OF = datetime(2026, 11, 23, 6, tzinfo=UTC)  # a Monday: the report week is 2026-W47
 
 _SETUP = [
@@ -120,12 +131,86 @@ def _database() -> Iterator[tuple[str, bool]]:
     yield url, leads == LEADS
 
 
+def _backend_cpu(engine: sa.Engine) -> float:
+    """CPU seconds (user + system) of the server process behind the engine's pooled connection."""
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("select pg_backend_pid()")).scalar_one()
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+@contextlib.contextmanager
+def _timed(engine: sa.Engine, what: str) -> Iterator[None]:
+    cpu, t0 = _backend_cpu(engine), time.perf_counter()
+    yield
+    wall = time.perf_counter() - t0
+    print(
+        f"  {what}: {wall:.2f}s wall, backend CPU {_backend_cpu(engine) - cpu:.2f}s "
+        f"(load average {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+
+
+def _origins(engine: sa.Engine) -> None:
+    """The maintained tables: whatever the last run left to do, a full build, a refresh of nothing,
+    and of CHANGED leads changed (then changed back)."""
+    from funnelflow.metrics import origins
+
+    def refresh(what: str, **kw) -> None:
+        with _timed(engine, what), engine.connect() as conn:
+            result = origins.refresh(conn, **kw)
+        print(
+            f"    {result.mode} ({result.reason}): {result.changed_leads:,} noted, "
+            f"{result.refreshed_leads:,} recomputed",
+            flush=True,
+        )
+
+    refresh("origins: pending changes")
+    refresh("origins: full build", full=True)
+    refresh("origins: refresh, nothing changed")
+    params = {"n": CHANGED, "leads": LEADS, "as_of": AS_OF}
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                """insert into touchpoints (lead_id, occurred_at, channel, touch_type, source, scored,
+                                           source_ref, created_at)
+                   select 1 + (i::bigint * 7717) % :leads,
+                          :as_of - make_interval(days => case when i % 2 = 0 then 400 else 3 end),
+                          'web', 'page_view', 'bench-changed', true, 'bench-changed:' || i, now()
+                   from generate_series(1, :n) as i"""
+            ),
+            params,
+        )
+        conn.execute(
+            sa.text(
+                """insert into lifecycle_history (lead_id, from_stage, to_stage, changed_at, reason)
+                   select 1 + (i::bigint * 7717) % :leads, null, 'sql', :as_of - interval '2 days',
+                          'bench-changed'
+                   from generate_series(1, :n) as i"""
+            ),
+            params,
+        )
+    refresh(f"origins: refresh, {CHANGED:,} leads changed")
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from touchpoints where source = 'bench-changed'"))
+        conn.execute(sa.text("delete from lifecycle_history where reason = 'bench-changed'"))
+    refresh(f"origins: refresh, the {CHANGED:,} leads changed back")
+
+
 def main() -> None:
     from funnelflow.db.engine import make_engine
     from funnelflow.metrics.compute import compute_week, compute_weeks
     from funnelflow.metrics.report import build_report, save_report
     from funnelflow.metrics.weeks import Week, weeks_between
 
+    if os.environ.get("BENCH_METRICS_STEPS"):  # the time of every staged query, mart and refresh step
+        import logging
+
+        logging.basicConfig(format="    %(message)s")
+        logging.getLogger("funnelflow.metrics").setLevel(logging.DEBUG)
     os.environ["FUNNELFLOW_HOME"] = tempfile.mkdtemp(prefix="ff-bench-metrics-")
     os.environ.setdefault("FUNNELFLOW_REPORT_TZ", "UTC")
     with _database() as (url, generated):
@@ -141,15 +226,19 @@ def main() -> None:
         )
         last = Week.before(AS_OF)
         weeks = weeks_between(last.shift(-51), last)
+        _origins(engine)
+        engine.dispose()  # the runs below start on a new connection, as the DAG's do (temp_buffers)
 
-        t0 = time.perf_counter()
+        cpu, t0 = _backend_cpu(engine), time.perf_counter()
         results = compute_weeks(engine, weeks)
         report(f"metrics_backfill_52_weeks_{LEADS}_leads", time.perf_counter() - t0, "s", "<=", 30)
         print(f"  rows written: {sum(sum(r.rows.values()) for r in results):,}", flush=True)
+        print(f"  backend CPU {_backend_cpu(engine) - cpu:.2f}s (load average {os.getloadavg()[0]:.1f})")
 
-        t0 = time.perf_counter()
+        cpu, t0 = _backend_cpu(engine), time.perf_counter()
         compute_week(engine, last)
         report(f"metrics_one_week_{LEADS}_leads", time.perf_counter() - t0, "s", "<=", 3)
+        print(f"  backend CPU {_backend_cpu(engine) - cpu:.2f}s (load average {os.getloadavg()[0]:.1f})")
 
         t0 = time.perf_counter()
         folder = save_report(build_report(engine, last), ["bench@example.com"])

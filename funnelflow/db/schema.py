@@ -210,6 +210,14 @@ Index(
     postgresql_where=leads.c.account_id.isnot(None),
     sqlite_where=leads.c.account_id.isnot(None),
 )
+# The merged leads (migration 0015; partial: few leads are merged): merge chains are followed
+# through it (include/sql/metrics/stg_lead_owner.sql, the leads merged into a deleted lead).
+Index(
+    "ix_leads_merged_into_id",
+    leads.c.merged_into_id,
+    postgresql_where=leads.c.merged_into_id.isnot(None),
+    sqlite_where=leads.c.merged_into_id.isnot(None),
+)
 Index(
     "uq_leads_external_id",
     leads.c.external_source,
@@ -257,6 +265,8 @@ lifecycle_history = Table(
     Column("reason", String(255), nullable=False),  # the rule (or action) that caused it
     Column("run_id", String(250)),
 )
+# The weeks' stage changes by time (migration 0015): a week's metrics read only that week's rows.
+Index("ix_lifecycle_history_changed_at", lifecycle_history.c.changed_at)
 
 ingest_rejects = Table(
     "ingest_rejects",
@@ -616,6 +626,46 @@ retention_weekly = Table(
     _count("renewals_won"),
     Column("renewal_rate", Float, nullable=True),
     Column("upsell_revenue", Money, nullable=True),
+)
+
+# --- maintained origins and first stage entries (issue 14, migration 0015) ---
+# One module writes them: funnelflow.metrics.origins. They always equal a full recomputation
+# from touchpoints, lifecycle_history and leads.merged_into_id (include/sql/metrics/
+# metrics_lead_origin.sql and metrics_first_stage_entry.sql); triggers of migration 0015 note
+# in metrics_lead_changes every lead whose rows change, and each metrics run first refreshes
+# those leads.
+metrics_lead_origin = Table(
+    # One row per counted lead with a touch: its earliest touch (merged leads' included; ties by
+    # occurred_at, then id), and that touch's channel, source and campaign ('(none)' if missing).
+    "metrics_lead_origin",
+    metadata,
+    Column("lead_id", BigInteger, primary_key=True, autoincrement=False),
+    _ts("first_touch_at", nullable=False),
+    Column("touch_id", BigInteger, nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("source", String(120), nullable=False),
+    Column("campaign", String(255), nullable=False),
+    Index("ix_metrics_lead_origin_first_touch_at", "first_touch_at"),
+)
+
+metrics_first_stage_entry = Table(
+    # Each counted lead's first entry into each lifecycle stage (merged leads' rows included).
+    "metrics_first_stage_entry",
+    metadata,
+    Column("lead_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("stage", String(20), primary_key=True),
+    _ts("first_at", nullable=False),
+    Index("ix_metrics_first_stage_entry_stage_first_at", "stage", "first_at"),
+)
+
+metrics_lead_changes = Table(
+    # Written only by the triggers of migration 0015 (any writer of touchpoints, lifecycle_history
+    # or a lead's merged_into_id, in its own transaction), emptied by funnelflow.metrics.origins.
+    # lead_id -1: a table was truncated, everything is rebuilt.
+    "metrics_lead_changes",
+    metadata,
+    _id(),
+    Column("lead_id", BigInteger, nullable=False),
 )
 
 # --- campaigns (issue 11) add tables below, with migration 0009 ---

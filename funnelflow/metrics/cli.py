@@ -4,7 +4,9 @@
 the 12-week trend never computed), writes FUNNELFLOW_HOME/reports/2026-W47/ and prints where;
 ``--send`` also emails the stakeholders in config/reports.yaml (once per week: the ledger remembers).
 ``report backfill --from 2026-W01 --to 2026-W47`` computes the weeks in one transaction, each result
-table in one statement.
+table in one statement. ``report origins`` brings the maintained origins and first stage entries
+up to date now (every computation does it first; between weekly runs it keeps Monday's short),
+``--full`` rebuilds them (``funnelflow.metrics.origins``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--from", dest="first", required=True, help="first ISO week, e.g. 2026-W01")
     b.add_argument("--to", dest="last", required=True, help="last ISO week (included)")
     b.set_defaults(func=_backfill)
+    o = actions.add_parser(
+        "origins", help="refresh the maintained lead origins and first stage entries for the leads changed"
+    )
+    o.add_argument("--full", action="store_true", help="rebuild them from all touchpoints and stage changes")
+    o.set_defaults(func=_origins)
 
 
 def _parse(text: str):
@@ -80,4 +87,15 @@ def _backfill(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     for result in compute_weeks(command_engine(), weeks):
         print(json.dumps(result.as_dict()))
+    return 0
+
+
+def _origins(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from funnelflow.metrics import origins
+
+    with command_engine().connect() as conn:
+        result = origins.refresh(conn, full=args.full)
+    print(json.dumps(asdict(result) | {"seconds": round(result.seconds, 2)}))
     return 0

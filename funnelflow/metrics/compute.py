@@ -1,14 +1,17 @@
 """Compute weeks of funnel metrics: delete those weeks' rows and insert them again, in one transaction.
 
-The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). The
-staged queries (``stg_lead_owner``, ``stg_lead_origin``, ``stg_stage_changes``, ``stg_first_stage_entry``,
-``stg_email_sends``, ``stg_email_events``, ``stg_handoff_outcomes``, ``stg_won_opportunities``)
-become temporary tables first, because every mart needs them, with the weeks to compute
-(``stg_weeks``: their bounds in the report time zone) and each week's cohort weeks
-(``stg_cohort_weeks``). Each result table is then one statement for all the weeks at once (a
-52-week backfill runs each table's query once, not 52 times). Everything a week's figures depend
-on is the week itself (its bounds; cohorts are as of the week's end), never the wall clock, so a
-rerun over the same database gives identical rows.
+The SQL is in ``include/sql/metrics/`` (one file per result table, read by analysts too). A run
+first brings the maintained origins and first stage entries up to date (``funnelflow.metrics.
+origins``: only the leads whose rows changed since the last run, in a transaction of its own),
+then the staged queries (``stg_lead_owner``, ``stg_stage_changes``, ``stg_email_sends``,
+``stg_email_events``, ``stg_handoff_outcomes``, ``stg_won_opportunities``) become temporary
+tables, because every mart needs them, and ``stg_lead_origin`` and ``stg_first_stage_entry``
+temporary views of the maintained tables, with the weeks to compute (``stg_weeks``: their bounds
+in the report time zone) and each week's cohort weeks (``stg_cohort_weeks``). Each result table
+is then one statement for all the weeks at once (a 52-week backfill runs each table's query
+once, not 52 times). Everything a week's figures depend on is the week itself (its bounds;
+cohorts are as of the week's end), never the wall clock, so a rerun over the same database gives
+identical rows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import statistics
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +42,7 @@ from funnelflow.db.schema import (
     utcnow,
     webinar_weekly,
 )
+from funnelflow.metrics import origins
 from funnelflow.metrics.weeks import Week
 from funnelflow.sales.hours import Calendar, business_hours_between
 from funnelflow.sales.team import SalesTeam, load_team, team_path
@@ -50,14 +55,19 @@ METRICS_LOCK_BASE = 14_000_000_000  # advisory lock keys of the metrics: this + 
 # Staged queries, built in this order (each may read the ones before), with their indexes.
 STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
     ("stg_lead_owner", (("lead_id",),)),
-    ("stg_lead_origin", (("lead_id",), ("first_touch_at",))),
     ("stg_stage_changes", (("changed_at",),)),
-    ("stg_first_stage_entry", (("lead_id", "stage"), ("stage", "first_at"))),
     ("stg_email_sends", (("sent_at",),)),
     ("stg_email_events", (("occurred_at",),)),
     ("stg_handoff_outcomes", (("decided_at",),)),
     ("stg_won_opportunities", (("closed_at",), ("lead_id",))),
 )
+
+# Staged names that are views of the maintained tables (funnelflow.metrics.origins keeps them up
+# to date; the marts read them through the tables' indexes).
+MAINTAINED_VIEWS: dict[str, str] = {
+    "stg_lead_origin": "select lead_id, first_touch_at, channel, source, campaign from metrics_lead_origin",
+    "stg_first_stage_entry": "select lead_id, stage, first_at from metrics_first_stage_entry",
+}
 
 # Columns the table's SQL leaves out, filled afterwards in Python (business hours need the reps'
 # calendars from config/sales_team.yaml: see _fill_sla_medians).
@@ -122,21 +132,26 @@ def _statement(text: str, params: dict) -> sa.TextClause:
 
 
 def build_staging(conn: sa.Connection, weeks: Sequence[Week]) -> None:
-    """The staged queries as temporary tables of this connection (dropped first if present), and
-    ``weeks`` with their cohort weeks.
+    """The staged queries as temporary tables of this connection (dropped first if present), the
+    maintained origins and first entries as temporary views, and ``weeks`` with their cohort weeks.
 
-    Facts only the week itself needs (email sends and events) are kept for ``weeks`` only; the
-    others (origins, first entries, won deals) need all history."""
+    Facts only the week itself needs (stage changes, email sends and events) are kept for
+    ``weeks`` only; origins and first entries need all history: they are the maintained tables
+    (``funnelflow.metrics.origins``, refreshed before this), won deals are staged in full."""
     drop_staging(conn)
     dialect = conn.dialect.name
     span = {"from_at": min(w.starts_at for w in weeks), "to_at": max(w.ends_at for w in weeks)}
+    for name, select in MAINTAINED_VIEWS.items():
+        conn.execute(sa.text(f"create temporary view {name} as {select}"))
     for name, indexes in STAGING:
+        t0 = time.perf_counter()
         select = sql.source(f"metrics/{name}", dialect)
         conn.execute(_statement(f"create temporary table {name} as {select}", span))
         for cols in indexes:
             conn.execute(sa.text(f"create index ix_{name}_{'_'.join(cols)} on {name} ({', '.join(cols)})"))
         if dialect == "postgresql":
             conn.execute(sa.text(f"analyze {name}"))  # temporary tables get no statistics otherwise
+        log.debug("metrics staging: %s in %.2fs", name, time.perf_counter() - t0)
     _weeks.create(conn)
     conn.execute(
         _weeks.insert(),
@@ -172,6 +187,8 @@ def build_staging(conn: sa.Connection, weeks: Sequence[Week]) -> None:
 def drop_staging(conn: sa.Connection) -> None:
     for name in ("stg_cohort_weeks", "stg_weeks", *(n for n, _ in reversed(STAGING))):
         conn.execute(sa.text(f"drop table if exists {name}"))
+    for name in MAINTAINED_VIEWS:
+        conn.execute(sa.text(f"drop view if exists {name}"))
 
 
 def replace_weeks(
@@ -201,7 +218,9 @@ def replace_weeks(
         skip = NOT_COMPUTED.get(table.name, ())
         columns = ", ".join(c.name for c in table.columns if c.name not in skip)
         select = sql.source(f"metrics/{table.name}", dialect)
+        t0 = time.perf_counter()
         conn.execute(_statement(f"insert into {table.name} ({columns})\n{select}", span))
+        log.debug("metrics mart: %s in %.2fs", table.name, time.perf_counter() - t0)
         counts = conn.execute(
             sa.select(table.c.week_start, sa.func.count())
             .where(table.c.week_start.in_(starts))
@@ -289,7 +308,8 @@ def _postgres_memory(conn: sa.Connection) -> None:
 def compute_weeks(
     engine: sa.Engine, weeks: Sequence[Week], team: SalesTeam | None = None
 ) -> list[WeekResult]:
-    """Compute ``weeks`` in one transaction: staging, then each result table in one statement.
+    """Refresh the maintained origins (``funnelflow.metrics.origins``, one transaction), then compute
+    ``weeks`` in one transaction: staging, then each result table in one statement.
 
     ``team`` (default: config/sales_team.yaml when it exists) gives the reps' business hours."""
     team = team if team is not None else sales_team()
@@ -298,9 +318,18 @@ def compute_weeks(
         return []
     with engine.connect() as conn:
         try:
+            if conn.dialect.name == "postgresql":
+                with conn.begin():
+                    _postgres_memory(conn)  # before the refresh's temporary tables (temp_buffers)
+            origins.refresh(conn)  # committed on its own: the tables are right whatever the weeks do
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     _postgres_memory(conn)
+                    # Every mart of the run reads the same maintained rows: no refresh (which takes
+                    # this lock exclusively) commits until this transaction ends.
+                    conn.execute(
+                        sa.text("select pg_advisory_xact_lock_shared(:key)"), {"key": origins.REFRESH_LOCK}
+                    )
                 build_staging(conn, weeks)
                 results = replace_weeks(conn, weeks, team)
             for result in results:

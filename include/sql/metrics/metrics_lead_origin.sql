@@ -1,6 +1,9 @@
--- stg_lead_origin: one row per counted lead: when it first touched us, and the channel, source
--- and campaign of that earliest touch (any type, merged leads' touches included; ties by
--- occurred_at, then id). A missing source or campaign is '(none)'.
+-- metrics_lead_origin (full build): one row per counted lead: when it first touched us, and the
+-- channel, source and campaign of that earliest touch (any type, merged leads' touches included;
+-- ties by occurred_at, then id). A missing source or campaign is '(none)'.
+-- funnelflow.metrics.origins builds the maintained table metrics_lead_origin from this when it is
+-- empty or cannot be brought up to date lead by lead (metrics_lead_origin_refresh.sql does the
+-- leads that changed); the marts read it as stg_lead_origin.
 -- Needs stg_lead_owner.
 with owned_touches as (
     select
@@ -24,6 +27,7 @@ ranked_touches as (
 select
     lead_id,
     occurred_at as first_touch_at,
+    touch_id,
     channel,
     coalesce(source, '(none)') as source,
     coalesce(campaign, '(none)') as campaign

@@ -1,0 +1,43 @@
+-- metrics_lead_origin_refresh: metrics_lead_origin's rows (see metrics_lead_origin.sql) for the
+-- leads in stg_refresh_leads only: the leads whose rows changed since the last refresh and their
+-- survivors (funnelflow.metrics.origins). A lead refreshed that is merged into another gets no
+-- row; its touches count for its survivor.
+-- Needs stg_lead_owner and stg_refresh_leads.
+with members as (  -- whose touches count for each lead refreshed: its own (if counted) and its merged leads'
+    select stg_refresh_leads.lead_id, stg_refresh_leads.lead_id as owner_id
+    from stg_refresh_leads
+    where not exists (select 1 from stg_lead_owner where stg_lead_owner.lead_id = stg_refresh_leads.lead_id)
+    union all
+    select stg_lead_owner.lead_id, stg_lead_owner.owner_id
+    from stg_lead_owner
+    join stg_refresh_leads on stg_refresh_leads.lead_id = stg_lead_owner.owner_id
+),
+
+owned_touches as (
+    select
+        members.owner_id as lead_id,
+        touchpoints.id as touch_id,
+        touchpoints.occurred_at,
+        touchpoints.channel,
+        touchpoints.source,
+        touchpoints.campaign
+    from members
+    join touchpoints on touchpoints.lead_id = members.lead_id
+),
+
+ranked_touches as (
+    select
+        owned_touches.*,
+        row_number() over (partition by lead_id order by occurred_at, touch_id) as touch_rank
+    from owned_touches
+)
+
+select
+    lead_id,
+    occurred_at as first_touch_at,
+    touch_id,
+    channel,
+    coalesce(source, '(none)') as source,
+    coalesce(campaign, '(none)') as campaign
+from ranked_touches
+where touch_rank = 1
