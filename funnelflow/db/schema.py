@@ -156,7 +156,7 @@ leads = Table(
     Column("company", String(255)),
     Column("job_title", String(255)),
     Column("phone", String(64)),  # as typed
-    Column("phone_e164", String(20), index=True),
+    Column("phone_e164", String(20)),  # indexed where set (below)
     Column("country", String(2)),  # ISO 3166-1 alpha-2
     Column("external_source", String(60)),
     Column("external_id", String(255)),
@@ -197,7 +197,8 @@ leads = Table(
     _ts("sales_recycled_at"),
     _ts("recycle_cooldown_until"),
     _ts("created_at", nullable=False, default=utcnow),
-    _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow, index=True),
+    # Not indexed (migration 0015): nothing looks leads up by it, and every index costs the scoring pass.
+    _ts("updated_at", nullable=False, default=utcnow, onupdate=utcnow),
     CheckConstraint(_in("lifecycle_stage", LIFECYCLE_STAGES), name="lifecycle_stage"),
     CheckConstraint("fit_grade is null or fit_grade in ('A', 'B', 'C', 'D')", name="fit_grade"),
 )
@@ -217,6 +218,12 @@ Index(
     leads.c.merged_into_id,
     postgresql_where=leads.c.merged_into_id.isnot(None),
     sqlite_where=leads.c.merged_into_id.isnot(None),
+)
+Index(
+    "ix_leads_phone_e164",
+    leads.c.phone_e164,
+    postgresql_where=leads.c.phone_e164.isnot(None),
+    sqlite_where=leads.c.phone_e164.isnot(None),
 )
 Index(
     "uq_leads_external_id",
