@@ -19,6 +19,9 @@ updated, and daily at 03:00 UTC so engagement scores decay.
    A broken rules file is reported (file, line, fix) and the last good rules run.
 5. `announce_sales_qualified` updates `funnelflow://leads/sales-qualified`
    only when a lead became SQL (skipped otherwise: no asset event).
+6. `refresh_metrics_origins` brings the maintained lead origins and first stage
+   entries up to date for the leads changed since the last refresh, so Monday's
+   weekly metrics run does not carry a week of changes (`report origins` does the same).
 
 Steps 1-3 touch only leads changed since the last run and keep `updated_at`;
 every step is idempotent. Logs carry counts, never addresses or names.
@@ -153,12 +156,24 @@ def lead_qualification():
         }
         return result["became_sql"]
 
+    @task
+    def refresh_metrics_origins() -> dict:
+        """The maintained origins and first stage entries, for the leads changed since the last refresh."""
+        from dataclasses import asdict
+
+        from funnelflow.metrics.origins import refresh
+        from funnelflow_airflow.db import marketing_engine
+
+        with marketing_engine().connect() as conn:
+            return asdict(refresh(conn))
+
     started = validate_and_normalize()
     enriched = enrich()
     deduped = dedupe()
     scored = score_and_stage(started)
     started >> enriched >> deduped >> scored
     announce_sales_qualified(scored)
+    scored >> refresh_metrics_origins()
 
 
 dag_obj = lead_qualification()

@@ -4,8 +4,10 @@ a demo request becomes SQL and announces it once."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from funnelflow.db.engine import make_engine
+from funnelflow.metrics.origins import pending_changes
 from tests.factories import AS_OF, REPO, count, touch
 from tests.qualify.factories import add_lead, history, lead_row
 
@@ -36,6 +38,12 @@ def test_lead_qualification_dag_scores_stages_and_announces_new_sqls_once(
         states.append({ti.task_id: ti.state for ti in run.get_task_instances()})
     assert states[0]["announce_sales_qualified"] == "success"
     assert states[1]["announce_sales_qualified"] == "skipped"
+    assert states[0]["refresh_metrics_origins"] == states[1]["refresh_metrics_origins"] == "success"
+    with engine.connect() as conn:  # the run left the maintained origins current: nothing waits
+        assert pending_changes(conn) == 0
+        origins = conn.execute(sa.text("select count(*) from metrics_lead_origin")).scalar_one()
+        touched = conn.execute(sa.text("select count(distinct lead_id) from touchpoints")).scalar_one()
+        assert origins == touched > 0
     row = lead_row(engine, demo)
     assert (row.lifecycle_stage, row.seniority, row.department, row.phone_e164, row.first_name) == (
         "sql",
