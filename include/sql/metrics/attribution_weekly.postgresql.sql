@@ -79,13 +79,17 @@ conversion_touches as (
         campaign,
         row_number() over in_order as pos,  -- the row without a touch comes last
         count(touch_id) over per_conversion as n,
-        count(case when occurred_at <= mql_at then 1 end) over per_conversion as m_count,
-        count(case when occurred_at <= o_at then 1 end) over per_conversion as o_count
-    from (
+        count(case when by_mql then 1 end) over per_conversion as m_count,
+        count(case when by_o then 1 end) over per_conversion as o_count
+    from (  -- (only what the ordered pass needs: the rows are sorted, 2 million for a year)
         select
-            milestones.*,
+            milestones.week_start,
+            milestones.lead_id,
+            milestones.conversion,
             touchpoints.id as touch_id,
             touchpoints.occurred_at,
+            touchpoints.occurred_at <= milestones.mql_at as by_mql,
+            touchpoints.occurred_at <= milestones.o_at as by_o,
             touchpoints.channel,
             coalesce(touchpoints.campaign, '(none)') as campaign
         from milestones
@@ -96,9 +100,13 @@ conversion_touches as (
          and touchpoints.scored
         union all
         select
-            milestones.*,
+            milestones.week_start,
+            milestones.lead_id,
+            milestones.conversion,
             touchpoints.id,
             touchpoints.occurred_at,
+            touchpoints.occurred_at <= milestones.mql_at,
+            touchpoints.occurred_at <= milestones.o_at,
             touchpoints.channel,
             coalesce(touchpoints.campaign, '(none)')
         from milestones
