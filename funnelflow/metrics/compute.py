@@ -59,16 +59,16 @@ STAGING: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
     ("stg_won_opportunities", (("closed_at",), ("lead_id",))),
 )
 
-# Indexes only SQLite's marts read. PostgreSQL's email_weekly finds each send's and event's week
-# with width_bucket and reads these staged tables straight through (they hold only the computed
-# weeks' rows), so there the index would only cost its build: 2-4 s for a year of 3M events.
-SQLITE_ONLY_INDEXES = frozenset({("stg_email_sends", ("sent_at",)), ("stg_email_events", ("occurred_at",))})
-
 # Columns the table's SQL leaves out, filled afterwards in Python (business hours need the reps'
 # calendars from config/sales_team.yaml: see _fill_sla_medians).
 NOT_COMPUTED: dict[str, tuple[str, ...]] = {
     "sla_weekly": ("median_business_hours_to_first_action",),
 }
+# Indexes only SQLite's marts read. PostgreSQL's email_weekly finds each send's and event's week
+# with width_bucket and reads these staged tables straight through (they hold only the computed
+# weeks' rows), so there the index would only cost its build: 2-4 s for a year of 3M events.
+SQLITE_ONLY_INDEXES = frozenset({("stg_email_sends", ("sent_at",)), ("stg_email_events", ("occurred_at",))})
+
 # Result tables, each from include/sql/metrics/<table>.sql.
 COMPUTED_TABLES: tuple[sa.Table, ...] = (
     funnel_weekly,
