@@ -280,3 +280,29 @@ def test_random_funnels_match_the_reference_and_sum_to_one(engine):
         want = {ch: c for ch, c in by_channel.items() if c > 1e-12}
         assert got[key] == pytest.approx(want, abs=1e-9), key
         assert sum(got[key].values()) == pytest.approx(conversions[key[1]], abs=1e-9)
+
+
+def test_touches_only_on_a_merged_lead_ties_at_the_mql_entry_and_a_conversion_without_touches(engine):
+    # The survivor has no touch of its own: its merged lead's touches are all it has (the ordered
+    # pass must not take the survivor's missing touches for a conversion without any). Two touches
+    # share the MQL entry's instant: both count as at or before it, and by id the later one is M.
+    # Lead 3 converts the same week without any touch: unattributed in every model.
+    with engine.begin() as conn:
+        add_lead(conn, 1)
+        add_lead(conn, 2, merged_into=1)
+        add_lead(conn, 3)
+        add_touch(conn, 2, at(2), "t_a", touch_id=10)
+        add_touch(conn, 2, at(5), "t_b", touch_id=12)
+        add_touch(conn, 2, at(5), "t_c", touch_id=11)  # same instant, lower id: before t_b
+        add_touch(conn, 2, at(9), "t_d", touch_id=13)
+        add_stage(conn, 1, "mql", at(5))  # at the instant of t_c and t_b: M = t_b
+        add_stage(conn, 2, "sql", at(17))  # the merged lead's entry is lead 1's conversion; O = t_d
+        add_stage(conn, 3, "sql", at(18))
+    compute(engine)
+    assert credits(engine) == {
+        "first_touch": {"t_a": 1.0, "unattributed": 1.0},
+        "last_touch": {"t_d": 1.0, "unattributed": 1.0},
+        "linear": {"t_a": 0.25, "t_b": 0.25, "t_c": 0.25, "t_d": 0.25, "unattributed": 1.0},
+        "u_shaped": {"t_a": 0.4, "t_b": 0.4, "t_c": 0.1, "t_d": 0.1, "unattributed": 1.0},
+        "w_shaped": {"t_a": 0.3, "t_b": 0.3, "t_c": 0.1, "t_d": 0.3, "unattributed": 1.0},
+    }

@@ -30,3 +30,15 @@ def test_unknown_names_and_escapes_are_refused():
         sql.source("metrics/nope")
     with pytest.raises(sql.UnknownStatement):
         sql.source("../README")
+
+
+def test_cohorts_have_a_column_for_each_of_the_report_weeks_that_show_a_cohort():
+    # funnel_cohorts counts each cohort's leads once, side by side for its 1st .. 12th report week:
+    # the numbered columns must follow COHORT_WEEKS, or later report weeks would read nothing.
+    from funnelflow.metrics.compute import COHORT_WEEKS
+
+    text = sql.source("metrics/funnel_cohorts")
+    for stage in ("mql", "sql", "customer"):
+        numbers = {int(n) for n in re.findall(rf"\b{stage}_(\d+)\b", text)}
+        assert numbers == set(range(1, COHORT_WEEKS + 1)), stage
+    assert {int(n) for n in re.findall(r"\bas_of_(\d+)\b", text)} == set(range(1, COHORT_WEEKS + 1))

@@ -21,6 +21,8 @@
 -- For each computed week (stg_weeks): its conversions (a lead converts once into each stage, so
 -- each conversion belongs to one week). Needs stg_weeks, stg_lead_owner, stg_first_stage_entry
 -- and stg_won_opportunities.
+-- SQLite runs this file; PostgreSQL runs attribution_weekly.postgresql.sql beside it (the same rows, computed
+-- for a year of weeks without a range join per week: see its header).
 with conversions as (
     select
         stg_weeks.week_start,

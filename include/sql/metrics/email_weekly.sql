@@ -6,6 +6,8 @@
 --   count only those a person made (see stg_email_events: no machine opens, no link scanners);
 --   unsubscribes count 'unsubscribe' and 'group_unsubscribe'.
 -- Needs stg_weeks, stg_email_sends and stg_email_events.
+-- SQLite runs this file; PostgreSQL runs email_weekly.postgresql.sql beside it (the same rows, computed
+-- for a year of weeks without a range join per week: see its header).
 with sends_in_week as (
     select stg_weeks.week_start, stg_email_sends.campaign, count(*) as sent
     from stg_weeks

@@ -3,8 +3,9 @@
 -- and 90th percentile of the days between the two first entries (for 'lead': the earliest touch,
 -- merged leads' included), interpolated linearly (percentile_cont).
 -- The SQLite variant beside this file computes the same interpolation with window functions.
--- One row per computed week (stg_weeks) and transition. Needs stg_weeks, stg_lead_origin and
--- stg_first_stage_entry.
+-- Each entry finds its week with width_bucket over the computed weeks' starts (no range join per
+-- week). One row per computed week (stg_weeks) and transition. Needs stg_weeks, stg_lead_origin
+-- and stg_first_stage_entry; binds from_at, to_at (the first week's start, the last week's end).
 with transitions (transition, earlier_stage, later_stage) as (
     values
         ('lead_mql', 'lead', 'mql'),
@@ -13,35 +14,57 @@ with transitions (transition, earlier_stage, later_stage) as (
         ('opportunity_customer', 'opportunity', 'customer')
 ),
 
-later_entries as (  -- first entries into a later stage that fall in a computed week
+week_list as (  -- the computed weeks in order, for width_bucket: a week's number is its place here
     select
-        stg_weeks.week_start,
-        transitions.transition,
-        transitions.earlier_stage,
-        stg_first_stage_entry.lead_id,
-        stg_first_stage_entry.first_at
-    from transitions
-    cross join stg_weeks
-    join stg_first_stage_entry
-      on stg_first_stage_entry.stage = transitions.later_stage
-     and stg_first_stage_entry.first_at >= stg_weeks.starts_at
-     and stg_first_stage_entry.first_at < stg_weeks.ends_at
+        array_agg(week_start order by starts_at) as week_starts,
+        array_agg(starts_at order by starts_at) as starts,
+        array_agg(ends_at order by starts_at) as ends
+    from stg_weeks
+),
+
+later_entries as not materialized (
+    -- first entries into a later stage that fall in a computed week: the week whose start is the
+    -- last at or before the entry (width_bucket), if the entry comes before that week's end
+    -- (inlined where used, so the planner sees the staged table's statistics)
+    select
+        (select week_starts from week_list)[week_no] as week_start,
+        lead_id,
+        stage,
+        first_at
+    from (
+        select
+            stg_first_stage_entry.*,
+            width_bucket(stg_first_stage_entry.first_at, (select starts from week_list)) as week_no
+        from stg_first_stage_entry
+        where stg_first_stage_entry.stage in ('mql', 'sql', 'opportunity', 'customer')
+          and stg_first_stage_entry.first_at >= :from_at
+          and stg_first_stage_entry.first_at < :to_at
+    ) as entries
+    where first_at < (select ends from week_list)[week_no]
 ),
 
 durations as (  -- the earlier stage: the earliest touch for 'lead', else its first entry
     select
         later.week_start,
-        later.transition,
-        extract(epoch from later.first_at - coalesce(origin.first_touch_at, earlier.first_at)) / 86400.0 as days
+        transitions.transition,
+        extract(epoch from later.first_at - origin.first_touch_at) / 86400.0 as days
     from later_entries as later
-    left join stg_lead_origin as origin
-      on later.earlier_stage = 'lead'
-     and origin.lead_id = later.lead_id
-    left join stg_first_stage_entry as earlier
-      on later.earlier_stage <> 'lead'
-     and earlier.lead_id = later.lead_id
-     and earlier.stage = later.earlier_stage
-    where coalesce(origin.first_touch_at, earlier.first_at) < later.first_at
+    join transitions on transitions.later_stage = later.stage and transitions.earlier_stage = 'lead'
+    join stg_lead_origin as origin on origin.lead_id = later.lead_id
+    where later.stage = 'mql'  -- the later stage of 'lead'
+      and origin.first_touch_at < later.first_at
+    union all
+    select
+        later.week_start,
+        transitions.transition,
+        extract(epoch from later.first_at - earlier.first_at) / 86400.0
+    from later_entries as later
+    join transitions on transitions.later_stage = later.stage and transitions.earlier_stage <> 'lead'
+    join stg_first_stage_entry as earlier
+      on earlier.lead_id = later.lead_id
+     and earlier.stage = transitions.earlier_stage
+    where later.stage <> 'mql'
+      and earlier.first_at < later.first_at
 )
 
 select

@@ -8,6 +8,8 @@
 -- The weeks are the rows of stg_weeks (week_start, and starts_at and ends_at: the UTC instants
 -- bounding the ISO week in FUNNELFLOW_REPORT_TZ; start included, end excluded). Needs
 -- stg_weeks, stg_stage_changes, stg_lead_origin, stg_handoff_outcomes and stg_won_opportunities.
+-- SQLite runs this file; PostgreSQL runs funnel_weekly.postgresql.sql beside it (the same rows, computed
+-- for a year of weeks without a range join per week: see its header).
 with new_leads as (
     select stg_weeks.week_start, stg_lead_origin.lead_id, 'new_leads' as figure, 0 as amount
     from stg_weeks
