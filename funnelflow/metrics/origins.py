@@ -168,10 +168,9 @@ def _stage(conn: sa.Connection, name: str, select: str, *indexes: tuple[str, ...
 
 def _rebuild(conn: sa.Connection) -> int:
     """Compute both tables in full (stg_refresh_leads: every counted lead). An empty table (the
-    first build) gets every row, in key order;
-    otherwise the rows go into a temporary table first and only the difference is written (rows
-    no longer right deleted, missing ones inserted), so a rebuild after a bulk change writes what
-    changed, not every row again."""
+    first build) gets every row, in key order; otherwise the rows go into a temporary table first
+    and only the difference is written (rows no longer right deleted, missing ones inserted), so a
+    rebuild after a bulk change writes what changed, not every row again."""
     dialect = conn.dialect.name
     counted = "select id as lead_id from leads where merged_into_id is null"
     _stage(conn, "stg_refresh_leads", counted, ("lead_id",))
