@@ -9,7 +9,8 @@ first_touch_at falls in it, its conversions the first entries whose first_at doe
 longer ranks every touchpoint of the database. This module is their only writer.
 
 How they stay equal to a full recomputation (``include/sql/metrics/metrics_lead_origin.sql`` and
-``metrics_first_stage_entry.sql``, the definitions): the triggers of migration 0015 note in
+``metrics_first_stage_entry.sql``, the definitions, computed for the leads in ``stg_refresh_leads``:
+the changed ones, or every counted lead for a full build): the triggers of migration 0015 note in
 ``metrics_lead_changes``, inside the transaction of every change, each lead whose rows changed:
 a touchpoint or lifecycle_history row inserted, deleted, or updated in a column these tables read
 (old and new lead), a lead's ``merged_into_id`` set or cleared (a merge, an undone merge: the
@@ -52,14 +53,9 @@ FULL_REBUILD_SHARE = 0.2  # rebuild in full when more than this share of the lea
 FULL_REBUILD_MIN = 1000  # ... and more than this many (a small database is always done lead by lead)
 TRUNCATED = -1  # the note of a TRUNCATE
 
-MAINTAINED = (
-    # (table, full build, refresh of the leads in stg_refresh_leads)
-    (metrics_lead_origin, "metrics/metrics_lead_origin", "metrics/metrics_lead_origin_refresh"),
-    (
-        metrics_first_stage_entry,
-        "metrics/metrics_first_stage_entry",
-        "metrics/metrics_first_stage_entry_refresh",
-    ),
+MAINTAINED = (  # (table, its rows for the leads in stg_refresh_leads)
+    (metrics_lead_origin, "metrics/metrics_lead_origin"),
+    (metrics_first_stage_entry, "metrics/metrics_first_stage_entry"),
 )
 _TEMP = ("stg_rebuilt", "stg_refresh_leads", "stg_changed_leads", "stg_lead_owner")
 
@@ -171,12 +167,14 @@ def _stage(conn: sa.Connection, name: str, select: str, *indexes: tuple[str, ...
 
 
 def _rebuild(conn: sa.Connection) -> int:
-    """Compute both tables in full. An empty table (the first build) gets every row, in key order;
-    otherwise the rows go into a temporary table first and only the difference is written (rows
-    no longer right deleted, missing ones inserted), so a rebuild after a bulk change writes what
-    changed, not every row again."""
+    """Compute both tables in full (stg_refresh_leads: every counted lead). An empty table (the
+    first build) gets every row, in key order; otherwise the rows go into a temporary table first
+    and only the difference is written (rows no longer right deleted, missing ones inserted), so a
+    rebuild after a bulk change writes what changed, not every row again."""
     dialect = conn.dialect.name
-    for table, build, _ in MAINTAINED:
+    counted = "select id as lead_id from leads where merged_into_id is null"
+    _stage(conn, "stg_refresh_leads", counted, ("lead_id",))
+    for table, build in MAINTAINED:
         t0 = time.perf_counter()
         key = [c.name for c in table.primary_key.columns]
         columns = ", ".join(c.name for c in table.columns)
@@ -222,7 +220,7 @@ def _refresh_leads(conn: sa.Connection) -> int:
         ("lead_id",),
     )
     refreshed = conn.execute(sa.text("select count(*) from stg_refresh_leads")).scalar_one()
-    for table, _, refresh_sql in MAINTAINED:
+    for table, refresh_sql in MAINTAINED:
         t0 = time.perf_counter()
         conn.execute(
             table.delete().where(

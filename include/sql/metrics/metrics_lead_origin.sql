@@ -1,20 +1,31 @@
--- metrics_lead_origin (full build): one row per counted lead: when it first touched us, and the
--- channel, source and campaign of that earliest touch (any type, merged leads' touches included;
--- ties by occurred_at, then id). A missing source or campaign is '(none)'.
--- funnelflow.metrics.origins builds the maintained table metrics_lead_origin from this when it is
--- empty or cannot be brought up to date lead by lead (metrics_lead_origin_refresh.sql does the
--- leads that changed); the marts read it as stg_lead_origin.
--- Needs stg_lead_owner.
-with owned_touches as (
+-- metrics_lead_origin: one row per counted lead in stg_refresh_leads: when it first touched us,
+-- and the channel, source and campaign of that earliest touch (any type, merged leads' touches
+-- included; ties by occurred_at, then id). A missing source or campaign is '(none)'.
+-- funnelflow.metrics.origins keeps the table metrics_lead_origin with it: stg_refresh_leads holds
+-- the leads whose rows changed since the last refresh and their survivors, or, for a full build,
+-- every counted lead. A lead in it that is merged into another gets no row; its touches count for
+-- its survivor. The marts read the table as stg_lead_origin.
+-- Needs stg_lead_owner and stg_refresh_leads.
+with members as (  -- whose touches count for each lead refreshed: its own (if counted) and its merged leads'
+    select stg_refresh_leads.lead_id, stg_refresh_leads.lead_id as owner_id
+    from stg_refresh_leads
+    where not exists (select 1 from stg_lead_owner where stg_lead_owner.lead_id = stg_refresh_leads.lead_id)
+    union all
+    select stg_lead_owner.lead_id, stg_lead_owner.owner_id
+    from stg_lead_owner
+    join stg_refresh_leads on stg_refresh_leads.lead_id = stg_lead_owner.owner_id
+),
+
+owned_touches as (
     select
-        coalesce(stg_lead_owner.owner_id, touchpoints.lead_id) as lead_id,
+        members.owner_id as lead_id,
         touchpoints.id as touch_id,
         touchpoints.occurred_at,
         touchpoints.channel,
         touchpoints.source,
         touchpoints.campaign
-    from touchpoints
-    left join stg_lead_owner on stg_lead_owner.lead_id = touchpoints.lead_id
+    from members
+    join touchpoints on touchpoints.lead_id = members.lead_id
 ),
 
 ranked_touches as (
