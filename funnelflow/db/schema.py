@@ -671,7 +671,7 @@ metrics_lead_changes = Table(
     # lead_id -1: a table was truncated, everything is rebuilt.
     "metrics_lead_changes",
     metadata,
-    _id(),
+    # No key: appended by every writer of touchpoints and taken all at once (a key costs writers).
     Column("lead_id", BigInteger, nullable=False),
 )
 
