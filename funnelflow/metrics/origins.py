@@ -57,7 +57,7 @@ MAINTAINED = (  # (table, its rows for the leads in stg_refresh_leads)
     (metrics_lead_origin, "metrics/metrics_lead_origin"),
     (metrics_first_stage_entry, "metrics/metrics_first_stage_entry"),
 )
-_TEMP = ("stg_rebuilt", "stg_refresh_leads", "stg_changed_leads", "stg_lead_owner")
+_TEMP = ("stg_rebuilt", "stg_refresh_members", "stg_refresh_leads", "stg_changed_leads", "stg_lead_owner")
 
 
 @dataclass
@@ -174,6 +174,7 @@ def _rebuild(conn: sa.Connection) -> int:
     dialect = conn.dialect.name
     counted = "select id as lead_id from leads where merged_into_id is null"
     _stage(conn, "stg_refresh_leads", counted, ("lead_id",))
+    _stage_members(conn)
     for table, build in MAINTAINED:
         t0 = time.perf_counter()
         key = [c.name for c in table.primary_key.columns]
@@ -220,6 +221,7 @@ def _refresh_leads(conn: sa.Connection) -> int:
         ("lead_id",),
     )
     refreshed = conn.execute(sa.text("select count(*) from stg_refresh_leads")).scalar_one()
+    _stage_members(conn)
     for table, refresh_sql in MAINTAINED:
         t0 = time.perf_counter()
         conn.execute(
@@ -233,6 +235,12 @@ def _refresh_leads(conn: sa.Connection) -> int:
         conn.execute(sa.text(f"insert into {table.name} ({columns})\n{sql.source(refresh_sql, dialect)}"))
         log.debug("metrics origins: %s refreshed in %.2fs", table.name, time.perf_counter() - t0)
     return refreshed
+
+
+def _stage_members(conn: sa.Connection) -> None:
+    """stg_refresh_members: whose rows count for each lead in stg_refresh_leads (both tables read it)."""
+    members = sql.source("metrics/stg_refresh_members", conn.dialect.name)
+    _stage(conn, "stg_refresh_members", members, ("lead_id",))
 
 
 def _drop_temp(conn: sa.Connection) -> None:

@@ -5,27 +5,17 @@
 -- the leads whose rows changed since the last refresh and their survivors, or, for a full build,
 -- every counted lead. A lead in it that is merged into another gets no row; its touches count for
 -- its survivor. The marts read the table as stg_lead_origin.
--- Needs stg_lead_owner and stg_refresh_leads.
-with members as (  -- whose touches count for each lead refreshed: its own (if counted) and its merged leads'
-    select stg_refresh_leads.lead_id, stg_refresh_leads.lead_id as owner_id
-    from stg_refresh_leads
-    where not exists (select 1 from stg_lead_owner where stg_lead_owner.lead_id = stg_refresh_leads.lead_id)
-    union all
-    select stg_lead_owner.lead_id, stg_lead_owner.owner_id
-    from stg_lead_owner
-    join stg_refresh_leads on stg_refresh_leads.lead_id = stg_lead_owner.owner_id
-),
-
-owned_touches as (
+-- Needs stg_refresh_members (the members of each lead in stg_refresh_leads).
+with owned_touches as (
     select
-        members.owner_id as lead_id,
+        stg_refresh_members.owner_id as lead_id,
         touchpoints.id as touch_id,
         touchpoints.occurred_at,
         touchpoints.channel,
         touchpoints.source,
         touchpoints.campaign
-    from members
-    join touchpoints on touchpoints.lead_id = members.lead_id
+    from stg_refresh_members
+    join touchpoints on touchpoints.lead_id = stg_refresh_members.lead_id
 ),
 
 ranked_touches as (
