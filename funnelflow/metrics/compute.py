@@ -189,10 +189,13 @@ def build_staging(conn: sa.Connection, weeks: Sequence[Week]) -> None:
     if dialect == "postgresql":
         conn.execute(sa.text("analyze stg_weeks"))
         conn.execute(sa.text("analyze stg_cohort_weeks"))
+        # the weeks as arrays, read by every PostgreSQL mart's width_bucket
+        week_list = sql.source("metrics/stg_week_list", dialect)
+        conn.execute(sa.text(f"create temporary table stg_week_list as {week_list}"))
 
 
 def drop_staging(conn: sa.Connection) -> None:
-    for name in ("stg_cohort_weeks", "stg_weeks", *(n for n, _ in reversed(STAGING))):
+    for name in ("stg_week_list", "stg_cohort_weeks", "stg_weeks", *(n for n, _ in reversed(STAGING))):
         conn.execute(sa.text(f"drop table if exists {name}"))
     for name in MAINTAINED_VIEWS:
         conn.execute(sa.text(f"drop view if exists {name}"))

@@ -11,32 +11,24 @@
 --   * conversions find their week with width_bucket over the computed weeks' starts.
 -- The conversions are written inline where they are used (not materialized), so the planner
 -- knows from the staged tables' statistics how many there are and hashes them, not touchpoints.
--- Needs stg_weeks, stg_lead_owner, stg_first_stage_entry and stg_won_opportunities; binds from_at,
--- to_at (the first week's start, the last week's end).
-with week_list as (  -- the computed weeks in order, for width_bucket: a week's number is its place here
+-- Needs stg_week_list, stg_lead_owner, stg_first_stage_entry and stg_won_opportunities; binds
+-- from_at, to_at (the first week's start, the last week's end).
+with conversions as not materialized (  -- first entries into sql and customer in a computed week
     select
-        array_agg(week_start order by starts_at) as week_starts,
-        array_agg(starts_at order by starts_at) as starts,
-        array_agg(ends_at order by starts_at) as ends
-    from stg_weeks
-),
-
-conversions as not materialized (  -- first entries into sql and customer in a computed week
-    select
-        (select week_starts from week_list)[week_no] as week_start,
+        (select week_starts from stg_week_list)[week_no] as week_start,
         lead_id,
         stage as conversion,
         first_at as converted_at
     from (
         select
             stg_first_stage_entry.*,
-            width_bucket(stg_first_stage_entry.first_at, (select starts from week_list)) as week_no
+            width_bucket(stg_first_stage_entry.first_at, (select starts from stg_week_list)) as week_no
         from stg_first_stage_entry
         where stg_first_stage_entry.stage in ('sql', 'customer')
           and stg_first_stage_entry.first_at >= :from_at
           and stg_first_stage_entry.first_at < :to_at
     ) as entries
-    where first_at < (select ends from week_list)[week_no]  -- not in a gap between computed weeks
+    where first_at < (select ends from stg_week_list)[week_no]  -- not in a gap between computed weeks
 ),
 
 milestones as not materialized (  -- the entries M and O are measured against

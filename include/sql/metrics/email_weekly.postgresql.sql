@@ -3,28 +3,20 @@
 -- event finds its week with width_bucket over the computed weeks' starts (the last start at or
 -- before it; one at or after that week's end falls between computed weeks and is left out), so
 -- the staged sends and events are each read once in their own order.
--- Needs stg_weeks, stg_email_sends and stg_email_events; binds from_at, to_at (the first week's
--- start, the last week's end).
-with week_list as (  -- the computed weeks in order, for width_bucket: a week's number is its place here
-    select
-        array_agg(week_start order by starts_at) as week_starts,
-        array_agg(starts_at order by starts_at) as starts,
-        array_agg(ends_at order by starts_at) as ends
-    from stg_weeks
-),
-
-sends_in_week as (
+-- Needs stg_week_list, stg_email_sends and stg_email_events; binds from_at, to_at (the first
+-- week's start, the last week's end).
+with sends_in_week as (
     select week_no, campaign, count(*) as sent
     from (
         select
             stg_email_sends.campaign,
             stg_email_sends.sent_at,
-            width_bucket(stg_email_sends.sent_at, (select starts from week_list)) as week_no
+            width_bucket(stg_email_sends.sent_at, (select starts from stg_week_list)) as week_no
         from stg_email_sends
         where stg_email_sends.sent_at >= :from_at
           and stg_email_sends.sent_at < :to_at
     ) as sends
-    where sent_at < (select ends from week_list)[week_no]
+    where sent_at < (select ends from stg_week_list)[week_no]
     group by week_no, campaign
 ),
 
@@ -45,13 +37,13 @@ send_figures as (  -- each send once per figure it reached in the week
     from (
         select
             stg_email_events.*,
-            width_bucket(stg_email_events.occurred_at, (select starts from week_list)) as week_no
+            width_bucket(stg_email_events.occurred_at, (select starts from stg_week_list)) as week_no
         from stg_email_events
         where stg_email_events.occurred_at >= :from_at
           and stg_email_events.occurred_at < :to_at
           and (stg_email_events.by_a_person or stg_email_events.event not in ('open', 'click'))
     ) as events
-    where occurred_at < (select ends from week_list)[week_no]
+    where occurred_at < (select ends from stg_week_list)[week_no]
 ),
 
 campaign_figures as (
@@ -74,7 +66,7 @@ campaign_figures as (
 )
 
 select
-    (select week_starts from week_list)[week_no] as week_start,
+    (select week_starts from stg_week_list)[week_no] as week_start,
     campaign,
     sum(sent) as sent,
     sum(delivered) as delivered,

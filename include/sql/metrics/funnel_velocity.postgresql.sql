@@ -4,8 +4,9 @@
 -- merged leads' included), interpolated linearly (percentile_cont).
 -- The SQLite variant beside this file computes the same interpolation with window functions.
 -- Each entry finds its week with width_bucket over the computed weeks' starts (no range join per
--- week). One row per computed week (stg_weeks) and transition. Needs stg_weeks, stg_lead_origin
--- and stg_first_stage_entry; binds from_at, to_at (the first week's start, the last week's end).
+-- week). One row per computed week (stg_weeks) and transition. Needs stg_weeks, stg_week_list,
+-- stg_lead_origin and stg_first_stage_entry; binds from_at, to_at (the first week's start, the
+-- last week's end).
 with transitions (transition, earlier_stage, later_stage) as (
     values
         ('lead_mql', 'lead', 'mql'),
@@ -14,33 +15,26 @@ with transitions (transition, earlier_stage, later_stage) as (
         ('opportunity_customer', 'opportunity', 'customer')
 ),
 
-week_list as (  -- the computed weeks in order, for width_bucket: a week's number is its place here
-    select
-        array_agg(week_start order by starts_at) as week_starts,
-        array_agg(starts_at order by starts_at) as starts,
-        array_agg(ends_at order by starts_at) as ends
-    from stg_weeks
-),
 
 later_entries as not materialized (
     -- first entries into a later stage that fall in a computed week: the week whose start is the
     -- last at or before the entry (width_bucket), if the entry comes before that week's end
     -- (inlined where used, so the planner sees the staged table's statistics)
     select
-        (select week_starts from week_list)[week_no] as week_start,
+        (select week_starts from stg_week_list)[week_no] as week_start,
         lead_id,
         stage,
         first_at
     from (
         select
             stg_first_stage_entry.*,
-            width_bucket(stg_first_stage_entry.first_at, (select starts from week_list)) as week_no
+            width_bucket(stg_first_stage_entry.first_at, (select starts from stg_week_list)) as week_no
         from stg_first_stage_entry
         where stg_first_stage_entry.stage in ('mql', 'sql', 'opportunity', 'customer')
           and stg_first_stage_entry.first_at >= :from_at
           and stg_first_stage_entry.first_at < :to_at
     ) as entries
-    where first_at < (select ends from week_list)[week_no]
+    where first_at < (select ends from stg_week_list)[week_no]
 ),
 
 durations as (  -- the earlier stage: the earliest touch for 'lead', else its first entry

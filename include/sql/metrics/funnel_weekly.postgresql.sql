@@ -3,14 +3,9 @@
 -- week with width_bucket over the computed weeks' starts (the last start at or before it; a fact
 -- at or after that week's end falls between computed weeks and is left out), so every staged
 -- table is read once in its own order, and new leads are counted straight from their origins.
--- Needs stg_weeks, stg_stage_changes, stg_lead_origin, stg_handoff_outcomes and
+-- Needs stg_weeks, stg_week_list, stg_stage_changes, stg_lead_origin, stg_handoff_outcomes and
 -- stg_won_opportunities; binds from_at, to_at (the first week's start, the last week's end).
-with week_list as (  -- the computed weeks' starts, in order, for width_bucket
-    select array_agg(starts_at order by starts_at) as starts
-    from stg_weeks
-),
-
-new_lead_counts as (  -- per week and origin
+with new_lead_counts as (  -- per week and origin
     select
         stg_weeks.week_start,
         stg_lead_origin.channel,
@@ -19,7 +14,7 @@ new_lead_counts as (  -- per week and origin
         count(*) as new_leads
     from stg_lead_origin
     join stg_weeks
-      on stg_weeks.starts_at = (select starts from week_list)[width_bucket(stg_lead_origin.first_touch_at, (select starts from week_list))]
+      on stg_weeks.starts_at = (select starts from stg_week_list)[width_bucket(stg_lead_origin.first_touch_at, (select starts from stg_week_list))]
      and stg_lead_origin.first_touch_at < stg_weeks.ends_at
     where stg_lead_origin.first_touch_at >= :from_at
       and stg_lead_origin.first_touch_at < :to_at
@@ -30,7 +25,7 @@ stage_moves as (  -- each lead once per stage it entered in the week
     select distinct stg_weeks.week_start, stg_stage_changes.lead_id, stg_stage_changes.to_stage as figure
     from stg_stage_changes
     join stg_weeks
-      on stg_weeks.starts_at = (select starts from week_list)[width_bucket(stg_stage_changes.changed_at, (select starts from week_list))]
+      on stg_weeks.starts_at = (select starts from stg_week_list)[width_bucket(stg_stage_changes.changed_at, (select starts from stg_week_list))]
      and stg_stage_changes.changed_at < stg_weeks.ends_at
     where stg_stage_changes.changed_at >= :from_at
       and stg_stage_changes.changed_at < :to_at
@@ -45,7 +40,7 @@ handoff_outcomes as (  -- one row per handoff and outcome recorded in the week
         stg_handoff_outcomes.outcome as figure
     from stg_handoff_outcomes
     join stg_weeks
-      on stg_weeks.starts_at = (select starts from week_list)[width_bucket(stg_handoff_outcomes.decided_at, (select starts from week_list))]
+      on stg_weeks.starts_at = (select starts from stg_week_list)[width_bucket(stg_handoff_outcomes.decided_at, (select starts from stg_week_list))]
      and stg_handoff_outcomes.decided_at < stg_weeks.ends_at
     where stg_handoff_outcomes.decided_at >= :from_at
       and stg_handoff_outcomes.decided_at < :to_at
@@ -55,7 +50,7 @@ won_deals as (
     select stg_weeks.week_start, stg_won_opportunities.lead_id, stg_won_opportunities.amount
     from stg_won_opportunities
     join stg_weeks
-      on stg_weeks.starts_at = (select starts from week_list)[width_bucket(stg_won_opportunities.closed_at, (select starts from week_list))]
+      on stg_weeks.starts_at = (select starts from stg_week_list)[width_bucket(stg_won_opportunities.closed_at, (select starts from stg_week_list))]
      and stg_won_opportunities.closed_at < stg_weeks.ends_at
     where stg_won_opportunities.closed_at >= :from_at
       and stg_won_opportunities.closed_at < :to_at
