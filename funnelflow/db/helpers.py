@@ -5,6 +5,8 @@
 - ``member_of``: ``column IN values``, as one array parameter on PostgreSQL.
 - ``dialect_insert``: an INSERT that supports ``on_conflict_do_nothing`` on either backend.
 - ``csv_text`` / ``copy_csv``: rows as the CSV text PostgreSQL's COPY reads, and the COPY itself.
+- ``copy_binary_data`` / ``copy_binary``: rows in COPY's binary format, and that COPY: the server takes
+  numbers and times as they are instead of parsing text (the ingestion stage, a million rows a file).
 - ``read_ahead``: consume an iterator in a thread, a few items ahead.
 
 SQLAlchemy is imported inside the functions: the ingestion worker process imports
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import queue
+import struct
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -85,6 +90,85 @@ def copy_csv(conn: sa.Connection, table: str, columns: Sequence[str], data: str)
     with (
         raw.cursor() as cur,
         cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy,
+    ):
+        copy.write(data)
+
+
+# COPY's binary format (PostgreSQL's "COPY ... BINARY"): a signature, flags and header extension, then per
+# row the field count and each field as its length and its bytes in the type's send format (-1 is NULL).
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\0" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+_NULL = struct.pack(">i", -1)
+_pack_length = struct.Struct(">i").pack
+_pack_int4 = struct.Struct(">ii").pack
+_pack_int8 = struct.Struct(">iq").pack
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _text(value: Any) -> bytes:
+    data = value.encode()
+    return _pack_length(len(data)) + data
+
+
+def _int4(value: Any) -> bytes:
+    return _pack_int4(4, value)
+
+
+def _int8(value: Any) -> bytes:
+    return _pack_int8(8, value)
+
+
+def _boolean(value: Any) -> bytes:
+    return b"\0\0\0\1\1" if value else b"\0\0\0\1\0"
+
+
+def _timestamptz(value: datetime) -> bytes:
+    """Microseconds since 2000-01-01 UTC; ``value`` must carry its zone (a naive time has no instant)."""
+    delta = value - _PG_EPOCH
+    return _pack_int8(8, (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+
+
+def _jsonb(value: Any) -> bytes:
+    data = b"\1" + json.dumps(value).encode()  # jsonb's send format: version 1, then the JSON text
+    return _pack_length(len(data)) + data
+
+
+# A column's type, as COPY BINARY wants it: varchar and text alike are "text".
+COPY_ENCODERS: dict[str, Callable[[Any], bytes]] = {
+    "text": _text,
+    "int4": _int4,
+    "int8": _int8,
+    "bool": _boolean,
+    "timestamptz": _timestamptz,
+    "jsonb": _jsonb,
+}
+
+
+def copy_binary_data(rows: Iterable[Sequence[Any]], types: Sequence[str]) -> bytes:
+    """Rows as ``COPY ... (format binary)`` data; ``types`` names each column's type (``COPY_ENCODERS``).
+
+    Plain Python, as cheap per row as ``csv_text``; the server then skips parsing text (a time or a
+    number read from text costs it more than the row's copy). None and the empty string are NULL, as
+    in ``csv_text``'s COPY.
+    """
+    encoders = [COPY_ENCODERS[name] for name in types]
+    count = struct.pack(">h", len(encoders))
+    parts = [_COPY_SIGNATURE]
+    append, extend = parts.append, parts.extend
+    for row in rows:
+        append(count)
+        extend([_NULL if v is None or v == "" else enc(v) for enc, v in zip(encoders, row, strict=True)])
+    append(_COPY_TRAILER)
+    return b"".join(parts)
+
+
+def copy_binary(conn: sa.Connection, table: str, columns: Sequence[str], data: bytes) -> None:
+    """PostgreSQL ``COPY table (columns) FROM STDIN (format binary)`` of ``copy_binary_data`` output.
+    ``table`` and ``columns`` are our own identifiers, never input."""
+    raw = conn.connection.driver_connection
+    with (
+        raw.cursor() as cur,
+        cur.copy(f"copy {table} ({', '.join(columns)}) from stdin (format binary)") as copy,
     ):
         copy.write(data)
 

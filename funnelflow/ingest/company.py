@@ -24,15 +24,15 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from funnelflow import sql
-from funnelflow.db.helpers import csv_text
 from funnelflow.ingest.rows import COMPANY_COLUMNS
-from funnelflow.ingest.stage import load_csv
+from funnelflow.ingest.stage import StageData, load_stage
 
 __all__ = ["COMPANY_COLUMNS", "write_company_facts", "write_company_rows"]
 
 
-def write_company_facts(conn: Connection, data: str, source: str) -> int:
-    """Fill the blank company facts of the batch's resolved leads from ``COMPANY_COLUMNS`` CSV text.
+def write_company_facts(conn: Connection, data: StageData, source: str) -> int:
+    """Fill the blank company facts of the batch's resolved leads from ``COMPANY_COLUMNS`` rows (or, on
+    PostgreSQL, COPY's binary data of them: see ``stage.load_stage``).
 
     Call after ``stage.apply_batch`` (the people are resolved), in the same transaction. Returns the leads
     that got at least one fact.
@@ -41,11 +41,11 @@ def write_company_facts(conn: Connection, data: str, source: str) -> int:
         return 0
     conn.execute(sql.load("ingest/create_stage_company"))
     conn.execute(text("delete from ingest_company"))
-    load_csv(conn, "ingest_company", COMPANY_COLUMNS, data)
+    load_stage(conn, "ingest_company", data)
     typed = json.dumps({"source": "typed", "confidence": 1.0, "origin": source})
     return conn.execute(sql.load("ingest/fill_company_facts", conn.dialect.name), {"typed": typed}).rowcount
 
 
 def write_company_rows(conn: Connection, rows: Sequence[Sequence[Any]], source: str) -> int:
     """``write_company_facts`` for rows already in Python (the web form, ad platforms, replays)."""
-    return write_company_facts(conn, csv_text(rows), source) if rows else 0
+    return write_company_facts(conn, rows, source)

@@ -28,14 +28,7 @@ from funnelflow.db.schema import utcnow
 from funnelflow.ingest.company import write_company_facts
 from funnelflow.ingest.config import HeaderMappingConfig, SourcesConfig
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, inspect_file, read_records
-from funnelflow.ingest.stage import (
-    ARRIVAL_COLUMNS,
-    Arrival,
-    apply_batch,
-    load_csv,
-    load_people,
-    start_batch,
-)
+from funnelflow.ingest.stage import Arrival, apply_batch, load_people, load_stage, start_batch
 from funnelflow.ingest.store import Counts, write_rejects
 from funnelflow.ingest.timing import timed
 from funnelflow.ingest.worker import FileJob
@@ -409,15 +402,15 @@ def _ingest_claimed(
                     break
                 if message[0] == "unreadable":
                     raise FileUnreadable(message[1])
-                _, rows_in, duplicates, rejects, people_csv, arrivals_csv, company_csv = message
+                _, rows_in, duplicates, rejects, people, arrivals, company = message
                 counts.rows_in += rows_in
                 counts.duplicates += duplicates
                 with timed("stage"):
                     start_batch(conn)
-                    load_people(conn, people_csv)
-                    load_csv(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals_csv)
+                    load_people(conn, people)
+                    load_stage(conn, "ingest_arrivals", arrivals)
                 result = apply_batch(conn, arrival, now, ref_prefix=ref_prefix)
-                write_company_facts(conn, company_csv, source.name)
+                write_company_facts(conn, company, source.name)
                 counts.inserted += result.inserted
                 counts.updated += result.updated
                 unresolved += result.unresolved

@@ -51,6 +51,16 @@ ARRIVAL_COLUMNS: tuple[str, ...] = (
     "client_ip",
     "dne_hash",
 )
+# Each stage column's type for COPY's binary format (funnelflow.db.helpers.COPY_ENCODERS), in column order.
+PEOPLE_TYPES: tuple[str, ...] = (
+    "text",
+    *("text" for _ in PERSON_FIELDS),
+    "timestamptz",
+    "timestamptz",
+    "int4",
+    "int8",
+)
+ARRIVAL_TYPES: tuple[str, ...] = ("int8", "text", "timestamptz", *("text" for _ in ARRIVAL_COLUMNS[3:]))
 # Company facts as typed, one row per match key (first non-blank value of each); only batches that carry
 # some stage them (``funnelflow.ingest.company``).
 COMPANY_FACTS: tuple[str, ...] = (
@@ -61,19 +71,17 @@ COMPANY_FACTS: tuple[str, ...] = (
     "revenue_band",
 )
 COMPANY_COLUMNS: tuple[str, ...] = ("match_key", *COMPANY_FACTS)
+COMPANY_TYPES: tuple[str, ...] = ("text", "text", "int4", "text", "int8", "text")
 _EMAIL_KEY = 2  # positions in a people row
 _FIRST_SEEN = 1 + len(PERSON_FIELDS)
 _LAST_SEEN, _ARRIVALS = _FIRST_SEEN + 1, _FIRST_SEEN + 2
 
 
-def time_text(value: datetime, postgres: bool) -> str:
-    """A UTC time as the stage stores it: fixed width, so text order is time order
-    (``collapse_people`` relies on it).
-
-    SQLAlchemy's text form on SQLite; the same with a ``+00`` offset for PostgreSQL.
-    """
-    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return text + "+00" if postgres else text
+def stage_time(value: datetime, postgres: bool) -> datetime | str:
+    """A time as the stage holds it: in UTC, and on SQLite as SQLAlchemy's fixed-width text form,
+    whose text order is time order (``collapse_people`` compares them either way)."""
+    value = value.astimezone(UTC)
+    return value if postgres else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
@@ -81,7 +89,7 @@ def collapse_people(rows: Iterable[list[Any]]) -> list[list[Any]]:
     merged in place.
 
     The first non-blank value of each field wins; times widen to the earliest
-    and latest arrival (``time_text`` values, whose text order is time order).
+    and latest arrival (``stage_time`` values).
     """
     people: dict[str, list[Any]] = {}
     fields = range(1, _FIRST_SEEN)

@@ -13,20 +13,26 @@ overwrite better data with worse" is kept. The caller owns the transaction.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from funnelflow import consent, sql, suppressions
-from funnelflow.db.helpers import copy_csv, csv_text, is_postgres
-from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS, time_text
+from funnelflow.db.helpers import copy_binary, copy_binary_data, is_postgres
+from funnelflow.ingest.rows import (
+    ARRIVAL_COLUMNS,
+    ARRIVAL_TYPES,
+    COMPANY_COLUMNS,
+    COMPANY_TYPES,
+    PEOPLE_COLUMNS,
+    PEOPLE_TYPES,
+    stage_time,
+)
 from funnelflow.ingest.timing import timed
 
 __all__ = [
@@ -36,9 +42,9 @@ __all__ = [
     "BatchResult",
     "apply_batch",
     "batch_outcomes",
-    "load_csv",
+    "StageData",
     "load_people",
-    "load_rows",
+    "load_stage",
     "start_batch",
 ]
 
@@ -47,8 +53,16 @@ __all__ = [
 STAGE_TABLES = ("ingest_people", "ingest_arrivals", "ingest_resolved")
 # PostgreSQL only: every staged person (see load_people).
 ALL_PEOPLE = "ingest_all_people"
-# Tables load_csv may fill: the stage, and company facts' own (funnelflow.ingest.company creates it).
-LOADABLE_TABLES = (*STAGE_TABLES, ALL_PEOPLE, "ingest_company")
+# The tables load_stage fills, with their columns and their types (the stage, and company facts' own, which
+# funnelflow.ingest.company creates).
+STAGE_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ingest_people": (PEOPLE_COLUMNS, PEOPLE_TYPES),
+    ALL_PEOPLE: (PEOPLE_COLUMNS, PEOPLE_TYPES),
+    "ingest_arrivals": (ARRIVAL_COLUMNS, ARRIVAL_TYPES),
+    "ingest_company": (COMPANY_COLUMNS, COMPANY_TYPES),
+}
+# Stage rows in column order, or (PostgreSQL) COPY's binary data of such rows.
+StageData = bytes | Sequence[Sequence[Any]]
 _RESOLVE = ("ingest/resolve_by_email", "ingest/resolve_by_phone", "ingest/resolve_by_external_id")
 
 
@@ -93,8 +107,8 @@ def start_batch(conn: Connection) -> None:
             conn.execute(sa.table(table).delete())
 
 
-def load_people(conn: Connection, data: str | Sequence[Sequence[Any]]) -> None:
-    """Stage the batch's people: ``PEOPLE_COLUMNS`` as CSV text from ``csv_text`` or as rows.
+def load_people(conn: Connection, data: StageData) -> None:
+    """Stage the batch's people (``PEOPLE_COLUMNS``; see ``load_stage`` for ``data``).
 
     PostgreSQL copies them into ``ingest_all_people``, which the email upsert reads, and puts those
     without an email key aside into ``ingest_people``: the lookups by phone or the source's id, which
@@ -102,46 +116,34 @@ def load_people(conn: Connection, data: str | Sequence[Sequence[Any]]) -> None:
     ``ingest_people``.
     """
     pg = is_postgres(conn)
-    table = ALL_PEOPLE if pg else "ingest_people"
-    if isinstance(data, str):
-        load_csv(conn, table, PEOPLE_COLUMNS, data)
-    else:
-        load_rows(conn, table, PEOPLE_COLUMNS, data)
+    load_stage(conn, ALL_PEOPLE if pg else "ingest_people", data)
     if pg:
         conn.execute(sql.load("ingest/set_aside_people", "postgresql"))
 
 
-def load_csv(conn: Connection, table: str, columns: Sequence[str], data: str) -> None:
-    """Bulk-load CSV text from ``csv_text``: COPY on PostgreSQL, executemany on SQLite.
-    Values are data, never SQL."""
+def load_stage(conn: Connection, table: str, data: StageData) -> None:
+    """Fill a stage table (``STAGE_LAYOUTS``) from rows in its column order, or on PostgreSQL from
+    ``copy_binary_data`` of such rows (the file worker sends those, made off the database's path).
+
+    PostgreSQL copies them in binary (no text for the server to parse); SQLite inserts them with
+    executemany. On both an empty string is NULL (a blank). Values are data, never SQL: the table and
+    column names are ours.
+    """
+    if table not in STAGE_LAYOUTS:
+        raise ValueError(f"not a stage table: {table!r}")
     if not data:
         return
-    _check_stage_table(table)
+    columns, types = STAGE_LAYOUTS[table]
     if is_postgres(conn):
-        copy_csv(conn, table, columns, data)
+        copy_binary(conn, table, columns, data if isinstance(data, bytes) else copy_binary_data(data, types))
         return
-    rows = [[value if value != "" else None for value in row] for row in csv.reader(io.StringIO(data))]
-    load_rows(conn, table, columns, rows)
-
-
-def load_rows(conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    if not rows:
-        return
-    if is_postgres(conn):
-        load_csv(conn, table, columns, csv_text(rows))
-        return
-    _check_stage_table(table)
+    if isinstance(data, bytes):
+        raise TypeError("COPY's binary data is for PostgreSQL; SQLite takes the rows")
     placeholders = ", ".join("?" for _ in columns)
     conn.connection.driver_connection.cursor().executemany(
         f"insert into {table} ({', '.join(columns)}) values ({placeholders})",  # noqa: S608 - names are ours
-        rows,
+        [[None if value == "" else value for value in row] for row in data],
     )
-
-
-def _check_stage_table(table: str) -> None:
-    """Table names go into the statement text: only the stage tables are allowed."""
-    if table not in LOADABLE_TABLES:
-        raise ValueError(f"not a stage table: {table!r}")
 
 
 def apply_batch(
@@ -155,7 +157,7 @@ def apply_batch(
     hash), so the touchpoints skip the conflict check.
     """
     pg = is_postgres(conn)
-    when = now.astimezone(UTC) if pg else time_text(now, postgres=False)
+    when = stage_time(now, pg)
     # People with an email key first (PostgreSQL: the upsert), then the rest, so a phone-only row can match a
     # lead an email row of the same batch has just created.
     groups = [False] if pg else [True, False]  # with_email

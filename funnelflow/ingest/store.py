@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from funnelflow.db import schema
-from funnelflow.db.helpers import is_postgres
+from funnelflow.db.helpers import copy_binary, copy_binary_data, is_postgres
 from funnelflow.identity import hash_key
 from funnelflow.ingest.company import write_company_rows
 from funnelflow.ingest.rows import (
@@ -26,11 +26,14 @@ from funnelflow.ingest.rows import (
     PEOPLE_COLUMNS,
     collapse_company,
     collapse_people,
-    time_text,
+    stage_time,
 )
-from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, load_people, load_rows, start_batch
+from funnelflow.ingest.stage import Arrival, apply_batch, batch_outcomes, load_people, load_stage, start_batch
 
 __all__ = ["AccountingError", "Arrival", "Counts", "write_arrivals", "write_rejects"]
+
+REJECT_COLUMNS = ("source", "source_file", "line_number", "reason", "raw", "received_at")
+REJECT_TYPES = ("text", "text", "int4", "text", "jsonb", "timestamptz")
 
 
 class AccountingError(RuntimeError):
@@ -88,7 +91,7 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
         return pd.Series(dtype=object)
     postgres = is_postgres(conn)
     positions = list(range(len(rows)))
-    times = [time_text(t.to_pydatetime(), postgres) for t in pd.to_datetime(rows["occurred_at"], utc=True)]
+    times = [stage_time(t.to_pydatetime(), postgres) for t in pd.to_datetime(rows["occurred_at"], utc=True)]
     person = {name: _column(rows, name) for name in PEOPLE_COLUMNS[:14]}
     people = [
         [*(person[name][i] for name in PEOPLE_COLUMNS[:14]), times[i], times[i], 1, i] for i in positions
@@ -116,7 +119,7 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     ]
     start_batch(conn)
     load_people(conn, collapse_people(people))
-    load_rows(conn, "ingest_arrivals", ARRIVAL_COLUMNS, arrivals)
+    load_stage(conn, "ingest_arrivals", arrivals)
     apply_batch(conn, arrival, now)
     write_company_rows(conn, collapse_company(company), arrival.source)
     outcome = batch_outcomes(conn)
@@ -130,8 +133,13 @@ def write_rejects(
     rejects: list[tuple[int | None, str, dict]],
     now: datetime,
 ) -> None:
-    """Set rows aside with their reason and the raw row exactly as it arrived."""
+    """Set rows aside with their reason and the raw row exactly as it arrived (on PostgreSQL by COPY:
+    a file can bring tens of thousands)."""
     if not rejects:
+        return
+    if is_postgres(conn):
+        rows = [(source, source_file, line, reason[:500], raw, now) for line, reason, raw in rejects]
+        copy_binary(conn, "ingest_rejects", REJECT_COLUMNS, copy_binary_data(rows, REJECT_TYPES))
         return
     conn.execute(
         schema.ingest_rejects.insert(),

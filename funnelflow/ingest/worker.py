@@ -9,9 +9,9 @@ may be S3 or SFTP, which a child process cannot reopen) and yields what it
 sends back on stdout, each message a pickled tuple:
 
 - ``("headers", headers, columns, unknown, ignored)`` once, first;
-- ``("chunk", rows_in, duplicates, rejects, people_csv, arrivals_csv, company_csv)`` per chunk, the CSV texts
-  ready for ``COPY`` into the stage (``funnelflow.ingest.stage``; the company facts, "" when the chunk has
-  none, into ``funnelflow.ingest.company``'s);
+- ``("chunk", rows_in, duplicates, rejects, people, arrivals, company)`` per chunk, ready for
+  ``stage.load_stage``: on PostgreSQL COPY's binary data, on SQLite the rows (the company facts, empty
+  when the chunk has none, go to ``funnelflow.ingest.company``'s table);
 - ``("done", stats)`` last, or ``("unreadable", reason)`` when the file's structure breaks, or
   ``("failed", message)`` for any other error (addresses masked: the message reaches the task log).
 
@@ -35,12 +35,20 @@ from datetime import datetime
 from operator import itemgetter
 from typing import IO, Any
 
-from funnelflow.db.helpers import csv_text
+from funnelflow.db.helpers import copy_binary_data
 from funnelflow.identity import hash_key
 from funnelflow.ingest.mapping import CANONICAL_FIELDS, map_headers
 from funnelflow.ingest.normalize import REASON_NO_CONTACT, RecordNormalizer
 from funnelflow.ingest.readers import FileFacts, FileUnreadable, RawChunk, read_records
-from funnelflow.ingest.rows import collapse_company, collapse_people, in_email_key_order, time_text
+from funnelflow.ingest.rows import (
+    ARRIVAL_TYPES,
+    COMPANY_TYPES,
+    PEOPLE_TYPES,
+    collapse_company,
+    collapse_people,
+    in_email_key_order,
+    stage_time,
+)
 from funnelflow.privacy import redact_addresses
 
 NO_IDENTITY_HINT = (
@@ -133,7 +141,7 @@ class ChunkPreparer:
         blank = len(headers)  # a record is the row plus one "" cell, which unmapped fields point at
         self.record_of = itemgetter(*(slot_of.get(name, blank) for name in CANONICAL_FIELDS))
         self.no_contact = REASON_NO_CONTACT if has_identity else REASON_NO_CONTACT + NO_IDENTITY_HINT
-        self.times: dict[datetime, str] = {}
+        self.times: dict[datetime, datetime | str] = {}
 
     def prepare(self, chunk: RawChunk) -> tuple:
         headers, job, seen, normalize = self.headers, self.job, self.seen, self.normalizer.normalize
@@ -193,9 +201,9 @@ class ChunkPreparer:
                 company_facts.append(
                     [key, industry, employee_count, employee_band, annual_revenue, revenue_band]
                 )
-            at_text = times.get(at)
-            if at_text is None:
-                at_text = times[at] = time_text(at, postgres)
+            at_stage = times.get(at)
+            if at_stage is None:
+                at_stage = times[at] = stage_time(at, postgres)
             people.append(
                 [
                     key,
@@ -212,8 +220,8 @@ class ChunkPreparer:
                     source if by_id else None,
                     external_id if by_id else None,
                     (original_source or source)[:60],
-                    at_text,
-                    at_text,
+                    at_stage,
+                    at_stage,
                     1,
                     line,
                 ]
@@ -223,7 +231,7 @@ class ChunkPreparer:
                 (
                     line,
                     key,
-                    at_text,
+                    at_stage,
                     row_campaign or campaign,
                     utm_source,
                     utm_medium,
@@ -241,8 +249,17 @@ class ChunkPreparer:
             )
         collapsed = in_email_key_order(collapse_people(people))
         rows_in = len(chunk.rows) + len(chunk.malformed)
-        company_csv = csv_text(collapse_company(company_facts)) if company_facts else ""
-        return rows_in, duplicates, rejects, csv_text(collapsed), csv_text(arrivals), company_csv
+        company = collapse_company(company_facts) if company_facts else []
+        if not postgres:
+            return rows_in, duplicates, rejects, collapsed, arrivals, company
+        return (
+            rows_in,
+            duplicates,
+            rejects,
+            copy_binary_data(collapsed, PEOPLE_TYPES),
+            copy_binary_data(arrivals, ARRIVAL_TYPES),
+            copy_binary_data(company, COMPANY_TYPES) if company else b"",
+        )
 
 
 def _send(out: IO[bytes], message: tuple) -> None:

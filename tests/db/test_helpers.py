@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
-from funnelflow.db.helpers import chunks, csv_text, insert_ignore, is_postgres, member_of, read_ahead
+from funnelflow.db.helpers import (
+    chunks,
+    copy_binary,
+    copy_binary_data,
+    csv_text,
+    insert_ignore,
+    is_postgres,
+    member_of,
+    read_ahead,
+)
 from funnelflow.db.schema import ingest_files, utcnow
 
 
@@ -21,6 +31,34 @@ def test_chunks_split_sequences_and_streams_in_order():
 
 def test_csv_text_writes_none_as_copys_null():
     assert csv_text([(1, None, "a,b"), (2, None, 'x"y')]) == '1,,"a,b"\n2,,"x""y"\n'
+
+
+def test_copy_binary_data_loads_every_type_and_reads_blanks_as_null(engine):
+    if not is_postgres(engine):
+        pytest.skip("COPY's binary format is PostgreSQL's")
+    at = datetime(2026, 11, 23, 12, 34, 56, 789012, tzinfo=timezone(timedelta(hours=2)))
+    rows = [
+        ['Åberg, "quoted"\n', "", 1, -5, 2**40, True, at, {"a": [1, "é"]}],
+        [None, None, None, None, None, False, None, None],
+    ]
+    types = ["text", "text", "int4", "int4", "int8", "bool", "timestamptz", "jsonb"]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "create temporary table copied (a varchar(40), b text, c integer, d integer, e bigint, "
+                "f boolean, g timestamptz, h jsonb)"
+            )
+        )
+        copy_binary(conn, "copied", list("abcdefgh"), copy_binary_data(rows, types))
+        got = [tuple(r) for r in conn.execute(sa.text("select * from copied order by c nulls last"))]
+    assert got == [
+        ('Åberg, "quoted"\n', None, 1, -5, 2**40, True, at, {"a": [1, "é"]}),
+        (None, None, None, None, None, False, None, None),
+    ]
+    with pytest.raises(TypeError):  # a naive time names no instant
+        copy_binary_data([[datetime(2026, 1, 1)]], ["timestamptz"])
+    with pytest.raises(ValueError):  # a row that does not fit the columns
+        copy_binary_data([[1, 2]], ["int4"])
 
 
 def test_read_ahead_yields_everything_and_raises_the_producers_error():
