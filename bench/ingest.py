@@ -5,7 +5,8 @@ Both run in the same scratch database in the same process: first a plain
 ingestion (claim, read, validate, stage, upsert leads, touchpoints, consents,
 rejects, archive). Then the written-rows floor: the rows the ingestion wrote (leads, touchpoints,
 consents) copied into the same, empty, migrated tables (same indexes, fillfactor and foreign keys) of a
-second scratch database in one transaction. That floor is what PostgreSQL must spend keeping those rows
+second scratch database in one transaction (each measured run starts right after a CHECKPOINT, printed
+floor by table). That floor is what PostgreSQL must spend keeping those rows
 whatever the code does; the goal is ingestion within 1.25x of it. The raw-COPY ratio is kept, without a
 goal, as the yardstick earlier sessions used. Peak memory under 500 MB (this process plus the file worker).
 ``BENCH_INGEST_ROWS`` makes it smaller for a quick look.
@@ -89,7 +90,9 @@ def _checkpoint(url: str) -> None:
 WRITTEN_TABLES = ("accounts", "leads", "touchpoints", "consents")
 
 
-def _written_rows_floor_seconds(ingested_url: str, tmp: Path) -> tuple[float, dict[str, int]]:
+def _written_rows_floor_seconds(
+    ingested_url: str, tmp: Path
+) -> tuple[float, dict[str, int], dict[str, float]]:
     """COPY exactly the rows the ingestion wrote into an empty migrated database, in one transaction."""
     import psycopg
 
@@ -115,13 +118,16 @@ def _written_rows_floor_seconds(ingested_url: str, tmp: Path) -> tuple[float, di
     with scratch_postgres() as floor_url, psycopg.connect(plain(floor_url)) as dst:
         _checkpoint(floor_url)
         started = time.perf_counter()
+        per_table: dict[str, float] = {}
         with dst.transaction():
             for table, path in dumped.items():
+                table_started = time.perf_counter()
                 with dst.cursor() as cur, cur.copy(f"copy {table} from stdin (format binary)") as copy:
                     with path.open("rb") as f:
                         while block := f.read(1024 * 1024):
                             copy.write(block)
-        return time.perf_counter() - started, counts
+                per_table[table] = time.perf_counter() - table_started
+        return time.perf_counter() - started, counts, per_table
 
 
 def main() -> None:
@@ -151,7 +157,7 @@ def main() -> None:
             engine.dispose()
             # Read before the floor's dump and load, which are not ingestion's memory.
             peak_mb = peak_rss_mb() + result.worker["worker_peak_mb"]
-            floor_s, written = _written_rows_floor_seconds(url, Path(tmp))
+            floor_s, written, floor_tables = _written_rows_floor_seconds(url, Path(tmp))
     c = result.counts
     print(
         f"bench ingest: {ROWS:,} rows, {size_mb:.0f} MB; inserted {c.inserted:,}, updated {c.updated:,}, "
@@ -167,6 +173,7 @@ def main() -> None:
     )
     database_s = sum(timing.step_seconds.get(step, 0.0) for step in timing.STEPS if step != "wait_for_worker")
     print("bench ingest written rows: " + ", ".join(f"{table} {n:,}" for table, n in written.items()))
+    print("bench ingest floor by table: " + ", ".join(f"{t} {s:.2f} s" for t, s in floor_tables.items()))
     report("ingest_raw_copy", copy_s, "s", ">", 0)
     report("ingest_written_rows_floor", floor_s, "s", ">", 0)
     report("ingest_end_to_end", total_s, "s", "<=", round(1.25 * floor_s, 2))
