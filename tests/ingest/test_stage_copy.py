@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS
 from funnelflow.ingest.stage import ALL_PEOPLE, load_stage, start_batch
-from funnelflow.ingest.worker import FileJob
+from tests.ingest.factories import file_job
 
 CSV = (
     "Email,First Name,Last Name,Phone,Country,Date,utm_source,Do Not Email\n"
@@ -20,27 +20,9 @@ CSV = (
 )
 
 
-def _job(postgres: bool) -> FileJob:
-    return FileJob(
-        facts={
-            "content_hash": "1" * 64,
-            "size": len(CSV),
-            "kind": "csv",
-            "encoding": "utf-8",
-            "delimiter": ",",
-        },
-        chunk_rows=1000,
-        as_of="2026-11-23T12:00:00+00:00",
-        source="list-upload",
-        campaign="spring",
-        extra_aliases={},
-        ignore=[],
-        postgres=postgres,
-    )
-
-
 def _chunk(postgres: bool) -> tuple:
-    [chunk] = [m for m in _job(postgres).run(io.BytesIO(CSV.encode())) if m[0] == "chunk"]
+    data = CSV.encode()
+    [chunk] = [m for m in file_job(data, postgres=postgres).run(io.BytesIO(data)) if m[0] == "chunk"]
     return chunk
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from funnelflow.ingest.rows import ARRIVAL_COLUMNS, PEOPLE_COLUMNS
 from funnelflow.ingest.worker import FileJob, WorkerFailed
+from tests.ingest.factories import file_job
 
 CSV = (
     "Email,First Name,Phone,Country,Do Not Email\n"
@@ -19,24 +20,7 @@ CSV = (
 
 
 def _job(**overrides) -> FileJob:
-    data = CSV.encode()
-    values = dict(
-        facts={
-            "content_hash": "0" * 64,
-            "size": len(data),
-            "kind": "csv",
-            "encoding": "utf-8",
-            "delimiter": ",",
-        },
-        chunk_rows=1000,
-        as_of="2026-11-23T12:00:00+00:00",
-        source="list-upload",
-        campaign="spring",
-        extra_aliases={},
-        ignore=[],
-        postgres=True,
-    )
-    return FileJob(**{**values, **overrides})
+    return file_job(CSV.encode(), **overrides)
 
 
 def test_the_worker_sends_headers_chunks_and_a_summary():
