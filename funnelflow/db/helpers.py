@@ -86,12 +86,7 @@ def csv_text(rows: Iterable[Sequence[Any]]) -> str:
 def copy_csv(conn: sa.Connection, table: str, columns: Sequence[str], data: str) -> None:
     """PostgreSQL ``COPY table (columns) FROM STDIN`` of ``csv_text`` output. ``table`` and ``columns`` are
     our own identifiers, never input; the values travel as data, never as SQL."""
-    raw = conn.connection.driver_connection
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy,
-    ):
-        copy.write(data)
+    _copy_from_stdin(conn, table, columns, "csv", data)
 
 
 # COPY's binary format (PostgreSQL's "COPY ... BINARY"): a signature, flags and header extension, then per
@@ -165,10 +160,16 @@ def copy_binary_data(rows: Iterable[Sequence[Any]], types: Sequence[str]) -> byt
 def copy_binary(conn: sa.Connection, table: str, columns: Sequence[str], data: bytes) -> None:
     """PostgreSQL ``COPY table (columns) FROM STDIN (format binary)`` of ``copy_binary_data`` output.
     ``table`` and ``columns`` are our own identifiers, never input."""
+    _copy_from_stdin(conn, table, columns, "binary", data)
+
+
+def _copy_from_stdin(
+    conn: sa.Connection, table: str, columns: Sequence[str], format_: str, data: str | bytes
+) -> None:
     raw = conn.connection.driver_connection
     with (
         raw.cursor() as cur,
-        cur.copy(f"copy {table} ({', '.join(columns)}) from stdin (format binary)") as copy,
+        cur.copy(f"copy {table} ({', '.join(columns)}) from stdin (format {format_})") as copy,
     ):
         copy.write(data)
 

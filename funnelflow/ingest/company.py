@@ -18,8 +18,6 @@ are resolved; a batch without any company column stages nothing and costs nothin
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -27,12 +25,13 @@ from funnelflow import sql
 from funnelflow.ingest.rows import COMPANY_COLUMNS
 from funnelflow.ingest.stage import StageData, load_stage
 
-__all__ = ["COMPANY_COLUMNS", "write_company_facts", "write_company_rows"]
+__all__ = ["COMPANY_COLUMNS", "write_company_facts"]
 
 
 def write_company_facts(conn: Connection, data: StageData, source: str) -> int:
-    """Fill the blank company facts of the batch's resolved leads from ``COMPANY_COLUMNS`` rows (or, on
-    PostgreSQL, COPY's binary data of them: see ``stage.load_stage``).
+    """Fill the blank company facts of the batch's resolved leads from ``COMPANY_COLUMNS`` rows (the web
+    form, ad platforms, replays) or, on PostgreSQL, COPY's binary data of them (the file worker's; see
+    ``stage.load_stage``).
 
     Call after ``stage.apply_batch`` (the people are resolved), in the same transaction. Returns the leads
     that got at least one fact.
@@ -44,8 +43,3 @@ def write_company_facts(conn: Connection, data: StageData, source: str) -> int:
     load_stage(conn, "ingest_company", data)
     typed = json.dumps({"source": "typed", "confidence": 1.0, "origin": source})
     return conn.execute(sql.load("ingest/fill_company_facts", conn.dialect.name), {"typed": typed}).rowcount
-
-
-def write_company_rows(conn: Connection, rows: Sequence[Sequence[Any]], source: str) -> int:
-    """``write_company_facts`` for rows already in Python (the web form, ad platforms, replays)."""
-    return write_company_facts(conn, rows, source)

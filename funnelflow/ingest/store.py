@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from funnelflow.db import schema
 from funnelflow.db.helpers import copy_binary, copy_binary_data, is_postgres
 from funnelflow.identity import hash_key
-from funnelflow.ingest.company import write_company_rows
+from funnelflow.ingest.company import write_company_facts
 from funnelflow.ingest.rows import (
     ARRIVAL_COLUMNS,
     COMPANY_FACTS,
@@ -121,7 +121,7 @@ def write_arrivals(conn: Connection, rows: pd.DataFrame, arrival: Arrival, now: 
     load_people(conn, collapse_people(people))
     load_stage(conn, "ingest_arrivals", arrivals)
     apply_batch(conn, arrival, now)
-    write_company_rows(conn, collapse_company(company), arrival.source)
+    write_company_facts(conn, collapse_company(company), arrival.source)
     outcome = batch_outcomes(conn)
     return pd.Series([outcome[i] for i in positions], index=rows.index, dtype=object)
 
